@@ -1,0 +1,55 @@
+"""ltbound: the generalization bounds of the Switching paper, executable and checked on real losses.
+
+The public API is a small set of plain functions over numpy arrays and a few result
+dataclasses. Names are imported lazily, so ``import ltbound`` never imports torch; the
+trainer lives in :mod:`ltbound.train`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # Eq. 1
+    "sampling_distribution": "sampling", "sampler_q": "sampling", "SAMPLER_Q": "sampling",
+    "class_counts": "sampling", "long_tailed_counts": "sampling", "shot_groups": "sampling",
+    # Eq. 3, 4
+    "standard_objective": "objectives", "weighted_objective": "objectives",
+    "sample_weights": "objectives", "class_mean_losses": "objectives",
+    # Eq. 6, 7 confidence terms
+    "confidence_term_ib": "confidence", "confidence_term": "confidence",
+    "confidence_ratio": "confidence",
+    # Eq. 5
+    "RademacherEstimate": "rademacher", "rademacher_monte_carlo": "rademacher",
+    "rademacher_exact": "rademacher", "massart_bound": "rademacher",
+    # Eq. 18
+    "ResidualEstimate": "residual", "q_residual": "residual",
+    # bounds
+    "BoundTerm": "bounds", "BoundResult": "bounds", "BoundReport": "bounds",
+    "ib_bound": "bounds", "sampling_bound": "bounds", "target_bound": "bounds",
+    "estimate_bounds": "bounds", "check_loss_range": "bounds",
+    # run records
+    "RecordWriter": "records", "RunRecord": "records", "load_record": "records",
+    "compact_record": "records",
+    # comparison of run records
+    "compare": "compare", "Comparison": "compare",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ltbound' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ltbound.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,163 @@
+"""Input checks at the public boundary.
+
+Every public function of ltbound calls these first, so that bad input fails with a
+``ValueError`` that names the argument, what it got and what it needs, instead of a
+silent wrong number or a traceback from inside numpy. Internals then trust their inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def _describe(x: Any) -> str:
+    arr = np.asarray(x) if not np.isscalar(x) else None
+    if arr is not None and arr.ndim > 0:
+        return f"an array of shape {arr.shape} and dtype {arr.dtype}"
+    return repr(x)
+
+
+def check_finite_scalar(value: Any, name: str, *, low: float | None = None,
+                        high: float | None = None, low_open: bool = False,
+                        high_open: bool = False) -> float:
+    """Return ``value`` as a float after checking it is a finite real in the given range.
+
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {_describe(value)}") from None
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a real number, got the boolean {value!r}")
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v!r}")
+    if low is not None and (v < low or (low_open and v == low)):
+        op = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {op} {low}, got {v!r}")
+    if high is not None and (v > high or (high_open and v == high)):
+        op = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {op} {high}, got {v!r}")
+    return v
+
+
+def check_delta(delta: Any, name: str = "delta") -> float:
+    """A confidence parameter: a float strictly inside (0, 1)."""
+    return check_finite_scalar(delta, name, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (bools and non-integral floats are refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {int(value)}")
+    return int(value)
+
+
+def check_counts(counts: Any, name: str = "counts", *, allow_zero: bool = False) -> np.ndarray:
+    """Per-class sample counts n_j: a non-empty 1-D array of non-negative integers.
+
+    Returns an int64 copy. With ``allow_zero=False`` (the default) every class must
+    have at least one sample, since p_j(q) (Eq. 1) and p_j / n_j are undefined for
+    an empty class.
+    """
+    arr = np.asarray(counts)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of per-class counts, got {_describe(counts)}")
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must hold whole numbers, got {arr.tolist()}")
+    arr = arr.astype(np.int64)
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative, got {arr.tolist()}")
+    if not allow_zero and np.any(arr == 0):
+        empty = np.flatnonzero(arr == 0).tolist()
+        raise ValueError(
+            f"{name} has empty classes {empty}: every class needs at least one sample "
+            "(p_j / n_j is undefined for n_j = 0); drop empty classes or relabel first")
+    return arr
+
+
+def check_losses(losses: Any, name: str = "losses", *, ndim: tuple[int, ...] = (1, 2),
+                 allow_negative: bool = False) -> np.ndarray:
+    """A loss vector (n,) or matrix (num_params, n): finite and (by default) non-negative.
+
+    numpy memmaps are returned as they are (not copied), so that chunked code can stream
+    them; their finiteness is checked chunk by chunk by the caller.
+    """
+    if isinstance(losses, np.memmap):
+        if losses.ndim not in ndim:
+            raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got shape {losses.shape}")
+        if losses.size == 0:
+            raise ValueError(f"{name} must not be empty, got shape {losses.shape}")
+        return losses
+    arr = np.asarray(losses)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim not in ndim:
+        want = " or ".join(f"{d}-D" for d in ndim)
+        raise ValueError(f"{name} must be {want} (a loss vector (n,) or a loss matrix (num_params, n)), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False) if arr.dtype != np.float32 else arr
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must be finite, found {arr[first]!r} at index {first}; "
+                         "clip or drop non-finite losses first")
+    if not allow_negative and np.any(arr < 0):
+        first = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+        raise ValueError(f"{name} must be non-negative (a loss), found {arr[first]!r} at index {first}")
+    return arr
+
+
+def check_labels(labels: Any, num_classes: int | None = None, name: str = "labels") -> np.ndarray:
+    """Integer class labels in [0, num_classes) as an int64 1-D array."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of class indices, got {_describe(labels)}")
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr)):
+        raise ValueError(f"{name} must hold whole numbers")
+    arr = arr.astype(np.int64)
+    if num_classes is not None:
+        if arr.min() < 0 or arr.max() >= num_classes:
+            bad = arr[(arr < 0) | (arr >= num_classes)]
+            raise ValueError(f"{name} must lie in [0, {num_classes}), found {int(bad[0])}; "
+                             "pass the right num_classes or relabel")
+    elif arr.min() < 0:
+        raise ValueError(f"{name} must be non-negative class indices, found {int(arr.min())}")
+    return arr
+
+
+def check_probability_vector(p: Any, name: str = "p", *, size: int | None = None,
+                             atol: float = 1e-9) -> np.ndarray:
+    """A probability vector: 1-D, finite, non-negative, summing to 1 within ``atol``."""
+    arr = np.asarray(p, dtype=np.float64) if not isinstance(p, np.ndarray) or p.dtype != object else None
+    if arr is None or arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got {_describe(p)}")
+    if size is not None and arr.size != size:
+        raise ValueError(f"{name} must have one entry per class ({size}), got {arr.size}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must be finite and non-negative, got {arr.tolist()}")
+    s = float(arr.sum())
+    if abs(s - 1.0) > atol * max(1, arr.size):
+        raise ValueError(f"{name} must sum to 1, got sum {s!r}; normalise it (p / p.sum())")
+    return arr
+
+
+def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """The last axis of ``a`` (samples) must match the length of ``b``."""
+    if a.shape[-1] != b.shape[0]:
+        raise ValueError(f"{name_a} has {a.shape[-1]} samples (last axis) but {name_b} has {b.shape[0]}; "
+                         "they must describe the same samples in the same order")

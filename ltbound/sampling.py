@@ -1,0 +1,119 @@
+"""Class-sampling distributions of the q-family (Eq. 1) and long-tailed class counts.
+
+Sampling a training example is two steps (Sect. 3.1): draw a class j with probability
+p_j(q) = n_j^q / sum_i n_i^q (Eq. 1), then an example of that class uniformly. Named
+members of the family:
+
+=====  =====  =========================================================
+name   q      meaning
+=====  =====  =========================================================
+IB     1      instance-balanced: p_j = n_j / n, every example equally likely
+SQRT   0.5    square-root sampling
+CB     0      class-balanced: p_j = 1 / C
+CR     -1     class-reversed: p_j proportional to 1 / n_j
+=====  =====  =========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
+
+#: q of the named samplers of Sect. 3.1 (Eq. 1).
+SAMPLER_Q: dict[str, float] = {"IB": 1.0, "SQRT": 0.5, "CB": 0.0, "CR": -1.0}
+
+#: Shot-group thresholds used for reporting (Sect. 4.4): many > 100, medium 20-100, few < 20.
+MANY_SHOT_MIN = 101
+FEW_SHOT_MAX = 19
+
+
+def sampler_q(name_or_q: str | float) -> float:
+    """The exponent q of a named sampler ('IB', 'SQRT', 'CB', 'CR', any case) or a number."""
+    if isinstance(name_or_q, str):
+        key = name_or_q.strip().upper()
+        if key not in SAMPLER_Q:
+            raise ValueError(f"sampler must be one of {sorted(SAMPLER_Q)} or a real q, got {name_or_q!r}")
+        return SAMPLER_Q[key]
+    return check_finite_scalar(name_or_q, "q")
+
+
+def sampling_distribution(counts: Any, q: str | float) -> np.ndarray:
+    """Class-sampling probabilities p_j(q) = n_j^q / sum_i n_i^q (Eq. 1).
+
+    Parameters
+    ----------
+    counts : array_like of int, shape (C,)
+        Training examples per class, n_j >= 1.
+    q : float or {'IB', 'SQRT', 'CB', 'CR'}
+        Exponent of the family; any finite real.
+
+    Returns
+    -------
+    p : ndarray of float64, shape (C,)
+        Non-negative, sums to 1.
+
+    Notes
+    -----
+    Computed in log space, log p_j = q log n_j - logsumexp(q log n), so that large |q| or
+    large counts neither overflow nor underflow to 0/0 (n_j^q alone overflows float64 for
+    n_j = 10^6, q = 60). An empty class is refused: n_j^q is undefined for q < 0 and for
+    q >= 0 the example draw of step 2 is impossible.
+    """
+    n = check_counts(counts)
+    qv = sampler_q(q)
+    log_w = qv * np.log(n.astype(np.float64))
+    p = np.exp(log_w - logsumexp(log_w))
+    return p / p.sum()
+
+
+def class_counts(labels: Any, num_classes: int) -> np.ndarray:
+    """Examples per class, n_j, for labels in [0, num_classes); shape (num_classes,), int64."""
+    c = check_positive_int(num_classes, "num_classes")
+    y = check_labels(labels, c)
+    return np.bincount(y, minlength=c).astype(np.int64)
+
+
+def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: str = "exp") -> np.ndarray:
+    """Per-class counts of the standard CIFAR-LT protocol.
+
+    ``profile="exp"``: n_j = int(n_max * imbalance ** (-j / (C - 1))) for j = 0..C-1
+    (the protocol of Cao et al. 2019 and Zhou et al. 2020 that the paper uses; imbalance
+    = n_max / n_min, Sect. 4.1). ``profile="step"``: the first half of the classes keep
+    n_max, the rest get int(n_max / imbalance).
+
+    CIFAR-10 (n_max 5000): imbalance 100 gives [5000, 2997, 1796, 1077, 645, 387, 232,
+    139, 83, 50] (12,406 in all); imbalance 50 gives the cardinality column of Table 12
+    (13,996).
+    """
+    nm = check_positive_int(n_max, "n_max")
+    c = check_positive_int(num_classes, "num_classes")
+    beta = check_finite_scalar(imbalance, "imbalance", low=1.0)
+    if profile == "exp":
+        if c == 1:
+            return np.array([nm], dtype=np.int64)
+        j = np.arange(c, dtype=np.float64)
+        # Computed as in the reference implementations (float product, then int()),
+        # so that the rounding matches the published counts exactly.
+        return np.array([int(nm * beta ** (-jj / (c - 1))) for jj in j], dtype=np.int64)
+    if profile == "step":
+        head = c // 2
+        return np.array([nm] * head + [int(nm / beta)] * (c - head), dtype=np.int64)
+    raise ValueError(f"profile must be 'exp' or 'step', got {profile!r}")
+
+
+def shot_groups(counts: Any) -> dict[str, np.ndarray]:
+    """Class indices of the many (> 100), medium (20-100) and few (< 20) shot groups.
+
+    Thresholds of Sect. 4.4 on training examples per class. Returns a dict
+    ``{'many': idx, 'medium': idx, 'few': idx}`` of int64 index arrays (possibly empty).
+    """
+    n = check_counts(counts, allow_zero=True)
+    return {
+        "many": np.flatnonzero(n >= MANY_SHOT_MIN),
+        "medium": np.flatnonzero((n > FEW_SHOT_MAX) & (n < MANY_SHOT_MIN)),
+        "few": np.flatnonzero(n <= FEW_SHOT_MAX),
+    }

@@ -1,0 +1,35 @@
+"""Shared test configuration.
+
+Hypothesis runs with a deterministic profile in CI (CI=true): derandomized, so that a
+failure there reproduces exactly, and no deadline, since CI machines have noisy timing.
+"""
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+#: The JPEG CIFAR-10 archive shipped beside the project (see ../shared/data/README.md).
+SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg.tar.xz"
+
+
+@pytest.fixture(scope="session")
+def cifar_subset_dir(tmp_path_factory):
+    """A small image-folder tree (train/test/<class>/*.jpg) extracted from the shared archive.
+
+    Extracts only the first images of each class (a few hundred files) into a temporary
+    folder. Skips, saying why, when ../shared/data is absent.
+    """
+    if not SHARED_CIFAR.exists():
+        pytest.skip(f"real-data test: {SHARED_CIFAR} is absent (it ships beside the project as ../shared/data)")
+    from tests._cifar_subset import extract_subset
+    root = tmp_path_factory.mktemp("cifar10_subset")
+    extract_subset(SHARED_CIFAR, root, train_per_class=60, test_per_class=20)
+    return root
