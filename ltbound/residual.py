@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_counts, check_finite_scalar, check_labels, check_losses,
+from ._validation import (check_finite_scalar, check_labels, check_losses,
                           check_positive_int, check_probability_vector, check_same_length)
 from .objectives import sample_weights
 
@@ -58,11 +58,14 @@ class ResidualEstimate:
         Nominal coverage of the interval.
     num_bootstrap : int
         Number of bootstrap replicates (0: none).
+
+    ``per_param`` is left out of ``==`` and ``hash`` (an array has no single truth value);
+    compare it with ``numpy.array_equal``.
     """
 
     value: float
     argmin: int
-    per_param: np.ndarray = field(repr=False)
+    per_param: np.ndarray = field(repr=False, compare=False)
     ci_low: float | None
     ci_high: float | None
     level: float

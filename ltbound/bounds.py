@@ -1,0 +1,720 @@
+"""The generalisation bounds of Sect. 3.1, term by term: Eq. 6, Eq. 7 and a target-prior bound.
+
+Setting and what each bound bounds
+----------------------------------
+The training set D has n_j examples of class j (counts fixed), drawn i.i.d. within each
+class from the class-conditional distribution. Losses lie in [0, M]. θ is one row of a
+loss matrix (``theta_index``); the Rademacher and Q_n terms use all rows, a finite Θ̂.
+
+* **Eq. 6** (IB, Kawaguchi & Lu 2020): with probability >= 1 − δ over D, for all θ ∈ Θ,
+  E^s[ℓ] <= L^s(θ) + 2 R_n(Θ) + M sqrt(ln(1/δ)/(2n)). E^s is the risk under the
+  *training* class prior n_j/n (the long-tailed distribution), since E_D L^s(θ) is.
+* **Eq. 7** (App. B.1): the same risk, E^s[ℓ] <= L(θ) + 2 R_n(Θ) − Q_n + M sqrt(Σ_j
+  p_j²/n_j) sqrt(ln(1/δ)/2). The proof's symmetrisation step needs E[ℓ] = E_D L^s, so
+  this too bounds the long-tailed risk, *not* the balanced test error the paper reports.
+* **Target prior** (beyond the paper, :func:`target_bound`): the risk under any class
+  prior π, R_π(θ) = Σ_j π_j E[ℓ | y = j] (π uniform: the balanced test risk).
+
+Two facts the numbers here always show (see ``tests/test_bounds.py``):
+
+1. With the empirical Q̂_n over Θ̂ ∋ θ, Eq. 7 − Eq. 6 = −(Q̂_n + L^s(θ) − L(θ)) + (confidence
+   difference) >= 0: Theorem 1's condition Q̂_n + L^s − L is <= 0 (``ltbound.theory``) and
+   Σ p_j²/n_j >= 1/n. So, for the risk they share, Eq. 7 is never below Eq. 6.
+2. The target bound with π = n_j/n *is* Eq. 6 (same objective, same weights 1/n, same
+   confidence term). With π = p it has Eq. 7's objective L(θ) and confidence term but a
+   weighted Rademacher term and no −Q̂_n; it bounds R_p, a different risk from Eq. 7's, so
+   neither dominates the other as a number, and only the target bound speaks of R_p.
+
+Honesty of the terms
+--------------------
+Each :class:`BoundTerm` says ``rigorous`` (a closed form or a value computed from the
+given losses) or ``estimate``. The Rademacher term is an estimate of R_n(Θ): Eq. 5 takes
+E_D and a sup over Θ, and Θ̂ was picked by training on D. −Q̂_n is an estimate (Eq. 18 is
+E_D of an infimum; we have one D). So ``certificate`` is False for every result here; the
+flag exists so that a caller can never mistake these totals for guarantees.
+
+Union bound
+-----------
+``delta`` is the total failure probability. McDiarmid's inequality over D gets
+(1 − mc_delta_fraction)·δ; the Monte Carlo deviation of the Rademacher sign draws gets
+mc_delta_fraction·δ and is charged as its own ``monte_carlo`` term, 2·(upper − value).
+Each of the three bounds of :func:`estimate_bounds` holds at level δ on its own; the three
+together would need 3δ.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
+                          check_losses, check_positive_int, check_probability_vector,
+                          check_same_length)
+from .confidence import confidence_ratio, confidence_term, confidence_term_ib
+from .objectives import standard_objective, weighted_objective
+from .rademacher import RademacherEstimate, rademacher_monte_carlo
+from .residual import ResidualEstimate, q_residual
+from .sampling import sampler_q, sampling_distribution
+
+__all__ = ["BoundTerm", "BoundResult", "BoundReport", "ib_bound", "sampling_bound",
+           "target_bound", "estimate_bounds", "check_loss_range"]
+
+RISK_TRAINING_PRIOR = ("E^s[ℓ]: expected loss under the training (long-tailed) class prior "
+                       "n_j/n, class counts fixed")
+
+#: Rows of a memmapped loss matrix scanned at a time by check_loss_range.
+_SCAN_ROWS = 64
+
+
+# ----------------------------------------------------------------------------- results
+
+def _json_float(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _display_width(text: str) -> int:
+    # Combining marks (the hat of R̂, Q̂) take no column of their own.
+    return sum(1 for ch in text if not unicodedata.combining(ch))
+
+
+def _pad(text: str, width: int, *, left: bool) -> str:
+    fill = " " * (width - _display_width(text))
+    return text + fill if left else fill + text
+
+
+@dataclass(frozen=True)
+class BoundTerm:
+    """One additive term of a bound.
+
+    Attributes
+    ----------
+    name : str
+        "objective" | "rademacher" | "residual" | "confidence" | "monte_carlo"; unique
+        within a result.
+    symbol : str
+        The term as written in the paper (e.g. "−Q̂_n").
+    value : float
+        Signed contribution, loss units; the terms sum to ``BoundResult.total``.
+    kind : str
+        "rigorous" (closed form, or computed from the given losses, or holding with the
+        probability charged to it in the union bound) or "estimate".
+    equation : str
+        Where it comes from ("Eq. 7").
+    error : float or None
+        Monte Carlo standard error or bootstrap half-width, same units; None if exact.
+    note : str
+        One sentence on what the number is.
+    """
+
+    name: str
+    symbol: str
+    value: float
+    kind: str
+    equation: str
+    error: float | None
+    note: str
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict (non-finite floats become None)."""
+        return {"name": self.name, "symbol": self.symbol, "value": _json_float(self.value),
+                "kind": self.kind, "equation": self.equation, "error": _json_float(self.error),
+                "note": self.note}
+
+
+@dataclass(frozen=True, eq=False)
+class BoundResult:
+    """A bound evaluated at one θ, with its terms, and how it was obtained.
+
+    Attributes
+    ----------
+    name, equation, risk : str
+        Which bound, which equation, and which risk it bounds.
+    terms : tuple of BoundTerm
+    total : float
+        Sum of the term values (loss units).
+    certificate : bool
+        True only if every term is rigorous (never, with a finite-Θ̂ Rademacher term).
+    n : int
+    counts : ndarray of int64, shape (C,)
+    p : ndarray, shape (C,), or None
+        Class weights of the objective (Eq. 7); None for Eq. 6 and the target bound.
+    target_prior : ndarray, shape (C,), or None
+        π of the target bound; None otherwise.
+    loss_range : float
+        M.
+    loss_range_source : str
+        "given" or "empirical" (then not a certificate whatever the terms say).
+    delta : float
+        Total failure probability.
+    delta_split : dict
+        {"mcdiarmid": ..., "monte_carlo": ...}, summing to ``delta``.
+    theta_index : int
+        Row of the loss matrix that is θ (nonnegative).
+    num_params : int
+        |Θ̂|, rows of the loss matrix.
+    rademacher : RademacherEstimate
+    residual : ResidualEstimate or None
+        Eq. 7 only.
+    condition : float or None
+        Theorem 1's Q̂_n + L^s(θ) − L(θ), Eq. 7 only (always <= 0 with the empirical Q̂_n).
+    """
+
+    name: str
+    equation: str
+    risk: str
+    terms: tuple[BoundTerm, ...]
+    total: float
+    certificate: bool
+    n: int
+    counts: np.ndarray
+    p: np.ndarray | None
+    target_prior: np.ndarray | None
+    loss_range: float
+    loss_range_source: str
+    delta: float
+    delta_split: dict
+    theta_index: int
+    num_params: int
+    rademacher: RademacherEstimate
+    residual: ResidualEstimate | None
+    condition: float | None
+
+    def term(self, name: str) -> BoundTerm:
+        """The term called ``name`` (KeyError if absent)."""
+        for t in self.terms:
+            if t.name == name:
+                return t
+        raise KeyError(f"{self.name} has no term {name!r}; terms: {[t.name for t in self.terms]}")
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict: floats, ints, str, lists, None (``json.dumps`` works on it)."""
+        return {
+            "name": self.name, "equation": self.equation, "risk": self.risk,
+            "terms": [t.to_dict() for t in self.terms], "total": _json_float(self.total),
+            "certificate": bool(self.certificate), "n": int(self.n),
+            "counts": [int(v) for v in self.counts],
+            "p": None if self.p is None else [float(v) for v in self.p],
+            "target_prior": None if self.target_prior is None else [float(v) for v in self.target_prior],
+            "loss_range": float(self.loss_range), "loss_range_source": self.loss_range_source,
+            "delta": float(self.delta), "delta_split": {k: float(v) for k, v in self.delta_split.items()},
+            "theta_index": int(self.theta_index), "num_params": int(self.num_params),
+            "rademacher": self.rademacher.to_dict(),
+            "residual": None if self.residual is None else self.residual.to_dict(),
+            "condition": _json_float(self.condition),
+        }
+
+    def table(self) -> str:
+        """A readable, aligned table of the terms: name, symbol, kind, value, ± error."""
+        head = (f"{self.name} [{self.equation}] — bounds {self.risk}\n"
+                f"  θ = row {self.theta_index} of {self.num_params}, n = {self.n}, C = {self.counts.size}, "
+                f"M = {self.loss_range:g} ({self.loss_range_source}), δ = {self.delta:g} "
+                f"(McDiarmid {self.delta_split['mcdiarmid']:g}, Monte Carlo {self.delta_split['monte_carlo']:g})")
+        rows = [("term", "symbol", "kind", "value", "± error")]
+        for t in self.terms:
+            rows.append((t.name, t.symbol, t.kind, f"{t.value:+.6f}",
+                         "" if t.error is None or not math.isfinite(t.error) else f"{t.error:.2g}"))
+        rows.append(("total", "", "", f"{self.total:+.6f}", ""))
+        widths = [max(_display_width(r[i]) for r in rows) for i in range(5)]
+        lines = [head]
+        for k, r in enumerate(rows):
+            cells = [_pad(r[i], widths[i], left=i < 3) for i in range(5)]
+            lines.append("  " + "  ".join(cells).rstrip())
+            if k == 0 or k == len(rows) - 2:
+                lines.append("  " + "  ".join("-" * w for w in widths))
+        if self.condition is not None:
+            lines.append(f"  Theorem 1 condition Q̂_n + L^s(θ) − L(θ) = {self.condition:+.6f} (<= 0 always)")
+        verdict = "yes" if self.certificate else (
+            "no — " + ("M was taken from the observed losses; " if self.loss_range_source == "empirical" else "")
+            + "terms marked 'estimate' are not guaranteed")
+        lines.append(f"  certificate: {verdict}")
+        return "\n".join(lines)
+
+    __str__ = table
+
+
+@dataclass(frozen=True, eq=False)
+class BoundReport:
+    """What :func:`estimate_bounds` returns: Eq. 6, Eq. 7 and the target-prior bound at θ.
+
+    Attributes
+    ----------
+    ib : BoundResult
+        Eq. 6 (long-tailed risk).
+    sampling : BoundResult
+        Eq. 7 with the given p (long-tailed risk).
+    target : BoundResult
+        Risk under the target prior (uniform: the balanced test risk).
+    condition : float
+        Theorem 1's Q̂_n + L^s(θ) − L(θ) at θ (<= 0).
+    confidence_ratio : float
+        sqrt(n Σ_j p_j²/n_j) >= 1: Eq. 7's confidence term over Eq. 6's.
+    """
+
+    ib: BoundResult
+    sampling: BoundResult
+    target: BoundResult
+    condition: float
+    confidence_ratio: float
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict of the three bounds and the two comparisons."""
+        return {"ib": self.ib.to_dict(), "sampling": self.sampling.to_dict(),
+                "target": self.target.to_dict(), "condition": _json_float(self.condition),
+                "confidence_ratio": float(self.confidence_ratio)}
+
+    def table(self) -> str:
+        """The three tables and the two comparisons, as text."""
+        diff = self.sampling.total - self.ib.total
+        return "\n\n".join([
+            self.ib.table(), self.sampling.table(), self.target.table(),
+            (f"Eq. 7 − Eq. 6 = {diff:+.6f} (same risk; >= 0 with the empirical Q̂_n)\n"
+             f"Theorem 1 condition Q̂_n + L^s − L = {self.condition:+.6f}\n"
+             f"confidence ratio sqrt(n Σ p²/n_j) = {self.confidence_ratio:.4f}")])
+
+    __str__ = table
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def check_loss_range(losses: Any, loss_range: float | None, empirical_range: bool = False
+                     ) -> tuple[float, str]:
+    """The loss range M of the bounds, checked against the losses.
+
+    Parameters
+    ----------
+    losses : array_like or numpy.memmap, shape (n,) or (num_params, n)
+        Per-sample losses; finite and >= 0 (a memmap is scanned in row blocks).
+    loss_range : float or None
+        M > 0 with every loss in [0, M]: 0-1 loss M = 1, cross-entropy clipped at a cap c
+        M = c. None only with ``empirical_range=True``.
+    empirical_range : bool
+        With ``loss_range=None``: use M = max − min of the observed losses. The bounded
+        differences of McDiarmid's inequality need M over *all* possible samples, not the
+        observed ones, so such a bound is not a certificate.
+
+    Returns
+    -------
+    (M, source) : (float, str)
+        source is "given" or "empirical".
+
+    Raises
+    ------
+    ValueError
+        If a loss exceeds M (naming the largest loss and how to fix it), if M is not a
+        positive finite number, if both or neither of ``loss_range`` and
+        ``empirical_range`` are given, or if the observed range is 0.
+    """
+    if not isinstance(empirical_range, (bool, np.bool_)):
+        raise ValueError(f"empirical_range must be True or False, got {empirical_range!r}")
+    lo, hi = _loss_extremes(losses)
+    if loss_range is None:
+        if not empirical_range:
+            raise ValueError("loss_range must be given: M with every loss in [0, M] (0-1 loss: 1.0; "
+                             "cross-entropy clipped at a cap c: c); or pass empirical_range=True "
+                             "to use the observed range (then the result is not a certificate)")
+        m = hi - lo
+        if not m > 0:
+            raise ValueError(f"losses are all equal ({hi!r}), so the empirical loss range is 0; "
+                             "pass loss_range explicitly")
+        return m, "empirical"
+    if empirical_range:
+        raise ValueError(f"loss_range={loss_range!r} and empirical_range=True both given; pass "
+                         "loss_range=None to use the observed range, or empirical_range=False")
+    m = check_finite_scalar(loss_range, "loss_range", low=0.0, low_open=True)
+    if hi > m:
+        raise ValueError(f"losses reach {hi:.6g} but loss_range is {m:g}: the bounds need every loss in "
+                         f"[0, loss_range]; clip cross-entropy at the cap (np.minimum(losses, cap)) "
+                         f"or pass a larger loss_range")
+    return m, "given"
+
+
+def _loss_extremes(losses: Any) -> tuple[float, float]:
+    """(min, max) of validated losses; memmaps are scanned in row blocks and checked there."""
+    if isinstance(losses, np.memmap):
+        mat = check_losses(losses)                     # shape checks only for a memmap
+        mat2 = mat.reshape(1, -1) if mat.ndim == 1 else mat
+        lo, hi = math.inf, -math.inf
+        for r0 in range(0, mat2.shape[0], _SCAN_ROWS):
+            check_losses(np.asarray(mat2[r0:r0 + _SCAN_ROWS]))
+            block = np.asarray(mat2[r0:r0 + _SCAN_ROWS], dtype=np.float64)
+            lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+        return lo, hi
+    arr = check_losses(losses)
+    return float(arr.min()), float(arr.max())
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Validated inputs shared by the three bounds."""
+    losses: Any                 # (K, n) array or memmap
+    labels: np.ndarray
+    counts: np.ndarray
+    loss_range: float
+    source: str
+    delta: float
+    delta_split: dict
+    theta_index: int
+    num_draws: int
+    seed: Any
+
+    @property
+    def n(self) -> int:
+        return int(self.labels.size)
+
+    @property
+    def num_params(self) -> int:
+        return int(self.losses.shape[0])
+
+    def row(self) -> np.ndarray:
+        return np.asarray(self.losses[self.theta_index], dtype=np.float64)
+
+
+def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: float | None,
+             empirical_range: bool, delta: float, theta_index: int, num_draws: int, seed: Any,
+             mc_delta_fraction: float, class_vectors: dict | None = None) -> _Problem:
+    """Validate the shared inputs. ``class_vectors`` maps argument names to the per-class
+    arguments (p, π); given as arrays and without ``num_classes``, their length is C, so a
+    class absent from the labels is reported as empty, and a label beyond them as such."""
+    if not isinstance(losses, np.memmap):
+        losses = check_losses(losses)
+    m, source = check_loss_range(losses, loss_range, empirical_range)
+    mat = losses.reshape(1, -1) if losses.ndim == 1 else losses
+    c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
+    y = check_labels(labels, c)
+    check_same_length(mat, y, "losses", "labels")
+    if c is None:
+        c = int(y.max()) + 1
+        sized = {k: len(v) for k, v in (class_vectors or {}).items()
+                 if not isinstance(v, str) and np.ndim(v) == 1}
+        if sized:
+            name, size = max(sized.items(), key=lambda kv: kv[1])
+            if c > size:
+                raise ValueError(f"labels reach class {c - 1} but {name} has {size} entries: {name} needs "
+                                 f"one entry per class; pass num_classes, or a longer {name}")
+            c = size
+    counts = check_counts(np.bincount(y, minlength=c), "class counts of labels")
+    d = check_delta(delta)
+    f = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
+                            low_open=True, high_open=True)
+    k = mat.shape[0]
+    if isinstance(theta_index, (bool, np.bool_)) or not isinstance(theta_index, (int, np.integer)):
+        raise ValueError(f"theta_index must be an integer row of losses, got {theta_index!r}")
+    if not -k <= int(theta_index) < k:
+        raise ValueError(f"theta_index must lie in [{-k}, {k}) for a loss matrix with {k} rows, got {theta_index}")
+    b = check_positive_int(num_draws, "num_draws")
+    if not isinstance(seed, np.random.Generator) and (
+            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or a numpy Generator, got {seed!r}")
+    return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
+                    delta_split={"mcdiarmid": (1.0 - f) * d, "monte_carlo": f * d},
+                    theta_index=int(theta_index) % k, num_draws=b, seed=seed)
+
+
+def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndarray, str]:
+    """p as an array, from an array, a sampler name ('IB', 'CB', 'CR', 'SQRT') or a real q (Eq. 1)."""
+    if isinstance(p, str):
+        q = sampler_q(p)
+        return sampling_distribution(counts, q), f"{p.strip().upper()} (q = {q:g})"
+    if isinstance(p, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a probability vector, a sampler name or a real q, got {p!r}")
+    if np.ndim(p) == 0:
+        try:
+            q = sampler_q(float(p))
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} as a number is the exponent q of Eq. 1 and must be a finite real, "
+                             f"got {p!r}") from None
+        return sampling_distribution(counts, q), f"q = {q:g}"
+    pv = check_probability_vector(p, name, size=counts.size)
+    return pv, "given p"
+
+
+# ----------------------------------------------------------------------------- terms
+
+def _rademacher(prob: _Problem, weights: np.ndarray | None) -> RademacherEstimate:
+    return rademacher_monte_carlo(prob.losses, weights=weights, num_draws=prob.num_draws,
+                                  seed=prob.seed, delta=prob.delta_split["monte_carlo"])
+
+
+def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str) -> list[BoundTerm]:
+    return [
+        BoundTerm("rademacher", f"2·{symbol}", 2.0 * rad.value, "estimate", eq, 2.0 * rad.std_error,
+                  f"Monte Carlo mean over {rad.num_draws} sign draws of max over the {rad.num_params} "
+                  f"rows of Θ̂ of {what}; an estimate of R_n(Θ), which takes E_D and sup over Θ (Eq. 5)"),
+        BoundTerm("monte_carlo", f"2·({symbol}⁺ − {symbol})", 2.0 * (rad.upper - rad.value), "rigorous", eq,
+                  None, f"Monte Carlo deviation: with probability >= 1 − {rad.delta:g} over the sign draws "
+                  f"(rigorous in the draws) the mean plus this bounds E_ξ of the maximum on Θ̂"),
+    ]
+
+
+def _result(name: str, eq: str, risk: str, terms: list[BoundTerm], prob: _Problem, *,
+            rad: RademacherEstimate, p: np.ndarray | None = None, target: np.ndarray | None = None,
+            residual: ResidualEstimate | None = None, condition: float | None = None) -> BoundResult:
+    total = float(math.fsum(t.value for t in terms))
+    certificate = all(t.kind == "rigorous" for t in terms) and prob.source == "given"
+    return BoundResult(name=name, equation=eq, risk=risk, terms=tuple(terms), total=total,
+                       certificate=certificate, n=prob.n, counts=prob.counts.copy(), p=p,
+                       target_prior=target, loss_range=prob.loss_range, loss_range_source=prob.source,
+                       delta=prob.delta, delta_split=dict(prob.delta_split),
+                       theta_index=prob.theta_index, num_params=prob.num_params, rademacher=rad,
+                       residual=residual, condition=condition)
+
+
+def _m_note(prob: _Problem) -> str:
+    if prob.source == "empirical":
+        return f"; M = {prob.loss_range:g} is the observed range of the losses, so not a certificate"
+    return f"; M = {prob.loss_range:g} given"
+
+
+def _ib(prob: _Problem, rad: RademacherEstimate) -> BoundResult:
+    d_mcd = prob.delta_split["mcdiarmid"]
+    objective = float(standard_objective(prob.row()))                      # Eq. 3, R(θ) = 0
+    terms = [
+        BoundTerm("objective", "L^s(θ)", objective, "rigorous", "Eq. 3",
+                  None, "mean training loss of θ (the IB objective, regulariser excluded)"),
+        *_rademacher_terms(rad, "Eq. 6", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)"),
+        BoundTerm("confidence", "M·sqrt(ln(1/δ)/(2n))",
+                  confidence_term_ib(prob.n, prob.loss_range, d_mcd), "rigorous", "Eq. 6", None,
+                  f"McDiarmid over D at δ = {d_mcd:g}, bounded differences M/n" + _m_note(prob)),
+    ]
+    return _result("IB bound", "Eq. 6", RISK_TRAINING_PRIOR, terms, prob, rad=rad)
+
+
+def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: str,
+              num_bootstrap: int) -> BoundResult:
+    d_mcd = prob.delta_split["mcdiarmid"]
+    objective = float(weighted_objective(prob.row(), prob.labels, pv))     # Eq. 4, R(θ) = 0
+    res = q_residual(prob.losses, prob.labels, pv, num_bootstrap=num_bootstrap, seed=prob.seed)
+    err = None if res.ci_low is None else 0.5 * (res.ci_high - res.ci_low)
+    # Theorem 1's condition from the same per-row g that gave Q̂_n, so its sign is exact.
+    condition = float(res.value - res.per_param[prob.theta_index])
+    terms = [
+        BoundTerm("objective", "L(θ)", objective, "rigorous", "Eq. 4", None,
+                  f"class-weighted training loss of θ, weights p_j/n_j with p = {label}"),
+        *_rademacher_terms(rad, "Eq. 7", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)"),
+        BoundTerm("residual", "−Q̂_n", -res.value, "estimate", "Eq. 18", err,
+                  f"minus the min over the {prob.num_params} rows of Σ_j Σ_i (p_j/n_j − 1/n) L_ji; "
+                  "Eq. 18 takes E_D of an infimum over Θ, one D gives an estimate"
+                  + ("" if err is None else f" (error: half-width of a {res.level:g} within-class bootstrap interval)")),
+        BoundTerm("confidence", "M·sqrt(Σp²/n)·sqrt(ln(1/δ)/2)",
+                  confidence_term(prob.counts, pv, prob.loss_range, d_mcd), "rigorous", "Eq. 7", None,
+                  f"McDiarmid over D at δ = {d_mcd:g}, bounded differences p_j M/n_j (Eq. 15, 16)"
+                  + _m_note(prob)),
+    ]
+    return _result(f"class-sampling bound (p = {label})", "Eq. 7", RISK_TRAINING_PRIOR, terms, prob, rad=rad,
+                   p=pv.copy(), residual=res, condition=condition)
+
+
+def _target(prob: _Problem, rad: RademacherEstimate, pi: np.ndarray, label: str) -> BoundResult:
+    d_mcd = prob.delta_split["mcdiarmid"]
+    objective = float(weighted_objective(prob.row(), prob.labels, pi))     # L_π: Eq. 4 with p = π
+    terms = [
+        BoundTerm("objective", "L_π(θ)", objective, "rigorous", "target prior", None,
+                  f"training loss of θ reweighted to the target prior ({label}): Σ_j π_j/n_j Σ_i L_ji"),
+        *_rademacher_terms(rad, "target prior", "R̂_w(Θ̂)", "Σ_i ξ_i (π_j/n_j) L_i(θ)"),
+        BoundTerm("confidence", "M·sqrt(Σπ²/n)·sqrt(ln(1/δ)/2)",
+                  confidence_term(prob.counts, pi, prob.loss_range, d_mcd), "rigorous", "target prior",
+                  None, f"McDiarmid over D at δ = {d_mcd:g}, bounded differences π_j M/n_j" + _m_note(prob)),
+    ]
+    risk = (f"R_π(θ) = Σ_j π_j E[ℓ | y = j], the risk under the target class prior ({label})")
+    return _result(f"target-prior bound ({label})", "target prior", risk, terms, prob, rad=rad,
+                   target=pi.copy())
+
+
+def _target_prior(target_prior: Any, counts: np.ndarray) -> tuple[np.ndarray, str]:
+    if isinstance(target_prior, str):
+        if target_prior.strip().lower() != "balanced":
+            raise ValueError(f"target_prior must be 'balanced' or a probability vector over the "
+                             f"{counts.size} classes, got {target_prior!r}")
+        return np.full(counts.size, 1.0 / counts.size), "balanced: π_j = 1/C"
+    return check_probability_vector(target_prior, "target_prior", size=counts.size), "given π"
+
+
+def _num_bootstrap(num_bootstrap: Any) -> int:
+    return check_positive_int(num_bootstrap, "num_bootstrap", minimum=0)
+
+
+# ----------------------------------------------------------------------------- public
+
+def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
+             loss_range: float | None = None, empirical_range: bool = False, delta: float = 0.05,
+             theta_index: int = -1, num_draws: int = 1000, seed: int | np.random.Generator = 0,
+             mc_delta_fraction: float = 0.5) -> BoundResult:
+    """The IB bound of Eq. 6 at θ, term by term.
+
+    E^s[ℓ(f_θ(x), y)] <= L^s(θ) + 2 R_n(Θ) + M sqrt(ln(1/δ)/(2n))        (Eq. 6)
+
+    Parameters
+    ----------
+    losses : array_like or numpy.memmap, shape (num_params, n) or (n,)
+        Per-sample training losses, one row per θ in a finite Θ̂, in [0, M].
+    labels : array_like of int, shape (n,)
+        Classes in [0, C); every class present.
+    num_classes : int, optional
+        C; default max(labels) + 1.
+    loss_range : float, optional
+        M (required unless ``empirical_range=True``); see :func:`check_loss_range`.
+    empirical_range : bool
+        Use M = max − min of the observed losses (``loss_range=None``); not a certificate.
+    delta : float
+        Total failure probability in (0, 1), split by ``mc_delta_fraction``.
+    theta_index : int
+        Row of ``losses`` that is the model θ (default −1, the last row).
+    num_draws : int
+        Rademacher sign draws (Monte Carlo, Eq. 5).
+    seed : int or numpy.random.Generator
+        Seed of the sign draws; same seed, same numbers.
+    mc_delta_fraction : float
+        Share of δ charged to the Monte Carlo deviation, in (0, 1).
+
+    Returns
+    -------
+    BoundResult
+        Terms objective (rigorous), rademacher (estimate), monte_carlo (rigorous in the sign
+        draws), confidence (rigorous). Bounds the risk under the training class prior n_j/n.
+    """
+    prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
+                    empirical_range=empirical_range, delta=delta, theta_index=theta_index,
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction)
+    return _ib(prob, _rademacher(prob, None))
+
+
+def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None = None,
+                   loss_range: float | None = None, empirical_range: bool = False,
+                   delta: float = 0.05, theta_index: int = -1, num_draws: int = 1000,
+                   seed: int | np.random.Generator = 0, mc_delta_fraction: float = 0.5,
+                   num_bootstrap: int = 0) -> BoundResult:
+    """The class-sampling bound of Eq. 7 at θ, term by term.
+
+    E[ℓ(f_θ(x), y)] <= L(θ) + 2 R_n(Θ) − Q_n(Θ; p, n) + M sqrt(Σ_j p_j²/n_j) sqrt(ln(1/δ)/2)   (Eq. 7)
+
+    The risk on the left is the same as in Eq. 6, the long-tailed one (App. B.1's
+    symmetrisation uses E[ℓ] = E_D L^s). Q_n is replaced by the plug-in Q̂_n over the rows
+    (:func:`ltbound.residual.q_residual`), an estimate.
+
+    Parameters
+    ----------
+    p : array_like, shape (C,), or str, or float
+        Class weights: a probability vector, a sampler name ('IB', 'SQRT', 'CB', 'CR') or
+        the exponent q of Eq. 1.
+    num_bootstrap : int
+        Within-class bootstrap replicates for the error of −Q̂_n (0: none).
+    Other parameters
+        As :func:`ib_bound`.
+
+    Returns
+    -------
+    BoundResult
+        Terms objective, rademacher, monte_carlo, residual (estimate), confidence;
+        ``condition`` = Q̂_n + L^s(θ) − L(θ) (Theorem 1), always <= 0.
+    """
+    prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
+                    empirical_range=empirical_range, delta=delta, theta_index=theta_index,
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction,
+                    class_vectors={"p": p})
+    pv, label = _class_weights(p, prob.counts)
+    return _sampling(prob, _rademacher(prob, None), pv, label, _num_bootstrap(num_bootstrap))
+
+
+def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
+                 num_classes: int | None = None, loss_range: float | None = None,
+                 empirical_range: bool = False, delta: float = 0.05, theta_index: int = -1,
+                 num_draws: int = 1000, seed: int | np.random.Generator = 0,
+                 mc_delta_fraction: float = 0.5) -> BoundResult:
+    """Bound on the risk under a target class prior π (π uniform: the balanced test risk).
+
+    With probability >= 1 − δ over D, for all θ ∈ Θ,
+
+        R_π(θ) <= L_π(θ) + 2 R_w(Θ) + M sqrt(Σ_j π_j²/n_j) sqrt(ln(1/δ)/2),
+
+    L_π(θ) = Σ_j (π_j/n_j) Σ_i L_ji(θ),  R_w(Θ) = E_{D,ξ} sup_θ Σ_i ξ_i w_i L_i(θ),  w_i = π_{y_i}/n_{y_i}.
+
+    Derivation (beyond the paper; the same steps as App. B.1 with the weights w):
+
+    1. Setting: the class counts n_j are fixed and the n_j examples of class j are i.i.d.
+       from the class conditional P(x | y = j); R_π(θ) = Σ_j π_j E[ℓ | y = j]. Then
+       E_D L_π(θ) = Σ_j π_j/n_j · n_j E[ℓ | y = j] = R_π(θ) for every fixed θ.
+    2. Φ(D) = sup_θ R_π(θ) − L_π(θ). Replacing one example of class j changes L_π(θ) by at
+       most π_j M/n_j for every θ, hence Φ by at most that. McDiarmid: with probability
+       >= 1 − δ, Φ(D) <= E Φ + sqrt(Σ_j n_j (π_j M/n_j)² ln(1/δ)/2) = E Φ + M sqrt(Σ_j
+       π_j²/n_j) sqrt(ln(1/δ)/2).
+    3. Symmetrisation with a ghost sample D' of the same class structure: E Φ = E sup_θ
+       E_{D'}[L_π(θ; D')] − L_π(θ; D) <= E sup_θ Σ_i w_i (ℓ(x'_i) − ℓ(x_i)); x_i and x'_i
+       have the same distribution, so inserting ξ_i changes nothing and E Φ <= 2 R_w(Θ).
+
+    With π = n_j/n this is Eq. 6 exactly. Eq. 6 and Eq. 7 bound R_{n/n}, the long-tailed
+    risk; for the balanced test risk the paper reports, this bound (π uniform) is the one
+    that applies. Here R_w is estimated by Monte Carlo over a finite Θ̂ (an estimate).
+
+    Parameters
+    ----------
+    target_prior : 'balanced' or array_like, shape (C,)
+        π: 'balanced' (π_j = 1/C) or a probability vector.
+    Other parameters
+        As :func:`ib_bound`.
+
+    Returns
+    -------
+    BoundResult
+        Terms objective (rigorous), rademacher (estimate, weighted), monte_carlo,
+        confidence (rigorous); ``target_prior`` holds π.
+    """
+    prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
+                    empirical_range=empirical_range, delta=delta, theta_index=theta_index,
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction,
+                    class_vectors={"target_prior": target_prior})
+    pi, label = _target_prior(target_prior, prob.counts)
+    return _target(prob, _rademacher(prob, (pi / prob.counts)[prob.labels]), pi, label)
+
+
+def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced",
+                    delta: float = 0.05, loss_range: float | None = 1.0,
+                    num_classes: int | None = None, theta_index: int = -1, num_draws: int = 1000,
+                    seed: int | np.random.Generator = 0, num_bootstrap: int = 0,
+                    empirical_range: bool = False, mc_delta_fraction: float = 0.5) -> BoundReport:
+    """Eq. 6, Eq. 7 (with p) and the target-prior bound at θ, from one loss matrix.
+
+    Parameters
+    ----------
+    losses : array_like or numpy.memmap, shape (num_params, n) or (n,)
+        Per-sample training losses in [0, M], one row per θ in Θ̂.
+    labels : array_like of int, shape (n,)
+    p : array_like, shape (C,), or str, or float
+        Class weights of Eq. 7: a probability vector, a sampler name ('IB', 'CB', 'CR',
+        'SQRT') or the exponent q of Eq. 1.
+    target : 'balanced' or array_like, shape (C,)
+        π of the target-prior bound.
+    delta : float
+        Failure probability of *each* bound (total, split by ``mc_delta_fraction``).
+    loss_range : float or None
+        M, default 1.0 (0-1 loss). To use the observed range pass ``loss_range=None,
+        empirical_range=True``.
+    num_classes, theta_index, num_draws, seed, num_bootstrap, empirical_range, mc_delta_fraction
+        As in :func:`ib_bound` and :func:`sampling_bound`.
+
+    Returns
+    -------
+    BoundReport
+        The unweighted Rademacher estimate is computed once and shared by Eq. 6 and Eq. 7,
+        so with p = IB the two totals are equal. A numpy Generator as ``seed`` feeds the
+        sign draws and the bootstrap in sequence (reproducible from its state).
+    """
+    prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
+                    empirical_range=empirical_range, delta=delta, theta_index=theta_index,
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction,
+                    class_vectors={"p": p, "target_prior": target})
+    pv, label = _class_weights(p, prob.counts)
+    pi, pi_label = _target_prior(target, prob.counts)
+    nb = _num_bootstrap(num_bootstrap)
+    rad = _rademacher(prob, None)
+    ib = _ib(prob, rad)
+    sampling = _sampling(prob, rad, pv, label, nb)
+    tgt = _target(prob, _rademacher(prob, (pi / prob.counts)[prob.labels]), pi, pi_label)
+    return BoundReport(ib=ib, sampling=sampling, target=tgt, condition=float(sampling.condition),
+                       confidence_ratio=confidence_ratio(prob.counts, pv))

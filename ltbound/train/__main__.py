@@ -1,0 +1,130 @@
+"""Command line of the trainer: ``python -m ltbound.train`` (also installed as ``ltbound-train``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+DESCRIPTION = """\
+Train a model on a long-tailed data set with a class-sampling schedule (instance-balanced,
+class-balanced, class-reversed, or the Switching algorithm of the paper: IB, then CR for
+the last epochs) and write a run record: after every epoch the per-sample training loss
+and correctness and the per-sample test correctness, plus the learning rate, the active
+sampler and test accuracy overall, per class and per shot group. The bound estimation
+(ltbound.estimate_bounds, ltbound.compare) reads these records.
+
+Settings not given come from the preset (model, epochs, batch size, learning rate,
+milestones, switch offset S): 'digits' for digits-lt, otherwise 'cifar', the paper's
+CIFAR recipe (ResNet-32, 200 epochs, batch 64, lr 0.1 with 5 warm-up epochs, x0.1 after
+epoch 100, S = 1: IB through epoch 101, CR from epoch 102)."""
+
+EPILOG = """\
+examples:
+  # a one-minute CPU run on the embedded digits data (no download)
+  python -m ltbound.train --dataset digits-lt --schedule switching --out runs/digits-switching
+
+  # CIFAR-10-LT, imbalance 100, the paper's recipe, from the JPEG archive or torchvision folder
+  python -m ltbound.train --dataset cifar10-lt --data-dir ../shared/data/cifar10-jpeg.tar.xz \\
+      --imbalance 100 --schedule switching --out runs/c10-switching
+
+  # the same with the instance-balanced sampler only, 2 GPUs
+  torchrun --nproc_per_node 2 -m ltbound.train --dataset cifar10-lt --data-dir data \\
+      --schedule ib --out runs/c10-ib
+
+  # continue a run that was stopped (same settings, same --out)
+  python -m ltbound.train --dataset cifar10-lt --data-dir data --schedule ib --out runs/c10-ib --resume
+
+Exit status: 0 on success, 2 for invalid settings or data (one line on stderr)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .data import DATASETS
+    from .schedule import PRESETS, SCHEDULES
+
+    p = argparse.ArgumentParser(prog="python -m ltbound.train", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="digits-lt", metavar="NAME",
+                   help=f"data set: {', '.join(DATASETS)} (default: digits-lt)")
+    g.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="folder (torchvision CIFAR, or train/<class>/*.jpg + test/<class>/*.jpg) or a tar archive "
+                        "of such a tree; not needed for digits-lt")
+    g.add_argument("--imbalance", type=float, default=None, metavar="BETA",
+                   help="n_max / n_min of the long-tailed training set, >= 1 (default: 20 for digits, 100 for CIFAR)")
+    g.add_argument("--split-seed", type=int, default=0, metavar="INT", help="seed of the long-tailed subset (default 0)")
+    g.add_argument("--max-test-per-class", type=int, default=None, metavar="K",
+                   help="keep only K test images per class (quick runs)")
+    g.add_argument("--download", action="store_true", help="download CIFAR into --data-dir when missing")
+
+    g = p.add_argument_group("recipe")
+    g.add_argument("--preset", default=None, metavar="NAME",
+                   help=f"recipe: {', '.join(sorted(PRESETS))} (default: digits for digits-lt, else cifar)")
+    g.add_argument("--schedule", default="switching", metavar="NAME",
+                   help=f"sampler schedule: {', '.join(SCHEDULES)} (default: switching)")
+    g.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    g.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size")
+    g.add_argument("--lr", type=float, default=None, help="override the preset's initial learning rate")
+    g.add_argument("--milestones", default=None, metavar="LIST",
+                   help="override the preset's learning-rate milestones, comma list of epochs (e.g. 100 or 60,80)")
+    g.add_argument("--warmup-epochs", type=int, default=None, help="override the preset's linear warm-up epochs")
+    g.add_argument("--switch-offset", type=int, default=None, metavar="S",
+                   help="override S of Algorithm 1: the second sampler starts at epoch m_n + S + 1")
+    g.add_argument("--model", default=None, help="override the preset's model (resnet32, digits_net, ...)")
+    g.add_argument("--seed", type=int, default=0, help="seed of initialisation, sampler and augmentation (default 0)")
+
+    g = p.add_argument_group("run")
+    g.add_argument("--out", required=True, metavar="DIR", help="run record folder to create (must be new or empty)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
+    g.add_argument("--checkpoint-epochs", default="switch,end", metavar="LIST",
+                   help="epochs whose weights are saved: comma list of switch, end, all, none or numbers "
+                        "(default: switch,end)")
+    g.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
+    g.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
+                   help="bfloat16 autocast: auto = on for CUDA, off on CPU")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model")
+    g.add_argument("--cuda-graphs", action="store_true", help="compile with CUDA graphs (reduce-overhead; CUDA only)")
+    g.add_argument("--reference-pipeline", action="store_true",
+                   help="use the slow DataLoader + PIL transforms pipeline (for comparison)")
+    g.add_argument("--workers", type=int, default=2, help="DataLoader workers of --reference-pipeline (default 2)")
+    g.add_argument("--eval-batch-size", type=int, default=1024, help="batch size of the per-epoch evaluation")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars (epoch summaries are still printed)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), train, print the record folder; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .trainer import TrainConfig, train
+
+    milestones = None
+    if args.milestones is not None:
+        try:
+            milestones = [int(m) for m in args.milestones.split(",") if m.strip()]
+        except ValueError:
+            parser.error(f"--milestones must be a comma list of epochs, got {args.milestones!r}")
+    config = TrainConfig(
+        out=args.out, dataset=args.dataset, data_dir=args.data_dir, imbalance=args.imbalance,
+        max_test_per_class=args.max_test_per_class, preset=args.preset, schedule=args.schedule,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, milestones=milestones,
+        warmup_epochs=args.warmup_epochs, switch_offset=args.switch_offset, model=args.model, seed=args.seed,
+        split_seed=args.split_seed, device=args.device, checkpoint_epochs=args.checkpoint_epochs,
+        fast=not args.reference_pipeline, amp=args.amp, compile=args.compile, cuda_graphs=args.cuda_graphs,
+        eval_batch_size=args.eval_batch_size, workers=args.workers, progress=not args.no_progress,
+        download=args.download, resume=args.resume)
+    try:
+        out = train(config)
+    except ValueError as exc:   # includes DataError and RecordError: bad input, not a bug
+        print(f"ltbound.train: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ltbound.train: interrupted; the record keeps every completed epoch (continue with --resume)",
+              file=sys.stderr)
+        return 130
+    print(f"run record: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""One sampler for the whole q-family of class-sampling distributions (Eq. 1, Algorithm 1).
+
+Sampling a training example is two steps (Sect. 3.1; Algorithm 1, lines 8-9): draw a
+class j with probability p_j(q) = n_j^q / sum_i n_i^q (Eq. 1), then pick an example of
+that class uniformly *without replacement*. :class:`ClassSampler` does both for a whole
+epoch at once, vectorised over classes, from an explicit ``torch.Generator`` seeded by
+(seed, epoch): the same seed and epoch give the same stream on every rank and every run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
+from ..sampling import sampler_q, sampling_distribution
+
+#: Multiplier that separates the seeds of different epochs: generator seed = seed * K + epoch.
+_EPOCH_STRIDE = 1_000_003
+
+
+def _parse_q(q: Any) -> tuple[float, str]:
+    """(q, sampler name) for a named sampler, a 'q=<float>' string or a number."""
+    if isinstance(q, str):
+        text = q.strip()
+        if text.lower().startswith("q="):
+            try:
+                value = float(text[2:])
+            except ValueError:
+                raise ValueError(f"q must be a sampler name or 'q=<float>', got {q!r}") from None
+            value = check_finite_scalar(value, "q")
+            return value, f"q={value:g}"
+        value = sampler_q(text)
+        return value, text.upper()
+    value = check_finite_scalar(q, "q")
+    names = {1.0: "IB", 0.5: "SQRT", 0.0: "CB", -1.0: "CR"}
+    return value, names.get(value, f"q={value:g}")
+
+
+class ClassSampler(torch.utils.data.Sampler[int]):
+    """Indices of one epoch of the q-sampler of Eq. 1, sharded over ranks.
+
+    Parameters
+    ----------
+    labels : array_like or torch.Tensor of int, shape (n,)
+        Training labels in [0, C); every class in [0, C) must occur (p_j(q) is undefined
+        for an empty class when q < 0).
+    q : float or str
+        Exponent of Eq. 1, a sampler name ('IB' q=1, 'SQRT' 0.5, 'CB' 0, 'CR' -1) or
+        'q=<float>'.
+    num_samples : int, optional
+        Draws per epoch (default n: an epoch has as many draws as there are examples).
+    seed : int >= 0
+        With the epoch, seeds the generator: ``seed * 1_000_003 + epoch``.
+    rank, world_size : int
+        This process's shard of the global stream, ``0 <= rank < world_size``.
+    num_classes : int, optional
+        C, when the last classes might be absent from ``labels`` (then an error is raised
+        instead of silently sampling fewer classes).
+
+    Attributes
+    ----------
+    q : float
+    sampler : str
+        "IB", "SQRT", "CB", "CR" or "q=<float>".
+    probabilities : ndarray, shape (C,)
+        p_j(q) of Eq. 1.
+    counts : ndarray of int64, shape (C,)
+        n_j.
+
+    Notes
+    -----
+    - q = 1 (IB; Algorithm 1, line 5) is a uniformly random permutation of all n indices:
+      every example exactly once per epoch (concatenated permutations if num_samples > n).
+      This differs from the two-step draw with p_j = n_j / n, whose class counts would be
+      multinomial instead of exactly n_j.
+    - Other q: the class of each of the ``num_samples`` slots is drawn i.i.d. from
+      p_j(q) (inverse CDF of float64 uniforms). Within class j, whose k_j slots are filled
+      in slot order, the examples come from a pool: ceil(k_j / n_j) independent random
+      permutations of the class's examples, concatenated, of which the first k_j are used.
+      So no example of a class repeats until all of that class's examples have been
+      drawn; then the pool refills. Pools start fresh every epoch (the stream of an epoch
+      depends only on seed and epoch, not on earlier epochs).
+    - Multi-process: every rank computes the same global stream, pads it by wrapping to a
+      multiple of ``world_size`` and takes ``global[rank::world_size]``.
+    """
+
+    def __init__(self, labels: Any, q: float | str, *, num_samples: int | None = None, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, num_classes: int | None = None):
+        if isinstance(labels, torch.Tensor):
+            labels = labels.detach().cpu().numpy()
+        c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
+        y = check_labels(labels, c)
+        counts = np.bincount(y, minlength=c or 0).astype(np.int64)
+        try:
+            check_counts(counts, "class counts of labels")
+        except ValueError as exc:
+            raise ValueError(f"{exc}; ClassSampler needs every class in [0, {counts.size}) present") from None
+        self.q, self.sampler = _parse_q(q)
+        self.labels = y
+        self.counts = counts
+        self.num_classes = int(counts.size)
+        self.n = int(y.size)
+        self.probabilities = sampling_distribution(counts, self.q)
+        self.num_samples = self.n if num_samples is None else check_positive_int(num_samples, "num_samples")
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seed = int(seed)
+        self.world_size = check_positive_int(world_size, "world_size")
+        if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, (int, np.integer)) \
+                or not 0 <= rank < self.world_size:
+            raise ValueError(f"rank must be an integer in [0, world_size) = [0, {self.world_size}), got {rank!r}")
+        self.rank = int(rank)
+        self.epoch = 0
+        # Class members in ascending position, grouped by class: members[offsets[j]:offsets[j+1]].
+        self._members = torch.from_numpy(np.argsort(y, kind="stable").astype(np.int64))
+        self._offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        self._counts_t = torch.from_numpy(counts)
+        cdf = np.cumsum(self.probabilities)
+        cdf[-1] = 1.0
+        self._cdf = torch.from_numpy(cdf)
+
+    # -------------------------------------------------------------------------- epochs
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose stream ``__iter__`` yields (call before each epoch)."""
+        self.epoch = check_positive_int(epoch, "epoch", minimum=0)
+
+    def generator(self, epoch: int | None = None) -> torch.Generator:
+        """A fresh CPU generator seeded from (seed, epoch); no state carries over between calls."""
+        e = self.epoch if epoch is None else check_positive_int(epoch, "epoch", minimum=0)
+        g = torch.Generator()
+        g.manual_seed((self.seed * _EPOCH_STRIDE + e) % (2**63))
+        return g
+
+    def global_indices(self, epoch: int | None = None) -> torch.Tensor:
+        """The whole epoch's stream, shape (num_samples,), int64; identical on every rank."""
+        g = self.generator(epoch)
+        if self.q == 1.0:
+            rounds = math.ceil(self.num_samples / self.n)
+            perms = [torch.randperm(self.n, generator=g) for _ in range(rounds)]
+            return torch.cat(perms)[: self.num_samples]
+        # Step 1 (Eq. 1): class of every slot, by inverse CDF.
+        u = torch.rand(self.num_samples, generator=g, dtype=torch.float64)
+        cls = torch.searchsorted(self._cdf, u, right=True).clamp_(max=self.num_classes - 1)
+        return self._fill_slots(cls, g)
+
+    def _fill_slots(self, cls: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Step 2: for each class, examples without replacement (refilled pools), in slot order."""
+        c = self.num_classes
+        k = torch.bincount(cls, minlength=c)                      # slots per class, k_j
+        n = self._counts_t
+        rounds = (k + n - 1) // n                                 # ceil(k_j / n_j) permutations
+        block_class = torch.repeat_interleave(torch.arange(c), rounds)        # one block per permutation
+        block_len = n[block_class]
+        total = int(block_len.sum())
+        element_block = torch.repeat_interleave(torch.arange(block_class.numel()), block_len)
+        block_start = torch.cumsum(block_len, 0) - block_len
+        member = torch.arange(total) - block_start[element_block]             # i in [0, n_j)
+        values = self._members[self._offsets[block_class[element_block]] + member]
+        # A uniform permutation inside every block: order by random keys, then stably by block.
+        keys = torch.rand(total, generator=g, dtype=torch.float64)
+        by_key = torch.argsort(keys)
+        order = by_key[torch.sort(element_block[by_key], stable=True).indices]
+        pool = values[order]          # class by class; within a class, its permutations in turn
+        # The first k_j entries of each class's pool go to its slots, in slot order.
+        class_pool_start = torch.cumsum(rounds * n, 0) - rounds * n
+        class_slot_start = torch.cumsum(k, 0) - k
+        slot_class = torch.sort(cls, stable=True)
+        rank_in_class = torch.arange(cls.numel()) - class_slot_start[slot_class.values]
+        out = torch.empty_like(cls)
+        out[slot_class.indices] = pool[class_pool_start[slot_class.values] + rank_in_class]
+        return out
+
+    # -------------------------------------------------------------------------- Sampler API
+    @property
+    def total_size(self) -> int:
+        """Length of the padded global stream: a multiple of world_size."""
+        return math.ceil(self.num_samples / self.world_size) * self.world_size
+
+    def rank_indices(self, epoch: int | None = None) -> torch.Tensor:
+        """This rank's slice of the (padded) global stream, shape (len(self),)."""
+        stream = self.global_indices(epoch)
+        if self.total_size != self.num_samples:
+            stream = stream[torch.arange(self.total_size) % self.num_samples]
+        return stream[self.rank:: self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.rank_indices().tolist())
+
+    def __len__(self) -> int:
+        return self.total_size // self.world_size
+
+    def __repr__(self) -> str:
+        return (f"ClassSampler(sampler={self.sampler!r}, q={self.q:g}, n={self.n}, C={self.num_classes}, "
+                f"num_samples={self.num_samples}, seed={self.seed}, rank={self.rank}/{self.world_size})")

@@ -1,0 +1,325 @@
+"""Per-sample loss matrices over a finite parameter set Θ̂ (the input of Eq. 5 and Eq. 18).
+
+The bound code takes a loss matrix of shape ``(num_params, n)``: one row per parameter θ
+in a finite set Θ̂, one column per training sample. Two ways to build Θ̂ from a trained
+network:
+
+* :func:`loss_matrix` — the models saved at chosen epochs (checkpoints of a run record).
+  This is a Θ̂ along the training trajectory.
+* :func:`perturbation_loss_matrix` — the model itself plus ``k`` random models within a
+  *relative radius* of it: each parameter tensor w is moved to w + r ||w|| u with u a
+  uniformly random unit direction (a normalised Gaussian), so ||w' - w|| = r ||w|| exactly.
+  This is "a narrow Θ̂ in the paper's sense": a small neighbourhood of the learned θ, on
+  which the empirical Rademacher complexity (Eq. 5) is small by construction. It says
+  nothing about the (much larger) class the training algorithm could reach; the bound
+  results label such terms ``estimate``.
+
+Losses are per-sample cross-entropy (natural log, nats) of the model in eval mode on
+un-augmented, normalised images, or the 0-1 loss ``1 - correct``. The computation runs in
+float32 (no autocast), so the same weights give the same matrix on every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._validation import check_finite_scalar, check_positive_int
+from .augment import normalize
+
+__all__ = ["loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts", "per_sample_losses",
+           "record_loss_matrix", "load_state_dict"]
+
+_LOSSES = ("ce", "zero-one")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _as_images(images: Any) -> torch.Tensor:
+    x = torch.as_tensor(images)
+    if x.ndim != 4:
+        raise ValueError(f"images must have shape (n, C, H, W), got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("images must hold at least one image, got 0")
+    return x
+
+
+def _as_labels(labels: Any, n: int) -> torch.Tensor:
+    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"labels must have shape ({n},) to match images, got {tuple(y.shape)}")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    if n and int(y.min()) < 0:
+        raise ValueError(f"labels must be >= 0, got {int(y.min())}")
+    return y.to(torch.int64)
+
+
+def _as_stats(v: Any, name: str, channels: int) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(v, dtype=np.float32)).reshape(-1)
+    if t.numel() != channels:
+        raise ValueError(f"{name} must have one value per channel ({channels}), got {t.numel()}")
+    if name == "std" and bool((t <= 0).any()):
+        raise ValueError(f"std must be positive, got {t.tolist()}")
+    return t
+
+
+def _check_loss(loss: str) -> str:
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+    return loss
+
+
+@torch.no_grad()
+def per_sample_losses(model: torch.nn.Module, images: Any, labels: Any, *, mean: Any, std: Any,
+                      batch_size: int = 1024, device: str | torch.device = "cpu",
+                      autocast_dtype: torch.dtype | None = None,
+                      channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample cross-entropy and correctness of ``model`` in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Already on ``device``. Put in eval mode for the call and restored to its previous
+        mode afterwards (training-mode BatchNorm statistics are not touched).
+    images : uint8 tensor or array, shape (n, C, H, W)
+        Un-augmented images; moved to ``device`` one batch at a time (free if already there).
+    labels : int array, shape (n,)
+    mean, std : array_like, shape (C,)
+        Normalisation in [0, 1] pixel units.
+    batch_size : int
+    device : str or torch.device
+    autocast_dtype : torch.dtype or None
+        Run the forward pass under autocast (the trainer passes bfloat16 on CUDA); the loss
+        is computed from float32 logits either way.
+    channels_last : bool
+        Convert each batch to channels-last memory format (matches a channels-last model).
+
+    Returns
+    -------
+    loss : float32 tensor, shape (n,), on ``device``
+        Cross-entropy in nats, -log softmax(f(x))_y.
+    correct : bool tensor, shape (n,), on ``device``
+        argmax f(x) == y (ties resolved by the lowest class index, as ``argmax`` does).
+    """
+    x_all = _as_images(images)
+    n = x_all.shape[0]
+    y_all = _as_labels(labels, n)
+    bs = check_positive_int(batch_size, "batch_size")
+    dev = torch.device(device)
+    mean_t = _as_stats(mean, "mean", x_all.shape[1]).to(dev)
+    std_t = _as_stats(std, "std", x_all.shape[1]).to(dev)
+    was_training = model.training
+    model.eval()
+    losses = torch.empty(n, dtype=torch.float32, device=dev)
+    correct = torch.empty(n, dtype=torch.bool, device=dev)
+    try:
+        for start in range(0, n, bs):
+            xb = x_all[start:start + bs].to(dev, non_blocking=True)
+            yb = y_all[start:start + bs].to(dev, non_blocking=True)
+            xb = normalize(xb, mean_t, std_t) if xb.dtype == torch.uint8 else xb.to(torch.float32)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with (torch.autocast(dev.type, dtype=autocast_dtype) if autocast_dtype is not None
+                  else contextlib.nullcontext()):
+                logits = model(xb)
+            logits = logits.float()
+            losses[start:start + bs] = F.cross_entropy(logits, yb, reduction="none")
+            correct[start:start + bs] = logits.argmax(dim=1) == yb
+    finally:
+        model.train(was_training)
+    return losses, correct
+
+
+def load_state_dict(source: Any) -> dict:
+    """A model state dict from a dict, or from a checkpoint file written by the trainer.
+
+    Trainer checkpoints are ``{"model": state_dict, "epoch": ..., ...}``; a bare state dict
+    (as ``torch.save(model.state_dict(), path)`` writes) is accepted as well.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"checkpoint {path} does not exist")
+        source = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(source, dict):
+        raise ValueError(f"expected a state dict or a checkpoint path, got {type(source).__name__}")
+    if "model" in source and isinstance(source["model"], dict):
+        return source["model"]
+    return source
+
+
+def _to_matrix(rows: list[torch.Tensor]) -> np.ndarray:
+    return torch.stack(rows).cpu().numpy().astype(np.float32, copy=False)
+
+
+# ----------------------------------------------------------------------------- Θ̂ from checkpoints
+def loss_matrix(model: torch.nn.Module, state_dicts_or_paths: Iterable[Any], images: Any, labels: Any, *,
+                mean: Any, std: Any, batch_size: int = 1024, device: str | torch.device = "cpu",
+                loss: str = "ce") -> np.ndarray:
+    """Per-sample losses of every model in a finite Θ̂ given by saved weights.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The architecture; it is copied, so the caller's module keeps its weights.
+    state_dicts_or_paths : iterable of state dicts or checkpoint paths, K >= 1 entries
+        One θ per entry (e.g. ``RUN/checkpoints/epoch_0101.pt``); see :func:`load_state_dict`.
+        Consumed one entry at a time (a generator of K large models is fine).
+    images : uint8 array or tensor, shape (n, C, H, W)
+        Un-augmented training images (the samples whose losses enter Eq. 5).
+    labels : int array, shape (n,)
+    mean, std : array_like, shape (C,)
+        Normalisation used in training, [0, 1] pixel units.
+    batch_size : int
+    device : str or torch.device
+    loss : {"ce", "zero-one"}
+        Cross-entropy (nats) or 1 - correctness.
+
+    Returns
+    -------
+    ndarray of float32, shape (K, n)
+        Row k holds the losses of the k-th entry, in the given order (the layout every bound
+        function of :mod:`ltbound` expects).
+    """
+    _check_loss(loss)
+    dev = torch.device(device)
+    net = copy.deepcopy(model).to(dev)
+    rows = []
+    for src in state_dicts_or_paths:
+        net.load_state_dict(load_state_dict(src))
+        ce, correct = per_sample_losses(net, images, labels, mean=mean, std=std,
+                                        batch_size=batch_size, device=dev)
+        rows.append(ce if loss == "ce" else (~correct).to(torch.float32))
+    if not rows:
+        raise ValueError("state_dicts_or_paths must hold at least one state dict or checkpoint path")
+    return _to_matrix(rows)
+
+
+# ----------------------------------------------------------------------------- narrow Θ̂
+def perturbed_state_dicts(model: torch.nn.Module, *, k: int, radius: float, seed: int) -> Iterator[dict]:
+    """Yield ``k`` state dicts of ``model`` with every parameter tensor moved by a relative radius.
+
+    For each parameter tensor w (``model.named_parameters()``; buffers such as BatchNorm
+    running statistics are copied unchanged) the i-th perturbation is
+    w + radius · ||w||_F · g / ||g||_F with g ~ N(0, I) of w's shape, so that
+    ||w' - w||_F = radius · ||w||_F exactly and the direction is uniform on the sphere.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Not modified.
+    k : int >= 1
+    radius : float >= 0
+    seed : int >= 0
+        Seeds one CPU ``torch.Generator`` that draws every g in order (perturbation 1's
+        tensors in ``named_parameters`` order, then perturbation 2's, ...), so the result
+        does not depend on the model's device.
+
+    Yields
+    ------
+    dict
+        A state dict on the CPU (one at a time, so K large models need not fit in memory).
+    """
+    kk = check_positive_int(k, "k")
+    r = check_finite_scalar(radius, "radius", low=0.0)
+    sd = check_positive_int(seed, "seed", minimum=0)
+    base = {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
+    params = [name for name, _ in model.named_parameters()]
+    gen = torch.Generator(device="cpu").manual_seed(sd)
+    for _ in range(kk):
+        out = {name: t.clone() for name, t in base.items()}
+        for name in params:
+            w = base[name].to(torch.float32)
+            g = torch.randn(w.shape, generator=gen, dtype=torch.float32)
+            scale = r * torch.linalg.vector_norm(w) / torch.linalg.vector_norm(g).clamp_min(1e-30)
+            out[name] = (w + scale * g).to(base[name].dtype)
+        yield out
+
+
+def perturbation_loss_matrix(model: torch.nn.Module, images: Any, labels: Any, *, k: int, radius: float,
+                             seed: int, mean: Any, std: Any, batch_size: int = 1024,
+                             device: str | torch.device = "cpu", loss: str = "ce") -> np.ndarray:
+    """Losses of a model and of ``k`` random models within a relative radius of it.
+
+    Θ̂ = {θ} ∪ {θ_1, ..., θ_k} with θ_i from :func:`perturbed_state_dicts`: every parameter
+    tensor w moves to w + radius · ||w|| · u, u a uniformly random unit direction. A narrow
+    Θ̂ around the trained model, on which the empirical Rademacher complexity of Eq. 5 is
+    small by construction; it does not describe the class training could reach.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained model (row 0); copied, never modified.
+    images, labels, mean, std, batch_size, device, loss
+        As in :func:`loss_matrix`.
+    k, radius, seed
+        As in :func:`perturbed_state_dicts`; ``radius=0`` gives k copies of row 0.
+
+    Returns
+    -------
+    ndarray of float32, shape (k + 1, n)
+        Row 0: the unperturbed model; row i: the i-th perturbation.
+    """
+    _check_loss(loss)
+    check_positive_int(k, "k")
+    check_finite_scalar(radius, "radius", low=0.0)
+    check_positive_int(seed, "seed", minimum=0)
+    original = {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
+    thetas = itertools.chain([original], perturbed_state_dicts(model, k=k, radius=radius, seed=seed))
+    return loss_matrix(model, thetas, images, labels, mean=mean, std=std, batch_size=batch_size,
+                       device=device, loss=loss)
+
+
+# ----------------------------------------------------------------------------- from a record
+def record_loss_matrix(record_dir: str | os.PathLike, *, epochs: Iterable[int] | None = None,
+                       data_dir: str | os.PathLike | None = None, batch_size: int = 1024,
+                       device: str | torch.device = "cpu", loss: str = "ce") -> tuple[np.ndarray, np.ndarray]:
+    """Loss matrix over the checkpoints of a run record, on that run's training split.
+
+    Rebuilds the run's data set from its manifest (same name, imbalance and split seed;
+    the split hash must match), builds its model and evaluates the saved checkpoints.
+
+    Parameters
+    ----------
+    record_dir : path
+        A run record written by ``python -m ltbound.train``.
+    epochs : iterable of int, optional
+        Checkpoint epochs to use (1-based); default every checkpoint in the record.
+    data_dir : path, optional
+        Where the data set lives; default the one in the record's configuration.
+
+    Returns
+    -------
+    matrix : ndarray of float32, shape (K, n)
+    epochs : ndarray of int64, shape (K,)
+        The epoch of each row.
+    """
+    from ..records import load_record
+    from .data import load_dataset
+    from .models import build_model
+
+    rec = load_record(record_dir)
+    cfg = rec.manifest.get("config", {})
+    ckpt_dir = Path(record_dir) / "checkpoints"
+    have = sorted(int(p.stem.split("_")[-1]) for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    want = have if epochs is None else [check_positive_int(e, "epochs") for e in epochs]
+    missing = [e for e in want if e not in have]
+    if not want or missing:
+        raise ValueError(f"epochs {missing or want} have no checkpoint in {ckpt_dir} (available: {have})")
+    ds = load_dataset(cfg["dataset"], data_dir=data_dir if data_dir is not None else cfg.get("data_dir"),
+                      imbalance=cfg["imbalance"], split_seed=cfg.get("split_seed", 0))
+    if ds.split_hash != rec.manifest.get("dataset", {}).get("split_hash"):
+        raise ValueError(f"the rebuilt training split of {cfg['dataset']!r} differs from the record's "
+                         "(split hash mismatch); point data_dir at the data the run used")
+    net = build_model(cfg["model"], ds.num_classes, in_channels=ds.train.images.shape[1])
+    mat = loss_matrix(net, [ckpt_dir / f"epoch_{e:04d}.pt" for e in want], ds.train.images, ds.train.labels,
+                      mean=ds.mean, std=ds.std, batch_size=batch_size, device=device, loss=loss)
+    return mat, np.asarray(want, dtype=np.int64)

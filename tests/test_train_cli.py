@@ -1,0 +1,73 @@
+"""The command line `python -m ltbound.train`: help, a short run, and exit code 2 with one clear line for bad input."""
+import subprocess
+import sys
+
+import pytest
+
+from ltbound.records import load_record
+from ltbound.train.__main__ import main
+
+SHORT = ["--epochs", "4", "--milestones", "2", "--switch-offset", "1", "--warmup-epochs", "1", "--no-progress"]
+
+
+def test_help_explains_usage_with_examples():
+    proc = subprocess.run([sys.executable, "-m", "ltbound.train", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    for needle in ("--dataset", "--schedule", "--out", "--resume", "--imbalance", "--preset", "--data-dir",
+                   "--device", "--compile", "--cuda-graphs", "--download", "--no-progress", "examples:",
+                   "switching", "digits-lt", "cifar10-lt", "torchrun", "Exit status"):
+        assert needle in text, needle
+
+
+def test_bad_value_exits_2_with_one_line_and_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "ltbound.train", "--imbalance", "0.5", "--out", "unused-dir"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "imbalance must be >= 1" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_short_run_writes_a_record(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--dataset", "digits-lt", "--schedule", "switching", "--out", str(out), *SHORT]) == 0
+    assert f"run record: {out}" in capsys.readouterr().out
+    rec = load_record(out)
+    assert rec.complete and rec.sampler == ["IB", "IB", "IB", "CR"]
+    # the same command again is refused (the folder holds a run) ...
+    assert main(["--out", str(out), *SHORT]) == 2
+    assert "already holds a run record" in capsys.readouterr().err
+    # ... and with --resume it is a no-op on a finished run
+    assert main(["--out", str(out), "--resume", *SHORT]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--imbalance", "0.9"], "imbalance must be >= 1"),
+    (["--schedule", "ib-zz"], "unknown schedule"),
+    (["--preset", "mnist"], "preset must be one of"),
+    (["--epochs", "3"], "switch epoch 4 is beyond the run's 3 epochs"),
+    (["--batch-size", "5000"], "larger than the training set"),
+    (["--dataset", "cifar10-lt", "--data-dir", "/nonexistent/place"], "no CIFAR data in /nonexistent/place"),
+    (["--checkpoint-epochs", "end,77"], "must be an epoch in 1..4"),
+    (["--device", "cpu", "--cuda-graphs"], "cuda_graphs needs a CUDA device"),
+])
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, args, message):
+    code = main(["--out", str(tmp_path / "run"), *SHORT, *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("ltbound.train: error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--epochs", "many", "--out", "x"], ["--bogus", "--out", "x"], []])
+def test_malformed_arguments_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_malformed_milestones_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", "x", "--milestones", "ten"])
+    assert exc.value.code == 2 and "--milestones must be a comma list" in capsys.readouterr().err

@@ -1,0 +1,111 @@
+"""Crash safety and resume: a run stopped or killed at any point resumes to the same record, bitwise (CPU)."""
+import numpy as np
+import pytest
+import torch
+
+from ltbound.records import load_record
+from ltbound.train.trainer import TrainConfig, train
+
+SHORT = dict(epochs=4, milestones=[2], switch_offset=1, warmup_epochs=1, progress=False)
+_TIMING_KEYS = {"seconds", "eval_seconds"}
+
+
+class Crash(RuntimeError):
+    """Stands in for a kill signal at a chosen point of the epoch loop."""
+
+
+def _crash_at(event, epoch):
+    def hook(ev, ep):
+        if (ev, ep) == (event, epoch):
+            raise Crash(f"simulated crash at {ev} of epoch {ep}")
+    return hook
+
+
+def _assert_same_record(a_dir, b_dir):
+    a, b = load_record(a_dir), load_record(b_dir)
+    assert a.complete and b.complete
+    assert a.epochs.tolist() == b.epochs.tolist()
+    for field in ("train_loss", "train_correct", "test_correct", "test_loss", "train_labels", "test_labels",
+                  "train_indices"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    strip = lambda h: {k: v for k, v in h.items() if k not in _TIMING_KEYS}   # noqa: E731
+    assert [strip(h) for h in a.history] == [strip(h) for h in b.history]
+    for key in ("config", "dataset", "schedule", "checkpoint_epochs"):
+        assert a.manifest[key] == b.manifest[key], key
+    for e in a.manifest["checkpoint_epochs"]:
+        ka = torch.load(a_dir / "checkpoints" / f"epoch_{e:04d}.pt", weights_only=True)["model"]
+        kb = torch.load(b_dir / "checkpoints" / f"epoch_{e:04d}.pt", weights_only=True)["model"]
+        assert all(torch.equal(ka[k], kb[k]) for k in ka), f"checkpoint {e} differs"
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "run"
+    return train(TrainConfig(out=out, **SHORT))
+
+
+def test_stop_after_then_resume_gives_the_same_record(straight, tmp_path):
+    out = tmp_path / "run"
+    train(TrainConfig(out=out, **SHORT), stop_after=2)
+    partial = load_record(out)
+    assert not partial.complete and partial.epochs.tolist() == [1, 2]
+    with pytest.raises(ValueError, match="already holds a run record"):   # no resume flag: refused
+        train(TrainConfig(out=out, **SHORT))
+    train(TrainConfig(out=out, resume=True, **SHORT))
+    _assert_same_record(straight, out)
+
+
+@pytest.mark.parametrize("event", ["trained", "state", "recorded"])
+def test_crash_at_any_point_of_an_epoch_resumes_to_the_same_record(straight, tmp_path, event):
+    """'trained': epoch 3 trained, nothing saved; 'state': state.pt holds epoch 3 but the record
+    only 2 (the resume re-evaluates the saved model); 'recorded': epoch 3 fully recorded."""
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(TrainConfig(out=out, **SHORT), on_event=_crash_at(event, 3))
+    rec = load_record(out)                             # readable after the crash
+    assert not rec.complete
+    assert rec.epochs.tolist() == ([1, 2, 3] if event == "recorded" else [1, 2])
+    state_epoch = torch.load(out / "state.pt", weights_only=False)["epoch"]
+    assert state_epoch == (2 if event == "trained" else 3)
+    train(TrainConfig(out=out, resume=True, **SHORT))
+    _assert_same_record(straight, out)
+
+
+def test_resume_of_a_finished_run_changes_nothing(straight, tmp_path):
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(straight, out)
+    before = (out / "epochs" / "epoch_0004.npz").read_bytes()
+    train(TrainConfig(out=out, resume=True, **SHORT))
+    assert (out / "epochs" / "epoch_0004.npz").read_bytes() == before
+    _assert_same_record(straight, out)
+
+
+def test_resume_with_another_configuration_is_refused(tmp_path):
+    out = tmp_path / "run"
+    train(TrainConfig(out=out, **SHORT), stop_after=1)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(TrainConfig(out=out, resume=True, seed=5, **SHORT))
+    # operational settings (progress bars, resume itself) may differ
+    train(TrainConfig(out=out, resume=True, **(SHORT | dict(progress=True))), stop_after=2)
+    assert load_record(out).epochs.tolist() == [1, 2]
+
+
+def test_resume_into_an_empty_folder_starts_a_new_run(tmp_path):
+    out = train(TrainConfig(out=tmp_path / "fresh", resume=True, **SHORT), stop_after=1)
+    assert load_record(out).epochs.tolist() == [1]
+
+
+def test_state_out_of_step_with_the_record_is_refused(tmp_path):
+    out = tmp_path / "run"
+    train(TrainConfig(out=out, **SHORT), stop_after=2)
+    state = torch.load(out / "state.pt", weights_only=False)
+    state["epoch"] = 4
+    torch.save(state, out / "state.pt")
+    with pytest.raises(ValueError, match="record has 2 epochs but state.pt holds epoch 4"):
+        train(TrainConfig(out=out, resume=True, **SHORT))
+
+
+def test_stop_after_must_be_a_positive_epoch(tmp_path):
+    with pytest.raises(ValueError, match="stop_after"):
+        train(TrainConfig(out=tmp_path / "run", **SHORT), stop_after=0)
