@@ -119,7 +119,7 @@ def train_runs(a: argparse.Namespace, out: Path) -> list[Path]:
         bar.set_postfix_str(f"{sched} seed {seed}")
         run_dir = out / "runs" / f"{sched}-seed{seed}"
         cfg = TrainConfig(dataset=a.dataset, data_dir=a.data_dir, imbalance=a.imbalance, schedule=sched,
-                          epochs=a.epochs, seed=seed, device=a.device, out=str(run_dir), progress=False,
+                          epochs=a.epochs, seed=seed, device=a.device, out=str(run_dir), progress=False, quiet=True,
                           resume=(run_dir / "manifest.json").exists())
         paths.append(Path(train(cfg)))
     return paths

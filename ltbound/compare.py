@@ -286,7 +286,8 @@ def format_comparison(comp: Comparison) -> str:
     def fmt(stat: dict) -> str:
         if stat["mean"] is None:
             return "-"
-        return f"{stat['mean']:.4f}±{stat['std']:.4f}" if stat["std"] else f"{stat['mean']:.4f}"
+        # a spread that rounds to zero at 4 decimals is not shown
+        return f"{stat['mean']:.4f}±{stat['std']:.4f}" if stat["std"] >= 5e-5 else f"{stat['mean']:.4f}"
 
     acc_cols = ["balanced_test_accuracy", "acc_many", "acc_medium", "acc_few", "test_risk_lt",
                 "test_risk_balanced", "condition", "confidence_ratio"]

@@ -179,7 +179,8 @@ def _quantised_chunk(mat: np.ndarray, w_abs: np.ndarray | None, c0: int, c1: int
         # hence T/2 of head room below 2^24.
         row = float(block.sum(axis=1).max())
         if row == 0.0:
-            q[:, s0 - c0:s1 - c0], step[j] = 0.0, 1.0
+            # An all-zero tile is represented exactly: no rounding error to charge.
+            q[:, s0 - c0:s1 - c0], step[j] = 0.0, 0.0
             continue
         if not 1e-280 < row < 1e280:
             # Extreme magnitudes: normalise by the largest entry first so that neither the

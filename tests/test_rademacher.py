@@ -290,3 +290,14 @@ def test_quantised_tiles_make_the_float32_product_exact(losses, c):
     assert np.all(np.abs(q).sum(axis=1) < 2 ** 24)
     np.testing.assert_array_equal(colmax, a.max(axis=0))
     assert np.all(np.abs(q.astype(np.float64) * step[0] - a) <= 0.5 * step[0] * (1 + 1e-12) + 1e-300)
+
+
+def test_all_zero_losses_charge_no_monte_carlo_or_rounding_error():
+    """A loss matrix of zeros (e.g. 0-1 losses of models that fit the training set) has
+    R̂ = 0 exactly; no rounding or deviation term may inflate ``upper`` (regression: an
+    all-zero tile once charged half a unit per entry, 0.1 in a bound of 0.17)."""
+    from ltbound.rademacher import rademacher_monte_carlo
+    zeros = np.zeros((3, 438))
+    for w in (None, np.linspace(0.0, 1.0, 438)):
+        est = rademacher_monte_carlo(zeros, weights=w, num_draws=200, seed=0)
+        assert est.value == 0.0 and est.upper == 0.0

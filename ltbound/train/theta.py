@@ -302,6 +302,42 @@ def record_loss_matrix(record_dir: str | os.PathLike, *, epochs: Iterable[int] |
     epochs : ndarray of int64, shape (K,)
         The epoch of each row.
     """
+    rec, ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
+    want = have if epochs is None else [check_positive_int(e, "epochs") for e in epochs]
+    missing = [e for e in want if e not in have]
+    if not want or missing:
+        raise ValueError(f"epochs {missing or want} have no checkpoint in {ckpt_dir} (available: {have})")
+    mat = loss_matrix(net, [ckpt_dir / f"epoch_{e:04d}.pt" for e in want], ds.train.images, ds.train.labels,
+                      mean=ds.mean, std=ds.std, batch_size=batch_size, device=device, loss=loss)
+    return mat, np.asarray(want, dtype=np.int64)
+
+
+def record_perturbation_losses(record_dir: str | os.PathLike, *, k: int, radius: float, seed: int,
+                               loss: str = "ce", cap: float | None = None,
+                               data_dir: str | os.PathLike | None = None, batch_size: int = 1024,
+                               device: str | torch.device = "cpu") -> np.ndarray:
+    """:func:`perturbation_loss_matrix` around a run record's final checkpoint, on its training split.
+
+    ``loss`` is ``"ce"`` (clipped at ``cap`` when given; ``"ce-clipped"`` is accepted as an
+    alias) or ``"zero-one"``. Returns (k + 1, n) float32, row 0 the unperturbed final model.
+    """
+    if loss == "ce-clipped":
+        loss = "ce"
+    rec, ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
+    if not have:
+        raise ValueError(f"{record_dir} has no checkpoint to perturb (looked in {ckpt_dir})")
+    net.load_state_dict(load_state_dict(ckpt_dir / f"epoch_{have[-1]:04d}.pt"))
+    if str(device) == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    mat = perturbation_loss_matrix(net, ds.train.images, ds.train.labels, k=k, radius=radius, seed=seed,
+                                   mean=ds.mean, std=ds.std, batch_size=batch_size, device=device, loss=loss)
+    if loss == "ce" and cap is not None:
+        mat = np.minimum(mat, np.float32(cap))
+    return mat
+
+
+def _record_setup(record_dir, data_dir):
+    """Rebuild a record's data set (split hash checked) and model; list its checkpoint epochs."""
     from ..records import load_record
     from .data import load_dataset
     from .models import build_model
@@ -310,16 +346,10 @@ def record_loss_matrix(record_dir: str | os.PathLike, *, epochs: Iterable[int] |
     cfg = rec.manifest.get("config", {})
     ckpt_dir = Path(record_dir) / "checkpoints"
     have = sorted(int(p.stem.split("_")[-1]) for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
-    want = have if epochs is None else [check_positive_int(e, "epochs") for e in epochs]
-    missing = [e for e in want if e not in have]
-    if not want or missing:
-        raise ValueError(f"epochs {missing or want} have no checkpoint in {ckpt_dir} (available: {have})")
     ds = load_dataset(cfg["dataset"], data_dir=data_dir if data_dir is not None else cfg.get("data_dir"),
                       imbalance=cfg["imbalance"], split_seed=cfg.get("split_seed", 0))
     if ds.split_hash != rec.manifest.get("dataset", {}).get("split_hash"):
         raise ValueError(f"the rebuilt training split of {cfg['dataset']!r} differs from the record's "
                          "(split hash mismatch); point data_dir at the data the run used")
     net = build_model(cfg["model"], ds.num_classes, in_channels=ds.train.images.shape[1])
-    mat = loss_matrix(net, [ckpt_dir / f"epoch_{e:04d}.pt" for e in want], ds.train.images, ds.train.labels,
-                      mean=ds.mean, std=ds.std, batch_size=batch_size, device=device, loss=loss)
-    return mat, np.asarray(want, dtype=np.int64)
+    return rec, ds, net, ckpt_dir, have

@@ -81,7 +81,7 @@ MAX_CLASSES_FOR_DRAWS = 1000
 
 #: Config fields that do not change the numbers a run produces; they are left out of the
 #: manifest's ``config``, so a resume may change them.
-_OPERATIONAL = ("out", "resume", "progress", "download", "workers")
+_OPERATIONAL = ("out", "resume", "progress", "quiet", "download", "workers")
 
 
 @dataclass
@@ -136,6 +136,8 @@ class TrainConfig:
         DataLoader workers of the reference pipeline (``fast=False``) only.
     progress : bool
         Show a tqdm bar per epoch.
+    quiet : bool
+        Print no header and no per-epoch summary line (for callers that show their own progress).
     download : bool
         Let the data loader download missing data (needs the network).
     resume : bool
@@ -167,6 +169,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     workers: int = 2
     progress: bool = True
+    quiet: bool = False
     download: bool = False
     resume: bool = False
 
@@ -657,6 +660,8 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
         writer.write_epoch(epoch, train_loss=tr_loss, train_correct=tr_correct, test_correct=te_correct,
                            test_loss=te_loss, summary=summary)
         g = summary["test_acc_groups"]
+        if config.quiet:
+            return
         fmt = lambda v: "  -  " if v is None else f"{v:.3f}"   # noqa: E731
         print(f"epoch {epoch:>3}/{epochs} {summary['sampler']:>4} lr {summary['lr']:.4g} "
               f"loss {summary['running_loss']:.4f} train {summary['train_acc']:.3f} "
@@ -677,7 +682,7 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
     # A crash between the state and the record: the state's model is epoch `trained`; record it.
     if trained == recorded + 1:
         evaluate_and_record(trained, state["train_info"])
-    if info.is_main:
+    if info.is_main and not config.quiet:
         print(f"ltbound.train: {ds.name} (n={n_train}, C={ds.num_classes}, imbalance {ds.imbalance:g}), "
               f"{model_name}, schedule {config.schedule}, {epochs} epochs, batch {recipe.batch_size}, "
               f"{device}{' x' + str(info.world_size) if info.enabled else ''}"

@@ -1,0 +1,145 @@
+"""End to end: the main job (experiments/compare_bounds.py) and ltbound.compare."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "compare_bounds.py"
+
+
+def _run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+def _finite_numbers(obj, path="results"):
+    """Yield (path, value) for every number in a JSON tree."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _finite_numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _finite_numbers(v, f"{path}[{i}]")
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield path, obj
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """The default command at a reduced size: one seed (3 schedules x 30 digits epochs)."""
+    out = tmp_path_factory.mktemp("cb") / "out"
+    res = _run("--seeds", "1", "--out", str(out), "--quiet", "--num-draws", "300")
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out, res.stdout
+
+
+@pytest.mark.slow
+def test_default_command_prints_the_table(default_run):
+    out, stdout = default_run
+    assert "loss: zero-one (M = 1)" in stdout
+    for title in ("Eq. 6 (IB objective)", "Eq. 7 (final-stage p)", "Target prior uniform"):
+        assert title in stdout
+    for sched in ("ib", "switching", "ib-cb"):
+        assert sched in stdout
+    assert "* = estimate" in stdout and "rademacher*" in stdout and "residual*" in stdout
+    assert f"results in {out}" in stdout
+
+
+@pytest.mark.slow
+def test_results_json_is_complete_finite_and_terms_sum_to_bounds(default_run):
+    out, _ = default_run
+    res = json.loads((out / "results.json").read_text())
+    for key in ("command", "configuration", "records", "environment", "timings", "comparison"):
+        assert key in res
+    assert res["configuration"]["seeds"] == 1 and res["configuration"]["delta"] == 0.05
+    assert res["environment"]["numpy"] and res["timings"]["total_seconds"] > 0
+    comp = res["comparison"]
+    assert len(comp["runs"]) == 3
+    for run in comp["runs"]:
+        assert 0 <= run["balanced_test_accuracy"] <= 1
+        for which in ("ib", "sampling", "target"):
+            b = run["bounds"][which]
+            assert math.isclose(sum(t["value"] for t in b["terms"]), b["total"], rel_tol=1e-9, abs_tol=1e-12)
+            assert {t["kind"] for t in b["terms"]} <= {"rigorous", "estimate"}
+            assert b["certificate"] is False  # a Rademacher term over a trained Θ̂ is an estimate
+        # Theorem 1's condition with the empirical Q_n can never be positive (see tests of theory)
+        assert run["bounds"]["condition"] <= 1e-12
+    for path, v in _finite_numbers(res):
+        assert math.isfinite(v), path
+    assert set(comp["summary"]) == {"ib", "switching", "ib-cb"}
+    assert "by_test_accuracy" in comp["orderings"]
+
+
+@pytest.mark.slow
+def test_figure_is_a_png(default_run):
+    out, _ = default_run
+    data = (out / "bounds.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+@pytest.mark.slow
+def test_records_option_reads_trainer_records(default_run, tmp_path):
+    out, _ = default_run
+    runs = sorted(str(p) for p in (out / "runs").iterdir())
+    res = _run("--records", *runs, "--out", str(tmp_path / "again"), "--quiet", "--loss", "ce-clipped",
+               "--cap", "5", "--num-draws", "200")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "loss: ce-clipped (M = 5)" in res.stdout
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert again["records"] == runs
+    # clipped cross-entropy of trained models is positive: the objective terms are not all zero
+    assert any(t["value"] > 0 for r in again["comparison"]["runs"] for t in r["bounds"]["ib"]["terms"]
+               if t["name"] == "objective")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--records", "/nonexistent/record"], "not a run record folder"),
+    (["--dataset", "mnist"], "invalid choice"),
+    (["--loss", "ce-clipped", "--cap", "0"], "--cap must be > 0"),
+    (["--loss", "ce-clipped"], "needs --cap"),
+    (["--delta", "1.5"], "--delta must lie in (0, 1)"),
+    (["--delta", "0"], "--delta must lie in (0, 1)"),
+    (["--schedules", "ib", "nope"], "unknown ['nope']"),
+    (["--dataset", "cifar10-lt"], "needs --data-dir"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(args, message, tmp_path):
+    res = _run(*args, "--out", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_compare_refuses_records_of_different_splits(tmp_path):
+    from ltbound.compare import compare
+    from ltbound.records import RecordWriter
+
+    def make(path, labels):
+        w = RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": 0},
+                                         "dataset": {"num_classes": 2},
+                                         "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                         train_indices=np.arange(labels.size), train_labels=labels,
+                         test_labels=np.array([0, 1, 0, 1]))
+        w.write_epoch(1, train_loss=np.full(labels.size, 0.5), train_correct=np.ones(labels.size, bool),
+                      test_correct=np.array([1, 0, 1, 1], bool), summary={"sampler": "IB", "q": 1.0})
+        w.finish()
+        return path
+
+    a = make(tmp_path / "a", np.array([0, 0, 0, 1]))
+    b = make(tmp_path / "b", np.array([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match="different splits"):
+        compare([a, b])
+    with pytest.raises(ValueError, match="needs cap"):
+        compare([a], loss="ce-clipped")
+    with pytest.raises(ValueError, match="delta"):
+        compare([a], delta=1.0)
+    comp = compare([a], num_draws=50, num_bootstrap=0)
+    run = comp.runs[0]
+    # test risks from the record: one error among 4 balanced test samples (class 1)
+    assert run.test_risk_balanced == pytest.approx(0.25)
+    assert run.test_risk_lt == pytest.approx(0.75 * 0.0 + 0.25 * 0.5)
+    assert "ib" in comp.table()
