@@ -35,8 +35,19 @@ _EXPORTS: dict[str, str] = {
     # run records
     "RecordWriter": "records", "RunRecord": "records", "load_record": "records",
     "compact_record": "records",
+    # Appendix A regularity measures (Eq. 8-13)
+    "forgetting_events": "regularity", "learned_events": "regularity",
+    "class_irregularity": "regularity", "pearson": "regularity",
+    "cardinality_irregularity_correlation": "regularity", "regularity_from_record": "regularity",
+    "plot_events": "regularity", "table12": "regularity",
+    # simulator with known risks
+    "make_problem": "simulate", "draw_training_set": "simulate", "run_coverage": "simulate",
+    "SimProblem": "simulate", "CoverageResult": "simulate",
+    # theory as code (sympy), Eq. 21 and App. B.2
+    "exchange_residual": "theory", "increase_residual": "theory", "q_family_residual": "theory",
+    "confidence_excess": "theory", "theorem1_gap": "theory",
     # comparison of run records
-    "compare": "compare", "Comparison": "compare",
+    "compare": "compare", "Comparison": "compare", "bounds_for_record": "compare",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
