@@ -32,15 +32,16 @@ from ._validation import check_delta, check_losses, check_positive_int
 __all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound"]
 
 #: Sign draws processed together: one (block, tile) sign matrix per matrix product. Fixed
-#: (not a user knob) because the layout of the random stream depends on it. Fewer, larger
-#: products matter on a busy machine: each multi-threaded BLAS call synchronises its
-#: threads, and 2048 x 512 tiles (50 calls for 1000 draws, n = 50000) ran 4.8x slower than
-#: the bare product under load 7 on 2 cores, against 1.6x for 4096 x 1024 (13 calls).
-_DRAW_BLOCK = 1024
+#: (not a user knob) because the layout of the random stream depends on it. Measured with
+#: benchmarks/bench_rademacher.py on 2 cores, (64, 50000) float32, 1000 draws: 512 x 2048
+#: tiles ran 1.39-1.57x the bare product on a quiet machine (1024 x 4096: 1.61x; 256 x 8192:
+#: 1.55x), but each multi-threaded BLAS call synchronises its threads, so under heavy load
+#: (load 7) small tiles fell to 4.8x against 1.6x for 1024 x 4096.
+_DRAW_BLOCK = 512
 #: Columns per tile: the unit of random-stream layout, of quantisation and of one float32
 #: product. A multiple of 64 so that a tile is a whole number of 64-bit random words;
-#: 4096 columns x 1024 draws x 4 bytes = 16 MiB of signs.
-_TILE = 4096
+#: 2048 columns x 512 draws x 4 bytes = 4 MiB of signs.
+_TILE = 2048
 #: Integer-valued float32 products are exact while every partial sum stays below 2^24.
 _EXACT_INT32 = 2.0 ** 24
 #: Bytes of float32 loss data held at once when the loss matrix is processed in chunks.
