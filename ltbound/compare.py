@@ -190,8 +190,12 @@ def _agg(values: Sequence[float]) -> dict:
             "values": [None if not math.isfinite(x) else float(x) for x in v]}
 
 
-def _orderings(summary: dict) -> dict:
-    """Does each bound rank the schedules as balanced test accuracy does (lower bound ↔ higher accuracy)?"""
+def _orderings(summary: dict, tol: float = 1e-9) -> dict:
+    """Does each bound rank the schedules as balanced test accuracy does (lower bound ↔ higher accuracy)?
+
+    ``agrees`` is None when a bound cannot rank the schedules (two means equal within ``tol``):
+    a tie is not an agreement.
+    """
     labels = list(summary)
     acc = np.array([summary[lb]["balanced_test_accuracy"]["mean"] for lb in labels])
     by_acc = [labels[i] for i in np.argsort(-acc, kind="stable")]
@@ -199,7 +203,8 @@ def _orderings(summary: dict) -> dict:
     for key in ("eq6_total", "eq7_total", "target_total"):
         b = np.array([summary[lb][key]["mean"] for lb in labels])
         by_bound = [labels[i] for i in np.argsort(b, kind="stable")]
-        out[key] = {"by_bound": by_bound, "agrees": by_bound == by_acc,
+        tied = bool(np.any(np.abs(b[:, None] - b[None, :])[np.triu_indices(b.size, 1)] <= tol))
+        out[key] = {"by_bound": by_bound, "agrees": None if tied else by_bound == by_acc, "tied": tied,
                     "kendall_tau": _kendall_tau(-b, acc)}
     return out
 
@@ -214,7 +219,7 @@ def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(s / (x.size * (x.size - 1) / 2))
 
 
-def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "zero-one", cap: float | None = None,
+def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None = 5.0,
             theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None, delta: float = 0.05,
             num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200) -> Comparison:
     """Bounds of Eq. 6, Eq. 7 and the balanced-risk bound for each run record, aggregated per schedule.
@@ -286,8 +291,9 @@ def format_comparison(comp: Comparison) -> str:
     def fmt(stat: dict) -> str:
         if stat["mean"] is None:
             return "-"
-        # a spread that rounds to zero at 4 decimals is not shown
-        return f"{stat['mean']:.4f}±{stat['std']:.4f}" if stat["std"] >= 5e-5 else f"{stat['mean']:.4f}"
+        # a spread that rounds to zero at 4 decimals is not shown; nor is the sign of a zero
+        mean = 0.0 if abs(stat["mean"]) < 5e-5 else stat["mean"]
+        return f"{mean:.4f}±{stat['std']:.4f}" if stat["std"] >= 5e-5 else f"{mean:.4f}"
 
     acc_cols = ["balanced_test_accuracy", "acc_many", "acc_medium", "acc_few", "test_risk_lt",
                 "test_risk_balanced", "condition", "confidence_ratio"]
@@ -303,8 +309,10 @@ def format_comparison(comp: Comparison) -> str:
     o = comp.orderings
     lines = [f"By balanced test accuracy: {' > '.join(o['by_test_accuracy'])}"]
     for key in ("eq6_total", "eq7_total", "target_total"):
+        verdict = ("cannot rank: some schedules tie" if o[key]["agrees"] is None
+                   else "agrees" if o[key]["agrees"] else "DISAGREES")
         lines.append(f"By {key[:-6]} bound (lowest first): {' < '.join(o[key]['by_bound'])}"
-                     f"  -> {'agrees' if o[key]['agrees'] else 'DISAGREES'} with test accuracy")
+                     f"  -> {verdict} with test accuracy")
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)
 
 

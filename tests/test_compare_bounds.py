@@ -41,7 +41,7 @@ def default_run(tmp_path_factory):
 @pytest.mark.slow
 def test_default_command_prints_the_table(default_run):
     out, stdout = default_run
-    assert "loss: zero-one (M = 1)" in stdout
+    assert "loss: ce-clipped (M = 5)" in stdout
     for title in ("Eq. 6 (IB objective)", "Eq. 7 (final-stage p)", "Target prior uniform"):
         assert title in stdout
     for sched in ("ib", "switching", "ib-cb"):
@@ -87,9 +87,9 @@ def test_records_option_reads_trainer_records(default_run, tmp_path):
     out, _ = default_run
     runs = sorted(str(p) for p in (out / "runs").iterdir())
     res = _run("--records", *runs, "--out", str(tmp_path / "again"), "--quiet", "--loss", "ce-clipped",
-               "--cap", "5", "--num-draws", "200")
+               "--cap", "3", "--num-draws", "200")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "loss: ce-clipped (M = 5)" in res.stdout
+    assert "loss: ce-clipped (M = 3)" in res.stdout
     again = json.loads((tmp_path / "again" / "results.json").read_text())
     assert again["records"] == runs
     # clipped cross-entropy of trained models is positive: the objective terms are not all zero
@@ -101,7 +101,7 @@ def test_records_option_reads_trainer_records(default_run, tmp_path):
     (["--records", "/nonexistent/record"], "not a run record folder"),
     (["--dataset", "mnist"], "invalid choice"),
     (["--loss", "ce-clipped", "--cap", "0"], "--cap must be > 0"),
-    (["--loss", "ce-clipped"], "needs --cap"),
+    (["--cap", "-1"], "--cap must be > 0"),
     (["--delta", "1.5"], "--delta must lie in (0, 1)"),
     (["--delta", "0"], "--delta must lie in (0, 1)"),
     (["--schedules", "ib", "nope"], "unknown ['nope']"),
@@ -134,10 +134,10 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
     with pytest.raises(ValueError, match="different splits"):
         compare([a, b])
     with pytest.raises(ValueError, match="needs cap"):
-        compare([a], loss="ce-clipped")
+        compare([a], loss="ce-clipped", cap=None)
     with pytest.raises(ValueError, match="delta"):
         compare([a], delta=1.0)
-    comp = compare([a], num_draws=50, num_bootstrap=0)
+    comp = compare([a], loss="zero-one", num_draws=50, num_bootstrap=0)
     run = comp.runs[0]
     # test risks from the record: one error among 4 balanced test samples (class 1)
     assert run.test_risk_balanced == pytest.approx(0.25)
