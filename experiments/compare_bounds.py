@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from ltbound.compare import compare
+    from ltbound.records import json_default
 
     try:
         if a.records:
@@ -240,22 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         "timings": {"training_seconds": round(t_train, 2), "total_seconds": round(t_total, 2)},
         "comparison": comp.to_dict(),
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default) + "\n")
     make_figure(comp, out / "bounds.png")
     print(comp.table())
     print(f"\nwall time {t_total:.1f} s; results in {out}/ (results.json, bounds.png, runs/)")
     return 0
-
-
-def _json_default(o):
-    import numpy as np
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(type(o).__name__)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False, default=_json_default) + "\n").encode())
+    _atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False, default=json_default) + "\n").encode())
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
@@ -88,7 +88,8 @@ def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
     _atomic_write_bytes(path, buf.getvalue())
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """``json.dumps(default=...)`` hook: numpy scalars and arrays, paths."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -155,7 +156,7 @@ class RecordWriter:
                              f"has {self._train_labels.shape}; they must describe the same samples")
         self.n = int(self._train_labels.size)
         self.m = int(self._test_labels.size)
-        fixed = json.loads(json.dumps(manifest, default=_json_default))
+        fixed = json.loads(json.dumps(manifest, default=json_default))
 
         if (self.path / "manifest.json").exists():
             old = _read_manifest(self.path)
@@ -221,20 +222,20 @@ class RecordWriter:
                 raise ValueError(f"test_loss must have shape ({self.m},), got {ts.shape}")
             arrays["test_loss"] = np.minimum(ts, np.finfo(np.float16).max).astype(np.float16)
         _atomic_savez(self.path / "epochs" / f"epoch_{epoch:04d}.npz", **arrays)
-        entry = {"epoch": epoch, **json.loads(json.dumps(summary, default=_json_default))}
+        entry = {"epoch": epoch, **json.loads(json.dumps(summary, default=json_default))}
         self._manifest["history"] = [h for h in self._manifest["history"] if h.get("epoch") != epoch] + [entry]
         self._manifest["epochs_completed"] = epoch
         _atomic_write_json(self.path / "manifest.json", self._manifest)
 
     def update(self, **fields: Any) -> None:
         """Merge top-level manifest fields (e.g. ``timings``, ``checkpoints``) and save."""
-        self._manifest.update(json.loads(json.dumps(fields, default=_json_default)))
+        self._manifest.update(json.loads(json.dumps(fields, default=json_default)))
         _atomic_write_json(self.path / "manifest.json", self._manifest)
 
     def finish(self, *, timings: dict | None = None) -> None:
         """Mark the record complete."""
         if timings is not None:
-            self._manifest["timings"] = json.loads(json.dumps(timings, default=_json_default))
+            self._manifest["timings"] = json.loads(json.dumps(timings, default=json_default))
         self._manifest["status"] = "complete"
         _atomic_write_json(self.path / "manifest.json", self._manifest)
 
