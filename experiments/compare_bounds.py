@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default) + "\n")
     make_figure(comp, out / "bounds.png")
     print(comp.table())
-    print(f"\nwall time {t_total:.1f} s; results in {out}/ (results.json, bounds.png, runs/)")
+    made = "results.json, bounds.png" + ("" if a.records else ", runs/")
+    print(f"\nwall time {t_total:.1f} s; results in {out}/ ({made})")
     return 0
 
 
