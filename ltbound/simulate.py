@@ -714,8 +714,8 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
                           per_draw=per_draw, seconds=time.perf_counter() - t0)
 
 
-# ----------------------------------------------------------------------------- command line
-#: Named configurations of the coverage study. "wide": a rule bank spanning τ in [−1, 2]
+# ----------------------------------------------------------------------------- presets
+#: Named configurations (used by experiments/simulate_coverage.py) of the coverage study. "wide": a rule bank spanning τ in [−1, 2]
 #: with perturbed means (tail-favouring rules included). "narrow": τ in [0.8, 1.2] and
 #: small perturbations, the "narrow Θ" of App. B.2's first assumption. "small": the fast
 #: configuration of the tests.
@@ -726,37 +726,3 @@ PRESETS: dict[str, dict] = {
     "small": dict(num_classes=5, n_max=200, imbalance=20.0, separation=2.5, num_hypotheses=20,
                   num_risk_samples=20_000),
 }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ltbound.simulate --preset wide --draws 1000 --out study.json``."""
-    import argparse
-    import json
-    from pathlib import Path
-
-    ap = argparse.ArgumentParser(prog="python -m ltbound.simulate",
-                                 description="Coverage of the Sect. 3.1 bounds on a synthetic long-tailed problem.")
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="wide")
-    ap.add_argument("--loss", choices=LOSSES, default="zero-one")
-    ap.add_argument("--draws", type=int, default=1000, help="training sets D")
-    ap.add_argument("--sign-draws", type=int, default=200, help="Rademacher sign vectors per D")
-    ap.add_argument("--delta", type=float, default=0.05)
-    ap.add_argument("--samplers", default="IB,CB,CR", help="comma-separated sampler names")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the draws (the problem uses --problem-seed)")
-    ap.add_argument("--problem-seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, help="write the CoverageResult as JSON here")
-    args = ap.parse_args(argv)
-    problem = make_problem(**{**PRESETS[args.preset], "loss": args.loss, "seed": args.problem_seed})
-    result = run_coverage(problem, num_draws=args.draws, delta=args.delta,
-                          samplers=tuple(s.strip() for s in args.samplers.split(",")),
-                          num_sign_draws=args.sign_draws, seed=args.seed)
-    print(f"preset {args.preset}: {result.seconds:.1f} s")
-    print(result.table())
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"preset": args.preset, **result.to_dict()}, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
