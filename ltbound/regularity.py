@@ -180,6 +180,18 @@ class ClassIrregularity:
     __str__ = table
 
 
+def _check_event_pairs(learned, forgotten, labels, num_classes):
+    """Validate one (L, F) point per sample and its label; returns (C, L, F, labels)."""
+    c = check_positive_int(num_classes, "num_classes")
+    lv = _check_events(learned, "learned")
+    fv = _check_events(forgotten, "forgotten")
+    y = check_labels(labels, c)
+    if not (lv.size == fv.size == y.size):
+        raise ValueError(f"learned, forgotten and labels must have one entry per sample, got "
+                         f"lengths {lv.size}, {fv.size} and {y.size}")
+    return c, lv, fv, y
+
+
 def class_irregularity(learned: Any, forgotten: Any, labels: Any, num_classes: int, *,
                        ddof: int = 0) -> ClassIrregularity:
     """Covariance, Frobenius norm and irregularity of each class's (L, F) points (Eq. 10-12).
@@ -209,13 +221,7 @@ def class_irregularity(learned: Any, forgotten: Any, labels: Any, num_classes: i
     n_j the number of samples of class j in the given set (for the training set, the
     long-tailed counts).
     """
-    c = check_positive_int(num_classes, "num_classes")
-    lv = _check_events(learned, "learned")
-    fv = _check_events(forgotten, "forgotten")
-    y = check_labels(labels, c)
-    if not (lv.size == fv.size == y.size):
-        raise ValueError(f"learned, forgotten and labels must have one entry per sample, got "
-                         f"lengths {lv.size}, {fv.size} and {y.size}")
+    c, lv, fv, y = _check_event_pairs(learned, forgotten, labels, num_classes)
     if ddof not in (0, 1) or isinstance(ddof, bool):
         raise ValueError(f"ddof must be 0 (population covariance, Eq. 10) or 1, got {ddof!r}")
     n_j = np.bincount(y, minlength=c).astype(np.int64)
@@ -443,13 +449,7 @@ def plot_events(learned: Any, forgotten: Any, labels: Any, num_classes: int, pat
     Uses matplotlib's Agg canvas directly, so no global backend is changed and no display
     is needed. matplotlib is imported here only.
     """
-    c = check_positive_int(num_classes, "num_classes")
-    lv = _check_events(learned, "learned")
-    fv = _check_events(forgotten, "forgotten")
-    y = check_labels(labels, c)
-    if not (lv.size == fv.size == y.size):
-        raise ValueError(f"learned, forgotten and labels must have one entry per sample, got "
-                         f"lengths {lv.size}, {fv.size} and {y.size}")
+    c, lv, fv, y = _check_event_pairs(learned, forgotten, labels, num_classes)
     a = check_finite_scalar(alpha, "alpha", low=0.0, high=1.0, low_open=True)
     names = class_names if class_names is not None else [f"cls{j}" for j in range(c)]
     if len(names) != c:
