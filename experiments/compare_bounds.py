@@ -145,7 +145,6 @@ def make_figure(comp, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     labels = comp.labels()
     kinds = (("eq6", "Eq. 6", "test_risk_lt"), ("eq7", "Eq. 7", "test_risk_lt"),
@@ -161,7 +160,7 @@ def make_figure(comp, path: Path) -> None:
     fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 4.6), sharey=True, squeeze=False)
     for ax, lb in zip(axes[0], labels):
         s = comp.summary[lb]
-        for xi, (key, title, risk) in enumerate(kinds):
+        for xi, (key, _, risk) in enumerate(kinds):
             pos, neg = 0.0, 0.0
             for name in term_names:
                 stat = s.get(f"{key}_{name}")
@@ -169,8 +168,7 @@ def make_figure(comp, path: Path) -> None:
                     continue
                 v = stat["mean"]
                 bottom = pos if v >= 0 else neg
-                ax.bar(xi, v, bottom=bottom, color=colors[name], width=0.55,
-                       label=name if (ax is axes[0][0] and xi == 0) or False else None)
+                ax.bar(xi, v, bottom=bottom, color=colors[name], width=0.55)
                 if v >= 0:
                     pos += v
                 else:

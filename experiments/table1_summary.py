@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ltbound.records import compact_record, load_record
-from ltbound.sampling import shot_groups
+from ltbound.sampling import shot_group_means
 
 #: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT:
 #: "Cross Entropy*" (IB only, reproduced by the authors) and "Ours (S = 1)" (Switching).
@@ -30,7 +30,7 @@ def summarise(run_dir: Path) -> dict:
     rec = load_record(run_dir)
     cfg, ds = rec.manifest.get("config", {}), rec.manifest.get("dataset", {})
     acc = rec.per_class_test_accuracy()[-1]
-    groups = {g: (float(acc[i].mean()) if i.size else None) for g, i in shot_groups(rec.counts).items()}
+    groups = shot_group_means(acc, rec.counts)
     key = (str(ds.get("name", cfg.get("dataset"))), int(round(float(cfg.get("imbalance", 0)))),
            str(cfg.get("schedule")))
     return {"run": run_dir.name, "dataset": key[0], "imbalance": key[1], "schedule": key[2],

@@ -28,14 +28,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from ._validation import check_delta, check_finite_scalar, check_positive_int
 from .bounds import BoundReport, estimate_bounds
 from .records import RunRecord, load_record
-from .sampling import sampling_distribution, shot_groups
+from .objectives import class_mean_losses
+from .sampling import sampling_distribution, shot_group_means
 
 LOSSES = ("zero-one", "ce-clipped")
 THETAS = ("checkpoints", "given")
@@ -108,17 +109,15 @@ def _final_phase(rec: RunRecord) -> tuple[str, float]:
     raise ValueError(f"record {rec.path} names no sampler (no schedule in its manifest)")
 
 
-def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, float, np.ndarray]:
-    """Per-class test risk of the final model → (LT-prior risk, balanced risk, per-class risk)."""
-    c = rec.num_classes
+def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, float]:
+    """The final model's test risk under the training prior n_j/n and under the uniform prior."""
     if loss == "zero-one" or rec.test_loss is None:
         per_sample = 1.0 - rec.test_correct[-1].astype(np.float64)
     else:
         per_sample = np.minimum(rec.test_loss[-1].astype(np.float64), cap)
-    per_class = np.bincount(rec.test_labels, weights=per_sample, minlength=c) / np.maximum(
-        np.bincount(rec.test_labels, minlength=c), 1)
+    per_class = class_mean_losses(per_sample, rec.test_labels, rec.num_classes)
     counts = rec.counts
-    return float(per_class @ (counts / counts.sum())), float(per_class.mean()), per_class
+    return float(per_class @ (counts / counts.sum())), float(per_class.mean())
 
 
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
@@ -150,10 +149,9 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
     report = estimate_bounds(matrix, rec.train_labels, p, target="balanced", delta=delta,
                              loss_range=m_range, num_classes=rec.num_classes, theta_index=-1,
                              num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap)
-    lt_risk, bal_risk, _ = _test_risks(rec, loss, cap)
+    lt_risk, bal_risk = _test_risks(rec, loss, cap)
     per_class_acc = rec.per_class_test_accuracy()[-1]
-    groups = {g: (float(per_class_acc[idx].mean()) if idx.size else None)
-              for g, idx in shot_groups(rec.counts).items()}
+    groups = shot_group_means(per_class_acc, rec.counts)
     cfg = rec.manifest.get("config", {}) or {}
     return RunBounds(
         label=str(cfg.get("schedule", rec.path.name)), seed=int(cfg.get("seed", 0)), record=str(rec.path),

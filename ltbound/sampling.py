@@ -117,3 +117,21 @@ def shot_groups(counts: Any) -> dict[str, np.ndarray]:
         "medium": np.flatnonzero((n > FEW_SHOT_MAX) & (n < MANY_SHOT_MIN)),
         "few": np.flatnonzero(n <= FEW_SHOT_MAX),
     }
+
+
+def shot_group_means(per_class: Any, counts: Any) -> dict[str, float | None]:
+    """Mean of a per-class quantity (e.g. test accuracy) over each shot group of :func:`shot_groups`.
+
+    Non-finite entries (a class with no test sample) are left out; a group with no class, or
+    only such entries, gives None. Returns ``{'many': ..., 'medium': ..., 'few': ...}``.
+    """
+    values = np.asarray(per_class, dtype=np.float64)
+    n = check_counts(counts, allow_zero=True)
+    if values.shape != n.shape:
+        raise ValueError(f"per_class has shape {values.shape} but counts has {n.shape}: one value per class")
+    out: dict[str, float | None] = {}
+    for group, idx in shot_groups(n).items():
+        v = values[idx]
+        v = v[np.isfinite(v)]
+        out[group] = float(v.mean()) if v.size else None
+    return out

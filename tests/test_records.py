@@ -129,3 +129,13 @@ def test_newer_version_is_refused(tmp_path):
     (tmp_path / "run" / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(RecordError, match="newer"):
         load_record(tmp_path / "run")
+
+
+def test_shot_group_means_skips_empty_groups_and_missing_classes():
+    from ltbound.sampling import shot_group_means
+    counts = np.array([500, 150, 60, 30, 10])      # many: 0, 1; medium: 2, 3; few: 4
+    got = shot_group_means([1.0, 0.5, np.nan, 0.25, 0.0], counts)
+    assert got == {"many": 0.75, "medium": 0.25, "few": 0.0}
+    assert shot_group_means([1.0, 0.5], [500, 150])["few"] is None
+    with pytest.raises(ValueError, match="one value per class"):
+        shot_group_means([1.0], counts)
