@@ -161,3 +161,16 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
     if a.shape[-1] != b.shape[0]:
         raise ValueError(f"{name_a} has {a.shape[-1]} samples (last axis) but {name_b} has {b.shape[0]}; "
                          "they must describe the same samples in the same order")
+
+
+def check_seed(seed: Any, name: str = "seed") -> tuple[np.random.Generator, int | None]:
+    """A seed: a non-negative int, or a numpy Generator used as it is.
+
+    Returns ``(generator, seed_value)``; ``seed_value`` is None for a Generator, so results
+    can record the integer seed that reproduces them when there is one.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed, None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{name} must be a non-negative int or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed)), int(seed)

@@ -53,7 +53,7 @@ import numpy as np
 
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
                           check_losses, check_positive_int, check_probability_vector,
-                          check_same_length)
+                          check_same_length, check_seed)
 from .confidence import confidence_ratio, confidence_term, confidence_term_ib
 from .objectives import standard_objective, weighted_objective
 from .rademacher import RademacherEstimate, rademacher_monte_carlo
@@ -409,9 +409,7 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     if not -k <= int(theta_index) < k:
         raise ValueError(f"theta_index must lie in [{-k}, {k}) for a loss matrix with {k} rows, got {theta_index}")
     b = check_positive_int(num_draws, "num_draws")
-    if not isinstance(seed, np.random.Generator) and (
-            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed must be a non-negative int or a numpy Generator, got {seed!r}")
+    check_seed(seed)        # validated here, used by the Rademacher and bootstrap draws
     return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
                     delta_split={"mcdiarmid": (1.0 - f) * d, "monte_carlo": f * d},
                     theta_index=int(theta_index) % k, num_draws=b, seed=seed)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_delta, check_losses, check_positive_int
+from ._validation import check_delta, check_losses, check_positive_int, check_seed
 
 __all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound"]
 
@@ -198,14 +198,6 @@ def _quantised_chunk(mat: np.ndarray, w_abs: np.ndarray | None, c0: int, c1: int
     return q, colmax, step
 
 
-def _rng(seed: Any) -> tuple[np.random.Generator, int | None]:
-    if isinstance(seed, np.random.Generator):
-        return seed, None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed)), int(seed)
-
-
 # --------------------------------------------------------------------------- Monte Carlo
 
 def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int = 1000,
@@ -271,7 +263,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     w_abs = np.abs(_weights(weights, n))
     b_total = check_positive_int(num_draws, "num_draws")
     d = check_delta(delta)
-    rng, seed_value = _rng(seed)
+    rng, seed_value = check_seed(seed)
     is_memmap = isinstance(losses, np.memmap)
     cols = _chunk_columns(mat, chunk_size)
     chunk_starts = list(range(0, n, cols))

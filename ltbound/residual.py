@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from ._validation import (check_finite_scalar, check_labels, check_losses,
-                          check_positive_int, check_probability_vector, check_same_length)
+                          check_positive_int, check_probability_vector, check_same_length,
+                          check_seed)
 from .objectives import sample_weights
 
 __all__ = ["ResidualEstimate", "q_residual"]
@@ -84,14 +85,6 @@ class ResidualEstimate:
         }
 
 
-def _rng(seed: Any) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
-
-
 def q_residual(losses: Any, labels: Any, p: Any, *, counts: Any = None, num_bootstrap: int = 0,
                seed: int | np.random.Generator = 0, level: float = 0.95) -> ResidualEstimate:
     """Plug-in estimate of the residual Q_n(Θ; p, n) of Eq. 18 over the rows of a loss matrix.
@@ -138,7 +131,7 @@ def q_residual(losses: Any, labels: Any, p: Any, *, counts: Any = None, num_boot
     w = sample_weights(y, pv, counts)
     nb = check_positive_int(num_bootstrap, "num_bootstrap", minimum=0)
     lev = check_finite_scalar(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
-    rng = _rng(seed)
+    rng, _ = check_seed(seed)
 
     n = y.size
     coef = w - 1.0 / n                                  # Eq. 18: p_j/n_j − 1/n per sample
