@@ -229,9 +229,9 @@ def class_irregularity(learned: Any, forgotten: Any, labels: Any, num_classes: i
         small = np.flatnonzero(n_j <= ddof).tolist()
         raise ValueError(f"labels: classes {small} have {n_j[small].tolist()} samples; the covariance "
                          f"of Eq. 10 with ddof={ddof} needs more than {ddof} sample(s) per class")
-    # Class sums of L, F, L², LF, F² in one pass each (bincount with weights), then
-    # the covariance from centred moments: E[LF] − E[L]E[F] etc. Computing them on the
-    # centred values avoids cancellation, so centre by the class means first.
+    # Two passes with bincount: class means of L and F, then class sums of the centred
+    # products (L − L̄)², (L − L̄)(F − F̄), (F − F̄)². Centring first avoids the cancellation
+    # of the raw-moment form E[LF] − E[L]E[F].
     mean_l = np.bincount(y, weights=lv, minlength=c) / n_j
     mean_f = np.bincount(y, weights=fv, minlength=c) / n_j
     dl = lv - mean_l[y]
@@ -313,8 +313,9 @@ class RegularityResult:
     train, test : ClassIrregularity
         Per-class statistics of (L, F) on training samples and of (generalized,
         mal-generalizing) events on test samples.
-    train_pearson : float
-        Eq. 13 between the training counts and the training irregularity.
+    train_pearson : float or None
+        Eq. 13 between the training counts and the training irregularity; None when the
+        training irregularity or the counts are constant.
     test_pearson : float or None
         Eq. 13 between the *training* counts and the test irregularity; None when the
         test irregularity or the counts are constant.

@@ -42,12 +42,12 @@ import numpy as np
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_positive_int,
                           check_probability_vector)
 from .confidence import confidence_term, confidence_term_ib
-from .objectives import standard_objective, weighted_objective
+from .objectives import sample_weights, standard_objective, weighted_objective
 from .rademacher import rademacher_monte_carlo
 from .residual import q_residual
 from .sampling import long_tailed_counts, sampler_q, sampling_distribution
 
-__all__ = ["SimProblem", "make_problem", "PRESETS", "main", "problem_from_rules", "draw_training_set",
+__all__ = ["SimProblem", "make_problem", "PRESETS", "problem_from_rules", "draw_training_set",
            "training_set_rng", "BoundCoverage", "CoverageResult", "run_coverage", "LOSSES"]
 
 #: Losses the simulator knows; both lie in [0, 1], so M = 1.
@@ -351,15 +351,14 @@ def training_set_rng(seed: int, draw: int) -> np.random.Generator:
     Draw i uses ``SeedSequence([seed, 2]).spawn(i + 1)[i]``: its first child stream draws
     D, its second the Rademacher signs. Exposed so a test can redraw the same D.
     """
-    s = _seed_int(seed)
-    i = check_positive_int(draw, "draw", minimum=0)
-    child = np.random.SeedSequence([s, 2]).spawn(i + 1)[i]
-    return np.random.default_rng(child.spawn(2)[0])
+    return _draw_rngs(_seed_int(seed), check_positive_int(draw, "draw", minimum=0))[0]
 
 
-def _sign_rng(seed: int, draw: int) -> np.random.Generator:
+def _draw_rngs(seed: int, draw: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """(D stream, Rademacher sign stream) of draw ``draw``; see :func:`training_set_rng`."""
     child = np.random.SeedSequence([seed, 2]).spawn(draw + 1)[draw]
-    return np.random.default_rng(child.spawn(2)[1])
+    data, signs = child.spawn(2)
+    return np.random.default_rng(data), np.random.default_rng(signs)
 
 
 def draw_training_set(problem: SimProblem, rng: int | np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -629,7 +628,8 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
     rad = np.empty(draws)
     rad_pi = np.empty(draws)
     for i in range(draws):
-        losses, labels = draw_training_set(problem, training_set_rng(s, i))
+        data_rng, sign_rng = _draw_rngs(s, i)
+        losses, labels = draw_training_set(problem, data_rng)
         obj_ib[i] = standard_objective(losses)                                   # Eq. 3
         for nm in names:
             obj_p[nm][i] = weighted_objective(losses, labels, p_of[nm])            # Eq. 4
@@ -637,20 +637,24 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
             q_hat[nm][i] = res.value
             gap_g[nm][i] = res.per_param
         obj_pi[i] = weighted_objective(losses, labels, pi)
-        sign_rng = _sign_rng(s, i)
         rad[i] = rademacher_monte_carlo(losses, num_draws=signs, seed=sign_rng).value          # Eq. 5
-        w_pi = (pi / counts)[labels]
+        w_pi = sample_weights(labels, pi, counts)                                  # π_j / n_j
         rad_pi[i] = rademacher_monte_carlo(losses, weights=w_pi, num_draws=signs, seed=sign_rng).value
 
     r_n = _mean_se(rad)
     r_pi = _mean_se(rad_pi)
     q_n = {nm: _mean_se(q_hat[nm]) for nm in names}
 
-    # Bound values, (draws, K).
-    values = {"Eq. 6 (IB)": obj_ib + 2 * r_n[0] + confidence_term_ib(n, m_range, d)}           # Eq. 6
+    # Bound values, (draws, K). Assembled here rather than with ltbound.bounds on purpose:
+    # Eq. 6/7 contain the *expected* R_n(Θ) and Q_n (E_D), estimated by the averages over all
+    # draws above, whereas ib_bound/sampling_bound use one D's empirical Rademacher value (with
+    # a Monte Carlo term charged to a share of δ) and its plug-in Q̂_n, at one θ at a time.
+    # The terms themselves come from the library (objectives, confidence, residual, rademacher).
+    conf_ib = confidence_term_ib(n, m_range, d)
+    conf_p = {nm: confidence_term(counts, p_of[nm], m_range, d) for nm in names}
+    values = {"Eq. 6 (IB)": obj_ib + 2 * r_n[0] + conf_ib}                                        # Eq. 6
     for nm in names:
-        values[f"Eq. 7 ({nm})"] = (obj_p[nm] + 2 * r_n[0] - q_n[nm][0]
-                                   + confidence_term(counts, p_of[nm], m_range, d))        # Eq. 7
+        values[f"Eq. 7 ({nm})"] = obj_p[nm] + 2 * r_n[0] - q_n[nm][0] + conf_p[nm]                 # Eq. 7
     values["target (balanced)"] = obj_pi + 2 * r_pi[0] + confidence_term(counts, pi, m_range, d)
 
     risk_lt, risk_bal = problem.risk("lt"), problem.risk("balanced")
@@ -693,7 +697,7 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
         diff = -gap_g[nm][rows, theta]
         cond_expected = q_n[nm][0] + diff
         cond_empirical = q_hat[nm] + diff
-        conf_diff = confidence_term(counts, p_of[nm], m_range, d) - confidence_term_ib(n, m_range, d)
+        conf_diff = conf_p[nm] - conf_ib
         theorem1[nm] = {"condition_expected": float(np.mean(cond_expected > _CONDITION_TOL)),
                         "confidence_difference": float(conf_diff),
                         "condition_empirical": float(np.mean(cond_empirical > _CONDITION_TOL)),
@@ -707,6 +711,8 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
         picks[obj_name] = {"counts": np.bincount(theta, minlength=k).tolist(),
                            "lt": float(risk_lt[theta].mean()), "balanced": float(risk_bal[theta].mean())}
 
+    # Massart's data-free ceiling M sqrt(2 ln K / n) on E_D R_n (rademacher.massart_bound is the
+    # per-draw, data-dependent form max_θ ||L(θ)/n||_2 sqrt(2 ln K), which it dominates).
     return CoverageResult(problem=problem.to_dict(), num_draws=draws, num_sign_draws=signs, seed=s,
                           delta=d, samplers=tuple(names), rademacher=r_n, rademacher_target=r_pi,
                           massart=m_range * math.sqrt(2 * math.log(k) / n), q_n=q_n,

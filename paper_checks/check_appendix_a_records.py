@@ -29,7 +29,9 @@ IB_SCHEDULES = ("ib", "ib-ib")
 def averaged_pearson(records: list) -> tuple[float, np.ndarray]:
     """Eq. 13 between training counts and the irregularity of run-averaged (L, F) events.
 
-    All records must share the training split (the same samples in the same order).
+    All records must share the training split (the same samples in the same order). Unlike
+    :func:`ltbound.regularity.regularity_from_record` (one run), the events are averaged over
+    runs before Eq. 10-12, as the paper averages over its 10 runs; each step calls the library.
     """
     ref = records[0]
     for r in records[1:]:

@@ -13,7 +13,6 @@ not results of this code.
 
 from __future__ import annotations
 
-import numpy as np
 
 from ltbound.regularity import table12
 from ltbound.sampling import long_tailed_counts, shot_groups

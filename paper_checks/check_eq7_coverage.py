@@ -39,7 +39,7 @@ def eq7_coverage() -> Outcome:
                       for b in res.bounds)
     p = res.problem
     summary = (f"Simulator: C={p['num_classes']}, n={p['n']} (counts {p['counts'][0]}..{p['counts'][-1]}), K={p['num_hypotheses']} "
-               f"rules, zero-one loss, {draws} draws, δ={delta}; coverage >= {floor:.3f} counts as 1 - δ. Coverage at the "
+               f"rules, {p['loss']} loss, {draws} draws, δ={delta}; coverage >= {floor:.3f} counts as 1 - δ. Coverage at the "
                f"selected rule: {cells}. R_n ~ {res.rademacher[0]:.4f} ± {res.rademacher[1]:.4f}; Q_n ~ "
                + ", ".join(f"{s} {m:+.4f}" for s, (m, _) in res.q_n.items()) + ".")
     evidence = {"study": STUDY, "coverage_floor": floor, "bounds": table, "rademacher": res.rademacher,

@@ -57,7 +57,7 @@ def smallest_counterexample() -> dict | None:
                     found.append((sum(counts), max(means), counts, means, g, exact))
         if found:
             found.sort(key=lambda f: (f[0], f[1], -f[4]))
-            s, m, counts, means, g, exact = found[0]
+            _, _, counts, means, g, exact = found[0]
             return {"counts": list(counts), "means": list(means), "residual": g, "residual_exact": str(exact)}
     return None
 
@@ -81,7 +81,7 @@ def exchange_eq21() -> Outcome:
         means = rng.uniform(0.0, 3.0, size=c)
         p = ib(counts)
         g = residual(counts, means, swapped(p, 0, c - 1))
-        closed = (p[-1] - p[0]) * (means[0] - means[-1])                       # Eq. 21, last line
+        closed = (p[-1] - p[0]) * (means[0] - means[-1])    # Eq. 21's printed last line: the claim under test
         max_err = max(max_err, abs(g - closed))
         if means[-1] > means[0]:
             tail_larger += 1

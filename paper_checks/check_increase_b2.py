@@ -128,7 +128,8 @@ def increase_b2() -> Outcome:
     conclusion_cex = smallest("conclusion")
 
     # q-family (beyond the paper): CR/CB/SQRT residual >= 0 for monotone means.
-    derivative_ok = q_family_derivative(3).equal and q_family_derivative(3).pair_form_equal
+    derivative = q_family_derivative(3)
+    derivative_ok = derivative.equal and derivative.pair_form_equal
     q_negative = {"monotone": 0, "tail largest": 0}
     for kind in q_negative:
         for _ in range(NUM_DRAWS // 3):

@@ -45,15 +45,18 @@ DELTA = 0.05
 CIFAR = (("CIFAR-10-LT", 5000, 10), ("CIFAR-100-LT", 500, 100))
 
 
-def cifar_confidence_ratios() -> dict[str, float]:
-    """sqrt(n Σ_j p_j²/n_j) for CR and CB on CIFAR-10/100-LT at imbalance 50 and 100 (8 numbers)."""
-    out = {}
+def _cifar_cases(samplers: tuple[str, ...] = ("CR", "CB")):
+    """(name, β, sampler, counts, p) for CIFAR-10/100-LT at imbalance 50 and 100."""
     for name, n_max, c in CIFAR:
         for beta in (50, 100):
             counts = long_tailed_counts(n_max, c, beta)
-            for sampler in ("CR", "CB"):
-                out[f"{name}({beta}) {sampler}"] = confidence_ratio(counts, sampling_distribution(counts, sampler))
-    return out
+            for sampler in samplers:
+                yield name, beta, sampler, counts, sampling_distribution(counts, sampler)
+
+
+def cifar_confidence_ratios() -> dict[str, float]:
+    """sqrt(n Σ_j p_j²/n_j) for CR and CB on CIFAR-10/100-LT at imbalance 50 and 100 (8 numbers)."""
+    return {f"{name}({beta}) {s}": confidence_ratio(counts, p) for name, beta, s, counts, p in _cifar_cases()}
 
 
 def _random_problem(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -70,19 +73,13 @@ def _random_problem(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, n
 def theorem1() -> Outcome:
     ratios = cifar_confidence_ratios()
     # Consistency of the ratio with the χ² identity, and the identity itself (symbolic).
-    chi_ok = all(abs(confidence_ratio(long_tailed_counts(nm, c, b), sampling_distribution(long_tailed_counts(nm, c, b), s)) ** 2
-                     - 1 - confidence_excess(long_tailed_counts(nm, c, b), sampling_distribution(long_tailed_counts(nm, c, b), s)))
-                 < 1e-9 for _, nm, c in CIFAR for b in (50, 100) for s in ("CR", "CB"))
+    chi_ok = all(abs(ratios[f"{name}({beta}) {s}"] ** 2 - 1 - confidence_excess(counts, p)) < 1e-9
+                 for name, beta, s, counts, p in _cifar_cases())
     identity_proved = confidence_identity(3).equal
 
     # The confidence gap the condition would have to beat (M = 1, δ = 0.05).
-    gaps = {}
-    for name, n_max, c in CIFAR:
-        for beta in (50, 100):
-            counts = long_tailed_counts(n_max, c, beta)
-            p = sampling_distribution(counts, "CR")
-            gaps[f"{name}({beta})"] = (confidence_term(counts, p, 1.0, DELTA)
-                                       - confidence_term_ib(int(counts.sum()), 1.0, DELTA))
+    gaps = {f"{name}({beta})": confidence_term(counts, p, 1.0, DELTA) - confidence_term_ib(int(counts.sum()), 1.0, DELTA)
+            for name, beta, _, counts, p in _cifar_cases(("CR",))}
 
     # Empirical condition on random loss matrices: always <= 0, = 0 at the argmin.
     rng = np.random.default_rng(SEED)

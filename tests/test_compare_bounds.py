@@ -143,3 +143,20 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
     assert run.test_risk_balanced == pytest.approx(0.25)
     assert run.test_risk_lt == pytest.approx(0.75 * 0.0 + 0.25 * 0.5)
     assert "ib" in comp.table()
+
+
+@pytest.mark.slow
+def test_theta_perturb_uses_perturbed_final_models(default_run, tmp_path):
+    """--theta perturb: Θ̂ = K perturbations of each run's final checkpoint plus the model itself."""
+    out, _ = default_run
+    runs = sorted(str(p) for p in (out / "runs").iterdir())[:1]
+    res = _run("--records", *runs, "--theta", "perturb", "--k", "3", "--radius", "0.05",
+               "--out", str(tmp_path / "p"), "--quiet", "--num-draws", "100")
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = json.loads((tmp_path / "p" / "results.json").read_text())["comparison"]["runs"][0]
+    assert run["theta"] == "given" and run["bounds"]["ib"]["num_params"] == 4
+    # the bound speaks of the final model: its objective is the record's last-epoch training loss
+    from ltbound.records import load_record
+    rec = load_record(runs[0])
+    assert run["bounds"]["ib"]["terms"][0]["value"] == pytest.approx(
+        float(np.minimum(rec.train_loss[-1], 5.0).mean()), rel=2e-3)
