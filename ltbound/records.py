@@ -227,11 +227,6 @@ class RecordWriter:
         self._manifest["epochs_completed"] = epoch
         _atomic_write_json(self.path / "manifest.json", self._manifest)
 
-    def update(self, **fields: Any) -> None:
-        """Merge top-level manifest fields (e.g. ``timings``, ``checkpoints``) and save."""
-        self._manifest.update(json.loads(json.dumps(fields, default=json_default)))
-        _atomic_write_json(self.path / "manifest.json", self._manifest)
-
     def finish(self, *, timings: dict | None = None) -> None:
         """Mark the record complete."""
         if timings is not None:
@@ -313,11 +308,6 @@ class RunRecord:
     @property
     def sampler(self) -> list[str]:
         return [str(h.get("sampler", "")) for h in self.history]
-
-    @property
-    def name(self) -> str:
-        cfg = self.manifest.get("config", {})
-        return str(cfg.get("schedule", self.path.name))
 
     def test_accuracy(self) -> np.ndarray:
         """(E,) overall test accuracy after each epoch."""
