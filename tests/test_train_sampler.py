@@ -143,7 +143,7 @@ def test_large_inputs_are_fast_enough():
     (dict(labels=LABELS, q="CR", rank=-1), "rank"),
     (dict(labels=LABELS, q="CR", world_size=0), "world_size"),
     (dict(labels=LABELS, q="CR", num_samples=0), "num_samples"),
-    (dict(labels=LABELS, q="CR", seed=-1), "seed must be a non-negative integer"),
+    (dict(labels=LABELS, q="CR", seed=-1), "seed must be an integer >= 0"),
     (dict(labels=np.array([0, 2, 2]), q="CR"), r"empty classes \[1\]"),
     (dict(labels=np.array([0, 1, 1]), q="CR", num_classes=3), r"empty classes \[2\]"),
     (dict(labels=np.array([0, -1]), q="CR"), "non-negative"),

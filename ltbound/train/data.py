@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
-from ..sampling import long_tailed_counts, shot_groups
+from ..sampling import class_counts, long_tailed_counts, shot_groups
 
 DATASETS = ("digits-lt", "cifar10-lt", "cifar100-lt", "image-folder")
 
@@ -149,6 +149,13 @@ def split_hash(indices: Any) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr, dtype="<i8").tobytes()).hexdigest()
 
 
+def _check_seed32(seed: Any, name: str) -> int:
+    """A ``numpy.random.RandomState`` seed: an integer in [0, 2**32) (bools and floats refused)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
+    return int(seed)
+
+
 def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
     """Positions of a long-tailed subset: the first ``counts[j]`` of each class after a seeded shuffle.
 
@@ -177,15 +184,14 @@ def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
     """
     n = check_counts(counts, "counts")
     y = check_labels(labels, len(n))
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    seed = _check_seed32(seed, "seed")
     available = np.bincount(y, minlength=len(n))
     short = np.flatnonzero(available < n)
     if short.size:
         j = int(short[0])
         raise ValueError(f"counts asks for {int(n[j])} images of class {j} but labels hold only "
                          f"{int(available[j])}; lower n_max or the imbalance")
-    rs = np.random.RandomState(int(seed))
+    rs = np.random.RandomState(seed)
     chosen = []
     for j in range(len(n)):
         idx = np.flatnonzero(y == j)  # ascending positions, int64 (np.where's order)
@@ -376,9 +382,12 @@ def _resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
 
 def _assemble(name: str, class_names: list[str], train_images: torch.Tensor, train_labels: np.ndarray,
               train_idx: np.ndarray, test_images: torch.Tensor, test_labels: np.ndarray,
-              test_idx: np.ndarray, imbalance: float, augment: str, default_model: str) -> LTDataset:
+              test_idx: np.ndarray, imbalance: float | None, augment: str, default_model: str) -> LTDataset:
+    """The data set; ``imbalance=None`` (the whole source kept) records the split's own n_max / n_min."""
     c = len(class_names)
-    counts = np.bincount(train_labels, minlength=c).astype(np.int64)
+    counts = class_counts(train_labels, c)
+    if imbalance is None:
+        imbalance = float(counts.max() / counts.min())
     mean, std = _channel_stats(train_images)
     return LTDataset(
         name=name, num_classes=c, class_names=list(class_names),
@@ -388,10 +397,6 @@ def _assemble(name: str, class_names: list[str], train_images: torch.Tensor, tra
                         test_idx.astype(np.int64)),
         counts=counts, imbalance=float(imbalance), split_hash=split_hash(train_idx),
         mean=mean, std=std, augment=augment, default_model=default_model)
-
-
-def _effective_imbalance(counts: np.ndarray) -> float:
-    return float(counts.max() / counts.min())
 
 
 def _load_digits(imbalance: float | None, split_seed: int, max_test_per_class: int | None) -> LTDataset:
@@ -420,11 +425,10 @@ def _load_digits(imbalance: float | None, split_seed: int, max_test_per_class: i
     if max_test_per_class is not None:
         test_idx = test_idx[_first_per_class(labels[test_idx], c, max_test_per_class)]
     train_labels = labels[train_idx]
-    imb = imbalance if imbalance is not None else _effective_imbalance(np.bincount(train_labels, minlength=c))
     return _assemble("digits-lt", [str(j) for j in range(c)],
                      torch.from_numpy(pixels[train_idx]), train_labels, train_idx,
                      torch.from_numpy(pixels[test_idx]), labels[test_idx], test_idx,
-                     imb, "none", "digits_net")
+                     imbalance, "none", "digits_net")
 
 
 def _load_tree(name: str, tree: _Tree, imbalance: float | None, split_seed: int,
@@ -438,17 +442,16 @@ def _load_tree(name: str, tree: _Tree, imbalance: float | None, split_seed: int,
     if imbalance is None:
         train_idx = np.arange(train_labels_all.shape[0], dtype=np.int64)
     else:
-        n_max = int(np.bincount(train_labels_all, minlength=c).min())
+        n_max = int(class_counts(train_labels_all, c).min())
         counts = _lt_counts(n_max, c, imbalance, tree.where)
         train_idx = long_tailed_indices(train_labels_all, counts, split_seed)
     test_labels_all = tree.labels("test")
     test_idx = _first_per_class(test_labels_all, c, max_test_per_class)
     train_labels = train_labels_all[train_idx]
-    imb = imbalance if imbalance is not None else _effective_imbalance(np.bincount(train_labels, minlength=c))
     return _assemble(name, tree.classes,
                      tree.decode("train", train_idx), train_labels, train_idx,
                      tree.decode("test", test_idx), test_labels_all[test_idx], test_idx,
-                     imb, "crop-flip", "resnet32")
+                     imbalance, "crop-flip", "resnet32")
 
 
 def _load_cifar(name: str, root: Path, imbalance: float | None, download: bool, split_seed: int,
@@ -487,9 +490,8 @@ def _load_cifar(name: str, root: Path, imbalance: float | None, download: bool, 
                             f"the CIFAR-LT protocol takes n_max = {n_max} images of class 0") from None
     test_idx = _first_per_class(test_y, c, max_test_per_class)
     train_labels = train_y[train_idx]
-    imb = imbalance if imbalance is not None else _effective_imbalance(np.bincount(train_labels, minlength=c))
     return _assemble(name, list(train_set.classes), train_x[train_idx], train_labels, train_idx,
-                     test_x[test_idx], test_y[test_idx], test_idx, imb, "crop-flip", "resnet32")
+                     test_x[test_idx], test_y[test_idx], test_idx, imbalance, "crop-flip", "resnet32")
 
 
 def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, imbalance: float | None = 100.0,
@@ -530,16 +532,14 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, imbala
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"name must be one of {list(DATASETS)}, got {name!r}")
     imb = None if imbalance is None else check_finite_scalar(imbalance, "imbalance", low=1.0)
-    if isinstance(split_seed, (bool, np.bool_)) or not isinstance(split_seed, (int, np.integer)) \
-            or not 0 <= split_seed < 2**32:
-        raise ValueError(f"split_seed must be an integer in [0, 2**32), got {split_seed!r}")
+    split_seed = _check_seed32(split_seed, "split_seed")
     k = None if max_test_per_class is None else check_positive_int(max_test_per_class, "max_test_per_class")
     if not isinstance(download, (bool, np.bool_)):
         raise ValueError(f"download must be True or False, got {download!r}")
     if name == "digits-lt":
-        return _load_digits(imb, int(split_seed), k)
+        return _load_digits(imb, split_seed, k)
     root = _resolve_data_dir(data_dir)
     if name in _CIFAR:
-        return _load_cifar(name, root, imb, bool(download), int(split_seed), k)
-    return _load_tree(name, _open_tree(root), imb, int(split_seed), k, None)
+        return _load_cifar(name, root, imb, bool(download), split_seed, k)
+    return _load_tree(name, _open_tree(root), imb, split_seed, k, None)
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
-from ..sampling import sampler_q, sampling_distribution
+from ..sampling import SAMPLER_Q, sampler_q, sampling_distribution
 
 #: Multiplier that separates the seeds of different epochs: generator seed = seed * K + epoch.
 _EPOCH_STRIDE = 1_000_003
@@ -36,7 +36,7 @@ def _parse_q(q: Any) -> tuple[float, str]:
         value = sampler_q(text)
         return value, text.upper()
     value = check_finite_scalar(q, "q")
-    names = {1.0: "IB", 0.5: "SQRT", 0.0: "CB", -1.0: "CR"}
+    names = {v: k for k, v in SAMPLER_Q.items()}
     return value, names.get(value, f"q={value:g}")
 
 
@@ -106,9 +106,7 @@ class ClassSampler(torch.utils.data.Sampler[int]):
         self.n = int(y.size)
         self.probabilities = sampling_distribution(counts, self.q)
         self.num_samples = self.n if num_samples is None else check_positive_int(num_samples, "num_samples")
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = check_positive_int(seed, "seed", minimum=0)
         self.world_size = check_positive_int(world_size, "world_size")
         if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, (int, np.integer)) \
                 or not 0 <= rank < self.world_size:

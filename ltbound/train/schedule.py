@@ -36,10 +36,6 @@ from ..sampling import SAMPLER_Q
 _NAMED = ("ib", "cb", "cr", "sqrt")
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    return check_positive_int(value, name, minimum=minimum)
-
-
 @dataclass(frozen=True)
 class Phase:
     """One stage of a sampler schedule.
@@ -59,7 +55,7 @@ class Phase:
     q: float
 
     def __post_init__(self) -> None:
-        _check_int(self.start_epoch, "start_epoch", 1)
+        check_positive_int(self.start_epoch, "start_epoch", minimum=1)
         q = check_finite_scalar(self.q, "q")
         if self.sampler in SAMPLER_Q:
             if SAMPLER_Q[self.sampler] != q:
@@ -98,7 +94,7 @@ class Schedule:
 
     def phase_at(self, epoch: int) -> Phase:
         """The phase in force at ``epoch`` (1-based)."""
-        e = _check_int(epoch, "epoch", 1)
+        e = check_positive_int(epoch, "epoch", minimum=1)
         current = self.phases[0]
         for p in self.phases[1:]:
             if p.start_epoch > e:
@@ -119,7 +115,7 @@ class Schedule:
 
     def validate(self, epochs: int) -> None:
         """Raise ValueError if a phase would start after the run's last epoch."""
-        t = _check_int(epochs, "epochs", 1)
+        t = check_positive_int(epochs, "epochs", minimum=1)
         for s in self.switch_epochs:
             if s > t:
                 raise ValueError(f"switch epoch {s} is beyond the run's {t} epochs; train for at least {s} "
@@ -155,17 +151,17 @@ class Recipe:
     note: str = ""
 
     def __post_init__(self) -> None:
-        _check_int(self.epochs, "epochs", 1)
-        _check_int(self.batch_size, "batch_size", 1)
+        check_positive_int(self.epochs, "epochs", minimum=1)
+        check_positive_int(self.batch_size, "batch_size", minimum=1)
         check_finite_scalar(self.lr, "lr", low=0.0, low_open=True)
         check_finite_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
         check_finite_scalar(self.weight_decay, "weight_decay", low=0.0)
-        _check_int(self.warmup_epochs, "warmup_epochs", 0)
+        check_positive_int(self.warmup_epochs, "warmup_epochs", minimum=0)
         check_finite_scalar(self.gamma, "gamma", low=0.0, high=1.0, low_open=True)
-        _check_int(self.switch_offset, "switch_offset", 0)
+        check_positive_int(self.switch_offset, "switch_offset", minimum=0)
         ms = tuple(self.milestones)
         for m in ms:
-            _check_int(m, "milestones entry", 1)
+            check_positive_int(m, "milestones entry", minimum=1)
         if any(b <= a for a, b in zip(ms, ms[1:])):
             raise ValueError(f"milestones must be strictly increasing epochs, got {list(ms)}")
         object.__setattr__(self, "milestones", tuple(int(m) for m in ms))
@@ -302,9 +298,9 @@ def lr_at(recipe: Recipe, epoch: int, step: int, steps_per_epoch: int) -> float:
     """
     if not isinstance(recipe, Recipe):
         raise ValueError(f"recipe must be a Recipe, got {type(recipe).__name__}")
-    e = _check_int(epoch, "epoch", 1)
-    spe = _check_int(steps_per_epoch, "steps_per_epoch", 1)
-    s = _check_int(step, "step", 0)
+    e = check_positive_int(epoch, "epoch", minimum=1)
+    spe = check_positive_int(steps_per_epoch, "steps_per_epoch", minimum=1)
+    s = check_positive_int(step, "step", minimum=0)
     if s >= spe:
         raise ValueError(f"step must lie in [0, steps_per_epoch) = [0, {spe}), got {s}")
     lr = recipe.lr * recipe.gamma ** sum(1 for m in recipe.milestones if e > m)

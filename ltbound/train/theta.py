@@ -57,8 +57,9 @@ def _as_labels(labels: Any, n: int) -> torch.Tensor:
         raise ValueError(f"labels must have shape ({n},) to match images, got {tuple(y.shape)}")
     if y.dtype.is_floating_point or y.dtype == torch.bool:
         raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-    if n and int(y.min()) < 0:
-        raise ValueError(f"labels must be >= 0, got {int(y.min())}")
+    lowest = int(y.min()) if n else 0      # one device read (n >= 1: _as_images refuses n = 0)
+    if lowest < 0:
+        raise ValueError(f"labels must be >= 0, got {lowest}")
     return y.to(torch.int64)
 
 
@@ -302,7 +303,7 @@ def record_loss_matrix(record_dir: str | os.PathLike, *, epochs: Iterable[int] |
     epochs : ndarray of int64, shape (K,)
         The epoch of each row.
     """
-    rec, ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
+    ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
     want = have if epochs is None else [check_positive_int(e, "epochs") for e in epochs]
     missing = [e for e in want if e not in have]
     if not want or missing:
@@ -323,7 +324,7 @@ def record_perturbation_losses(record_dir: str | os.PathLike, *, k: int, radius:
     """
     if loss == "ce-clipped":
         loss = "ce"
-    rec, ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
+    ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
     if not have:
         raise ValueError(f"{record_dir} has no checkpoint to perturb (looked in {ckpt_dir})")
     net.load_state_dict(load_state_dict(ckpt_dir / f"epoch_{have[-1]:04d}.pt"))
@@ -352,4 +353,4 @@ def _record_setup(record_dir, data_dir):
         raise ValueError(f"the rebuilt training split of {cfg['dataset']!r} differs from the record's "
                          "(split hash mismatch); point data_dir at the data the run used")
     net = build_model(cfg["model"], ds.num_classes, in_channels=ds.train.images.shape[1])
-    return rec, ds, net, ckpt_dir, have
+    return ds, net, ckpt_dir, have

@@ -64,9 +64,10 @@ from tqdm import tqdm
 
 from .._validation import check_finite_scalar, check_positive_int
 from ..records import RecordWriter
-from ..sampling import shot_groups
+from ..sampling import shot_group_means
 from . import distributed as D
 from .augment import AUGMENTATIONS, batch_crop_flip, normalize
+from .schedule import PRESETS, SCHEDULES, get_schedule, lr_at
 from .theta import per_sample_losses
 
 __all__ = ["TrainConfig", "train", "resolve_recipe", "checkpoint_epochs", "AMP_MODES"]
@@ -192,7 +193,6 @@ def _default_imbalance(config: "TrainConfig") -> float | None:
 
 def resolve_recipe(config: TrainConfig):
     """The preset's :class:`~ltbound.train.schedule.Recipe` with the config's overrides applied."""
-    from .schedule import PRESETS
     preset = config.preset or ("digits" if _is_digits(config.dataset) else "cifar")
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
@@ -289,7 +289,6 @@ def _check_out_dir(out: Path, resume: bool) -> None:
 
 def _validate(config: TrainConfig, info: D.DistInfo):
     """Check every setting that can be checked without data; return the resolved pieces."""
-    from .schedule import SCHEDULES, get_schedule
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     if config.out is None or str(config.out) == "":
@@ -464,16 +463,6 @@ def _config_dict(config: TrainConfig, preset: str, recipe, ds) -> dict:
     return d
 
 
-def _group_accuracy(per_class: np.ndarray, counts: np.ndarray) -> dict:
-    """Mean per-class test accuracy in the many/medium/few shot groups (Sect. 4.4); None if empty."""
-    out = {}
-    for g, idx in shot_groups(counts).items():
-        vals = per_class[idx]
-        vals = vals[np.isfinite(vals)]
-        out[g] = float(vals.mean()) if vals.size else None
-    return out
-
-
 def _evaluate(model, ds_dev, info: D.DistInfo, *, mean, std, batch_size, device, amp_dtype, channels_last):
     """Per-sample (loss, correct) on the training and test sets, split over ranks and gathered.
 
@@ -626,6 +615,8 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
                                   reference_transform(int(ds.train.images.shape[2]), ds.mean, ds.std, augment))
     samplers: dict[float, Any] = {}
     labels_np = ds.train.labels.numpy()
+    test_y = ds.test.labels.numpy()                                     # constant for the run
+    test_per_class = np.bincount(test_y, minlength=ds.num_classes)
     local_batch = recipe.batch_size // info.world_size
 
     def epoch_indices(epoch: int) -> tuple[torch.Tensor, str, float]:
@@ -646,16 +637,14 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
         eval_seconds = time.perf_counter() - t0
         if writer is None:
             return
-        test_y = ds.test.labels.numpy()
         hits = np.bincount(test_y, weights=te_correct.astype(np.float64), minlength=ds.num_classes)
-        per = np.bincount(test_y, minlength=ds.num_classes)
-        per_class = np.where(per > 0, hits / np.maximum(per, 1), np.nan)
+        per_class = np.where(test_per_class > 0, hits / np.maximum(test_per_class, 1), np.nan)
         summary = {**train_info,
                    "mean_train_loss": float(tr_loss.mean()), "train_acc": float(tr_correct.mean()),
                    "test_acc": float(te_correct.mean()),
                    "test_balanced_acc": float(np.nanmean(per_class)),
                    "test_acc_per_class": [None if not np.isfinite(v) else float(v) for v in per_class],
-                   "test_acc_groups": _group_accuracy(per_class, counts),
+                   "test_acc_groups": shot_group_means(per_class, counts),
                    "eval_seconds": eval_seconds}
         writer.write_epoch(epoch, train_loss=tr_loss, train_correct=tr_correct, test_correct=te_correct,
                            test_loss=te_loss, summary=summary)
@@ -712,7 +701,7 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
         bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs} {sampler_name}", leave=False,
                    disable=not (config.progress and info.is_main), dynamic_ncols=True)
         for step, (x, y) in enumerate(loader):
-            lr = lr_at_step(recipe, epoch, step, steps)
+            lr = lr_at(recipe, epoch, step, steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr           # a host float: nothing is read from the device
             with autocast():
@@ -726,12 +715,10 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
         bar.close()
         # The epoch's one device read: summed loss and the per-class draw counts, over all ranks.
         totals = torch.cat([loss_sum.reshape(1).double(), draws.to(device, torch.float64)])
-        totals = D.all_reduce_sum(info, totals).cpu()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        totals = D.all_reduce_sum(info, totals).cpu()   # a blocking copy: waits for the epoch's kernels
         samples = int(totals[1:].sum())
-        train_info = {"lr": lr_at_step(recipe, epoch, steps - 1, steps),
-                      "lr_start": lr_at_step(recipe, epoch, 0, steps), "sampler": sampler_name, "q": q,
+        train_info = {"lr": lr_at(recipe, epoch, steps - 1, steps),
+                      "lr_start": lr_at(recipe, epoch, 0, steps), "sampler": sampler_name, "q": q,
                       "running_loss": float(totals[0]) / samples, "steps": steps, "samples": samples,
                       "seconds": time.perf_counter() - t0}
         if ds.num_classes <= MAX_CLASSES_FOR_DRAWS:
@@ -748,12 +735,6 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
         writer.finish(timings=_timings(writer.manifest.get("history", []), setup_seconds))
     D.barrier(info)
     return out
-
-
-def lr_at_step(recipe, epoch: int, step: int, steps: int) -> float:
-    """The learning rate of ``step`` (0-based) of ``epoch`` (1-based): warm-up, then step decay."""
-    from .schedule import lr_at
-    return float(lr_at(recipe, epoch, step, steps))
 
 
 def _fire(hook, event: str, epoch: int) -> None:
