@@ -211,12 +211,25 @@ def test_checkpoint_epoch_spec_parsing():
 def test_reference_pipeline_gives_a_record_of_the_same_layout(digits_run, tmp_path):
     """fast=False (DataLoader + PIL transforms) trains on the same sample stream and writes the same layout."""
     out = train(TrainConfig(out=tmp_path / "ref", fast=False, workers=0, **SHORT))
-    a, b = load_record(digits_run), load_record(out)
+    # The fast pipeline trains under bf16 autocast where the CPU has native kernels; the
+    # reference pipeline in float32, so compare with a float32 fast run.
+    fast32 = train(TrainConfig(out=tmp_path / "fast32", amp="off", **SHORT))
+    a, b = load_record(fast32), load_record(out)
     assert b.train_loss.shape == a.train_loss.shape and b.test_correct.shape == a.test_correct.shape
     assert b.sampler == a.sampler and [h["steps"] for h in b.history] == [h["steps"] for h in a.history]
     assert b.manifest["environment"]["pipeline"] == "reference"
     # digits use no augmentation, so both pipelines see identical batches: same training
     np.testing.assert_allclose(b.train_loss, a.train_loss, rtol=1e-3, atol=1e-3)
+
+
+def test_amp_auto_follows_the_cpu_and_evaluation_stays_float32(digits_run, tmp_path):
+    """amp="auto" trains in bf16 exactly where the CPU has native bf16 kernels; "off" never does."""
+    from ltbound.train.trainer import cpu_bf16_supported
+    env = load_record(digits_run).manifest["environment"]
+    assert env["amp"] == ("bf16" if cpu_bf16_supported() else "off")
+    assert env["eval_precision"] == "float32" and env["eval_batch_size"] == 128
+    off = load_record(train(TrainConfig(out=tmp_path / "off", amp="off", **SHORT)))
+    assert off.manifest["environment"]["amp"] == "off"
 
 
 @pytest.mark.slow

@@ -81,13 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: switch,end)")
     g.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default auto)")
     g.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
-                   help="bfloat16 autocast: auto = on for CUDA, off on CPU")
+                   help="bfloat16 autocast: auto = on for CUDA and for CPUs with native bf16 kernels "
+                        "(AVX-512 BF16 / AMX), off = float32 (bitwise reproducible on CPU)")
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
     g.add_argument("--cuda-graphs", action="store_true", help="compile with CUDA graphs (reduce-overhead; CUDA only)")
     g.add_argument("--reference-pipeline", action="store_true",
                    help="use the slow DataLoader + PIL transforms pipeline (for comparison)")
     g.add_argument("--workers", type=int, default=2, help="DataLoader workers of --reference-pipeline (default 2)")
-    g.add_argument("--eval-batch-size", type=int, default=1024, help="batch size of the per-epoch evaluation")
+    g.add_argument("--eval-batch-size", type=int, default=None,
+                   help="batch size of the per-epoch evaluation (default: 256 on CPU, 1024 on CUDA)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (epoch summaries are still printed)")
     return p
 
