@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("run")
     g.add_argument("--out", required=True, metavar="DIR", help="run record folder to create (must be new or empty)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
+    g.add_argument("--fork-from", metavar="RUN", default=None,
+                   help="start from RUN's record at its last epoch (same settings but schedule and checkpoints, "
+                        "same sampler up to there): e.g. Switching branched off an IB run")
     g.add_argument("--checkpoint-epochs", default="switch,end", metavar="LIST",
                    help="epochs whose weights are saved: comma list of switch, end, all, none or numbers "
                         "(default: switch,end)")
@@ -114,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         split_seed=args.split_seed, device=args.device, checkpoint_epochs=args.checkpoint_epochs,
         fast=not args.reference_pipeline, amp=args.amp, compile=args.compile, cuda_graphs=args.cuda_graphs,
         eval_batch_size=args.eval_batch_size, workers=args.workers, progress=not args.no_progress,
-        download=args.download, resume=args.resume)
+        download=args.download, resume=args.resume, fork_from=args.fork_from)
     try:
         out = train(config)
     except ValueError as exc:   # includes DataError and RecordError: bad input, not a bug

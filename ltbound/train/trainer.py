@@ -71,7 +71,7 @@ from .schedule import PRESETS, SCHEDULES, get_schedule, lr_at
 from .theta import per_sample_losses
 
 __all__ = ["TrainConfig", "train", "resolve_recipe", "checkpoint_epochs", "AMP_MODES", "cpu_bf16_supported",
-           "DEFAULT_EVAL_BATCH"]
+           "DEFAULT_EVAL_BATCH", "fork_record"]
 
 #: ``amp`` settings: "auto" = bfloat16 autocast with the fast pipeline on CUDA, and on a CPU
 #: whose oneDNN has bfloat16 kernels (AVX-512 BF16 or AMX); "bf16" forces it (CUDA, or a CPU
@@ -100,7 +100,12 @@ MAX_CLASSES_FOR_DRAWS = 1000
 
 #: Config fields that do not change the numbers a run produces; they are left out of the
 #: manifest's ``config``, so a resume may change them.
-_OPERATIONAL = ("out", "resume", "progress", "quiet", "download", "workers")
+_OPERATIONAL = ("out", "resume", "progress", "quiet", "download", "workers", "fork_from")
+
+#: Environment fields that decide the bits a CPU run produces: a fork (and a bitwise resume)
+#: needs them equal.
+DETERMINISM_FIELDS = ("device", "torch", "torch_threads", "amp", "channels_last", "pipeline", "world_size",
+                      "compile")
 
 
 @dataclass
@@ -168,6 +173,14 @@ class TrainConfig:
     resume : bool
         Continue the record in ``out`` from its ``state.pt``; a missing or empty ``out``
         starts a new run.
+    fork_from : str or Path, optional
+        Start from another run's record at its last recorded epoch e instead of from
+        scratch (:func:`fork_record`): the new run must agree with it on every setting but the
+        schedule and the checkpoint epochs, its schedule must use the same sampler in epochs
+        1..e, and the environment (device, threads, amp, torch) must be the same, so the
+        result is the record an uninterrupted run would have written (bitwise on CPU;
+        tested). Used to branch several second stages off one first stage (Switching off an
+        IB run, Tables 5-6). Ignored when ``out`` already holds the forked record (resume).
     """
     out: str | os.PathLike
     dataset: str = "digits-lt"
@@ -197,6 +210,7 @@ class TrainConfig:
     quiet: bool = False
     download: bool = False
     resume: bool = False
+    fork_from: str | os.PathLike | None = None
 
 
 # ============================================================================ validation
@@ -347,8 +361,85 @@ def _validate(config: TrainConfig, info: D.DistInfo):
                          f"({info.world_size}): each rank trains on batch_size / world_size samples")
     out = Path(config.out)
     if info.is_main:
-        _check_out_dir(out, config.resume)
+        _check_out_dir(out, config.resume or config.fork_from is not None)
+        if config.fork_from is not None and not (Path(config.fork_from) / "manifest.json").is_file():
+            raise ValueError(f"fork_from {config.fork_from} is not a run record (no manifest.json)")
     return preset, recipe, schedule, ckpts, device, out
+
+
+# ============================================================================ fork
+def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule) -> int:
+    """Lay out ``out`` as a run that continues ``source``'s record at its last epoch e.
+
+    Copies the split, epochs 1..e, ``state.pt`` (which must hold epoch e) and the wanted
+    checkpoints up to e, and writes a manifest with the new run's fixed part (``manifest``:
+    config, dataset, schedule, environment, checkpoint epochs), the source's history of
+    epochs 1..e, and ``forked_from`` = {path, epoch, schedule, manifest_sha256}. The trainer
+    then continues as on a resume. Returns e.
+
+    Raises ValueError, before copying anything, when the two runs could differ in epochs
+    1..e: another setting than schedule / checkpoint epochs, another sampler (q) in any
+    epoch up to e, or another determinism-relevant environment (:data:`DETERMINISM_FIELDS`).
+    """
+    import hashlib
+    import shutil
+    source = Path(source)
+    raw = (source / "manifest.json").read_bytes()
+    try:
+        src = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"fork_from {source}: manifest.json is not valid JSON ({exc})") from None
+    e = int(src.get("epochs_completed", 0))
+    if e < 1:
+        raise ValueError(f"fork_from {source} has no recorded epoch to start from")
+    new_cfg, old_cfg = manifest["config"], src.get("config", {})
+    free = {"schedule", "checkpoint_epochs"}
+    diff = sorted(k for k in set(new_cfg) | set(old_cfg) if k not in free and new_cfg.get(k) != old_cfg.get(k))
+    if diff:
+        raise ValueError(f"fork_from {source}: the runs differ in {', '.join(diff)} "
+                         f"({', '.join(f'{k} {old_cfg.get(k)!r} vs {new_cfg.get(k)!r}' for k in diff[:3] if k != 'recipe')}); "
+                         "only schedule and checkpoint_epochs may differ")
+    if e >= int(new_cfg["epochs"]):
+        raise ValueError(f"fork_from {source} already holds {e} epochs; the new run has only {new_cfg['epochs']}")
+    history = src.get("history", [])[:e]
+    for h in history:
+        if float(schedule.q_at(int(h["epoch"]))) != float(h["q"]):
+            raise ValueError(f"fork_from {source}: epoch {h['epoch']} was trained with sampler {h['sampler']} "
+                             f"(q={h['q']}) but schedule {new_cfg['schedule']} uses q={schedule.q_at(int(h['epoch']))}; "
+                             f"fork from a record of at most {int(h['epoch']) - 1} epochs")
+    env_new, env_old = manifest["environment"], src.get("environment", {})
+    env_diff = [k for k in DETERMINISM_FIELDS if env_new.get(k) != env_old.get(k)]
+    if env_diff:
+        detail = ", ".join(f"{k}: {env_old.get(k)!r} vs {env_new.get(k)!r}" for k in env_diff)
+        raise ValueError(f"fork_from {source} ran in another environment ({detail}); "
+                         "the fork would not reproduce it")
+    state = torch.load(source / "state.pt", map_location="cpu", weights_only=True)
+    if int(state["epoch"]) != e:
+        raise ValueError(f"fork_from {source}: state.pt holds epoch {state['epoch']} but the record {e}; "
+                         "fork from a record whose last epoch was saved completely")
+    missing = [c for c in manifest["checkpoint_epochs"] if c <= e and not (source / "checkpoints" / f"epoch_{c:04d}.pt").is_file()]
+    if missing:
+        raise ValueError(f"fork_from {source} lacks the checkpoints of epochs {missing} that this run keeps")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "split.npz", out / "split.npz")
+    (out / "epochs").mkdir(exist_ok=True)
+    for h in history:
+        name = f"epoch_{int(h['epoch']):04d}.npz"
+        shutil.copy2(source / "epochs" / name, out / "epochs" / name)
+    for c in manifest["checkpoint_epochs"]:
+        if c <= e:
+            (out / "checkpoints").mkdir(exist_ok=True)
+            shutil.copy2(source / "checkpoints" / f"epoch_{c:04d}.pt", out / "checkpoints" / f"epoch_{c:04d}.pt")
+    shutil.copy2(source / "state.pt", out / "state.pt")
+    fixed = json.loads(json.dumps(manifest, default=str))
+    new = {**{k: v for k, v in src.items() if k not in fixed}, **fixed, "status": "running", "epochs_completed": e,
+           "history": history, "timings": {},
+           "forked_from": {"path": str(source.resolve()), "epoch": e, "schedule": old_cfg.get("schedule"),
+                           "manifest_sha256": hashlib.sha256(raw).hexdigest()}}
+    tmp = out / ".manifest.json.fork.tmp"
+    tmp.write_text(json.dumps(new, indent=1))
+    os.replace(tmp, out / "manifest.json")      # last: a crash before it leaves no record to resume
+    return e
 
 
 # ============================================================================ loaders
@@ -593,9 +684,12 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
         manifest = {"config": cfg_dict, "dataset": ds.describe(), "schedule": schedule.to_list(),
                     "environment": _environment(device, info, amp_dtype, channels_last, config),
                     "checkpoint_epochs": ckpt_epochs}
+        forking = config.fork_from is not None and not (out / "manifest.json").is_file()
+        if forking:
+            fork_record(config.fork_from, out, manifest, schedule)
         writer = RecordWriter(out, manifest=manifest, train_indices=ds.train.indices,
                               train_labels=ds.train.labels.numpy(), test_labels=ds.test.labels.numpy(),
-                              resume=config.resume)
+                              resume=config.resume or forking)
 
     # ---- model and optimiser ---------------------------------------------------------------
     torch.manual_seed(config.seed)
@@ -611,7 +705,7 @@ def _train(config, info, preset, recipe, schedule, ckpt_epochs, device, out, dat
     recorded = D.broadcast_object(info, writer.epochs_completed if writer else 0)
     state_path = out / "state.pt"
     state = None
-    if config.resume and state_path.is_file():
+    if (config.resume or config.fork_from is not None) and state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
