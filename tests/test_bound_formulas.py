@@ -139,3 +139,58 @@ def test_monte_carlo_docstring_states_the_tile_and_block_sizes_the_code_uses():
     doc = rademacher.rademacher_monte_carlo.__doc__
     assert f"{rademacher._TILE} columns" in doc and f"{rademacher._DRAW_BLOCK} draws" in doc
     assert "4096" not in doc and "1024" not in doc
+
+
+# ----------------------------------------------------------------------------- Θ̂ fixed before D
+def test_theta_fixed_adds_the_third_concentration_term(setup):
+    losses, y, p, pi, plain = setup
+    rep = estimate_bounds(losses, y, p, target=pi, delta=DELTA, loss_range=M, num_draws=DRAWS, seed=5,
+                          num_bootstrap=0, mc_delta_fraction=FRACTION, theta_fixed=True)
+    n = y.size
+    half = 0.5 * (1 - FRACTION) * DELTA
+    assert sum(rep.ib.delta_split.values()) == pytest.approx(DELTA)
+    ib = {t.name: t for t in rep.ib.terms}
+    assert ib["concentration"].value == pytest.approx(2 * M * math.sqrt(math.log(1 / half) / (2 * n)), rel=1e-12)
+    assert ib["confidence"].value == pytest.approx(M * math.sqrt(math.log(1 / half) / (2 * n)), rel=1e-12)
+    assert ib["rademacher"].kind == "rigorous"
+    tgt = {t.name: t.value for t in rep.target.terms}
+    assert tgt["concentration"] == pytest.approx(
+        2 * M * math.sqrt(float(np.sum(pi ** 2 / COUNTS)) * math.log(1 / half) / 2), rel=1e-12)
+    # Eq. 6 and the target bound become certificates up to the assumption; Eq. 7 keeps −Q̂_n (an estimate)
+    assert rep.ib.certificate and rep.target.certificate and not rep.sampling.certificate
+    assert "Θ̂ fixed before D" in rep.ib.name
+    assert not plain.ib.certificate and rep.ib.total > plain.ib.total
+
+
+def test_theta_fixed_reaches_the_textbook_three_m_term():
+    """With (almost) no Monte Carlo share, confidence + concentration = 3M sqrt(ln(2/δ)/(2n))."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(2), [50, 10])
+    losses = rng.random((3, 60))
+    rep = estimate_bounds(losses, y, "CR", loss_range=1.0, delta=0.05, num_draws=10, num_bootstrap=0,
+                          mc_delta_fraction=1e-12, theta_fixed=True)
+    terms = {t.name: t.value for t in rep.ib.terms}
+    assert terms["confidence"] + terms["concentration"] == pytest.approx(3 * math.sqrt(math.log(2 / 0.05) / 120),
+                                                                         rel=1e-9)
+    with pytest.raises(ValueError, match="theta_fixed must be True or False"):
+        estimate_bounds(losses, y, "CR", loss_range=1.0, theta_fixed="yes")
+
+
+def test_theta_fixed_eq6_covers_the_long_tailed_risk_in_the_simulator():
+    """The simulator's rules are fixed before D: the certificate must cover the true LT risk."""
+    from ltbound.bounds import ib_bound
+    from ltbound.simulate import draw_training_set, make_problem
+    prob = make_problem(num_classes=5, n_max=200, imbalance=10, num_hypotheses=12, num_risk_samples=20_000, seed=0)
+    lt_prior = prob.counts / prob.counts.sum()
+    covered = plain_covered = 0
+    draws = 40
+    for i in range(draws):
+        losses, y = draw_training_set(prob, np.random.default_rng([7, i]))
+        theta = int(np.argmin(losses.mean(axis=1)))            # the rule training would pick
+        res = ib_bound(losses, y, loss_range=1.0, delta=0.05, theta_index=theta, num_draws=100, seed=i,
+                       theta_fixed=True)
+        risk = float(prob.class_risks[theta] @ lt_prior)
+        covered += res.total >= risk
+        plain_covered += losses[theta].mean() >= risk          # the training loss alone
+    assert covered == draws
+    assert plain_covered < draws                               # the check can fail: training loss undercovers
