@@ -233,3 +233,17 @@ def test_detectable_difference_value():
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_readme_evaluate_example_prints_what_it_says():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "certified_risk" in b)
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)  # noqa: S102 - our own documentation
+    assert [round(v, 3) for v in ns["acc"].balanced] == [0.767, 0.740, 0.793]
+    assert round(ns["cert"].bound, 3) == 0.353
+    pc = ns["pc"]
+    assert pc.verdict == ev.NO_DIFFERENCE and round(pc.difference, 3) == 0.017
+    assert (round(pc.low, 3), round(pc.high, 3), round(pc.p_value, 2)) == (-0.021, 0.052, 0.39)
