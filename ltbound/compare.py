@@ -300,6 +300,7 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
                 agree += 1
             elif acc_rel:
                 unseparated += 1
+        separated = any(pc["verdict"] in ("better", "worse") for pc in acc_pairs.values())
         if few or not runs:
             verdict = "too few seeds"
         elif disagree:
@@ -310,7 +311,8 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
             verdict = "tied"
         out[key] = {"by_bound": by_bound, "verdict": verdict,
                     "agrees": True if verdict == "agrees" else False if verdict == "DISAGREES" else None,
-                    "tied": verdict == "tied", "pairs": bound_pairs, "kendall_tau": _kendall_tau(-b, acc)}
+                    "tied": verdict == "tied", "accuracy_separates_a_pair": separated,
+                    "pairs": bound_pairs, "kendall_tau": _kendall_tau(-b, acc)}
     if few:
         out["too_few_seeds"] = few
     return out
@@ -432,9 +434,11 @@ def format_comparison(comp: Comparison) -> str:
         p = "" if pc["p_value"] is None else f", p = {pc['p_value']:.3g}"
         lines.append(f"  balanced acc {name}: {pc['difference']:+.4f}{ci} ({pc['method']}{p}) -> {pc['verdict']}")
     words = {"agrees": "agrees with test accuracy", "DISAGREES": "DISAGREES with test accuracy",
-             "tied": "tied: no significant difference to rank by (accuracy or bound)",
              "too few seeds": "not assessed: fewer than 2 seeds for " + ", ".join(o.get("too_few_seeds", []))}
     for key in ("eq6_total", "eq7_total", "target_total"):
+        words["tied"] = ("tied: the bound does not separate the pairs test accuracy separates"
+                         if o[key].get("accuracy_separates_a_pair") else
+                         f"tied: test accuracy separates no pair at alpha = {o.get('alpha', comp.delta):g}")
         lines.append(f"By {key[:-6]} bound (lowest first): {' < '.join(o[key]['by_bound'])}"
                      f"  -> {words[o[key]['verdict']]}")
         for name, pr in o[key].get("pairs", {}).items():
