@@ -55,7 +55,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from ._validation import check_delta, check_labels, check_positive_int, check_probability_vector, check_seed
+from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels, check_positive_int,
+                          check_probability_vector, check_seed)
 from .sampling import shot_groups
 
 BETTER, WORSE, NO_DIFFERENCE, TOO_FEW = "better", "worse", "no detectable difference", "too few seeds"
@@ -82,7 +83,6 @@ def _check_correct(correct: Any, name: str = "correct") -> np.ndarray:
 
 
 def _check_level(level: Any, name: str = "level") -> float:
-    from ._validation import check_finite_scalar
     return check_finite_scalar(level, name, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
@@ -229,7 +229,6 @@ def accuracy_intervals(correct: Any, labels: Any, *, train_counts: Any = None, n
     est, blo, bhi, methods["balanced"] = _weighted_interval(x, m, np.full(c, 1.0 / c), level)
     groups: dict = {"many": None, "medium": None, "few": None}
     if train_counts is not None:
-        from ._validation import check_counts
         tc = check_counts(train_counts, "train_counts")
         if tc.size != c:
             raise ValueError(f"train_counts has {tc.size} classes but the test labels have {c}; "
@@ -530,7 +529,6 @@ def detectable_difference(accuracy: float, test_size: int, *, alpha: float = 0.0
     This is the significance threshold (power 1/2), not a power-80% detectable effect; a
     paired test on the same images can detect smaller differences.
     """
-    from ._validation import check_finite_scalar
     a = check_finite_scalar(accuracy, "accuracy", low=0.0, high=1.0, low_open=True, high_open=True)
     n = check_positive_int(test_size, "test_size")
     alpha = check_delta(alpha, "alpha")
