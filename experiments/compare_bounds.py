@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--k", type=int, default=16, help="number K of perturbed models of --theta perturb")
     b.add_argument("--delta", type=float, default=0.05, help="failure probability of each bound, in (0, 1)")
     b.add_argument("--num-draws", type=int, default=1000, help="Monte Carlo sign draws of the Rademacher estimate")
+    b.add_argument("--mc-delta-fraction", type=float, default=0.5,
+                   help="share of --delta charged to the Monte Carlo error of the sign draws; the McDiarmid "
+                        "confidence terms get the rest (the header prints the split)")
     o = p.add_argument_group("output")
     o.add_argument("--out", help="output folder (default: out/compare_bounds/<UTC time>)")
     o.add_argument("--quiet", action="store_true", help="no progress bars; print only the table and the folder")
@@ -83,6 +86,8 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         parser.error(f"--epochs must be >= 1, got {a.epochs}")
     if a.num_draws < 1:
         parser.error(f"--num-draws must be >= 1, got {a.num_draws}")
+    if not 0 < a.mc_delta_fraction < 1:
+        parser.error(f"--mc-delta-fraction must lie in (0, 1), got {a.mc_delta_fraction}")
     if a.imbalance is not None and a.imbalance < 1:
         parser.error(f"--imbalance must be >= 1 (n_max / n_min), got {a.imbalance}")
     if a.theta == "perturb" and (a.k < 1 or not a.radius >= 0):
@@ -226,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         t_train = time.perf_counter() - t0
         losses = perturbation_losses(record_dirs, a) if a.theta == "perturb" else None
         comp = compare(record_dirs, loss=a.loss, cap=a.cap, theta="given" if losses is not None else "checkpoints",
-                       losses=losses, delta=a.delta, num_draws=a.num_draws, seed=0)
+                       losses=losses, delta=a.delta, num_draws=a.num_draws, seed=0,
+                       mc_delta_fraction=a.mc_delta_fraction)
     except ValueError as e:  # bad data, records of different splits, ...: one clear line, status 2
         print(f"compare_bounds.py: error: {e}", file=sys.stderr)
         return 2

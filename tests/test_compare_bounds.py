@@ -106,6 +106,7 @@ def test_records_option_reads_trainer_records(default_run, tmp_path):
     (["--delta", "0"], "--delta must lie in (0, 1)"),
     (["--schedules", "ib", "nope"], "unknown ['nope']"),
     (["--dataset", "cifar10-lt"], "needs --data-dir"),
+    (["--mc-delta-fraction", "1"], "--mc-delta-fraction must lie in (0, 1)"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(args, message, tmp_path):
     res = _run(*args, "--out", str(tmp_path / "o"))
