@@ -47,7 +47,8 @@ _EXPORTS: dict[str, str] = {
     "exchange_residual": "theory", "increase_residual": "theory", "q_family_residual": "theory",
     "confidence_excess": "theory", "theorem1_gap": "theory",
     # comparison of run records
-    "compare": "compare", "Comparison": "compare", "bounds_for_record": "compare",
+    "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
+    "RunBounds": "comparison", "RecordError": "records",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

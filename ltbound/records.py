@@ -101,6 +101,35 @@ class RecordError(ValueError):
     """A folder that is not a readable run record, or a write that would corrupt one."""
 
 
+#: the per-sample losses a record gives: name -> needs a cap. One vocabulary for the library.
+#: "ce": raw cross-entropy (unbounded: not for the bounds); "ce-clipped": min(ce, cap), M = cap;
+#: "zero-one": 1 - correctness, M = 1.
+LOSSES = {"ce": False, "ce-clipped": True, "zero-one": False}
+#: the losses the bounds can use (bounded, with a known range M)
+BOUNDED_LOSSES = ("ce-clipped", "zero-one")
+
+
+def check_loss(loss: Any, cap: Any = None, *, allowed: Iterable[str] = tuple(LOSSES)) -> tuple[str, float | None]:
+    """Check a loss name and its cap: returns ``(loss, cap)``, cap a float > 0 or None.
+
+    The cap is required exactly when the loss needs it ("ce-clipped") and refused otherwise,
+    so that a cap can never be silently ignored.
+    """
+    allowed = tuple(allowed)
+    if not isinstance(loss, str) or loss not in allowed:
+        raise ValueError(f"loss must be one of {list(allowed)}, got {loss!r}")
+    if LOSSES[loss]:
+        if cap is None:
+            raise ValueError(f"loss={loss!r} needs cap, the clipping level C > 0 of the cross-entropy (then M = C)")
+        if isinstance(cap, bool) or not isinstance(cap, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(cap)) or float(cap) <= 0:
+            raise ValueError(f"cap must be a finite number > 0 (the clipping level), got {cap!r}")
+        return loss, float(cap)
+    if cap is not None:
+        raise ValueError(f"cap applies only to loss='ce-clipped'; loss={loss!r} takes cap=None, got cap={cap!r}")
+    return loss, None
+
+
 # ----------------------------------------------------------------------------- atomic I/O
 def _umask() -> int:
     mask = os.umask(0o022)
@@ -821,20 +850,20 @@ class RunRecord:
     def loss_matrix(self, epochs: Iterable[int] | None = None, *, loss: str = "ce", cap: float | None = None) -> np.ndarray:
         """Per-sample training losses (K, n) of the models after the given epochs (a finite Θ̂).
 
-        ``loss="ce"``: cross-entropy, clipped at ``cap`` if given; ``loss="zero-one"``:
-        1 - correctness. Default epochs: :meth:`final_stage_epochs`.
+        ``loss`` is one of :data:`LOSSES`: "ce" (raw cross-entropy), "ce-clipped" (clipped at
+        ``cap``, required) or "zero-one" (1 - correctness). Default epochs:
+        :meth:`final_stage_epochs`.
         """
+        loss, cap = check_loss(loss, cap)
         ep = np.asarray(self.final_stage_epochs() if epochs is None else list(epochs), dtype=np.int64)
         if ep.size == 0:
             raise ValueError("epochs selects no epoch of this record")
         if loss == "zero-one":
             rows = _rows_for(self.epochs, ep, "epochs")
             return 1.0 - self.train_correct[rows].astype(np.float64)
-        if loss == "ce":
-            rows = _rows_for(self.loss_epochs, ep, "epochs with stored losses")
-            out = self.train_loss[rows].astype(np.float64)
-            return np.minimum(out, cap) if cap is not None else out
-        raise ValueError(f"loss must be 'ce' or 'zero-one', got {loss!r}")
+        rows = _rows_for(self.loss_epochs, ep, "epochs with stored losses")
+        out = self.train_loss[rows].astype(np.float64)
+        return np.minimum(out, cap) if cap is not None else out
 
 
 def _rows_for(have: np.ndarray, want: np.ndarray, what: str) -> np.ndarray:
