@@ -468,6 +468,8 @@ def plot_events(learned: Any, forgotten: Any, labels: Any, num_classes: int, pat
     if out.suffix.lower() != ".png":
         raise ValueError(f"path must end in .png (the figure is written as PNG), got {str(out)!r}")
 
+    from ._optional import require
+    require("matplotlib", "plot_events")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
