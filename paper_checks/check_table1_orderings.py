@@ -38,7 +38,7 @@ def accuracy_by_row(records: list) -> dict[str, list[float]]:
     """Final balanced test accuracy (%) of each run, grouped by Table 6 row."""
     out: dict[str, list[float]] = {}
     for rec in records:
-        schedule = str((rec.manifest.get("config") or {}).get("schedule", "")).lower()
+        schedule = rec.label.lower()
         row = ROWS.get(schedule)
         if row is not None and rec.epochs.size:
             out.setdefault(row, []).append(100.0 * float(rec.balanced_test_accuracy()[-1]))
@@ -62,8 +62,8 @@ def table1_orderings() -> Outcome:
 
     groups: dict[tuple[str, float], list] = {}
     for rec in committed_records():
-        ds = rec.manifest.get("dataset", {}) or {}
-        groups.setdefault((str(ds.get("name", "")).lower(), float(ds.get("imbalance") or 0)), []).append(rec)
+        src = rec.source
+        groups.setdefault((str(src.get("dataset") or "").lower(), float(src.get("imbalance") or 0)), []).append(rec)
     results, verdicts = {}, []
     for (name, beta), recs in sorted(groups.items()):
         acc = accuracy_by_row(recs)
