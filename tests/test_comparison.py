@@ -104,3 +104,32 @@ def test_loss_names_mean_what_they_say(tmp_path):
     # the final model's training risk: mean clipped CE vs mean 0-1 loss of the same epoch
     assert clipped.train_risk == pytest.approx(float(np.minimum(ce[-1], 1.0).mean()), rel=1e-6)
     assert zero_one.train_risk == pytest.approx(0.5)
+
+
+def _main_job(*args):
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "experiments" / "compare_bounds.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600)
+
+
+def test_main_job_reports_a_damaged_record_in_one_line(tmp_path):
+    rec = _record(tmp_path / "a")
+    epoch = rec / "epochs" / "epoch_0002.npz"
+    epoch.write_bytes(epoch.read_bytes()[:40])                # truncated
+    res = _main_job("--records", str(rec), "--loss", "zero-one", "--num-draws", "20", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "epoch_0002.npz" in lines[0] and lines[0].startswith("compare_bounds.py: error:")
+
+
+def test_main_job_refuses_an_incomplete_record_unless_asked_and_writes_its_status(tmp_path):
+    import json
+    rec = _record(tmp_path / "a", finish=False)
+    res = _main_job("--records", str(rec), "--loss", "zero-one", "--num-draws", "20", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "not complete" in res.stderr and "Traceback" not in res.stderr
+    res = _main_job("--records", str(rec), "--loss", "zero-one", "--num-draws", "20", "--allow-incomplete",
+                    "--out", str(tmp_path / "o2"), "--quiet")
+    assert res.returncode == 0, res.stderr[-2000:]
+    runs = json.loads((tmp_path / "o2" / "results.json").read_text())["comparison"]["runs"]
+    assert [r["status"] for r in runs] == ["running"]
