@@ -302,22 +302,15 @@ def _read_npz(path: Path, rel: str, manifest: dict, *, required: Iterable[str],
               optional: Iterable[str] = ()) -> dict[str, np.ndarray]:
     """Load one data file, checking size and SHA-256 (version 2) first; any damage -> RecordError."""
     f = path / rel
-    if not f.is_file():
-        raise RecordError(f"{path}: data file {rel} is missing (the manifest counts it)")
-    try:
-        data = f.read_bytes()
-    except OSError as e:
-        raise RecordError(f"{f} cannot be read ({e.strerror or e})") from None
     if manifest.get("version", 1) >= 2:
-        want = manifest["files"].get(rel)
-        if want is None:
-            raise RecordError(f"{path}: manifest lists no hash for {rel}; the record is incomplete")
-        if len(data) != want["size"]:
-            raise RecordError(f"{f} has {len(data)} bytes but the manifest says {want['size']} "
-                              "(truncated or replaced); restore it from a copy")
-        if hashlib.sha256(data).hexdigest() != want["sha256"]:
-            raise RecordError(f"{f} does not match its SHA-256 in the manifest (damaged or replaced by "
-                              "another file); restore it from a copy")
+        data = _verify_file(path, rel, manifest)
+    else:
+        if not f.is_file():
+            raise RecordError(f"{path}: data file {rel} is missing (the manifest counts it)")
+        try:
+            data = f.read_bytes()
+        except OSError as e:
+            raise RecordError(f"{f} cannot be read ({e.strerror or e})") from None
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             names = set(z.files)
@@ -891,8 +884,38 @@ def load_record(path: str | os.PathLike) -> RunRecord:
         raise RecordError(f"run record folder {path} does not exist")
     manifest = _read_manifest(path)
     if manifest.get("layout", "epochs") == "compact":
-        return _load_compact(path, manifest)
-    return _load_epochs_layout(path, manifest)
+        rec = _load_compact(path, manifest)
+        read = {"record.npz"}
+    else:
+        rec = _load_epochs_layout(path, manifest)
+        read = {"split.npz", *(_epoch_rel(e) for e in range(1, manifest["epochs_completed"] + 1))}
+    if manifest["version"] >= 2:          # files a tool added (loss matrices, ...): present and intact
+        for rel in sorted(set(manifest["files"]) - read):
+            _verify_file(path, rel, manifest)
+    return rec
+
+
+def _verify_file(path: Path, rel: str, manifest: dict) -> bytes:
+    """Read ``RUN/rel`` and check its size and SHA-256 against the manifest (version 2)."""
+    f = path / rel
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise RecordError(f"{path}/manifest.json lists {rel!r}, which is not a file inside the record")
+    if not f.is_file():
+        raise RecordError(f"{path}: data file {rel} is missing (the manifest lists it)")
+    try:
+        data = f.read_bytes()
+    except OSError as e:
+        raise RecordError(f"{f} cannot be read ({e.strerror or e})") from None
+    want = manifest["files"].get(rel)
+    if want is None:
+        raise RecordError(f"{path}: manifest lists no hash for {rel}; the record is incomplete")
+    if len(data) != want["size"]:
+        raise RecordError(f"{f} has {len(data)} bytes but the manifest says {want['size']} "
+                          "(truncated or replaced); restore it from a copy")
+    if hashlib.sha256(data).hexdigest() != want["sha256"]:
+        raise RecordError(f"{f} does not match its SHA-256 in the manifest (damaged or replaced by "
+                          "another file); restore it from a copy")
+    return data
 
 
 def _load_epochs_layout(path: Path, manifest: dict) -> RunRecord:
@@ -950,6 +973,49 @@ def _load_compact(path: Path, manifest: dict) -> RunRecord:
         test_labels=test_labels, epochs=epochs.astype(np.int64), loss_epochs=loss_epochs.astype(np.int64),
         train_loss=z["train_loss"].astype(np.float32), train_correct=tc, test_correct=sc,
         test_loss=test_loss, history=history)
+
+
+def add_file(path: str | os.PathLike, rel: str, **arrays: np.ndarray) -> Path:
+    """Add a data file (e.g. a loss matrix over a finite Θ̂) to a record, hashed in its manifest.
+
+    Writes ``RUN/rel`` (an ``.npz`` of ``arrays``) atomically and records its SHA-256 and size
+    under ``files``, holding the record's lock; :func:`load_record` then verifies it. Read it
+    back with :func:`read_file`. Only version 2 records can hold added files.
+    """
+    path = Path(path)
+    rel_path = Path(rel)
+    if rel_path.is_absolute() or ".." in rel_path.parts or rel_path.suffix != ".npz" \
+            or rel in ("split.npz", "record.npz") or rel_path.parts[0] in ("epochs", "checkpoints"):
+        raise ValueError(f"rel must be a new .npz path inside the record (not split, record, epochs/ or "
+                         f"checkpoints/), got {rel!r}")
+    if not arrays:
+        raise ValueError("add_file needs at least one array")
+    lock = _Lock(path)
+    try:
+        manifest = _read_manifest(path)
+        if manifest["version"] < 2:
+            raise RecordError(f"{path} is a version 1 record: it has no file hashes; resume or recompact it first")
+        data = _savez_bytes(**{k: np.asarray(v) for k, v in arrays.items()})
+        _atomic_write_bytes(path / rel, data)
+        manifest["files"][rel] = _file_entry(data)
+        write_manifest(path, manifest)
+    finally:
+        lock.release()
+    return path / rel
+
+
+def read_file(path: str | os.PathLike, rel: str) -> dict[str, np.ndarray]:
+    """Arrays of a data file added with :func:`add_file`, after checking its hash."""
+    path = Path(path)
+    manifest = _read_manifest(path)
+    if manifest["version"] < 2 or rel not in manifest["files"]:
+        raise RecordError(f"{path} lists no file {rel!r} in its manifest")
+    data = _verify_file(path, rel, manifest)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except Exception as e:
+        raise RecordError(f"{path / rel} is not a readable .npz file ({type(e).__name__})") from None
 
 
 def compact_record(src: str | os.PathLike, dst: str | os.PathLike, *,

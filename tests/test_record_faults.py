@@ -378,3 +378,22 @@ def test_record_files_follow_the_umask(tmp_path):
         os.umask(old)
     for rel in ("manifest.json", "split.npz", "epochs/epoch_0001.npz"):
         assert (tmp_path / "r" / rel).stat().st_mode & 0o777 == 0o640, rel
+
+
+def test_an_added_loss_matrix_is_hashed_and_verified(pristine, tmp_path):
+    from ltbound.records import add_file, read_file
+    rec = _copy(pristine["v2"], tmp_path / "r")
+    losses = np.random.default_rng(0).random((4, N))
+    add_file(rec, "loss_matrices/perturb.npz", losses=losses)
+    np.testing.assert_array_equal(read_file(rec, "loss_matrices/perturb.npz")["losses"], losses)
+    load_record(rec)
+    flip(rec / "loss_matrices" / "perturb.npz")
+    with pytest.raises(RecordError, match="perturb.npz"):
+        load_record(rec)
+    with pytest.raises(RecordError, match="perturb.npz"):
+        read_file(rec, "loss_matrices/perturb.npz")
+    with pytest.raises(ValueError, match="rel must be a new .npz path"):
+        add_file(rec, "../outside.npz", losses=losses)
+    delete(rec / "loss_matrices" / "perturb.npz")
+    with pytest.raises(RecordError, match="perturb.npz is missing"):
+        load_record(rec)
