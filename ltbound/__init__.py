@@ -53,7 +53,8 @@ _EXPORTS: dict[str, str] = {
     "compare_on_test_set": "evaluate", "compare_over_seeds": "evaluate", "PairedComparison": "evaluate",
     "detectable_difference": "evaluate",
     # comparison of run records
-    "compare": "compare", "Comparison": "compare", "bounds_for_record": "compare",
+    "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
+    "RunBounds": "comparison", "RecordError": "records",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -420,6 +420,9 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
         raise ValueError(f"theta_index must lie in [{-k}, {k}) for a loss matrix with {k} rows, got {theta_index}")
     b = check_positive_int(num_draws, "num_draws")
     check_seed(seed)        # validated here, used by the Rademacher and bootstrap draws
+    if (1.0 - f) * d == 0 or f * d == 0:
+        raise ValueError(f"delta = {d!r} split by mc_delta_fraction = {f!r} gives a part that rounds to 0 "
+                         "(no finite bound); use a larger delta or a fraction nearer 0.5")
     if not isinstance(theta_fixed, (bool, np.bool_)):
         raise ValueError(f"theta_fixed must be True or False, got {theta_fixed!r}")
     split = {"mcdiarmid": (1.0 - f) * d, "monte_carlo": f * d}
