@@ -7,6 +7,7 @@ verdict follows the data, so that no verdict is fixed before a check runs.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from paper_checks import check_significance as sig
@@ -178,3 +179,42 @@ def test_appendix_a_and_digits_proxy_verdicts_follow_the_numbers():
     assert proxy_verdict(firm, 2)[0] == HOLDS
     assert proxy_verdict(loose, 2)[0] == HOLDS_ONLY_IF
     assert proxy_verdict(wrong, 2)[0] == FAILS
+
+
+def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=60):
+    """A one-epoch record standing in for a CIFAR run of ``schedule`` with the given test correctness."""
+    from ltbound.records import RecordWriter, load_record
+    labels = np.repeat(np.arange(2), 50)
+    test_labels = np.repeat(np.arange(2), test_correct.size // 2)
+    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": 0, "preset": preset, "epochs": epochs},
+                                     "dataset": {"num_classes": 2},
+                                     "environment": {"device": "cpu"},
+                                     "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                     train_indices=np.arange(labels.size), train_labels=labels, test_labels=test_labels)
+    w.write_epoch(1, train_loss=np.full(labels.size, 0.5), train_correct=np.ones(labels.size, bool),
+                  test_correct=test_correct, summary={"sampler": "IB", "q": 1.0})
+    w.finish()
+    return load_record(path)
+
+
+def test_table1_records_verdict_follows_paired_tests(tmp_path):
+    """IB=>CR vs IB=>IB on one test set: significant either way, or within the paired test's noise."""
+    from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, NOT_RUN
+    from paper_checks.check_table1_orderings import records_verdict
+    rng = np.random.default_rng(0)
+    base = rng.random(400) < 0.7
+    better = base | (rng.random(400) < 0.5)              # fixes about half of the errors
+    worse = base & (rng.random(400) < 0.6)
+    noise = base.copy()
+    noise[:3] = ~noise[:3]                                # three flips: no detectable difference
+    ib = _table1_record(tmp_path / "ib", "ib", base)
+    status, text, ev = records_verdict([ib, _table1_record(tmp_path / "sw1", "switching", better)])
+    assert status == HOLDS and "CPU, 60 epochs" in text and ev["pairs"][0]["difference_points"] > 5
+    assert records_verdict([ib, _table1_record(tmp_path / "sw2", "switching", worse)])[0] == FAILS
+    assert records_verdict([ib, _table1_record(tmp_path / "sw3", "switching", noise)])[0] == HOLDS_ONLY_IF
+    assert records_verdict([ib])[0] == NOT_RUN
+    # records of the paper's full recipe take precedence over shortened ones
+    full = [_table1_record(tmp_path / "f-ib", "ib", better, preset="cifar", epochs=200),
+            _table1_record(tmp_path / "f-sw", "switching", base, preset="cifar", epochs=200)]
+    status, text, ev = records_verdict([ib, _table1_record(tmp_path / "sw4", "switching", better)] + full)
+    assert status == FAILS and ev["full_recipe"] and "200 epochs" in text
