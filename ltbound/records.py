@@ -51,6 +51,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ._validation import check_labels, check_positive_int
+from .schedule import Phase, Schedule
 
 RECORD_FORMAT = "ltbound-run-record"
 RECORD_VERSION = 1
@@ -330,15 +331,9 @@ class RunRecord:
         For an IB-only run this is the whole last learning-rate stage (epochs after the last
         milestone) when the configuration records milestones, else every epoch.
         """
-        sched = self.manifest.get("schedule") or []
-        start = 1
-        if len(sched) > 1:
-            start = int(sched[-1]["start_epoch"])
-        else:
-            ms = (self.manifest.get("config", {}) or {}).get("milestones") or []
-            if ms:
-                start = int(max(ms)) + 1
-        return self.epochs[self.epochs >= start]
+        phases = self.manifest.get("schedule") or [Phase(1, "IB", 1.0).to_dict()]   # no schedule: one phase
+        ms = (self.manifest.get("config", {}) or {}).get("milestones") or []
+        return self.epochs[self.epochs >= Schedule.from_list(phases).final_stage_start(ms)]
 
     def loss_matrix(self, epochs: Iterable[int] | None = None, *, loss: str = "ce", cap: float | None = None) -> np.ndarray:
         """Per-sample training losses (K, n) of the models after the given epochs (a finite Θ̂).
