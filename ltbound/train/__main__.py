@@ -156,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ltbound.train: error: {flags_for(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:      # a full disk, a vanished folder: the record keeps every completed epoch
-        print(f"ltbound.train: error: {exc.strerror + ': ' + str(exc.filename) if exc.strerror and exc.filename else exc}; "
-              "the record keeps every completed epoch (continue with --resume)", file=sys.stderr)
+        what = f"cannot write {exc.filename} ({exc.strerror})" if exc.strerror and exc.filename else str(exc)
+        print(f"ltbound.train: error: {what}; the record keeps every completed epoch: free disk space (or fix the "
+              "folder), then continue with --resume", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ltbound.train: interrupted; the record keeps every completed epoch (continue with --resume)",

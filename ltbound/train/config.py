@@ -285,17 +285,16 @@ def resolve_device(spec: str, info: D.DistInfo) -> torch.device:
 def check_out_dir(out: Path, resume: bool) -> None:
     """Refuse early (before loading data) a folder the record writer would refuse or cannot write.
 
-    Creates ``out`` if missing and writes a probe file in it, so that a path under a file,
-    in a read-only place (``/proc``) or on a full disk fails here, in one line. A folder
+    Creates and removes a probe folder in ``out`` (or, if ``out`` does not exist yet, where it
+    would be created), so that a path under a file or in a place nobody can write (``/proc``)
+    fails here, in one line, and nothing is left behind. A folder
     left by a run killed during its first write, and a record with no completed epoch, are
     accepted (the record writer replaces them).
     """
-    for parent in (out, *out.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                where = "is a file" if parent == out else f"lies under {parent}, which is a file"
-                raise ValueError(f"out {out} {where}, not a folder; choose a folder path")
-            break
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under {existing}, which is a file"
+        raise ValueError(f"out {out} {where}, not a folder; choose a folder path")
     if (out / "manifest.json").is_file():
         manifest = read_manifest(out)
         if not resume and manifest["epochs_completed"] > 0:
@@ -305,10 +304,7 @@ def check_out_dir(out: Path, resume: bool) -> None:
         raise ValueError(f"output folder {out} is not empty and holds no run record; "
                          "choose an empty or new folder")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".probe.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".ltbound-probe-"))
     except OSError as exc:
         raise ValueError(f"cannot write the run record folder {out} ({exc.strerror or exc}); "
                          "choose a writable folder for out") from None

@@ -41,7 +41,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0][:120]
-        raise OSError(f"cannot write {path} ({reason}); free disk space or choose another out, then resume") from None
+        raise OSError(f"cannot write {path} ({reason})") from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
