@@ -268,6 +268,11 @@ def _short(v: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def read_manifest(path: str | os.PathLike) -> dict:
+    """The checked manifest of the record in ``path`` (format, version, checksum, epochs, history)."""
+    return _read_manifest(Path(path))
+
+
 def derive_run_fields(manifest: dict) -> dict:
     """The version 2 top-level fields (``run``, ``final_stage_start_epoch``, ``source``) of a manifest.
 
@@ -437,6 +442,19 @@ class _Lock:
         if getattr(self, "_fd", None) is not None:
             os.close(self._fd)          # closing the descriptor releases the flock
             self._fd = None
+
+
+def probe_lock(path: str | os.PathLike) -> None:
+    """Raise RecordError now if another process holds ``path``'s record lock (checks before slow work)."""
+    path = Path(path)
+    if (path / LOCK_NAME).is_file():
+        _Lock(path).release()
+
+
+def is_writer_debris(path: str | os.PathLike) -> bool:
+    """True if ``path`` has no manifest and holds only what a writer killed in its first write leaves."""
+    path = Path(path)
+    return path.is_dir() and not (path / "manifest.json").exists() and _writer_debris_only(path)
 
 
 def _writer_debris_only(path: Path) -> bool:

@@ -45,7 +45,17 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ltbound.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"ltbound.{module}"), name)
+    try:
+        mod = importlib.import_module(f"ltbound.{module}")
+    except ModuleNotFoundError as exc:       # torch & co. come with the [train] extra
+        from .._optional import EXTRA_OF
+        top = (exc.name or "").split(".")[0]
+        if top in EXTRA_OF:
+            raise ImportError(f"ltbound.train.{name} needs {top}, which is not installed; install it with "
+                              f"pip install 'ltbound[{EXTRA_OF[top]}]' (or pip install -e '.[{EXTRA_OF[top]}]' "
+                              "in a checkout)") from exc
+        raise
+    value = getattr(mod, name)
     globals()[name] = value
     return value
 

@@ -36,7 +36,8 @@ examples:
   # continue a run that was stopped (same settings, same --out)
   python -m ltbound.train --dataset cifar10-lt --data-dir data --schedule ib --out runs/c10-ib --resume
 
-Exit status: 0 on success, 2 for invalid settings or data (one line on stderr)."""
+Exit status: 0 on success, 2 for invalid settings or data, a damaged record or a diverging run, 1 when
+the record cannot be written (a full disk), 130 when interrupted; always one line on stderr."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-batch-size", type=int, default=None,
                    help="batch size of the per-epoch evaluation (default: 128 on CPU, 1024 on CUDA)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (epoch summaries are still printed)")
+    g.add_argument("--allow-env-change", action="store_true",
+                   help="let --resume continue in another environment (threads, device, amp, torch version) than "
+                        "the record's; the change is recorded in the manifest (the run is then not bitwise "
+                        "equal to an uninterrupted one)")
     return p
 
 
@@ -144,12 +149,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         split_seed=args.split_seed, device=args.device, checkpoint_epochs=args.checkpoint_epochs,
         fast=not args.reference_pipeline, amp=args.amp, compile=args.compile, cuda_graphs=args.cuda_graphs,
         eval_batch_size=args.eval_batch_size, workers=args.workers, progress=not args.no_progress,
-        download=args.download, resume=args.resume, fork_from=args.fork_from)
+        download=args.download, resume=args.resume, fork_from=args.fork_from, allow_env_change=args.allow_env_change)
     try:
         out = train(config)
     except ValueError as exc:   # includes DataError and RecordError: bad input, not a bug
         print(f"ltbound.train: error: {flags_for(str(exc))}", file=sys.stderr)
         return 2
+    except OSError as exc:      # a full disk, a vanished folder: the record keeps every completed epoch
+        what = f"cannot write {exc.filename} ({exc.strerror})" if exc.strerror and exc.filename else str(exc)
+        print(f"ltbound.train: error: {what}; the record keeps every completed epoch: free disk space (or fix the "
+              "folder), then continue with --resume", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("ltbound.train: interrupted; the record keeps every completed epoch (continue with --resume)",
               file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,11 +22,13 @@ import numpy as np
 import torch
 
 from .._validation import check_finite_scalar, check_positive_int
+from ..records import LOCK_NAME, is_writer_debris, probe_lock, read_manifest
 from ..schedule import (DEFAULT_IMBALANCE, PRESETS, SCHEDULES, Recipe, Schedule, default_imbalance, default_preset,
                         get_schedule)
 from . import distributed as D
 from .augment import AUGMENTATIONS
 from .environment import cpu_bf16_supported
+from .models import MODELS
 
 __all__ = ["TrainConfig", "RunPlan", "plan_run", "check_data", "resolve_recipe", "checkpoint_epochs",
            "resolve_device", "check_out_dir", "config_dict", "AMP_MODES", "DEFAULT_EVAL_BATCH",
@@ -43,7 +46,7 @@ DEFAULT_EVAL_BATCH = {"cpu": 128, "cuda": 1024}
 
 #: Config fields that do not change the numbers a run produces; they are left out of the
 #: manifest's ``config``, so a resume may change them.
-OPERATIONAL = ("out", "resume", "progress", "quiet", "download", "workers", "fork_from")
+OPERATIONAL = ("out", "resume", "progress", "quiet", "download", "workers", "fork_from", "allow_env_change")
 
 
 @dataclass
@@ -111,6 +114,11 @@ class TrainConfig:
     resume : bool
         Continue the record in ``out`` from its ``state.pt``; a missing or empty ``out``
         starts a new run.
+    allow_env_change : bool
+        Let a resume continue in an environment whose determinism-relevant fields
+        (device, torch_threads, amp, torch version, ...) differ from the record's; the
+        change is recorded in the manifest's ``resumes``. Without it such a resume is refused,
+        since the continued run would not equal an uninterrupted one.
     fork_from : str or Path, optional
         Start from another run's record at its last recorded epoch e instead of from
         scratch (:func:`~ltbound.train.fork.fork_record`): the new run must agree with it on every setting but the
@@ -149,6 +157,7 @@ class TrainConfig:
     download: bool = False
     resume: bool = False
     fork_from: str | os.PathLike | None = None
+    allow_env_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,17 +283,32 @@ def resolve_device(spec: str, info: D.DistInfo) -> torch.device:
 
 
 def check_out_dir(out: Path, resume: bool) -> None:
-    """Refuse early (before loading data) a folder the record writer would refuse."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out {out} exists and is not a folder")
+    """Refuse early (before loading data) a folder the record writer would refuse or cannot write.
+
+    Creates and removes a probe folder in ``out`` (or, if ``out`` does not exist yet, where it
+    would be created), so that a path under a file or in a place nobody can write (``/proc``)
+    fails here, in one line, and nothing is left behind. A folder
+    left by a run killed during its first write, and a record with no completed epoch, are
+    accepted (the record writer replaces them).
+    """
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under {existing}, which is a file"
+        raise ValueError(f"out {out} {where}, not a folder; choose a folder path")
     if (out / "manifest.json").is_file():
-        if not resume:
-            raise ValueError(f"output folder {out} already holds a run record; choose another out, "
-                             "delete it, or pass resume=True to continue it")
-        return
-    if out.is_dir() and any(out.iterdir()):
+        manifest = read_manifest(out)
+        if not resume and manifest["epochs_completed"] > 0:
+            raise ValueError(f"output folder {out} already holds a run record ({manifest['epochs_completed']} "
+                             "epochs); choose another out, delete it, or pass resume=True to continue it")
+    elif out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()) and not is_writer_debris(out):
         raise ValueError(f"output folder {out} is not empty and holds no run record; "
                          "choose an empty or new folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".ltbound-probe-"))
+    except OSError as exc:
+        raise ValueError(f"cannot write the run record folder {out} ({exc.strerror or exc}); "
+                         "choose a writable folder for out") from None
+    probe_lock(out)
 
 
 def plan_run(config: TrainConfig, info: D.DistInfo) -> RunPlan:
@@ -311,7 +335,11 @@ def plan_run(config: TrainConfig, info: D.DistInfo) -> RunPlan:
     check_positive_int(config.workers, "workers", minimum=0)
     if config.amp not in AMP_MODES:
         raise ValueError(f"amp must be one of {AMP_MODES}, got {config.amp!r}")
+    if not isinstance(config.allow_env_change, bool):
+        raise ValueError(f"allow_env_change must be True or False, got {config.allow_env_change!r}")
     preset, recipe = resolve_recipe(config)
+    if recipe.model is not None and recipe.model not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {recipe.model!r}")
     schedule = get_schedule(config.schedule, recipe)
     schedule.validate(recipe.epochs)   # raises if a switch falls outside 1..epochs
     ckpts = checkpoint_epochs(config.checkpoint_epochs, recipe.epochs, schedule)

@@ -12,14 +12,13 @@ import platform
 import numpy as np
 import torch
 
+from ..records import DETERMINISM_FIELDS
 from . import distributed as D
 
 __all__ = ["cpu_bf16_supported", "cpu_name", "environment", "DETERMINISM_FIELDS"]
 
-#: Environment fields that decide the bits a CPU run produces: a fork (and a bitwise resume)
-#: needs them equal.
-DETERMINISM_FIELDS = ("device", "torch", "torch_threads", "amp", "channels_last", "pipeline", "world_size",
-                      "compile")
+# DETERMINISM_FIELDS (defined with the record format, ltbound.records): the environment fields
+# that decide the bits a CPU run produces; a fork and a bitwise resume need them equal.
 
 
 def cpu_bf16_supported() -> bool:

@@ -14,10 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
-import torch
-
+from ..records import DETERMINISM_FIELDS, RECORD_VERSION, derive_run_fields, load_record, write_manifest
 from ..schedule import Schedule
-from .environment import DETERMINISM_FIELDS
+from .state import read_state
 
 __all__ = ["fork_record"]
 
@@ -36,11 +35,8 @@ def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: 
     epoch up to e, or another determinism-relevant environment (:data:`DETERMINISM_FIELDS`).
     """
     source = Path(source)
+    src = load_record(source).manifest          # verifies every file of the source (RecordError if damaged)
     raw = (source / "manifest.json").read_bytes()
-    try:
-        src = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"fork_from {source}: manifest.json is not valid JSON ({exc})") from None
     e = int(src.get("epochs_completed", 0))
     if e < 1:
         raise ValueError(f"fork_from {source} has no recorded epoch to start from")
@@ -65,7 +61,7 @@ def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: 
         detail = ", ".join(f"{k}: {env_old.get(k)!r} vs {env_new.get(k)!r}" for k in env_diff)
         raise ValueError(f"fork_from {source} ran in another environment ({detail}); "
                          "the fork would not reproduce it")
-    state = torch.load(source / "state.pt", map_location="cpu", weights_only=True)
+    state = read_state(source / "state.pt")
     if int(state["epoch"]) != e:
         raise ValueError(f"fork_from {source}: state.pt holds epoch {state['epoch']} but the record {e}; "
                          "fork from a record whose last epoch was saved completely")
@@ -84,11 +80,19 @@ def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: 
             shutil.copy2(source / "checkpoints" / f"epoch_{c:04d}.pt", out / "checkpoints" / f"epoch_{c:04d}.pt")
     shutil.copy2(source / "state.pt", out / "state.pt")
     fixed = json.loads(json.dumps(manifest, default=str))
-    new = {**{k: v for k, v in src.items() if k not in fixed}, **fixed, "status": "running", "epochs_completed": e,
-           "history": history, "timings": {},
+    fixed.update(derive_run_fields(fixed))       # the new run's label, final stage and source
+    kept = {k: v for k, v in src.items() if k not in fixed and k not in ("checksum", "resumes", "files")}
+    copied = ["split.npz"] + [f"epochs/epoch_{int(h['epoch']):04d}.npz" for h in history]
+    files = {rel: (src.get("files") or {}).get(rel) for rel in copied}
+    new = {**kept, **fixed, "version": RECORD_VERSION, "status": "running", "epochs_completed": e,
+           "history": history, "timings": {}, "resumes": [],
+           "files": {rel: f if f is not None else _file_entry(out / rel) for rel, f in files.items()},
            "forked_from": {"path": str(source.resolve()), "epoch": e, "schedule": old_cfg.get("schedule"),
                            "manifest_sha256": hashlib.sha256(raw).hexdigest()}}
-    tmp = out / ".manifest.json.fork.tmp"
-    tmp.write_text(json.dumps(new, indent=1))
-    os.replace(tmp, out / "manifest.json")      # last: a crash before it leaves no record to resume
+    write_manifest(out, new)      # last: a crash before it leaves writer debris only (a rerun clears it)
     return e
+
+
+def _file_entry(path: Path) -> dict:
+    data = path.read_bytes()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}

@@ -228,11 +228,11 @@ def record_perturbation_losses(record_dir: str | os.PathLike, *, k: int, radius:
                                device: str | torch.device = "cpu") -> np.ndarray:
     """:func:`perturbation_loss_matrix` around a run record's final checkpoint, on its training split.
 
-    ``loss`` is ``"ce"`` (clipped at ``cap`` when given; ``"ce-clipped"`` is accepted as an
-    alias) or ``"zero-one"``. Returns (k + 1, n) float32, row 0 the unperturbed final model.
+    ``loss`` is one of :data:`ltbound.records.LOSSES`: "ce", "ce-clipped" (with ``cap``,
+    required) or "zero-one". Returns (k + 1, n) float32, row 0 the unperturbed final model.
     """
-    if loss == "ce-clipped":
-        loss = "ce"
+    from ..records import check_loss
+    loss, cap = check_loss(loss, cap)
     ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
     if not have:
         raise ValueError(f"{record_dir} has no checkpoint to perturb (looked in {ckpt_dir})")
@@ -240,8 +240,9 @@ def record_perturbation_losses(record_dir: str | os.PathLike, *, k: int, radius:
     if str(device) == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     mat = perturbation_loss_matrix(net, ds.train.images, ds.train.labels, k=k, radius=radius, seed=seed,
-                                   mean=ds.mean, std=ds.std, batch_size=batch_size, device=device, loss=loss)
-    if loss == "ce" and cap is not None:
+                                   mean=ds.mean, std=ds.std, batch_size=batch_size, device=device,
+                                   loss="zero-one" if loss == "zero-one" else "ce")
+    if cap is not None:
         mat = np.minimum(mat, np.float32(cap))
     return mat
 
@@ -253,13 +254,19 @@ def _record_setup(record_dir, data_dir):
     from .models import build_model
 
     rec = load_record(record_dir)
-    cfg = rec.manifest.get("config", {})
+    src = rec.source                       # dataset, imbalance, split_seed, split_hash, model (format v2)
+    missing = [k for k in ("dataset", "imbalance", "model") if src.get(k) is None]
+    if missing:
+        raise ValueError(f"record {record_dir} does not name its source {missing}; it was not written by "
+                         "ltbound.train, so its data and model cannot be rebuilt")
     ckpt_dir = Path(record_dir) / "checkpoints"
     have = sorted(int(p.stem.split("_")[-1]) for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
-    ds = load_dataset(cfg["dataset"], data_dir=data_dir if data_dir is not None else cfg.get("data_dir"),
-                      imbalance=cfg["imbalance"], split_seed=cfg.get("split_seed", 0))
-    if ds.split_hash != rec.manifest.get("dataset", {}).get("split_hash"):
-        raise ValueError(f"the rebuilt training split of {cfg['dataset']!r} differs from the record's "
+    if data_dir is None:
+        data_dir = (rec.manifest.get("config") or {}).get("data_dir")     # where the trainer read it
+    ds = load_dataset(src["dataset"], data_dir=data_dir, imbalance=src["imbalance"],
+                      split_seed=src.get("split_seed") or 0)
+    if ds.split_hash != src.get("split_hash"):
+        raise ValueError(f"the rebuilt training split of {src['dataset']!r} differs from the record's "
                          "(split hash mismatch); point data_dir at the data the run used")
-    net = build_model(cfg["model"], ds.num_classes, in_channels=ds.train.images.shape[1])
+    net = build_model(src["model"], ds.num_classes, in_channels=ds.train.images.shape[1])
     return ds, net, ckpt_dir, have

@@ -77,6 +77,10 @@ from .state import load_resume_state, save_checkpoint, save_resume_state
 __all__ = ["TrainConfig", "train", "resolve_recipe", "checkpoint_epochs", "AMP_MODES", "cpu_bf16_supported",
            "DEFAULT_EVAL_BATCH", "fork_record"]
 
+class TrainingDiverged(ValueError):
+    """The training loss (or the model's evaluated losses) became NaN or infinite."""
+
+
 #: Per-class draw counts of every epoch go into the history up to this many classes (the
 #: manifest is rewritten each epoch; 8,142 iNaturalist classes x 200 epochs would bloat it).
 MAX_CLASSES_FOR_DRAWS = 1000
@@ -117,14 +121,17 @@ def train(config: TrainConfig, *, dataset=None, stop_after: int | None = None,
     if stop_after is not None:
         check_positive_int(stop_after, "stop_after")
     D.init_distributed(info, plan.device)
+    writers: list[RecordWriter] = []
     try:
-        return _train(config, plan, info, dataset, stop_after, on_event, t_setup)
+        return _train(config, plan, info, dataset, stop_after, on_event, t_setup, writers)
     finally:
+        for w in writers:
+            w.close()          # releases the record's lock
         D.shutdown(info)
 
 
 def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_after: int | None,
-           on_event, t_setup: float) -> Path:
+           on_event, t_setup: float, writers: list) -> Path:
     from .data import load_dataset
     from .models import build_model
     from .sampler import ClassSampler
@@ -155,7 +162,8 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
             fork_record(config.fork_from, out, manifest, schedule)
         writer = RecordWriter(out, manifest=manifest, train_indices=ds.train.indices,
                               train_labels=ds.train.labels.numpy(), test_labels=ds.test.labels.numpy(),
-                              resume=config.resume or forking)
+                              resume=config.resume or forking, allow_env_change=config.allow_env_change)
+        writers.append(writer)
 
     # ---- model and optimiser ---------------------------------------------------------------
     torch.manual_seed(config.seed)
@@ -239,11 +247,16 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
         lrs = epoch_lrs(recipe, epoch, len(loader))
         bar = tqdm(total=len(loader), desc=f"epoch {epoch}/{epochs} {sampler_name}", leave=False,
                    disable=not (config.progress and info.is_main), dynamic_ncols=True)
-        loss_sum = _train_epoch(train_model, optimizer, loader, lrs, amp_dtype, device, bar)
+        loss_sum, first_bad = _train_epoch(train_model, optimizer, loader, lrs, amp_dtype, device, bar)
         bar.close()
-        # The epoch's one device read: summed loss and the per-class draw counts, over all ranks.
-        totals = torch.cat([loss_sum.reshape(1).double(), draws.to(device, torch.float64)])
+        # The epoch's one device read: summed loss, per-class draw counts and the first step with a
+        # non-finite loss (+1; 0 = none), over all ranks.
+        totals = torch.cat([loss_sum.reshape(1).double(), draws.to(device, torch.float64),
+                            (first_bad + 1).reshape(1).double()])
         totals = D.all_reduce_sum(info, totals).cpu()   # a blocking copy: waits for the epoch's kernels
+        if totals[-1] > 0 or not torch.isfinite(totals[0]):
+            _diverged(epoch, int(first_bad.item()), lrs, float(recipe.lr), plan.bf16)
+        totals = totals[:-1]
         samples = int(totals[1:].sum())
         train_info = {"lr": lrs[-1], "lr_start": lrs[0], "sampler": sampler_name, "q": q,
                       "running_loss": float(totals[0]) / samples, "steps": len(lrs), "samples": samples,
@@ -269,11 +282,16 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
 
 
 def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader, lrs: list[float],
-                 amp_dtype: torch.dtype | None, device: torch.device, bar) -> torch.Tensor:
-    """One pass over ``loader``, step k at learning rate ``lrs[k]``; returns the summed loss (on the device)."""
+                 amp_dtype: torch.dtype | None, device: torch.device, bar) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over ``loader``, step k at learning rate ``lrs[k]``.
+
+    Returns the summed loss and the first step whose loss was not finite (-1 if none), both
+    on the device (nothing is read back inside the epoch).
+    """
     model.train()
     loss_sum = torch.zeros((), dtype=torch.float32, device=device)   # summed on device, read once
-    for lr, (x, y) in zip(lrs, loader):
+    first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+    for step, (lr, (x, y)) in enumerate(zip(lrs, loader)):
         for group in optimizer.param_groups:
             group["lr"] = lr           # a host float: nothing is read from the device
         with (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()):
@@ -283,8 +301,20 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loade
         loss.backward()
         optimizer.step()
         loss_sum += loss.detach() * y.shape[0]
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()),
+                                torch.full_like(first_bad, step), first_bad)
         bar.update(1)
-    return loss_sum
+    return loss_sum, first_bad
+
+
+def _diverged(epoch: int, step: int, lrs: list[float], base_lr: float, amp: bool) -> None:
+    """Raise TrainingDiverged saying where, and what to change (the record keeps the epochs before)."""
+    where = (f"step {step + 1} of {len(lrs)} (learning rate {lrs[step]:.4g})" if step >= 0
+             else f"one of its {len(lrs)} steps on another rank")
+    raise TrainingDiverged(
+        f"training diverged: the loss became NaN or infinite in epoch {epoch}, {where}; the record keeps "
+        f"epochs 1..{epoch - 1}. Start a new run with a lower lr (this one: {base_lr:g}) or more warmup_epochs"
+        + (", or with amp='off'" if amp else ""))
 
 
 @dataclass
@@ -314,6 +344,13 @@ def _record_epoch(rec: _Recording, model: torch.nn.Module, epoch: int, train_inf
     eval_seconds = time.perf_counter() - t0
     if rec.writer is None:
         return
+    for name, values in (("training", tr_loss), ("test", te_loss)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise TrainingDiverged(
+                f"training diverged: after epoch {epoch} the model's {name} loss is NaN or infinite on "
+                f"{int(bad.sum())} of {values.size} samples; the record keeps epochs 1..{epoch - 1}. Start a new "
+                "run with a lower lr or more warmup_epochs")
     summary = _epoch_summary(train_info, tr_loss, tr_correct, te_correct, rec.test_labels, rec.counts, eval_seconds)
     rec.writer.write_epoch(epoch, train_loss=tr_loss, train_correct=tr_correct, test_correct=te_correct,
                            test_loss=te_loss, summary=summary)
