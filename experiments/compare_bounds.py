@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_argument_group("what to compare")
     src.add_argument("--records", nargs="+", metavar="DIR",
                      help="skip training: read these run records (folders written by python -m ltbound.train)")
+    src.add_argument("--allow-incomplete", action="store_true",
+                     help="with --records: also compare records that are not complete (status running); "
+                          "results.json gives each run's status")
     src.add_argument("--dataset", default="digits-lt", choices=DATASETS,
                      help="data set to train on (cifar*/image-folder want a GPU)")
     src.add_argument("--data-dir", help="folder of the data set (torchvision CIFAR folder or train/test image tree)")
@@ -220,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out {out} already holds results.json; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
 
-    from ltbound.compare import compare
+    from ltbound.comparison import compare
     from ltbound.records import json_default
 
     try:
@@ -232,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         losses = perturbation_losses(record_dirs, a) if a.theta == "perturb" else None
         comp = compare(record_dirs, loss=a.loss, cap=a.cap, theta="given" if losses is not None else "checkpoints",
                        losses=losses, delta=a.delta, num_draws=a.num_draws, seed=0,
-                       mc_delta_fraction=a.mc_delta_fraction)
-    except ValueError as e:  # bad data, records of different splits, ...: one clear line, status 2
+                       mc_delta_fraction=a.mc_delta_fraction, allow_incomplete=a.allow_incomplete)
+    except ValueError as e:  # RecordError (damaged, incomplete or duplicate records), bad data, other splits, ...
+        # one clear line, status 2
         print(f"compare_bounds.py: error: {e}", file=sys.stderr)
         return 2
     t_total = time.perf_counter() - t0

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # Eq. 1
-    "sampling_distribution": "sampling", "sampler_q": "sampling", "SAMPLER_Q": "sampling",
+    "sampling_distribution": "sampling", "sampler_q": "sampling", "parse_sampler": "sampling", "SAMPLER_Q": "sampling",
     "class_counts": "sampling", "long_tailed_counts": "sampling", "shot_groups": "sampling", "shot_group_means": "sampling",
     # Eq. 3, 4
     "standard_objective": "objectives", "weighted_objective": "objectives",
@@ -53,7 +53,8 @@ _EXPORTS: dict[str, str] = {
     "compare_on_test_set": "evaluate", "compare_over_seeds": "evaluate", "PairedComparison": "evaluate",
     "detectable_difference": "evaluate",
     # comparison of run records
-    "compare": "compare", "Comparison": "compare", "bounds_for_record": "compare",
+    "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
+    "RunBounds": "comparison", "RecordError": "records",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

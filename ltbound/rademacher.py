@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_delta, check_losses, check_positive_int, check_seed
+from ._validation import check_delta, check_loss_magnitude, check_losses, check_positive_int, check_seed
 
 __all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound"]
 
@@ -138,6 +138,7 @@ def _check_chunk(block: np.ndarray, c0: int) -> None:
     if np.any(block < 0):
         r, c = np.argwhere(block < 0)[0]
         raise ValueError(f"losses must be non-negative (a loss), found {block[r, c]!r} at index {(int(r), int(c0 + c))}")
+    check_loss_magnitude(block, "losses", offset=c0)
 
 
 def _chunk_columns(mat: np.ndarray, chunk_size: Any) -> int:
@@ -325,7 +326,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     half_step = 0.5 * scale * np.repeat(steps, _TILE)[:n]          # max |a'_i − a_i|
     spread = (w_abs if w_mat is not None else scale) * colmax        # max_θ a_i(θ)
     c = 2.0 * (spread + half_step)
-    t = math.sqrt(float(np.sum(c ** 2)) * math.log(1.0 / d) / (2.0 * count))
+    t = math.sqrt(float(np.sum(c ** 2)) * -math.log(d) / (2.0 * count))
     r_q = math.sqrt(2.0 * math.log(k)) * math.sqrt(float(np.sum(half_step ** 2)))
     r_64 = _gamma(steps.size + 3, _U64) * float(spread.sum())
     return RademacherEstimate(value=mean, std_error=std_error, upper=mean + t + r_q + r_64,

@@ -67,7 +67,7 @@ def appendix_a_records() -> Outcome:
                 "digits_command": command()}
 
     cifar = [r for r in committed_records("cifar10-lt", 50)
-             if str((r.manifest.get("config") or {}).get("schedule", "")).lower() in IB_SCHEDULES]
+             if r.label.lower() in IB_SCHEDULES]
     if not cifar:
         return Outcome(NOT_RUN, digits_text + " CIFAR-10-LT(50) IB records: none committed.", evidence,
                        condition=table1_command("cifar10-lt", 50, ("ib",)) + " (several seeds)")

@@ -217,7 +217,7 @@ def simulation_verdict(cr: dict) -> tuple[str, str]:
 @check("theorem1_records", claim="Theorem 1 on run records: Eq. 7 (final-stage p) vs Eq. 6 and the condition",
        where="Theorem 1, Sect. 4 runs", slow=True)
 def theorem1_records() -> Outcome:
-    from ltbound.compare import bounds_for_record
+    from ltbound.comparison import bounds_for_record
     from paper_checks._records import committed_records, table1_command
     from paper_checks._digits import digits_records
 

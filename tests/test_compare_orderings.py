@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ltbound.compare import _bound_relation, _orderings, compare, total_error
+from ltbound.comparison import _bound_relation, _orderings, compare, total_error
 from ltbound.records import RecordWriter
 
 

@@ -109,3 +109,40 @@ def test_state_out_of_step_with_the_record_is_refused(tmp_path):
 def test_stop_after_must_be_a_positive_epoch(tmp_path):
     with pytest.raises(ValueError, match="stop_after"):
         train(TrainConfig(out=tmp_path / "run", **SHORT), stop_after=0)
+
+
+# ----------------------------------------------------------------------------- fork
+def test_switching_forked_off_an_ib_run_equals_a_straight_switching_run(tmp_path):
+    """A second stage branched off a first-stage run is the run an uninterrupted schedule writes.
+
+    SHORT switches at epoch 4 (IB through 3), so an IB record of 2 or 3 epochs can be
+    continued as Switching; the result must match a Switching run from scratch bit for bit.
+    """
+    straight = train(TrainConfig(out=tmp_path / "switching", schedule="switching", checkpoint_epochs="all", **SHORT))
+    ib = train(TrainConfig(out=tmp_path / "ib", schedule="ib", checkpoint_epochs="all", **SHORT), stop_after=3)
+    forked = train(TrainConfig(out=tmp_path / "fork", schedule="switching", checkpoint_epochs="all",
+                               fork_from=ib, **SHORT))
+    _assert_same_record(straight, forked)
+    info = load_record(forked).manifest["forked_from"]
+    assert info["epoch"] == 3 and info["schedule"] == "ib" and len(info["manifest_sha256"]) == 64
+
+
+def test_fork_refuses_what_would_not_reproduce(tmp_path):
+    six = {**SHORT, "epochs": 6}                       # switching: IB through epoch 3, CR from 4
+    ib = train(TrainConfig(out=tmp_path / "ib", schedule="ib", **six), stop_after=4)
+    with pytest.raises(ValueError, match="epoch 4 was trained with sampler IB"):
+        train(TrainConfig(out=tmp_path / "a", schedule="switching", fork_from=ib, **six))
+    with pytest.raises(ValueError, match="differ in seed"):
+        train(TrainConfig(out=tmp_path / "b", schedule="ib", fork_from=ib, seed=1, **six))
+    with pytest.raises(ValueError, match="differ in amp"):
+        train(TrainConfig(out=tmp_path / "c", schedule="ib", amp="off", fork_from=ib, **six))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)                 # another thread count: other float sums
+    try:
+        with pytest.raises(ValueError, match="ran in another environment.*torch_threads"):
+            train(TrainConfig(out=tmp_path / "e", schedule="ib", fork_from=ib, **six))
+    finally:
+        torch.set_num_threads(threads)
+    with pytest.raises(ValueError, match="not a run record"):
+        train(TrainConfig(out=tmp_path / "d", fork_from=tmp_path, **SHORT))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

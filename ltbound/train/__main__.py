@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Sequence
 
@@ -39,8 +40,7 @@ Exit status: 0 on success, 2 for invalid settings or data (one line on stderr)."
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .data import DATASETS
-    from .schedule import PRESETS, SCHEDULES
+    from ..schedule import DATASETS, PRESETS, SCHEDULES
 
     p = argparse.ArgumentParser(prog="python -m ltbound.train", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("run")
     g.add_argument("--out", required=True, metavar="DIR", help="run record folder to create (must be new or empty)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
+    g.add_argument("--fork-from", metavar="RUN", default=None,
+                   help="start from RUN's record at its last epoch (same settings but schedule and checkpoints, "
+                        "same sampler up to there): e.g. Switching branched off an IB run")
     g.add_argument("--checkpoint-epochs", default="switch,end", metavar="LIST",
                    help="epochs whose weights are saved: comma list of switch, end, all, none or numbers "
                         "(default: switch,end)")
@@ -89,16 +92,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the slow DataLoader + PIL transforms pipeline (for comparison)")
     g.add_argument("--workers", type=int, default=2, help="DataLoader workers of --reference-pipeline (default 2)")
     g.add_argument("--eval-batch-size", type=int, default=None,
-                   help="batch size of the per-epoch evaluation (default: 256 on CPU, 1024 on CUDA)")
+                   help="batch size of the per-epoch evaluation (default: 128 on CPU, 1024 on CUDA)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (epoch summaries are still printed)")
     return p
+
+
+#: TrainConfig arguments whose flag is not simply ``--`` + the name with '-' for '_'.
+_FLAG_OF = {"fast": "--reference-pipeline", "progress": "--no-progress"}
+
+
+def flags_for(message: str) -> str:
+    """``message`` (which names TrainConfig arguments) with the command-line flag of each argument it names.
+
+    The library speaks of arguments (``batch_size``, ``cuda_graphs``); this adds, on the same
+    line, the flags they are set with here, e.g. ``(flags: cuda_graphs = --cuda-graphs)``.
+    One-word arguments whose flag is ``--`` + the word (``out``, ``device``) need no note.
+    """
+    import dataclasses
+
+    from .config import TrainConfig
+
+    notes = []
+    for field in dataclasses.fields(TrainConfig):
+        name = field.name
+        flag = _FLAG_OF.get(name, "--" + name.replace("_", "-"))
+        if flag == "--" + name or name == "quiet":      # obvious, or no flag at all
+            continue
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", message):
+            notes.append(f"{name} = {flag}")
+    return f"{message} (flags: {', '.join(notes)})" if notes else message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), train, print the record folder; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .trainer import TrainConfig, train
+    from .config import TrainConfig
+    from .trainer import train
 
     milestones = None
     if args.milestones is not None:
@@ -114,11 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         split_seed=args.split_seed, device=args.device, checkpoint_epochs=args.checkpoint_epochs,
         fast=not args.reference_pipeline, amp=args.amp, compile=args.compile, cuda_graphs=args.cuda_graphs,
         eval_batch_size=args.eval_batch_size, workers=args.workers, progress=not args.no_progress,
-        download=args.download, resume=args.resume)
+        download=args.download, resume=args.resume, fork_from=args.fork_from)
     try:
         out = train(config)
     except ValueError as exc:   # includes DataError and RecordError: bad input, not a bug
-        print(f"ltbound.train: error: {exc}", file=sys.stderr)
+        print(f"ltbound.train: error: {flags_for(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ltbound.train: interrupted; the record keeps every completed epoch (continue with --resume)",

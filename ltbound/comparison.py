@@ -36,11 +36,11 @@ from scipy import stats
 from ._validation import check_delta, check_finite_scalar, check_positive_int
 from .bounds import BoundReport, BoundResult, estimate_bounds
 from .evaluate import PairedComparison, accuracy_intervals, certified_risk, compare_over_seeds
-from .records import RunRecord, load_record
+from .records import BOUNDED_LOSSES, RecordError, RunRecord, check_loss, load_record
 from .objectives import class_mean_losses
 from .sampling import sampling_distribution, shot_group_means
 
-LOSSES = ("zero-one", "ce-clipped")
+LOSSES = BOUNDED_LOSSES
 THETAS = ("checkpoints", "given")
 
 
@@ -62,11 +62,13 @@ class RunBounds:
     report: BoundReport
     accuracy: dict = field(default_factory=dict)    # ltbound.evaluate.AccuracyReport.to_dict() of the final model
     certified_balanced_risk: dict = field(default_factory=dict)  # CertifiedRisk.to_dict(): rigorous test-set bound
+    status: str = "complete"    # the record's status: "complete", or "running" (compared only when allowed)
+    epochs_completed: int = 0
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("label", "seed", "record", "final_sampler", "final_q", "theta",
                                           "balanced_test_accuracy", "group_accuracy", "test_risk_lt",
-                                          "test_risk_balanced", "train_risk")}
+                                          "test_risk_balanced", "train_risk", "status", "epochs_completed")}
         d["theta_epochs"] = list(self.theta_epochs)
         d["bounds"] = self.report.to_dict()
         d["accuracy"] = self.accuracy
@@ -99,12 +101,6 @@ class Comparison:
     __str__ = table
 
 
-def _loss_matrix(rec: RunRecord, epochs: np.ndarray, loss: str, cap: float | None) -> np.ndarray:
-    if loss == "zero-one":
-        return rec.loss_matrix(epochs, loss="zero-one")
-    return rec.loss_matrix(epochs, loss="ce", cap=cap)
-
-
 def _final_phase(rec: RunRecord) -> tuple[str, float]:
     sched = rec.manifest.get("schedule") or []
     if sched:
@@ -129,10 +125,22 @@ def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, fl
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
                       theta: str = "checkpoints", losses: np.ndarray | None = None, delta: float = 0.05,
                       num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
-                      mc_delta_fraction: float = 0.5) -> RunBounds:
-    """Bounds and measured risks for one run record (see :func:`compare`)."""
+                      mc_delta_fraction: float = 0.5, allow_incomplete: bool = False) -> RunBounds:
+    """Bounds and measured risks for one run record (see :func:`compare`).
+
+    ``loss`` / ``cap`` as in :func:`compare` (``cap`` required exactly for "ce-clipped").
+    A record whose status is not "complete" raises :class:`~ltbound.records.RecordError`
+    unless ``allow_incomplete=True``; the result's ``status`` says which it was.
+    """
+    loss, cap = check_loss(loss, cap, allowed=LOSSES)
+    if theta not in THETAS:
+        raise ValueError(f"theta must be one of {THETAS}, got {theta!r}")
     if not isinstance(rec, RunRecord):
         rec = load_record(rec)
+    if not rec.complete and not allow_incomplete:
+        raise RecordError(f"record {rec.path} is not complete (status {rec.status!r}, {rec.epochs.size} epochs): "
+                          "its bounds would describe an unfinished run; let it finish, or pass "
+                          "allow_incomplete=True to compare it as it is")
     if rec.epochs.size == 0:
         raise ValueError(f"record {rec.path} has no completed epoch")
     final_sampler, final_q = _final_phase(rec)
@@ -142,7 +150,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
             epochs = np.intersect1d(epochs, rec.loss_epochs)
         if epochs.size == 0:
             raise ValueError(f"record {rec.path} holds no per-sample losses of its final stage")
-        matrix = _loss_matrix(rec, epochs, loss, cap)
+        matrix = rec.loss_matrix(epochs, loss=loss, cap=cap)
         theta_epochs = tuple(int(e) for e in epochs)
     else:
         if losses is None:
@@ -151,7 +159,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
         if matrix.ndim != 2 or matrix.shape[1] != rec.n:
             raise ValueError(f"losses must have shape (K, {rec.n}) for record {rec.path}, got {matrix.shape}")
         theta_epochs = ()
-    m_range = 1.0 if loss == "zero-one" else float(cap)
+    m_range = 1.0 if cap is None else cap
     p = sampling_distribution(rec.counts, final_q)
     report = estimate_bounds(matrix, rec.train_labels, p, target="balanced", delta=delta,
                              loss_range=m_range, num_classes=rec.num_classes, theta_index=-1,
@@ -164,13 +172,13 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
     acc = accuracy_intervals(correct, rec.test_labels, train_counts=rec.counts, num_classes=rec.num_classes,
                              level=1.0 - delta)
     cert = certified_risk(correct, rec.test_labels, "balanced", delta=delta, num_classes=rec.num_classes)
-    cfg = rec.manifest.get("config", {}) or {}
     return RunBounds(
-        label=str(cfg.get("schedule", rec.path.name)), seed=int(cfg.get("seed", 0)), record=str(rec.path),
+        label=rec.label, seed=0 if rec.seed is None else rec.seed, record=str(rec.path),
         final_sampler=final_sampler, final_q=final_q, theta=theta, theta_epochs=theta_epochs,
         balanced_test_accuracy=float(per_class_acc.mean()), group_accuracy=groups,
         test_risk_lt=lt_risk, test_risk_balanced=bal_risk, train_risk=float(matrix[-1].mean()),
-        report=report, accuracy=acc.to_dict(), certified_balanced_risk=cert.to_dict())
+        report=report, accuracy=acc.to_dict(), certified_balanced_risk=cert.to_dict(),
+        status=rec.status, epochs_completed=int(rec.epochs.size))
 
 
 #: metric name -> function of RunBounds (what the summary aggregates over seeds)
@@ -331,7 +339,8 @@ def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
 def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None = 5.0,
             theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None, delta: float = 0.05,
             num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
-            mc_delta_fraction: float = 0.5) -> Comparison:
+            mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
+            allow_duplicates: bool = False) -> Comparison:
     """Bounds of Eq. 6, Eq. 7 and the balanced-risk bound for each run record, aggregated per schedule.
 
     Parameters
@@ -340,7 +349,9 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         Runs of one data set and split (the training labels must agree).
     loss : {'zero-one', 'ce-clipped'}
         The bounded loss the bounds use: 0-1 loss (M = 1) or cross-entropy clipped at
-        ``cap`` (M = cap).
+        ``cap`` (M = cap). Any other name is a ValueError.
+    cap : float > 0 or None
+        Required with 'ce-clipped', and must be None with 'zero-one'.
     theta : {'checkpoints', 'given'}
         How Θ̂ is formed (module docstring); with 'given', ``losses`` holds one (K, n)
         matrix per record, last row the final model.
@@ -350,6 +361,12 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     mc_delta_fraction : float in (0, 1)
         Share of ``delta`` charged to the Monte Carlo deviation of the sign draws; the
         McDiarmid confidence terms get the rest, (1 − fraction)·delta.
+    allow_incomplete : bool
+        Compare records whose status is "running" (each run's ``status`` is reported);
+        without it they raise :class:`~ltbound.records.RecordError`.
+    allow_duplicates : bool
+        Allow one record folder twice, or two records of the same label and seed (which
+        would count one run as two seeds); without it they raise RecordError.
 
     Returns
     -------
@@ -357,12 +374,7 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         ``runs`` (one :class:`RunBounds` each), ``summary`` (per schedule: mean, std and
         values over seeds of every term and measured risk) and ``orderings``.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if loss == "ce-clipped":
-        if cap is None:
-            raise ValueError("loss='ce-clipped' needs cap, the clipping level C > 0 (then M = C)")
-        cap = check_finite_scalar(cap, "cap", low=0.0, low_open=True)
+    loss, cap = check_loss(loss, cap, allowed=LOSSES)
     if theta not in THETAS:
         raise ValueError(f"theta must be one of {THETAS}, got {theta!r}")
     delta = check_delta(delta)
@@ -372,6 +384,13 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     recs = [r if isinstance(r, RunRecord) else load_record(r) for r in records]
     if not recs:
         raise ValueError("records is empty: pass at least one run record")
+    if not allow_incomplete:
+        running = [str(r.path) for r in recs if not r.complete]
+        if running:
+            raise RecordError(f"records {running[:3]} are not complete (still running or stopped early); let them "
+                              "finish, or pass allow_incomplete=True to compare them as they are")
+    if not allow_duplicates:
+        _check_duplicates(recs)
     ref = recs[0].train_labels
     for r in recs[1:]:
         if not np.array_equal(r.train_labels, ref):
@@ -382,14 +401,29 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,
                                    losses=None if losses is None else losses[i], delta=delta,
                                    num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
-                                   mc_delta_fraction=mc_delta_fraction)
+                                   mc_delta_fraction=mc_delta_fraction, allow_incomplete=allow_incomplete)
                  for i, r in enumerate(recs))
     per_label: dict[str, list[dict]] = {}
     for r in runs:
         per_label.setdefault(r.label, []).append(_metrics(r))
     summary = {lb: {k: _agg([m[k] for m in ms]) for k in ms[0]} for lb, ms in per_label.items()}
-    return Comparison(runs=runs, loss=loss, loss_range=1.0 if loss == "zero-one" else float(cap),
+    return Comparison(runs=runs, loss=loss, loss_range=1.0 if cap is None else cap,
                       delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta))
+
+
+def _check_duplicates(recs: Sequence[RunRecord]) -> None:
+    """One folder twice, or two records of one label and seed, would count one run as two seeds."""
+    seen: dict = {}
+    for r in recs:
+        for key in (("path", str(Path(r.path).resolve())),
+                    ("run", r.label, r.seed) if r.seed is not None else None):
+            if key is None:
+                continue
+            if key in seen:
+                what = "the same folder" if key[0] == "path" else f"the same run (label {r.label!r}, seed {r.seed})"
+                raise RecordError(f"records {seen[key]} and {r.path} are {what}: it would count as two seeds; "
+                                  "pass each run once, or allow_duplicates=True")
+            seen[key] = r.path
 
 
 def format_comparison(comp: Comparison) -> str:
