@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "confidence_excess": "theory", "theorem1_gap": "theory",
     # comparison of run records
     "compare": "compare", "Comparison": "compare", "bounds_for_record": "compare",
+    # a torch model and its training data in, bounds out (imports torch only when called)
+    "bounds_for_model": "model_bounds",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
