@@ -48,7 +48,7 @@ def test_short_run_writes_a_record(tmp_path, capsys):
     (["--preset", "mnist"], "preset must be one of"),
     (["--epochs", "3"], "switch epoch 4 is beyond the run's 3 epochs"),
     (["--batch-size", "5000"], "larger than the training set"),
-    (["--dataset", "cifar10-lt", "--data-dir", "/nonexistent/place"], "no CIFAR data in /nonexistent/place"),
+    (["--dataset", "cifar10-lt", "--data-dir", "/nonexistent/place"], "data_dir /nonexistent/place does not exist"),
     (["--checkpoint-epochs", "end,77"], "must be an epoch in 1..4"),
     (["--device", "cpu", "--cuda-graphs"], "cuda_graphs needs a CUDA device"),
 ])

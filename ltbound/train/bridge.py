@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -49,7 +50,7 @@ from torch.utils.data import DataLoader, Dataset
 from .._validation import check_finite_scalar, check_positive_int
 from .theta import load_state_dict, perturbed_state_dicts
 
-__all__ = ["PIXELS", "LOSSES", "data_loss_matrix", "model_loss_matrix"]
+__all__ = ["PIXELS", "LOSSES", "data_loss_matrix", "model_loss_matrix", "record_model", "record_data_dir"]
 
 #: Image forms of the ``pixels`` argument (module docstring).
 PIXELS = ("uint8", "unit", "normalized")
@@ -192,7 +193,8 @@ def _labels(y: Any, batch: int) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- models
-def _modules(models: Any, architecture: torch.nn.Module | None, dev: torch.device) -> list[torch.nn.Module]:
+def _modules(models: Any, architecture: torch.nn.Module | None, dev: torch.device,
+             channels_last: bool) -> list[torch.nn.Module]:
     """Eval-mode copies on ``dev``, one per entry; the caller's modules are left untouched."""
     entries = [models] if isinstance(models, torch.nn.Module) else list(models)
     if not entries:
@@ -212,7 +214,8 @@ def _modules(models: Any, architecture: torch.nn.Module | None, dev: torch.devic
         else:
             raise ValueError(f"models[{i}] must be a torch.nn.Module, a state dict or a checkpoint path, got "
                              f"{type(m).__name__}")
-        out.append(net.to(dev).eval())
+        net = net.to(dev).eval()
+        out.append(net.to(memory_format=torch.channels_last) if channels_last else net)
     return out
 
 
@@ -220,8 +223,8 @@ def _modules(models: Any, architecture: torch.nn.Module | None, dev: torch.devic
 @torch.no_grad()
 def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, std: Any = None,
                      architecture: torch.nn.Module | None = None, loss: str = "ce", cap: float | None = None,
-                     batch_size: int = 256, device: Any = "cpu", progress: bool = True,
-                     desc: str = "per-sample losses") -> tuple[np.ndarray, np.ndarray]:
+                     batch_size: int = 256, device: Any = "cpu", channels_last: bool = True,
+                     progress: bool = True, desc: str = "per-sample losses") -> tuple[np.ndarray, np.ndarray]:
     """Per-sample losses of each model on each sample of ``data``.
 
     Parameters
@@ -247,6 +250,10 @@ def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, s
         Only with ``loss='ce-clipped'``.
     batch_size : int
     device : 'auto', 'cpu', 'cuda', 'cuda:N' or torch.device
+    channels_last : bool
+        Run the models in channels-last memory format, as the trainer's evaluation does: with
+        ResNet-32 on a 2-core CPU (oneDNN) 1.4x the images per CPU-second of NCHW; the losses
+        agree with NCHW up to float32 rounding.
     progress : bool
         A tqdm bar over the samples.
     desc : str
@@ -270,12 +277,16 @@ def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, s
     if mean_t is not None and mean_t.numel() != std_t.numel():
         raise ValueError(f"mean and std must have one entry per channel each, got {mean_t.numel()} and {std_t.numel()}")
     loader, total = _loader(data, bs)
-    nets = _modules(models, architecture, dev)
+    if not isinstance(channels_last, (bool, np.bool_)):
+        raise ValueError(f"channels_last must be True or False, got {channels_last!r}")
+    nets = _modules(models, architecture, dev, bool(channels_last))
     rows: list[list[torch.Tensor]] = [[] for _ in nets]
     labels: list[torch.Tensor] = []
     with tqdm(total=total, unit="img", desc=desc, disable=not progress) as bar:
         for x, y in _batches(loader):
             xb = _inputs(x, pixels, mean_t, std_t, dev)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             yb = _labels(y, xb.shape[0]).to(dev, non_blocking=True)
             for net, row in zip(nets, rows):
                 logits = net(xb).float()
@@ -341,3 +352,80 @@ def model_loss_matrix(model: torch.nn.Module, data: Any, *, theta: Any = "pertur
     return data_loss_matrix([model, *others], data, pixels=pixels, mean=mean, std=std, architecture=model,
                             loss=loss, cap=cap, batch_size=batch_size, device=device, progress=progress,
                             desc=desc)
+
+
+# ----------------------------------------------------------------------------- run records
+def record_data_dir(manifest: dict, data_dir: Any = None) -> str | None:
+    """Where a run record's data set is: ``data_dir``, else ``$LTBOUND_DATA_DIR``, else the record's path.
+
+    Records written before paths were stored absolute may hold a path relative to the folder
+    the run was started from; such a path is tried as it is and, when missing, the error says
+    so and how to point elsewhere. Built-in data (digits) needs no path: returns None.
+    """
+    from .data import DATA_DIR_ENV
+
+    cfg = manifest.get("config", {}) or {}
+    if str(cfg.get("dataset", "")).startswith("digits"):
+        return None
+    if data_dir is not None:
+        chosen, source = str(data_dir), "data_dir"
+    elif os.environ.get(DATA_DIR_ENV):
+        chosen, source = os.environ[DATA_DIR_ENV], f"${DATA_DIR_ENV}"
+    elif cfg.get("data_dir"):
+        chosen, source = str(cfg["data_dir"]), "the record's data_dir"
+    else:
+        raise ValueError(f"the record names no data_dir for {cfg.get('dataset')!r}; pass data_dir or set {DATA_DIR_ENV}")
+    path = Path(chosen).expanduser()
+    if not path.exists():
+        relative = "" if path.is_absolute() else f" (relative, so read from {Path.cwd()})"
+        raise ValueError(f"{source} {chosen}{relative} does not exist; pass data_dir pointing at the data set's "
+                         f"folder or archive, or set {DATA_DIR_ENV} (the split hash is checked either way)")
+    return str(path.resolve())
+
+
+def record_model(record_dir: Any, *, data_dir: Any = None, dataset: Any = None,
+                 epoch: int | None = None) -> tuple[torch.nn.Module, Any]:
+    """A run record's model at one checkpoint and the data set it was trained on.
+
+    Parameters
+    ----------
+    record_dir : path
+        A run record written by ``python -m ltbound.train``.
+    data_dir : path, optional
+        Where the data lie (see :func:`record_data_dir`: this, else ``$LTBOUND_DATA_DIR``,
+        else the record's own path). The rebuilt training split must have the record's split hash.
+    dataset : LTDataset, optional
+        The data set, already loaded (its split hash is checked against the record's).
+    epoch : int, optional
+        Checkpoint epoch (1-based); default the record's last checkpoint.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        On the CPU, in eval mode, with the checkpoint's weights.
+    dataset : LTDataset
+    """
+    from ..records import load_record
+    from .data import load_dataset
+    from .models import build_model
+
+    rec = load_record(record_dir)
+    cfg = rec.manifest.get("config", {}) or {}
+    want = rec.manifest.get("dataset", {}).get("split_hash")
+    if dataset is None:
+        dataset = load_dataset(cfg["dataset"], data_dir=record_data_dir(rec.manifest, data_dir),
+                               imbalance=cfg["imbalance"], split_seed=cfg.get("split_seed", 0), max_test_per_class=1)
+    if dataset.split_hash != want:
+        raise ValueError(f"the training split of {dataset.name!r} from the given data differs from record "
+                         f"{record_dir}'s (split hash {dataset.split_hash} vs {want}); point data_dir at the data "
+                         "the run used")
+    ckpt_dir = Path(record_dir) / "checkpoints"
+    have = sorted(int(p.stem.split("_")[-1]) for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    if not have:
+        raise ValueError(f"record {record_dir} has no checkpoint (looked in {ckpt_dir})")
+    e = have[-1] if epoch is None else check_positive_int(epoch, "epoch")
+    if e not in have:
+        raise ValueError(f"epoch must be one with a checkpoint in {ckpt_dir} ({have}), got {e}")
+    net = build_model(cfg["model"], dataset.num_classes, in_channels=int(dataset.train.images.shape[1]))
+    net.load_state_dict(load_state_dict(ckpt_dir / f"epoch_{e:04d}.pt"))
+    return net.eval(), dataset
