@@ -9,7 +9,7 @@ Measures images per second *per model* (samples x models / seconds) of
 * ``perturb``: :func:`ltbound.train.bridge.model_loss_matrix` with ``k`` perturbations of the
   model (``k + 1`` models, the data read once);
 * ``bare-forward``: the floor, ``net(x)`` under ``no_grad`` on pre-normalised float batches
-  in memory, nothing else.
+  in memory, channels-last as the bridge runs it, nothing else.
 
 The machine is shared, so wall time alone says little: each case also reports images per
 CPU-second of this process (``time.process_time``) and its ratio to the floor measured in
@@ -26,6 +26,7 @@ depend on them.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import tempfile
@@ -67,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             normed = ((images.float() / 255 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None])
 
             def bare(bs=bs, normed=normed):
+                cl = copy.deepcopy(net).eval().to(memory_format=torch.channels_last)   # as the bridge runs it
                 with torch.no_grad():
-                    net.eval()
                     for i in range(0, n, bs):
-                        net(normed[i:i + bs])
+                        cl(normed[i:i + bs].contiguous(memory_format=torch.channels_last))
 
             cases = {
                 "bare-forward": (1, bare),

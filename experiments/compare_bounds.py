@@ -233,8 +233,9 @@ def train_runs(a: argparse.Namespace, out: Path, ds) -> list[Path]:
     if a.dataset != "digits-lt":
         import torch
         if not torch.cuda.is_available():
-            print(f"warning: training ResNet-32 on {a.dataset} without a GPU takes minutes per epoch; "
-                  "consider --preset cifar-short, --epochs, or --records with runs made on a GPU", file=sys.stderr)
+            print(f"warning: training ResNet-32 on {a.dataset} without a GPU takes minutes per epoch"
+                  + ("" if a.preset == "cifar-short" or a.epochs else "; consider --preset cifar-short or --epochs")
+                  + " (or --records with runs made on a GPU)", file=sys.stderr)
     jobs = [(s, seed) for s in a.schedules for seed in range(a.seeds)]
     if ds.train.labels.numel() < (a.batch_size or 1):
         raise ValueError(f"--batch-size {a.batch_size} is larger than the training set ({ds.train.labels.numel()} images)")
