@@ -43,6 +43,9 @@ def test_tensor_forms_give_the_same_losses(digits):
                                                               batch_size=50),
                              pixels="normalized", progress=False)
     assert a.shape == (1, y.numel()) and a.dtype == np.float32
+    unit = _unit(ds)
+    data_loss_matrix(net, (unit, y), pixels="unit", mean=ds.mean, std=ds.std, progress=False)
+    assert torch.equal(unit, _unit(ds))          # the caller's images are not normalised in place
     np.testing.assert_array_equal(la, y.numpy())
     np.testing.assert_array_equal(lb, la)
     np.testing.assert_array_equal(lc, la)

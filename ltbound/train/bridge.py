@@ -179,7 +179,8 @@ def _inputs(x: Any, pixels: str, mean: torch.Tensor | None, std: torch.Tensor | 
                                  f"spans [{float(lo):.4g}, {float(hi):.4g}]; already normalised images are "
                                  "pixels='normalized'")
     if mean is not None:
-        xf = xf.sub_(mean.to(dev)[None, :, None, None]).div_(std.to(dev)[None, :, None, None])
+        # out of place: for float input on its own device xf *is* the caller's tensor (no copy was made)
+        xf = (xf - mean.to(dev)[None, :, None, None]) / std.to(dev)[None, :, None, None]
     return xf
 
 
