@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # Eq. 1
-    "sampling_distribution": "sampling", "sampler_q": "sampling", "SAMPLER_Q": "sampling",
+    "sampling_distribution": "sampling", "sampler_q": "sampling", "parse_sampler": "sampling", "SAMPLER_Q": "sampling",
     "class_counts": "sampling", "long_tailed_counts": "sampling", "shot_groups": "sampling", "shot_group_means": "sampling",
     # Eq. 3, 4
     "standard_objective": "objectives", "weighted_objective": "objectives",

@@ -58,7 +58,7 @@ from .confidence import confidence_ratio, confidence_term, confidence_term_ib
 from .objectives import standard_objective, weighted_objective
 from .rademacher import RademacherEstimate, rademacher_monte_carlo
 from .residual import ResidualEstimate, q_residual
-from .sampling import sampler_q, sampling_distribution
+from .sampling import parse_sampler, sampling_distribution
 
 __all__ = ["BoundTerm", "BoundResult", "BoundReport", "ib_bound", "sampling_bound",
            "target_bound", "estimate_bounds", "check_loss_range"]
@@ -424,13 +424,14 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
 def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndarray, str]:
     """p as an array, from an array, a sampler name ('IB', 'CB', 'CR', 'SQRT') or a real q (Eq. 1)."""
     if isinstance(p, str):
-        q = sampler_q(p)
-        return sampling_distribution(counts, q), f"{p.strip().upper()} (q = {q:g})"
+        q, canonical = parse_sampler(p, name)
+        label = f"q = {q:g}" if canonical.startswith("q=") else f"{canonical} (q = {q:g})"
+        return sampling_distribution(counts, q), label
     if isinstance(p, (bool, np.bool_)):
         raise ValueError(f"{name} must be a probability vector, a sampler name or a real q, got {p!r}")
     if np.ndim(p) == 0:
         try:
-            q = sampler_q(float(p))
+            q = parse_sampler(float(p), name)[0]
         except (TypeError, ValueError):
             raise ValueError(f"{name} as a number is the exponent q of Eq. 1 and must be a finite real, "
                              f"got {p!r}") from None

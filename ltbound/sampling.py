@@ -25,20 +25,56 @@ from ._validation import check_counts, check_finite_scalar, check_labels, check_
 
 #: q of the named samplers of Sect. 3.1 (Eq. 1).
 SAMPLER_Q: dict[str, float] = {"IB": 1.0, "SQRT": 0.5, "CB": 0.0, "CR": -1.0}
+_NAME_OF_Q = {q: name for name, q in SAMPLER_Q.items()}
 
 #: Shot-group thresholds used for reporting (Sect. 4.4): many > 100, medium 20-100, few < 20.
 MANY_SHOT_MIN = 101
 FEW_SHOT_MAX = 19
 
 
-def sampler_q(name_or_q: str | float) -> float:
-    """The exponent q of a named sampler ('IB', 'SQRT', 'CB', 'CR', any case) or a number."""
-    if isinstance(name_or_q, str):
-        key = name_or_q.strip().upper()
+def parse_sampler(spec: str | float, name: str = "sampler") -> tuple[float, str]:
+    """The one reader of the sampler vocabulary: ``(q, canonical name)`` of a sampler spec.
+
+    Every place that takes a sampler (:func:`sampling_distribution`, the bounds' ``p``, the
+    trainer's schedules and :class:`ltbound.train.sampler.ClassSampler`) reads it here.
+
+    Parameters
+    ----------
+    spec : str or float
+        A named sampler of Eq. 1 ('IB', 'SQRT', 'CB', 'CR'; any case, surrounding blanks
+        ignored), the string ``'q=<float>'``, or a finite real q.
+    name : str
+        The argument name used in error messages.
+
+    Returns
+    -------
+    q : float
+        The exponent of Eq. 1.
+    canonical : str
+        'IB', 'SQRT', 'CB' or 'CR' for a name, and for a number equal to a named sampler's q;
+        ``'q=<q:g>'`` otherwise (a ``'q=...'`` string keeps that form, e.g. 'q=1').
+    """
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text[:2].lower() == "q=":
+            try:
+                value = float(text[2:])
+            except ValueError:
+                raise ValueError(f"{name} must be one of {sorted(SAMPLER_Q)} or 'q=<float>', got {spec!r}") from None
+            value = check_finite_scalar(value, "q")
+            return value, f"q={value:g}"
+        key = text.upper()
         if key not in SAMPLER_Q:
-            raise ValueError(f"sampler must be one of {sorted(SAMPLER_Q)} or a real q, got {name_or_q!r}")
-        return SAMPLER_Q[key]
-    return check_finite_scalar(name_or_q, "q")
+            raise ValueError(f"{name} must be one of {sorted(SAMPLER_Q)} (a sampler name), 'q=<float>' or a real q, "
+                             f"got {spec!r}")
+        return SAMPLER_Q[key], key
+    value = check_finite_scalar(spec, "q")
+    return value, _NAME_OF_Q.get(value, f"q={value:g}")
+
+
+def sampler_q(name_or_q: str | float) -> float:
+    """The exponent q of a named sampler ('IB', 'SQRT', 'CB', 'CR', any case), 'q=<float>' or a number."""
+    return parse_sampler(name_or_q)[0]
 
 
 def sampling_distribution(counts: Any, q: str | float) -> np.ndarray:

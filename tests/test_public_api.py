@@ -23,3 +23,29 @@ def test_unknown_name_raises_attribute_error():
     import pytest
     with pytest.raises(AttributeError, match="no attribute"):
         ltbound.not_a_function  # noqa: B018
+
+
+def test_schedules_and_the_train_package_import_without_torch():
+    """Recipes and schedules are pure Python (ltbound.schedule); ltbound.train loads torch only when used."""
+    code = ("import sys, ltbound.schedule, ltbound.train, ltbound.train.schedule, ltbound.records\n"
+            "from ltbound.train import PRESETS, get_schedule\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_train_package_names_resolve_lazily():
+    import ltbound.train as T
+    for name in T.__all__:
+        assert getattr(T, name) is not None, name
+    import pytest
+    with pytest.raises(AttributeError, match="no attribute"):
+        T.not_a_name  # noqa: B018
+
+
+def test_the_trainer_does_not_import_the_consumers_of_its_records():
+    """trainer and theta are siblings over evaluate: importing the trainer loads neither theta nor the bounds."""
+    code = ("import sys, ltbound.train.trainer\n"
+            "print(sorted(m for m in ('ltbound.train.theta', 'ltbound.bounds', 'ltbound.compare') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -71,3 +71,15 @@ def test_malformed_milestones_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--out", "x", "--milestones", "ten"])
     assert exc.value.code == 2 and "--milestones must be a comma list" in capsys.readouterr().err
+
+
+def test_library_messages_name_arguments_and_the_cli_adds_their_flags(tmp_path, capsys):
+    """TrainConfig errors speak of arguments (batch_size); the command line adds the flag (--batch-size)."""
+    from ltbound.train.__main__ import flags_for
+    assert flags_for("lower batch_size") == "lower batch_size (flags: batch_size = --batch-size)"
+    assert flags_for("out x exists") == "out x exists"                       # --out: nothing to add
+    assert flags_for("fast and eval_batch_size") == \
+        "fast and eval_batch_size (flags: fast = --reference-pipeline, eval_batch_size = --eval-batch-size)"
+    assert main(["--out", str(tmp_path / "run"), *SHORT, "--batch-size", "5000"]) == 2
+    err = capsys.readouterr().err
+    assert "lower batch_size (flags: batch_size = --batch-size)" in err and len(err.strip().splitlines()) == 1

@@ -160,3 +160,21 @@ def test_bad_epoch_is_refused():
         s.set_epoch(-1)
     with pytest.raises(ValueError, match="epoch"):
         s.global_indices(1.5)
+
+
+def test_one_reader_of_the_sampler_vocabulary():
+    """Schedules, the sampler and the bounds read 'IB'/'cr'/'q=0.5'/numbers with ltbound.sampling.parse_sampler."""
+    from ltbound.sampling import parse_sampler
+    from ltbound.schedule import get_schedule, PRESETS
+    assert parse_sampler(" cr ") == (-1.0, "CR") and parse_sampler(0.5) == (0.5, "SQRT")
+    assert parse_sampler("q=0.50") == (0.5, "q=0.5") and parse_sampler(-0.25) == (-0.25, "q=-0.25")
+    for spec in ("cr", "q=-0.5", 0.0):
+        q, name = parse_sampler(spec)
+        s = ClassSampler(LABELS, spec)
+        assert (s.q, s.sampler) == (q, name)
+    np.testing.assert_array_equal(sampling_distribution(COUNTS, "q=0.5"), sampling_distribution(COUNTS, "sqrt"))
+    phase = get_schedule("ib-q=-0.5", PRESETS["cifar"]).phases[1]
+    assert (phase.q, phase.sampler) == parse_sampler("q=-0.5")
+    for bad in ("ROS", "q=abc", "q=nan", float("inf")):
+        with pytest.raises(ValueError):
+            parse_sampler(bad)

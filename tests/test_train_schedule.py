@@ -199,3 +199,25 @@ def test_recipe_replace_and_to_dict():
     r = CIFAR.replace(epochs=10, milestones=[6, 8])
     assert r.milestones == (6, 8) and r.epochs == 10 and CIFAR.epochs == 200
     assert json.loads(json.dumps(r.to_dict()))["milestones"] == [6, 8]
+
+
+def test_epoch_lrs_are_lr_at_of_every_step():
+    """The trainer asks for a whole epoch's rates once (checked once); they equal lr_at step by step."""
+    from ltbound.schedule import epoch_lrs
+    for epoch in (1, 5, 6, 100, 101, 200):
+        assert epoch_lrs(CIFAR, epoch, 7) == [lr_at(CIFAR, epoch, s, 7) for s in range(7)]
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        epoch_lrs(CIFAR, 1, 0)
+
+
+def test_schedule_round_trips_through_the_record_field():
+    for name in ("ib", "switching", "ib-cb5-cr", "ib-q=-0.5"):
+        sched = get_schedule(name, CIFAR)
+        assert Schedule.from_list(json.loads(json.dumps(sched.to_list())), name=sched.name) == sched
+
+
+def test_final_stage_starts_at_the_last_switch_or_after_the_last_milestone():
+    assert get_schedule("switching", CIFAR).final_stage_start(CIFAR.milestones) == 102
+    assert get_schedule("ib-cb5-cr", CIFAR).final_stage_start(CIFAR.milestones) == 107
+    assert get_schedule("ib", CIFAR).final_stage_start((60, 80)) == 81
+    assert get_schedule("ib", CIFAR).final_stage_start(()) == 1

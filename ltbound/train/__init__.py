@@ -1,28 +1,54 @@
 """The companion trainer: long-tailed data, models, the q-family sampler and switching schedules.
 
-This package uses torch; the bound code (:mod:`ltbound`) never imports it. Modules:
+This package uses torch; the bound code (:mod:`ltbound`) never imports it. Names are
+imported lazily, so ``import ltbound.train`` (or ``ltbound.train.schedule``) does not load
+torch until a torch-backed name is used. Modules, one idea each:
 
+- :mod:`ltbound.train.config`: :class:`TrainConfig` and its checks, resolved into a run plan
+- :mod:`ltbound.train.trainer`: :func:`train`, the training loop that writes a run record
+- :mod:`ltbound.train.evaluate`: per-sample evaluation (the trainer's records and :mod:`~ltbound.train.theta`)
+- :mod:`ltbound.train.theta`: loss matrices over a finite Θ̂ (checkpoints, perturbations)
 - :mod:`ltbound.train.data`: long-tailed data sets (CIFAR-LT protocol, image folders, digits)
 - :mod:`ltbound.train.models`: CIFAR ResNet-32 and a small digits net
 - :mod:`ltbound.train.sampler`: :class:`ClassSampler`, one sampler for every q of Eq. 1
-- :mod:`ltbound.train.schedule`: sampler schedules of Algorithm 1 and Tables 6-7, recipes
+- :mod:`ltbound.train.loader`, :mod:`ltbound.train.augment`: the fast, device-resident batches
+- :mod:`ltbound.train.reference`: the PIL/DataLoader reference pipeline
+- :mod:`ltbound.train.state`, :mod:`ltbound.train.fork`: checkpoints, resume state, forks
+- :mod:`ltbound.train.environment`: the machine a run records; :mod:`ltbound.train.distributed`: torchrun
+- recipes and sampler schedules: the torch-free :mod:`ltbound.schedule` (re-exported here
+  and as :mod:`ltbound.train.schedule`)
 """
 
-from .data import DATASETS, DataError, ImageSplit, LTDataset, load_dataset, long_tailed_indices, split_hash
-from .models import MODELS, build_model, count_parameters, digits_net, resnet32
-from .sampler import ClassSampler
-from .schedule import PRESETS, SCHEDULES, Phase, Recipe, Schedule, get_schedule, lr_at
+from __future__ import annotations
 
-__all__ = [
-    "DATASETS", "DataError", "ImageSplit", "LTDataset", "load_dataset", "long_tailed_indices", "split_hash",
-    "MODELS", "build_model", "count_parameters", "digits_net", "resnet32",
-    "ClassSampler",
-    "PRESETS", "SCHEDULES", "Phase", "Recipe", "Schedule", "get_schedule", "lr_at",
-]
+import importlib
+from typing import Any
 
-# The training loop (helper-4): ltbound.train.trainer, ltbound.train.theta, the CLI in __main__.
-from .theta import loss_matrix, perturbation_loss_matrix, perturbed_state_dicts, record_loss_matrix
-from .trainer import TrainConfig, train
+# public name -> module (relative to ltbound) that defines it
+_EXPORTS: dict[str, str] = {
+    **{name: "train.data" for name in ("DATASETS", "DataError", "ImageSplit", "LTDataset", "load_dataset",
+                                        "long_tailed_indices", "split_hash")},
+    **{name: "train.models" for name in ("MODELS", "build_model", "count_parameters", "digits_net", "resnet32")},
+    "ClassSampler": "train.sampler",
+    **{name: "schedule" for name in ("PRESETS", "SCHEDULES", "Phase", "Recipe", "Schedule", "get_schedule",
+                                      "lr_at", "epoch_lrs")},
+    "TrainConfig": "train.config", "train": "train.trainer",
+    **{name: "train.theta" for name in ("loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts",
+                                         "record_loss_matrix")},
+    "per_sample_losses": "train.evaluate",
+}
 
-__all__ += ["TrainConfig", "train", "loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts",
-            "record_loss_matrix"]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ltbound.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ltbound.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

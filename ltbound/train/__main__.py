@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Sequence
 
@@ -39,8 +40,7 @@ Exit status: 0 on success, 2 for invalid settings or data (one line on stderr)."
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .data import DATASETS
-    from .schedule import PRESETS, SCHEDULES
+    from ..schedule import DATASETS, PRESETS, SCHEDULES
 
     p = argparse.ArgumentParser(prog="python -m ltbound.train", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,16 +92,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the slow DataLoader + PIL transforms pipeline (for comparison)")
     g.add_argument("--workers", type=int, default=2, help="DataLoader workers of --reference-pipeline (default 2)")
     g.add_argument("--eval-batch-size", type=int, default=None,
-                   help="batch size of the per-epoch evaluation (default: 256 on CPU, 1024 on CUDA)")
+                   help="batch size of the per-epoch evaluation (default: 128 on CPU, 1024 on CUDA)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (epoch summaries are still printed)")
     return p
+
+
+#: TrainConfig arguments whose flag is not simply ``--`` + the name with '-' for '_'.
+_FLAG_OF = {"fast": "--reference-pipeline", "progress": "--no-progress"}
+
+
+def flags_for(message: str) -> str:
+    """``message`` (which names TrainConfig arguments) with the command-line flag of each argument it names.
+
+    The library speaks of arguments (``batch_size``, ``cuda_graphs``); this adds, on the same
+    line, the flags they are set with here, e.g. ``(flags: cuda_graphs = --cuda-graphs)``.
+    One-word arguments whose flag is ``--`` + the word (``out``, ``device``) need no note.
+    """
+    import dataclasses
+
+    from .config import TrainConfig
+
+    notes = []
+    for field in dataclasses.fields(TrainConfig):
+        name = field.name
+        flag = _FLAG_OF.get(name, "--" + name.replace("_", "-"))
+        if flag == "--" + name or name == "quiet":      # obvious, or no flag at all
+            continue
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", message):
+            notes.append(f"{name} = {flag}")
+    return f"{message} (flags: {', '.join(notes)})" if notes else message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), train, print the record folder; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .trainer import TrainConfig, train
+    from .config import TrainConfig
+    from .trainer import train
 
     milestones = None
     if args.milestones is not None:
@@ -121,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         out = train(config)
     except ValueError as exc:   # includes DataError and RecordError: bad input, not a bug
-        print(f"ltbound.train: error: {exc}", file=sys.stderr)
+        print(f"ltbound.train: error: {flags_for(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ltbound.train: interrupted; the record keeps every completed epoch (continue with --resume)",

@@ -49,8 +49,7 @@ import torch
 
 from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
 from ..sampling import class_counts, long_tailed_counts, shot_groups
-
-DATASETS = ("digits-lt", "cifar10-lt", "cifar100-lt", "image-folder")
+from ..schedule import DATASETS   # the names live beside the recipes, readable without torch
 
 #: Environment variable naming the data folder when ``data_dir`` is not given.
 DATA_DIR_ENV = "LTBOUND_DATA_DIR"

@@ -15,29 +15,11 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
-from ..sampling import SAMPLER_Q, sampler_q, sampling_distribution
+from .._validation import check_counts, check_labels, check_positive_int
+from ..sampling import parse_sampler, sampling_distribution
 
 #: Multiplier that separates the seeds of different epochs: generator seed = seed * K + epoch.
 _EPOCH_STRIDE = 1_000_003
-
-
-def _parse_q(q: Any) -> tuple[float, str]:
-    """(q, sampler name) for a named sampler, a 'q=<float>' string or a number."""
-    if isinstance(q, str):
-        text = q.strip()
-        if text.lower().startswith("q="):
-            try:
-                value = float(text[2:])
-            except ValueError:
-                raise ValueError(f"q must be a sampler name or 'q=<float>', got {q!r}") from None
-            value = check_finite_scalar(value, "q")
-            return value, f"q={value:g}"
-        value = sampler_q(text)
-        return value, text.upper()
-    value = check_finite_scalar(q, "q")
-    names = {v: k for k, v in SAMPLER_Q.items()}
-    return value, names.get(value, f"q={value:g}")
 
 
 class ClassSampler(torch.utils.data.Sampler[int]):
@@ -99,7 +81,7 @@ class ClassSampler(torch.utils.data.Sampler[int]):
             check_counts(counts, "class counts of labels")
         except ValueError as exc:
             raise ValueError(f"{exc}; ClassSampler needs every class in [0, {counts.size}) present") from None
-        self.q, self.sampler = _parse_q(q)
+        self.q, self.sampler = parse_sampler(q)
         self.labels = y
         self.counts = counts
         self.num_classes = int(counts.size)

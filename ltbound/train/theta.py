@@ -15,13 +15,14 @@ network:
   results label such terms ``estimate``.
 
 Losses are per-sample cross-entropy (natural log, nats) of the model in eval mode on
-un-augmented, normalised images, or the 0-1 loss ``1 - correct``. The computation runs in
-float32 (no autocast), so the same weights give the same matrix on every call.
+un-augmented, normalised images, or the 0-1 loss ``1 - correct``, from
+:func:`ltbound.train.evaluate.per_sample_losses` (re-exported here), the evaluation the
+trainer records with. It runs in float32 (no autocast), so the same weights give the same
+matrix on every call and the recorded losses of a checkpoint.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 import os
@@ -30,10 +31,9 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .._validation import check_finite_scalar, check_positive_int
-from .augment import normalize
+from .evaluate import per_sample_losses
 
 __all__ = ["loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts", "per_sample_losses",
            "record_loss_matrix", "load_state_dict"]
@@ -42,101 +42,10 @@ _LOSSES = ("ce", "zero-one")
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_images(images: Any) -> torch.Tensor:
-    x = torch.as_tensor(images)
-    if x.ndim != 4:
-        raise ValueError(f"images must have shape (n, C, H, W), got {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError("images must hold at least one image, got 0")
-    return x
-
-
-def _as_labels(labels: Any, n: int) -> torch.Tensor:
-    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"labels must have shape ({n},) to match images, got {tuple(y.shape)}")
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-    lowest = int(y.min()) if n else 0      # one device read (n >= 1: _as_images refuses n = 0)
-    if lowest < 0:
-        raise ValueError(f"labels must be >= 0, got {lowest}")
-    return y.to(torch.int64)
-
-
-def _as_stats(v: Any, name: str, channels: int) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(v, dtype=np.float32)).reshape(-1)
-    if t.numel() != channels:
-        raise ValueError(f"{name} must have one value per channel ({channels}), got {t.numel()}")
-    if name == "std" and bool((t <= 0).any()):
-        raise ValueError(f"std must be positive, got {t.tolist()}")
-    return t
-
-
 def _check_loss(loss: str) -> str:
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
     return loss
-
-
-@torch.no_grad()
-def per_sample_losses(model: torch.nn.Module, images: Any, labels: Any, *, mean: Any, std: Any,
-                      batch_size: int = 1024, device: str | torch.device = "cpu",
-                      autocast_dtype: torch.dtype | None = None,
-                      channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample cross-entropy and correctness of ``model`` in eval mode.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Already on ``device``. Put in eval mode for the call and restored to its previous
-        mode afterwards (training-mode BatchNorm statistics are not touched).
-    images : uint8 tensor or array, shape (n, C, H, W)
-        Un-augmented images; moved to ``device`` one batch at a time (free if already there).
-    labels : int array, shape (n,)
-    mean, std : array_like, shape (C,)
-        Normalisation in [0, 1] pixel units.
-    batch_size : int
-    device : str or torch.device
-    autocast_dtype : torch.dtype or None
-        Run the forward pass under autocast (the trainer passes bfloat16 on CUDA); the loss
-        is computed from float32 logits either way.
-    channels_last : bool
-        Convert each batch to channels-last memory format (matches a channels-last model).
-
-    Returns
-    -------
-    loss : float32 tensor, shape (n,), on ``device``
-        Cross-entropy in nats, -log softmax(f(x))_y.
-    correct : bool tensor, shape (n,), on ``device``
-        argmax f(x) == y (ties resolved by the lowest class index, as ``argmax`` does).
-    """
-    x_all = _as_images(images)
-    n = x_all.shape[0]
-    y_all = _as_labels(labels, n)
-    bs = check_positive_int(batch_size, "batch_size")
-    dev = torch.device(device)
-    mean_t = _as_stats(mean, "mean", x_all.shape[1]).to(dev)
-    std_t = _as_stats(std, "std", x_all.shape[1]).to(dev)
-    was_training = model.training
-    model.eval()
-    losses = torch.empty(n, dtype=torch.float32, device=dev)
-    correct = torch.empty(n, dtype=torch.bool, device=dev)
-    try:
-        for start in range(0, n, bs):
-            xb = x_all[start:start + bs].to(dev, non_blocking=True)
-            yb = y_all[start:start + bs].to(dev, non_blocking=True)
-            xb = normalize(xb, mean_t, std_t) if xb.dtype == torch.uint8 else xb.to(torch.float32)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with (torch.autocast(dev.type, dtype=autocast_dtype) if autocast_dtype is not None
-                  else contextlib.nullcontext()):
-                logits = model(xb)
-            logits = logits.float()
-            losses[start:start + bs] = F.cross_entropy(logits, yb, reduction="none")
-            correct[start:start + bs] = logits.argmax(dim=1) == yb
-    finally:
-        model.train(was_training)
-    return losses, correct
 
 
 def load_state_dict(source: Any) -> dict:

@@ -1,0 +1,94 @@
+"""Branching a run off another run's record: several second stages from one first stage.
+
+Switching (IB, then CR) and the other two-stage schedules of Tables 5-6 share their first
+stage with an IB run. :func:`fork_record` lays out a new run folder that continues a source
+record at its last epoch; the trainer then goes on as on a resume, so the fork ends in the
+record an uninterrupted run would have written (bitwise on CPU; tested).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from ..schedule import Schedule
+from .environment import DETERMINISM_FIELDS
+
+__all__ = ["fork_record"]
+
+
+def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: Schedule) -> int:
+    """Lay out ``out`` as a run that continues ``source``'s record at its last epoch e.
+
+    Copies the split, epochs 1..e, ``state.pt`` (which must hold epoch e) and the wanted
+    checkpoints up to e, and writes a manifest with the new run's fixed part (``manifest``:
+    config, dataset, schedule, environment, checkpoint epochs), the source's history of
+    epochs 1..e, and ``forked_from`` = {path, epoch, schedule, manifest_sha256}. The trainer
+    then continues as on a resume. Returns e.
+
+    Raises ValueError, before copying anything, when the two runs could differ in epochs
+    1..e: another setting than schedule / checkpoint epochs, another sampler (q) in any
+    epoch up to e, or another determinism-relevant environment (:data:`DETERMINISM_FIELDS`).
+    """
+    source = Path(source)
+    raw = (source / "manifest.json").read_bytes()
+    try:
+        src = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"fork_from {source}: manifest.json is not valid JSON ({exc})") from None
+    e = int(src.get("epochs_completed", 0))
+    if e < 1:
+        raise ValueError(f"fork_from {source} has no recorded epoch to start from")
+    new_cfg, old_cfg = manifest["config"], src.get("config", {})
+    free = {"schedule", "checkpoint_epochs"}
+    diff = sorted(k for k in set(new_cfg) | set(old_cfg) if k not in free and new_cfg.get(k) != old_cfg.get(k))
+    if diff:
+        raise ValueError(f"fork_from {source}: the runs differ in {', '.join(diff)} "
+                         f"({', '.join(f'{k} {old_cfg.get(k)!r} vs {new_cfg.get(k)!r}' for k in diff[:3] if k != 'recipe')}); "
+                         "only schedule and checkpoint_epochs may differ")
+    if e >= int(new_cfg["epochs"]):
+        raise ValueError(f"fork_from {source} already holds {e} epochs; the new run has only {new_cfg['epochs']}")
+    history = src.get("history", [])[:e]
+    for h in history:
+        if float(schedule.q_at(int(h["epoch"]))) != float(h["q"]):
+            raise ValueError(f"fork_from {source}: epoch {h['epoch']} was trained with sampler {h['sampler']} "
+                             f"(q={h['q']}) but schedule {new_cfg['schedule']} uses q={schedule.q_at(int(h['epoch']))}; "
+                             f"fork from a record of at most {int(h['epoch']) - 1} epochs")
+    env_new, env_old = manifest["environment"], src.get("environment", {})
+    env_diff = [k for k in DETERMINISM_FIELDS if env_new.get(k) != env_old.get(k)]
+    if env_diff:
+        detail = ", ".join(f"{k}: {env_old.get(k)!r} vs {env_new.get(k)!r}" for k in env_diff)
+        raise ValueError(f"fork_from {source} ran in another environment ({detail}); "
+                         "the fork would not reproduce it")
+    state = torch.load(source / "state.pt", map_location="cpu", weights_only=True)
+    if int(state["epoch"]) != e:
+        raise ValueError(f"fork_from {source}: state.pt holds epoch {state['epoch']} but the record {e}; "
+                         "fork from a record whose last epoch was saved completely")
+    missing = [c for c in manifest["checkpoint_epochs"] if c <= e and not (source / "checkpoints" / f"epoch_{c:04d}.pt").is_file()]
+    if missing:
+        raise ValueError(f"fork_from {source} lacks the checkpoints of epochs {missing} that this run keeps")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "split.npz", out / "split.npz")
+    (out / "epochs").mkdir(exist_ok=True)
+    for h in history:
+        name = f"epoch_{int(h['epoch']):04d}.npz"
+        shutil.copy2(source / "epochs" / name, out / "epochs" / name)
+    for c in manifest["checkpoint_epochs"]:
+        if c <= e:
+            (out / "checkpoints").mkdir(exist_ok=True)
+            shutil.copy2(source / "checkpoints" / f"epoch_{c:04d}.pt", out / "checkpoints" / f"epoch_{c:04d}.pt")
+    shutil.copy2(source / "state.pt", out / "state.pt")
+    fixed = json.loads(json.dumps(manifest, default=str))
+    new = {**{k: v for k, v in src.items() if k not in fixed}, **fixed, "status": "running", "epochs_completed": e,
+           "history": history, "timings": {},
+           "forked_from": {"path": str(source.resolve()), "epoch": e, "schedule": old_cfg.get("schedule"),
+                           "manifest_sha256": hashlib.sha256(raw).hexdigest()}}
+    tmp = out / ".manifest.json.fork.tmp"
+    tmp.write_text(json.dumps(new, indent=1))
+    os.replace(tmp, out / "manifest.json")      # last: a crash before it leaves no record to resume
+    return e
