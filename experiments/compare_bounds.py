@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -150,7 +151,7 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
                 parser.error(f"--records: {r} is not a run record folder (no manifest.json there); "
                              "records are the --out folders of python -m ltbound.train")
         return
-    from ltbound.train.schedule import SCHEDULES
+    from ltbound.schedule import SCHEDULES
     bad = [s for s in a.schedules if s not in SCHEDULES]
     if bad:
         parser.error(f"--schedules: unknown {bad}; choose from {', '.join(SCHEDULES)}")
@@ -159,7 +160,7 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
                      f"or ${DATA_DIR_ENV}")
     for sched in a.schedules:
         try:
-            plan_run(a, sched, seed=0, out=Path("unused"))
+            plan_run(a, sched, seed=0, out=Path(a.out or "out") / "runs" / f"{sched}-seed0")
         except ValueError as e:
             parser.error(f"--schedules {sched}: {e}{_flag_hint(str(e))}")
 
@@ -169,7 +170,7 @@ _FLAG_WORDS = (("switch epoch", ("--epochs", "--milestones", "--switch-offset"))
                ("warmup_epochs", ("--warmup-epochs", "--epochs")), ("milestones", ("--milestones",)),
                ("batch_size", ("--batch-size",)), ("preset", ("--preset",)), ("model", ("--model",)),
                ("lr must", ("--lr",)), ("amp", ("--amp",)), ("device", ("--device",)),
-               ("checkpoint_epochs", ("--epochs",)))
+               ("checkpoint_epochs", ("--epochs",)), ("eval_batch_size", ("--eval-batch-size",)))
 
 
 def _flag_hint(message: str) -> str:
@@ -178,15 +179,15 @@ def _flag_hint(message: str) -> str:
 
 
 def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path):
-    """The TrainConfig of one (schedule, seed) run, checked as far as it can be without data.
+    """The TrainConfig of one (schedule, seed) run, checked by the trainer's own boundary check.
 
-    A preset's warm-up that is not below the run's epochs would keep the whole run in warm-up
-    (a 3-epoch CIFAR run would never reach the preset's learning rate): it is capped to
-    epochs - 1 and ``a.warmup_epochs`` set (so every run and the results say so); an explicit
-    ``--warmup-epochs`` that long is refused.
+    :func:`ltbound.train.config.plan_run` checks everything that needs no data (recipe,
+    schedule within the run, checkpoints, device, output folder). A preset's warm-up that is
+    not below the run's epochs is capped by the trainer with a warning; here the warning
+    becomes a note and the capped value is set on ``a`` (so every run and results.json carry it).
     """
-    from ltbound.train.schedule import get_schedule
-    from ltbound.train.trainer import TrainConfig, checkpoint_epochs, resolve_recipe
+    from ltbound.train import distributed
+    from ltbound.train.config import TrainConfig, plan_run as check_run
 
     cfg = TrainConfig(dataset=a.dataset, data_dir=a.data_dir, imbalance=a.imbalance, schedule=sched,
                       preset=a.preset, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, milestones=a.milestones,
@@ -194,30 +195,23 @@ def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path):
                       max_test_per_class=a.max_test_per_class, split_seed=a.split_seed, amp=a.amp,
                       eval_batch_size=a.eval_batch_size, seed=seed, device=a.device, out=str(out),
                       progress=False, quiet=a.quiet, resume=(out / "manifest.json").exists())
-    _, recipe = resolve_recipe(cfg)
-    if recipe.warmup_epochs >= recipe.epochs and recipe.warmup_epochs > 0:
-        if a.warmup_epochs is not None:
-            raise ValueError(f"warmup_epochs {recipe.warmup_epochs} is not below epochs {recipe.epochs}: the "
-                             f"learning rate would reach lr {recipe.lr:g} only at the run's last step; lower "
-                             "warmup_epochs or raise epochs")
-        a.warmup_epochs = recipe.epochs - 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan = check_run(cfg, distributed.dist_from_env())
+    if a.warmup_epochs is None and any("warm-up capped" in str(w.message) for w in caught):
+        a.warmup_epochs = plan.recipe.warmup_epochs
         if not a.quiet:
-            print(f"note: the {recipe.name} preset's {recipe.warmup_epochs} warm-up epochs are not below the "
-                  f"run's {recipe.epochs}; warm-up capped to {a.warmup_epochs} epoch(s) so that the run reaches "
-                  f"lr {recipe.lr:g} (--warmup-epochs chooses)", file=sys.stderr)
+            print(f"note: {caught[0].message} [flag: --warmup-epochs]", file=sys.stderr)
         return plan_run(a, sched, seed=seed, out=out)
-    schedule = get_schedule(sched, recipe)
-    schedule.validate(recipe.epochs)
-    checkpoint_epochs(cfg.checkpoint_epochs, recipe.epochs, schedule)
     return cfg
 
 
 def load_data(a: argparse.Namespace):
     """The data set every run trains on, loaded once (decoding CIFAR JPEGs takes a while)."""
+    from ltbound.schedule import default_imbalance
     from ltbound.train.data import load_dataset
-    from ltbound.train.trainer import DEFAULT_IMBALANCE
 
-    imbalance = a.imbalance if a.imbalance is not None else DEFAULT_IMBALANCE.get(a.dataset, 100.0)
+    imbalance = a.imbalance if a.imbalance is not None else default_imbalance(a.dataset)
     return load_dataset(a.dataset, data_dir=a.data_dir, imbalance=imbalance, split_seed=a.split_seed,
                         max_test_per_class=a.max_test_per_class)
 

@@ -201,7 +201,7 @@ def test_recipe_flags_reach_every_run_and_short_warmup_is_capped(tmp_path):
                "--switch-offset", "0", "--batch-size", "64", "--max-test-per-class", "10", "--num-draws", "50",
                "--out", str(out))
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "warm-up capped to 1 epoch(s)" in res.stderr
+    assert "warm-up capped to 1 so that the run reaches lr" in res.stderr and "[flag: --warmup-epochs]" in res.stderr
     assert "[run 1/1] switching seed 0" in res.stdout and "epoch   2/2" in res.stdout   # per-epoch lines
     manifest = json.loads((out / "runs" / "switching-seed0" / "manifest.json").read_text())
     cfg = manifest["config"]

@@ -41,6 +41,12 @@ def relative_run(tmp_path_factory):
     return a, a / run
 
 
+def test_records_store_the_data_dir_absolute(relative_run):
+    a, run = relative_run
+    stored = json.loads((run / "manifest.json").read_text())["config"]["data_dir"]
+    assert stored == str((a / "data").resolve())
+
+
 def _relative_manifest(run):
     """The record as older versions wrote it: data_dir exactly as typed, relative."""
     m = json.loads((run / "manifest.json").read_text())
