@@ -194,3 +194,11 @@ def test_loss_matrix_without_theta_index_is_refused():
     assert one.theta_index == 0 and one.num_params == 1
     first = estimate_bounds(losses, y, "CR", num_draws=10, theta_index=0)
     assert first.ib.term("objective").value == pytest.approx(losses[0].mean())
+
+
+def test_theta_per_sample_losses_refuses_float_images(digits):
+    """The old trap: theta/evaluate took ToTensor floats as already normalised and ignored mean/std."""
+    from ltbound.train.theta import per_sample_losses
+    ds, net = digits
+    with pytest.raises(ValueError, match="images must be uint8.*pixels='unit'"):
+        per_sample_losses(net, _unit(ds), ds.train.labels, mean=ds.mean, std=ds.std)
