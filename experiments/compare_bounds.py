@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_argument_group("what to compare")
     src.add_argument("--records", nargs="+", metavar="DIR",
                      help="skip training: read these run records (folders written by python -m ltbound.train)")
+    src.add_argument("--allow-incomplete", action="store_true",
+                     help="with --records: also compare records that are not complete (status running); "
+                          "results.json gives each run's status")
     src.add_argument("--dataset", default="digits-lt", choices=DATASETS,
                      help="data set to train on (cifar*/image-folder want a GPU for the full recipe)")
     src.add_argument("--data-dir", default=None,
@@ -91,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--k", type=int, default=16, help="number K of perturbed models of --theta perturb")
     b.add_argument("--delta", type=float, default=0.05, help="failure probability of each bound, in (0, 1)")
     b.add_argument("--num-draws", type=int, default=1000, help="Monte Carlo sign draws of the Rademacher estimate")
+    b.add_argument("--mc-delta-fraction", type=float, default=0.5,
+                   help="share of --delta charged to the Monte Carlo error of the sign draws; the McDiarmid "
+                        "confidence terms get the rest (the header prints the split)")
     o = p.add_argument_group("output")
     o.add_argument("--out", help="output folder (default: out/compare_bounds/<UTC time>)")
     o.add_argument("--quiet", action="store_true",
@@ -127,6 +133,8 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
             parser.error(f"{flag} must be >= {low}, got {value}")
     if a.lr is not None and not a.lr > 0:
         parser.error(f"--lr must be > 0, got {a.lr}")
+    if not 0 < a.mc_delta_fraction < 1:
+        parser.error(f"--mc-delta-fraction must lie in (0, 1), got {a.mc_delta_fraction}")
     if a.imbalance is not None and a.imbalance < 1:
         parser.error(f"--imbalance must be >= 1 (n_max / n_min), got {a.imbalance}")
     if a.theta == "perturb" and (a.k < 1 or not a.radius >= 0):
@@ -353,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out {out} already holds results.json; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
 
-    from ltbound.compare import compare
+    from ltbound.comparison import compare
     from ltbound.records import json_default
 
     try:
@@ -367,8 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         losses = perturbation_losses(record_dirs, a, ds) if a.theta == "perturb" else None
         comp = compare(record_dirs, loss=a.loss, cap=a.cap, theta="given" if losses is not None else "checkpoints",
                        losses=losses, theta_index=0 if losses is not None else None, delta=a.delta,
-                       num_draws=a.num_draws, seed=0)
-    except ValueError as e:  # bad data, records of different splits, ...: one clear line, status 2
+                       num_draws=a.num_draws, seed=0, mc_delta_fraction=a.mc_delta_fraction,
+                       allow_incomplete=a.allow_incomplete)
+    except ValueError as e:  # RecordError (damaged, incomplete or duplicate records), bad data, other splits, ...
+        # one clear line, status 2
         print(f"compare_bounds.py: error: {e}", file=sys.stderr)
         return 2
     t_total = time.perf_counter() - t0

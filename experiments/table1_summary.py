@@ -28,13 +28,12 @@ PAPER_TABLE1 = {("cifar10-lt", 100, "ib"): 73.1, ("cifar10-lt", 100, "switching"
 
 def summarise(run_dir: Path) -> dict:
     rec = load_record(run_dir)
-    cfg, ds = rec.manifest.get("config", {}), rec.manifest.get("dataset", {})
+    src = rec.source
     acc = rec.per_class_test_accuracy()[-1]
     groups = shot_group_means(acc, rec.counts)
-    key = (str(ds.get("name", cfg.get("dataset"))), int(round(float(cfg.get("imbalance", 0)))),
-           str(cfg.get("schedule")))
+    key = (str(src.get("dataset")), int(round(float(src.get("imbalance") or 0))), rec.label)
     return {"run": run_dir.name, "dataset": key[0], "imbalance": key[1], "schedule": key[2],
-            "seed": cfg.get("seed"), "epochs": int(rec.epochs[-1]) if rec.epochs.size else 0,
+            "seed": rec.seed, "epochs": int(rec.epochs[-1]) if rec.epochs.size else 0,
             "complete": rec.complete, "balanced_test_accuracy": float(acc.mean()), "groups": groups,
             "paper_accuracy": PAPER_TABLE1.get(key), "wall_seconds": rec.manifest.get("timings", {}).get("total_seconds"),
             "device": rec.manifest.get("environment", {}).get("device")}
@@ -50,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in map(Path, a.runs):
         if not (r / "manifest.json").is_file():
             print(f"table1_summary.py: skipping {r}: not a run record", file=sys.stderr)
+            continue
+        if load_record(r).manifest.get("status") != "complete":
+            print(f"table1_summary.py: skipping {r}: the run is not complete (continue it with --resume)",
+                  file=sys.stderr)
             continue
         dst = Path(a.records) / r.name
         if not dst.exists():

@@ -20,6 +20,17 @@ def _describe(x: Any) -> str:
     return repr(x)
 
 
+def real_array(x: Any) -> np.ndarray | None:
+    """``x`` as a float64 array, or None if it is not real numbers (complex, strings, objects, ragged)."""
+    try:
+        arr = np.asarray(x)
+    except ValueError:      # ragged nested sequences
+        return None
+    if arr.dtype.kind not in "biuf":
+        return None
+    return arr.astype(np.float64)
+
+
 def check_finite_scalar(value: Any, name: str, *, low: float | None = None,
                         high: float | None = None, low_open: bool = False,
                         high_open: bool = False) -> float:
@@ -45,7 +56,11 @@ def check_finite_scalar(value: Any, name: str, *, low: float | None = None,
 
 
 def check_delta(delta: Any, name: str = "delta") -> float:
-    """A confidence parameter: a float strictly inside (0, 1)."""
+    """A confidence parameter: a float strictly inside (0, 1).
+
+    Any such δ, down to the smallest subnormal 5e-324, gives finite confidence terms, which
+    use ln(1/δ) = -ln δ <= 744.5.
+    """
     return check_finite_scalar(delta, name, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
@@ -76,6 +91,8 @@ def check_counts(counts: Any, name: str = "counts", *, allow_zero: bool = False)
     if np.issubdtype(arr.dtype, np.floating):
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must hold whole numbers, got {arr.tolist()}")
+        if np.any(np.abs(arr) > 2.0 ** 62):
+            raise ValueError(f"{name} must hold sample counts below 2**62, got {arr.tolist()}")
     arr = arr.astype(np.int64)
     if np.any(arr < 0):
         raise ValueError(f"{name} must be non-negative, got {arr.tolist()}")
@@ -101,8 +118,10 @@ def check_losses(losses: Any, name: str = "losses", *, ndim: tuple[int, ...] = (
             raise ValueError(f"{name} must not be empty, got shape {losses.shape}")
         return losses
     arr = np.asarray(losses)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}"
+                         + ("; losses are real: take .real only if the imaginary part is truly 0"
+                            if arr.dtype.kind == "c" else ""))
     if arr.ndim not in ndim:
         want = " or ".join(f"{d}-D" for d in ndim)
         raise ValueError(f"{name} must be {want} (a loss vector (n,) or a loss matrix (num_params, n)), got shape {arr.shape}")
@@ -117,7 +136,31 @@ def check_losses(losses: Any, name: str = "losses", *, ndim: tuple[int, ...] = (
     if not allow_negative and np.any(arr < 0):
         first = tuple(int(i) for i in np.argwhere(arr < 0)[0])
         raise ValueError(f"{name} must be non-negative (a loss), found {arr[first]!r} at index {first}")
+    check_loss_magnitude(arr, name)
     return arr
+
+
+#: largest loss magnitude accepted: sums, squares and sign-weighted sums of losses up to 1e100
+#: over any realistic number of samples stay far inside float64 (max 1.8e308).
+MAX_LOSS = 1e100
+
+
+def check_loss_magnitude(arr: np.ndarray, name: str = "losses", offset: int = 0) -> None:
+    """Refuse losses above :data:`MAX_LOSS` in magnitude (they would overflow the bound terms)."""
+    if arr.dtype.kind != "f" or float(np.finfo(arr.dtype).max) <= MAX_LOSS:
+        return                  # ints, bools, float16/32: finite values are below MAX_LOSS already
+    big = np.abs(arr) > MAX_LOSS
+    if big.any():
+        first = tuple(int(i) for i in np.argwhere(big)[0])
+        where = first if not offset else (*first[:-1], first[-1] + offset)
+        raise ValueError(f"{name} must be at most {MAX_LOSS:g} in magnitude (larger values overflow sums and "
+                         f"squares), found {arr[first]!r} at index {where}; rescale the losses (every bound "
+                         "term scales with them)")
+
+
+def _first_bad(arr: np.ndarray) -> str:
+    bad = ~np.isfinite(arr) | (arr != np.round(arr))
+    return repr(float(arr.flat[int(np.flatnonzero(bad.ravel())[0])])) if bad.any() else "whole numbers"
 
 
 def check_labels(labels: Any, num_classes: int | None = None, name: str = "labels") -> np.ndarray:
@@ -127,8 +170,11 @@ def check_labels(labels: Any, num_classes: int | None = None, name: str = "label
         raise ValueError(f"{name} must be a non-empty 1-D array of class indices, got {_describe(labels)}")
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(arr == np.round(arr)):
-        raise ValueError(f"{name} must hold whole numbers")
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must hold whole numbers (finite), got {_first_bad(arr)}")
+        if np.any(np.abs(arr) > 2.0 ** 62):
+            raise ValueError(f"{name} must hold class indices, got {float(arr[np.argmax(np.abs(arr))])!r}")
     arr = arr.astype(np.int64)
     if num_classes is not None:
         if arr.min() < 0 or arr.max() >= num_classes:
@@ -143,7 +189,7 @@ def check_labels(labels: Any, num_classes: int | None = None, name: str = "label
 def check_probability_vector(p: Any, name: str = "p", *, size: int | None = None,
                              atol: float = 1e-9) -> np.ndarray:
     """A probability vector: 1-D, finite, non-negative, summing to 1 within ``atol``."""
-    arr = np.asarray(p, dtype=np.float64) if not isinstance(p, np.ndarray) or p.dtype != object else None
+    arr = real_array(p)
     if arr is None or arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D probability vector, got {_describe(p)}")
     if size is not None and arr.size != size:

@@ -55,7 +55,7 @@ def confidence_term_ib(n: int, loss_range: float, delta: float) -> float:
     nv = check_positive_int(n, "n")
     m = _loss_range(loss_range)
     d = check_delta(delta)
-    return m * math.sqrt(math.log(1.0 / d) / (2.0 * nv))
+    return m * math.sqrt(-math.log(d) / (2.0 * nv))
 
 
 def confidence_term(counts: Any, p: Any, loss_range: float, delta: float) -> float:
@@ -86,7 +86,7 @@ def confidence_term(counts: Any, p: Any, loss_range: float, delta: float) -> flo
     n_j, pv = _counts_and_p(counts, p)
     m = _loss_range(loss_range)
     d = check_delta(delta)
-    return m * math.sqrt(float(np.sum(pv ** 2 / n_j))) * math.sqrt(math.log(1.0 / d) / 2.0)
+    return m * math.sqrt(float(np.sum(pv ** 2 / n_j))) * math.sqrt(-math.log(d) / 2.0)
 
 
 def confidence_ratio(counts: Any, p: Any) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._optional import require
 from ._validation import check_finite_scalar, check_positive_int
 from .bounds import BoundReport, estimate_bounds
 
@@ -68,6 +69,7 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
         raise ValueError(f"loss must be 'ce-clipped' or 'zero-one' (the bounds need a bounded loss), got {loss!r}")
     cap_v = check_finite_scalar(cap, "cap", low=0.0, low_open=True) if loss == "ce-clipped" else None
     s = check_positive_int(seed, "seed", minimum=0)
+    require("torch", "bounds_for_model")               # a clear message naming the extra if torch is absent
     from .train.bridge import model_loss_matrix    # torch, imported only here
 
     losses, labels = model_loss_matrix(model, train_data, theta=theta, k=k, radius=radius, seed=s, pixels=pixels,

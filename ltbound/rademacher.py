@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_delta, check_losses, check_positive_int, check_seed
+from ._validation import check_delta, check_loss_magnitude, check_losses, check_positive_int, check_seed
 
 __all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound"]
 
@@ -138,6 +138,7 @@ def _check_chunk(block: np.ndarray, c0: int) -> None:
     if np.any(block < 0):
         r, c = np.argwhere(block < 0)[0]
         raise ValueError(f"losses must be non-negative (a loss), found {block[r, c]!r} at index {(int(r), int(c0 + c))}")
+    check_loss_magnitude(block, "losses", offset=c0)
 
 
 def _chunk_columns(mat: np.ndarray, chunk_size: Any) -> int:
@@ -220,7 +221,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
         Failure probability, over the sign draws, charged to ``upper``; in (0, 1).
     chunk_size : int, optional
         Columns of the loss matrix held in memory (as float32) at a time, rounded up to a
-        multiple of 4096. Default: as many as fit in 256 MiB. Does not change the result.
+        multiple of 2048 (``_TILE``). Default: as many as fit in 256 MiB. Does not change the result.
 
     Returns
     -------
@@ -231,7 +232,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     -----
     Since ξ is symmetric, E_ξ max_θ Σ_i w_i ξ_i L_i(θ) depends on |w| only; |w| is used.
 
-    *Arithmetic.* Each tile of 4096 columns of a = |w| ⊙ L is quantised to whole numbers
+    *Arithmetic.* Each tile of 2048 columns (``_TILE``) of a = |w| ⊙ L is quantised to whole numbers
     q = rint(a / s) with a step s chosen so that every row sum of q is below 2^24; then the
     float32 product of a (draws, tile) ±1 matrix with q^T is **exact** (all partial sums
     are integers below 2^24), whatever BLAS or thread count computes it, and results are
@@ -252,11 +253,11 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     * r_64 = γ_{n_tiles+3} Σ_i max_θ a_i(θ), γ_k = k u/(1 − k u) with the float64 unit
       roundoff u, covers the float64 weighting, scaling and sums across tiles.
 
-    *Memory* is O(K · chunk + 1024 · 4096), independent of B. Signs come from the seeded
+    *Memory* is O(K · chunk + 512 · 2048), independent of B. Signs come from the seeded
     Generator's raw 64-bit words, one byte expanded to 8 float32 signs through a table;
-    the stream is laid out per (block of 1024 draws, tile of 4096 columns), so the chunk
+    the stream is laid out per (block of 512 draws (``_DRAW_BLOCK``), tile of 2048 columns), so the chunk
     size never changes which sign meets which loss nor any arithmetic. With more than one
-    chunk the losses are re-read (and re-quantised) once per block of 1024 draws.
+    chunk the losses are re-read (and re-quantised) once per block of 512 draws.
     """
     mat = _losses_2d(losses)
     k, n = mat.shape
@@ -325,7 +326,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     half_step = 0.5 * scale * np.repeat(steps, _TILE)[:n]          # max |a'_i − a_i|
     spread = (w_abs if w_mat is not None else scale) * colmax        # max_θ a_i(θ)
     c = 2.0 * (spread + half_step)
-    t = math.sqrt(float(np.sum(c ** 2)) * math.log(1.0 / d) / (2.0 * count))
+    t = math.sqrt(float(np.sum(c ** 2)) * -math.log(d) / (2.0 * count))
     r_q = math.sqrt(2.0 * math.log(k)) * math.sqrt(float(np.sum(half_step ** 2)))
     r_64 = _gamma(steps.size + 3, _U64) * float(spread.sum())
     return RademacherEstimate(value=mean, std_error=std_error, upper=mean + t + r_q + r_64,

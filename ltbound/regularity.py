@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _describe, check_finite_scalar, check_labels, check_positive_int
+from ._validation import _describe, check_finite_scalar, check_labels, check_positive_int, real_array
 
 __all__ = [
     "forgetting_events", "learned_events", "mal_generalizing_events", "generalized_events",
@@ -262,8 +262,7 @@ def pearson(x: Any, y: Any) -> float:
         P = (Σxy − Σx Σy / C) / sqrt((Σx² − (Σx)²/C)(Σy² − (Σy)²/C)), in [-1, 1]; equal
         to ``np.corrcoef(x, y)[0, 1]``.
     """
-    xv = np.asarray(x, dtype=np.float64) if np.asarray(x).dtype != object else None
-    yv = np.asarray(y, dtype=np.float64) if np.asarray(y).dtype != object else None
+    xv, yv = real_array(x), real_array(y)
     for name, v, raw in (("x", xv, x), ("y", yv, y)):
         if v is None or v.ndim != 1 or v.size < 2:
             raise ValueError(f"{name} must be a 1-D numeric array of at least 2 values, got {_describe(raw)}")
@@ -274,7 +273,17 @@ def pearson(x: Any, y: Any) -> float:
     c = float(xv.size)
     # Eq. 13 as printed; the raw-moment form loses digits when the mean is large
     # relative to the spread, so shift both by their first value (P is shift-invariant).
-    xs, ys = xv - xv[0], yv - yv[0]
+    # Then scale each by its largest magnitude (P is scale-invariant too), so that values
+    # near 1e200 do not overflow and values near 1e-200 do not underflow when squared.
+    with np.errstate(over="ignore", invalid="ignore"):
+        xs, ys = xv - xv[0], yv - yv[0]
+    for name, v in (("x", xs), ("y", ys)):
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} spans more than the float64 range (differences overflow); rescale it")
+    sx, sy = float(np.max(np.abs(xs))), float(np.max(np.abs(ys)))
+    if sx == 0 or sy == 0:
+        raise ValueError(f"{'x' if sx == 0 else 'y'} is constant; the Pearson coefficient (Eq. 13) is undefined")
+    xs, ys = xs / sx, ys / sy
     sxy = np.sum(xs * ys) - np.sum(xs) * np.sum(ys) / c
     sxx = np.sum(xs * xs) - np.sum(xs) ** 2 / c
     syy = np.sum(ys * ys) - np.sum(ys) ** 2 / c
@@ -459,6 +468,8 @@ def plot_events(learned: Any, forgotten: Any, labels: Any, num_classes: int, pat
     if out.suffix.lower() != ".png":
         raise ValueError(f"path must end in .png (the figure is written as PNG), got {str(out)!r}")
 
+    from ._optional import require
+    require("matplotlib", "plot_events")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

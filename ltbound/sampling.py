@@ -126,6 +126,8 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: 
     (13,996).
     """
     nm = check_positive_int(n_max, "n_max")
+    if nm >= 2 ** 62:
+        raise ValueError(f"n_max must be a sample count below 2**62, got {nm:.3g}")
     c = check_positive_int(num_classes, "num_classes")
     beta = check_finite_scalar(imbalance, "imbalance", low=1.0)
     if profile == "exp":

@@ -39,11 +39,13 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
+from ._optional import require
 from ._validation import (check_counts, check_finite_scalar, check_labels, check_losses,
                           check_positive_int, check_probability_vector, check_same_length, check_theta_index)
 from .sampling import sampler_q, sampling_distribution
+
+sp = require("sympy", "ltbound.theory (the symbolic derivations)")
 
 __all__ = [
     "DerivationStep", "ExchangeResidual", "IncreaseResidual", "QFamilyDerivative",

@@ -38,10 +38,10 @@ def committed_records(dataset: str | None = None, imbalance: float | None = None
     out = []
     for manifest in sorted(RECORDS_DIR.rglob("manifest.json")):
         rec = load_record(manifest.parent)
-        ds = rec.manifest.get("dataset", {}) or {}
-        if dataset is not None and str(ds.get("name", "")).lower() != dataset.lower():
+        src = rec.source
+        if dataset is not None and str(src.get("dataset") or "").lower() != dataset.lower():
             continue
-        if imbalance is not None and ds.get("imbalance") is not None and float(ds["imbalance"]) != float(imbalance):
+        if imbalance is not None and src.get("imbalance") is not None and float(src["imbalance"]) != float(imbalance):
             continue
         out.append(rec)
     return out

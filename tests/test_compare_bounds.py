@@ -106,6 +106,7 @@ def test_records_option_reads_trainer_records(default_run, tmp_path):
     (["--delta", "0"], "--delta must lie in (0, 1)"),
     (["--schedules", "ib", "nope"], "unknown ['nope']"),
     (["--dataset", "cifar10-lt"], "needs --data-dir"),
+    (["--mc-delta-fraction", "1"], "--mc-delta-fraction must lie in (0, 1)"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(args, message, tmp_path):
     res = _run(*args, "--out", str(tmp_path / "o"))
@@ -115,7 +116,7 @@ def test_bad_arguments_exit_2_with_a_clear_message(args, message, tmp_path):
 
 
 def test_compare_refuses_records_of_different_splits(tmp_path):
-    from ltbound.compare import compare
+    from ltbound.comparison import compare
     from ltbound.records import RecordWriter
 
     def make(path, labels):
@@ -137,7 +138,7 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
         compare([a], loss="ce-clipped", cap=None)
     with pytest.raises(ValueError, match="delta"):
         compare([a], delta=1.0)
-    comp = compare([a], loss="zero-one", num_draws=50, num_bootstrap=0)
+    comp = compare([a], loss="zero-one", cap=None, num_draws=50, num_bootstrap=0)
     run = comp.runs[0]
     # test risks from the record: one error among 4 balanced test samples (class 1)
     assert run.test_risk_balanced == pytest.approx(0.25)

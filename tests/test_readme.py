@@ -38,7 +38,7 @@ def test_readme_torch_model_example_runs():
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_command():
     text = README.read_text()
     bash = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    assert bash[0].strip() == "pip install -e . && python experiments/compare_bounds.py"
+    assert bash[0].strip() == 'pip install -e ".[all]" && python experiments/compare_bounds.py'
     assert bash[1].strip() == 'pip install -e ".[dev]" && python -m pytest'
     ci = (README.parent / ".ci" / "run").read_text()
     assert 'pip install -q -e ".[dev]"' in ci and "python3 -m pytest" in ci

@@ -70,12 +70,14 @@ def test_partial_epoch_file_without_manifest_update_is_ignored(tmp_path):
 def test_resume_continues_and_refuses_other_config(tmp_path):
     w = _writer(tmp_path / "run")
     _write(w, 1)
+    w.close()
     with pytest.raises(RecordError, match="already holds a run record"):
         _writer(tmp_path / "run")
     with pytest.raises(RecordError, match="another configuration"):
         _writer(tmp_path / "run", resume=True, config={"schedule": "ib"})
     w2 = _writer(tmp_path / "run", resume=True)
     assert w2.epochs_completed == 1
+    assert w2.manifest["resumes"][-1]["after_epoch"] == 1
     with pytest.raises(RecordError, match="epoch must be 2"):
         _write(w2, 3)
     _write(w2, 2)
@@ -107,6 +109,7 @@ def test_compact_record_reads_back_the_same(tmp_path):
     for e in range(1, 6):
         _write(w, e)
     w.finish()
+    w.close()
     full = load_record(tmp_path / "run")
     compact_record(tmp_path / "run", tmp_path / "small")
     small = load_record(tmp_path / "small")
@@ -123,7 +126,7 @@ def test_compact_record_reads_back_the_same(tmp_path):
 
 
 def test_newer_version_is_refused(tmp_path):
-    w = _writer(tmp_path / "run")
+    _writer(tmp_path / "run").close()
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
     m["version"] = 99
     (tmp_path / "run" / "manifest.json").write_text(json.dumps(m))
