@@ -119,8 +119,8 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
     from ltbound.comparison import compare
     from ltbound.records import RecordWriter
 
-    def make(path, labels):
-        w = RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": 0},
+    def make(path, labels, seed=0):
+        w = RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": seed},
                                          "dataset": {"num_classes": 2},
                                          "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
                          train_indices=np.arange(labels.size), train_labels=labels,
@@ -131,7 +131,7 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
         return path
 
     a = make(tmp_path / "a", np.array([0, 0, 0, 1]))
-    b = make(tmp_path / "b", np.array([0, 0, 1, 1]))
+    b = make(tmp_path / "b", np.array([0, 0, 1, 1]), seed=1)      # another seed: not a duplicate run
     with pytest.raises(ValueError, match="different splits"):
         compare([a, b])
     with pytest.raises(ValueError, match="needs cap"):
