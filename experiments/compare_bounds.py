@@ -26,8 +26,9 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ltbound.schedule import DATASETS, SCHEDULES   # torch-free: the trainer's own names
+
 DEFAULT_SCHEDULES = ("ib", "switching", "ib-cb")
-DATASETS = ("digits-lt", "cifar10-lt", "cifar100-lt", "image-folder")
 DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.DATA_DIR_ENV (not imported: torch)
 
 
@@ -159,7 +160,6 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
                 parser.error(f"--records: {r} is not a run record folder (no manifest.json there); "
                              "records are the --out folders of python -m ltbound.train")
         return
-    from ltbound.schedule import SCHEDULES
     bad = [s for s in a.schedules if s not in SCHEDULES]
     if bad:
         parser.error(f"--schedules: unknown {bad}; choose from {', '.join(SCHEDULES)}")
