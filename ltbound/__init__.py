@@ -55,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     # comparison of run records
     "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
     "RunBounds": "comparison", "RecordError": "records",
+    # a torch model and its training data in, bounds out (imports torch only when called)
+    "bounds_for_model": "model_bounds",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

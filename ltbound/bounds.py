@@ -61,7 +61,7 @@ import numpy as np
 
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
                           check_losses, check_positive_int, check_probability_vector,
-                          check_same_length, check_seed)
+                          check_same_length, check_seed, check_theta_index)
 from .confidence import confidence_ratio, confidence_term, confidence_term_ib
 from .objectives import standard_objective, weighted_objective
 from .rademacher import RademacherEstimate, rademacher_monte_carlo
@@ -271,6 +271,16 @@ class BoundReport:
     condition: float
     confidence_ratio: float
 
+    @property
+    def theta_index(self) -> int:
+        """Row of the loss matrix that is the model θ (nonnegative), shared by the three bounds."""
+        return self.ib.theta_index
+
+    @property
+    def num_params(self) -> int:
+        """|Θ̂|: rows of the loss matrix the Rademacher and Q̂_n terms range over."""
+        return self.ib.num_params
+
     def to_dict(self) -> dict:
         """JSON-safe dict of the three bounds and the two comparisons."""
         return {"ib": self.ib.to_dict(), "sampling": self.sampling.to_dict(),
@@ -386,7 +396,7 @@ class _Problem:
 
 
 def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: float | None,
-             empirical_range: bool, delta: float, theta_index: int, num_draws: int, seed: Any,
+             empirical_range: bool, delta: float, theta_index: int | None, num_draws: int, seed: Any,
              mc_delta_fraction: float, class_vectors: dict | None = None,
              theta_fixed: bool = False) -> _Problem:
     """Validate the shared inputs. ``class_vectors`` maps argument names to the per-class
@@ -413,11 +423,7 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     d = check_delta(delta)
     f = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
                             low_open=True, high_open=True)
-    k = mat.shape[0]
-    if isinstance(theta_index, (bool, np.bool_)) or not isinstance(theta_index, (int, np.integer)):
-        raise ValueError(f"theta_index must be an integer row of losses, got {theta_index!r}")
-    if not -k <= int(theta_index) < k:
-        raise ValueError(f"theta_index must lie in [{-k}, {k}) for a loss matrix with {k} rows, got {theta_index}")
+    ti = check_theta_index(theta_index, mat.shape[0])
     b = check_positive_int(num_draws, "num_draws")
     check_seed(seed)        # validated here, used by the Rademacher and bootstrap draws
     if (1.0 - f) * d == 0 or f * d == 0:
@@ -431,7 +437,7 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
         split = {"mcdiarmid": 0.5 * (1.0 - f) * d, "rademacher_concentration": 0.5 * (1.0 - f) * d,
                  "monte_carlo": f * d}
     return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
-                    delta_split=split, theta_index=int(theta_index) % k, num_draws=b, seed=seed,
+                    delta_split=split, theta_index=ti, num_draws=b, seed=seed,
                     theta_fixed=bool(theta_fixed))
 
 
@@ -588,7 +594,7 @@ def _num_bootstrap(num_bootstrap: Any) -> int:
 
 def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
              loss_range: float | None = None, empirical_range: bool = False, delta: float = 0.05,
-             theta_index: int = -1, num_draws: int = 1000, seed: int | np.random.Generator = 0,
+             theta_index: int | None = None, num_draws: int = 1000, seed: int | np.random.Generator = 0,
              mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
     """The IB bound of Eq. 6 at θ, term by term.
 
@@ -608,8 +614,11 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
         Use M = max − min of the observed losses (``loss_range=None``); not a certificate.
     delta : float
         Total failure probability in (0, 1), split by ``mc_delta_fraction``.
-    theta_index : int
-        Row of ``losses`` that is the model θ (default −1, the last row).
+    theta_index : int, optional
+        Row of ``losses`` that is the model θ (negative counts from the end). Required when
+        ``losses`` has more than one row: the library has no default model row, since
+        :func:`ltbound.train.theta.perturbation_loss_matrix` puts the model in row 0 and a
+        run's checkpoints put the final model last. ``None`` with one row means that row.
     num_draws : int
         Rademacher sign draws (Monte Carlo, Eq. 5).
     seed : int or numpy.random.Generator
@@ -637,7 +646,7 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
 
 def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None = None,
                    loss_range: float | None = None, empirical_range: bool = False,
-                   delta: float = 0.05, theta_index: int = -1, num_draws: int = 1000,
+                   delta: float = 0.05, theta_index: int | None = None, num_draws: int = 1000,
                    seed: int | np.random.Generator = 0, mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
                    num_bootstrap: int = 0) -> BoundResult:
     """The class-sampling bound of Eq. 7 at θ, term by term.
@@ -674,7 +683,7 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
 
 def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
                  num_classes: int | None = None, loss_range: float | None = None,
-                 empirical_range: bool = False, delta: float = 0.05, theta_index: int = -1,
+                 empirical_range: bool = False, delta: float = 0.05, theta_index: int | None = None,
                  num_draws: int = 1000, seed: int | np.random.Generator = 0,
                  mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
     """Bound on the risk under a target class prior π (π uniform: the balanced test risk).
@@ -725,7 +734,7 @@ def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
 
 def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced",
                     delta: float = 0.05, loss_range: float | None = 1.0,
-                    num_classes: int | None = None, theta_index: int = -1, num_draws: int = 1000,
+                    num_classes: int | None = None, theta_index: int | None = None, num_draws: int = 1000,
                     seed: int | np.random.Generator = 0, num_bootstrap: int = 0,
                     empirical_range: bool = False, mc_delta_fraction: float = 0.5,
                     theta_fixed: bool = False) -> BoundReport:

@@ -20,7 +20,8 @@ the last sampler switch; for a one-sampler run, the epochs after the last learni
 milestone), whose per-sample training losses the record holds. The last row is the final
 model, θ. A Rademacher complexity over this Θ̂ is an *estimate* of R_n(Θ) (Θ̂ was picked by
 training on D), never a certificate. ``"given"``: the caller passes loss matrices (e.g.
-K perturbations of the final model from :func:`ltbound.train.theta.perturbation_loss_matrix`).
+K perturbations of the final model from :func:`ltbound.train.theta.perturbation_loss_matrix`)
+and names the final model's row with ``theta_index`` (0 for perturbation matrices).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 from scipy import stats
 
 from ._validation import check_delta, check_finite_scalar, check_positive_int
-from .bounds import BoundReport, BoundResult, estimate_bounds
+from .bounds import BoundReport, BoundResult, _display_width, _pad, estimate_bounds
 from .evaluate import PairedComparison, accuracy_intervals, certified_risk, compare_over_seeds
 from .records import BOUNDED_LOSSES, RecordError, RunRecord, check_loss, load_record
 from .objectives import class_mean_losses
@@ -54,6 +55,7 @@ class RunBounds:
     final_q: float
     theta: str
     theta_epochs: tuple[int, ...]
+    theta_index: int            # row of the run's loss matrix that is the final model (nonnegative)
     balanced_test_accuracy: float
     group_accuracy: dict        # many / medium / few balanced test accuracy (None when a group is empty)
     test_risk_lt: float         # final model's test risk under the training prior n_j/n (what Eq. 6/7 bound)
@@ -70,6 +72,8 @@ class RunBounds:
                                           "balanced_test_accuracy", "group_accuracy", "test_risk_lt",
                                           "test_risk_balanced", "train_risk", "status", "epochs_completed")}
         d["theta_epochs"] = list(self.theta_epochs)
+        d["theta_index"] = int(self.theta_index)
+        d["num_params"] = int(self.report.num_params)
         d["bounds"] = self.report.to_dict()
         d["accuracy"] = self.accuracy
         d["certified_balanced_risk"] = self.certified_balanced_risk
@@ -123,12 +127,14 @@ def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, fl
 
 
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
-                      theta: str = "checkpoints", losses: np.ndarray | None = None, delta: float = 0.05,
+                      theta: str = "checkpoints", losses: np.ndarray | None = None,
+                      theta_index: int | None = None, delta: float = 0.05,
                       num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
                       mc_delta_fraction: float = 0.5, allow_incomplete: bool = False) -> RunBounds:
     """Bounds and measured risks for one run record (see :func:`compare`).
 
     ``loss`` / ``cap`` as in :func:`compare` (``cap`` required exactly for "ce-clipped").
+    ``theta_index`` names the final model's row of ``losses`` (``theta='given'`` only).
     A record whose status is not "complete" raises :class:`~ltbound.records.RecordError`
     unless ``allow_incomplete=True``; the result's ``status`` says which it was.
     """
@@ -152,9 +158,14 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
             raise ValueError(f"record {rec.path} holds no per-sample losses of its final stage")
         matrix = rec.loss_matrix(epochs, loss=loss, cap=cap)
         theta_epochs = tuple(int(e) for e in epochs)
+        if theta_index is not None:
+            raise ValueError("theta_index is only for theta='given': with theta='checkpoints' the rows are the "
+                             "final-stage epochs in order and the final model is the last")
+        theta_index = -1
     else:
         if losses is None:
-            raise ValueError("theta='given' needs losses: a (K, n) loss matrix whose last row is the final model")
+            raise ValueError("theta='given' needs losses: a (K, n) loss matrix, and theta_index, its row that "
+                             "is the final model")
         matrix = np.asarray(losses, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[1] != rec.n:
             raise ValueError(f"losses must have shape (K, {rec.n}) for record {rec.path}, got {matrix.shape}")
@@ -162,7 +173,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
     m_range = 1.0 if cap is None else cap
     p = sampling_distribution(rec.counts, final_q)
     report = estimate_bounds(matrix, rec.train_labels, p, target="balanced", delta=delta,
-                             loss_range=m_range, num_classes=rec.num_classes, theta_index=-1,
+                             loss_range=m_range, num_classes=rec.num_classes, theta_index=theta_index,
                              num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
                              mc_delta_fraction=mc_delta_fraction)
     lt_risk, bal_risk = _test_risks(rec, loss, cap)
@@ -175,8 +186,10 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
     return RunBounds(
         label=rec.label, seed=0 if rec.seed is None else rec.seed, record=str(rec.path),
         final_sampler=final_sampler, final_q=final_q, theta=theta, theta_epochs=theta_epochs,
+        theta_index=report.theta_index,
         balanced_test_accuracy=float(per_class_acc.mean()), group_accuracy=groups,
-        test_risk_lt=lt_risk, test_risk_balanced=bal_risk, train_risk=float(matrix[-1].mean()),
+        test_risk_lt=lt_risk, test_risk_balanced=bal_risk,
+        train_risk=float(matrix[report.theta_index].mean()),
         report=report, accuracy=acc.to_dict(), certified_balanced_risk=cert.to_dict(),
         status=rec.status, epochs_completed=int(rec.epochs.size))
 
@@ -190,6 +203,7 @@ def _metrics(r: RunBounds) -> dict[str, float]:
         "test_risk_balanced": r.test_risk_balanced,
         "condition": rep.condition,
         "confidence_ratio": rep.confidence_ratio,
+        "num_params": float(rep.num_params),
     }
     if r.accuracy:
         out["balanced_acc_low"] = r.accuracy["balanced"]["low"]
@@ -337,7 +351,8 @@ def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None = 5.0,
-            theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None, delta: float = 0.05,
+            theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None,
+            theta_index: int | None = None, delta: float = 0.05,
             num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
             mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
             allow_duplicates: bool = False) -> Comparison:
@@ -354,7 +369,11 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         Required with 'ce-clipped', and must be None with 'zero-one'.
     theta : {'checkpoints', 'given'}
         How Θ̂ is formed (module docstring); with 'given', ``losses`` holds one (K, n)
-        matrix per record, last row the final model.
+        matrix per record and ``theta_index`` names the row that is the final model.
+    theta_index : int, optional
+        With ``theta='given'``: the final model's row of every matrix in ``losses``
+        (0 for :func:`ltbound.train.theta.perturbation_loss_matrix`); required when they have
+        more than one row. Not used with 'checkpoints' (the final model is the last epoch).
     delta : float in (0, 1)
         Total failure probability of each bound (union bound over its estimated parts).
     num_draws, seed, num_bootstrap : Monte Carlo sign draws, their seed, bootstrap resamples of Q_n.
@@ -399,8 +418,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     if theta == "given" and (losses is None or len(losses) != len(recs)):
         raise ValueError("theta='given' needs one loss matrix per record in losses")
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,
-                                   losses=None if losses is None else losses[i], delta=delta,
-                                   num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
+                                   losses=None if losses is None else losses[i], theta_index=theta_index,
+                                   delta=delta, num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
                                    mc_delta_fraction=mc_delta_fraction, allow_incomplete=allow_incomplete)
                  for i, r in enumerate(recs))
     per_label: dict[str, list[dict]] = {}
@@ -449,17 +468,24 @@ def format_comparison(comp: Comparison) -> str:
         mean = 0.0 if abs(stat["mean"]) < 5e-5 else stat["mean"]
         return f"{mean:.4f}±{stat['std']:.4f}" if stat["std"] >= 5e-5 else f"{mean:.4f}"
 
+    def fmt_count(stat: dict) -> str:
+        vals = [int(v) for v in stat["values"] if v is not None]
+        return str(vals[0]) if len(set(vals)) == 1 else f"{min(vals)}-{max(vals)}"
+
     acc_cols = ["balanced_test_accuracy", "balanced_acc_low", "balanced_acc_high", "certified_balanced_risk",
                 "acc_many", "acc_medium", "acc_few", "test_risk_lt",
-                "test_risk_balanced", "condition", "confidence_ratio"]
-    blocks.append(_grid("Measured (balanced test set) and Theorem 1's condition Q_n + L^s - L",
-                        acc_cols, s, fmt))
+                "test_risk_balanced", "condition", "confidence_ratio", "num_params"]
+    acc_names = [c if c != "num_params" else "|Θ̂|" for c in acc_cols]
+    blocks.append(_grid("Measured (balanced test set), Theorem 1's condition Q_n + L^s - L, and |Θ̂| "
+                        "(models in each run's Θ̂; with 1 the Rademacher term is 0 by construction)",
+                        acc_cols, s, fmt, acc_names, special={"num_params": fmt_count}))
     for key, title in (("eq6", "Eq. 6 (IB objective): bounds the long-tailed risk"),
                        ("eq7", "Eq. 7 (final-stage p): bounds the long-tailed risk"),
                        ("target", "Target prior uniform: bounds the balanced test risk")):
         cols = [k for k in next(iter(s.values())) if k.startswith(key + "_") and k != key + "_total"]
         cols.append(key + "_total")
-        names = [c[len(key) + 1:] + mark.get(c[len(key) + 1:], "") for c in cols]
+        names = [_TERM_LABELS.get(c[len(key) + 1:], c[len(key) + 1:]) + mark.get(c[len(key) + 1:], "")
+                 for c in cols]
         blocks.append(_grid(title, cols, s, fmt, names))
     o = comp.orderings
     lines = [f"By balanced test accuracy: {' > '.join(o['by_test_accuracy'])}"]
@@ -481,11 +507,23 @@ def format_comparison(comp: Comparison) -> str:
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)
 
 
-def _grid(title: str, cols: list[str], s: dict, fmt, names: list[str] | None = None) -> str:
+#: Column labels of bound terms in the table: the Rademacher column holds 2·R̂ (Eq. 6, 7), not R̂.
+_TERM_LABELS = {"rademacher": "2·R̂", "monte_carlo": "2·(R̂⁺−R̂)", "residual": "−Q̂_n"}
+
+
+def _grid(title: str, cols: list[str], s: dict, fmt, names: list[str] | None = None,
+          special: dict | None = None) -> str:
     names = names or cols
-    rows = [["schedule", *names]] + [[lb, *(fmt(s[lb][c]) if c in s[lb] else "-" for c in cols)] for lb in s]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = [title, "  ".join(h.ljust(w) for h, w in zip(rows[0], widths)),
+    special = special or {}
+
+    def cell(lb: str, c: str) -> str:
+        if c not in s[lb]:
+            return "-"
+        return special[c](s[lb][c]) if c in special else fmt(s[lb][c])
+
+    rows = [["schedule", *names]] + [[lb, *(cell(lb, c) for c in cols)] for lb in s]
+    widths = [max(_display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = [title, "  ".join(_pad(h, w, left=True) for h, w in zip(rows[0], widths)),
            "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
+    out += ["  ".join(_pad(c, w, left=True) for c, w in zip(r, widths)) for r in rows[1:]]
     return "\n".join(out)

@@ -130,7 +130,7 @@ def theorem1(cases=None) -> Outcome:
     min_diff = math.inf
     for _ in range(NUM_BOUND_TRIALS):
         losses, labels, counts = _random_problem(rng)
-        rep = estimate_bounds(losses, labels, "CR", delta=DELTA, loss_range=1.0, num_draws=100,
+        rep = estimate_bounds(losses, labels, "CR", delta=DELTA, loss_range=1.0, num_draws=100, theta_index=-1,
                               seed=int(rng.integers(2 ** 31)))
         diff = rep.sampling.total - rep.ib.total
         min_diff = min(min_diff, diff)

@@ -26,7 +26,7 @@ def setup():
     p = np.array([0.1, 0.3, 0.6])
     pi = np.array([0.5, 0.25, 0.25])
     rep = estimate_bounds(losses, y, p, target=pi, delta=DELTA, loss_range=M, num_draws=DRAWS, seed=5,
-                          num_bootstrap=0, mc_delta_fraction=FRACTION)
+                          num_bootstrap=0, mc_delta_fraction=FRACTION, theta_index=-1)
     return losses, y, p, pi, rep
 
 
@@ -145,7 +145,7 @@ def test_monte_carlo_docstring_states_the_tile_and_block_sizes_the_code_uses():
 def test_theta_fixed_adds_the_third_concentration_term(setup):
     losses, y, p, pi, plain = setup
     rep = estimate_bounds(losses, y, p, target=pi, delta=DELTA, loss_range=M, num_draws=DRAWS, seed=5,
-                          num_bootstrap=0, mc_delta_fraction=FRACTION, theta_fixed=True)
+                          num_bootstrap=0, mc_delta_fraction=FRACTION, theta_fixed=True, theta_index=-1)
     n = y.size
     half = 0.5 * (1 - FRACTION) * DELTA
     assert sum(rep.ib.delta_split.values()) == pytest.approx(DELTA)
@@ -168,12 +168,12 @@ def test_theta_fixed_reaches_the_textbook_three_m_term():
     y = np.repeat(np.arange(2), [50, 10])
     losses = rng.random((3, 60))
     rep = estimate_bounds(losses, y, "CR", loss_range=1.0, delta=0.05, num_draws=10, num_bootstrap=0,
-                          mc_delta_fraction=1e-12, theta_fixed=True)
+                          mc_delta_fraction=1e-12, theta_fixed=True, theta_index=-1)
     terms = {t.name: t.value for t in rep.ib.terms}
     assert terms["confidence"] + terms["concentration"] == pytest.approx(3 * math.sqrt(math.log(2 / 0.05) / 120),
                                                                          rel=1e-9)
     with pytest.raises(ValueError, match="theta_fixed must be True or False"):
-        estimate_bounds(losses, y, "CR", loss_range=1.0, theta_fixed="yes")
+        estimate_bounds(losses, y, "CR", loss_range=1.0, theta_fixed="yes", theta_index=-1)
 
 
 def test_theta_fixed_eq6_covers_the_long_tailed_risk_in_the_simulator():
