@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     # theory as code (sympy), Eq. 21 and App. B.2
     "exchange_residual": "theory", "increase_residual": "theory", "q_family_residual": "theory",
     "confidence_excess": "theory", "theorem1_gap": "theory",
+    # Table 9: squared-error bias-variance decomposition of softmax outputs
+    "BiasVariance": "bias_variance", "bias_variance": "bias_variance",
     # comparison of run records
     "compare": "compare", "Comparison": "compare", "bounds_for_record": "compare",
 }
