@@ -59,6 +59,8 @@ class BiasVariance:
         The same, per class (mean over the class's test samples; NaN for a class with none).
     num_models, num_samples : int
         K and m.
+    bias2_per_sample, variance_per_sample : ndarray, shape (m,)
+        bias²(x) and var(x) of each test sample (for a paired bootstrap over test samples).
     """
 
     bias2: float
@@ -68,6 +70,8 @@ class BiasVariance:
     per_class_accuracy: np.ndarray
     num_models: int
     num_samples: int
+    bias2_per_sample: np.ndarray
+    variance_per_sample: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
         return {"bias2": float(self.bias2), "variance": float(self.variance), "total": float(self.total),
@@ -124,4 +128,4 @@ def bias_variance(probs: Any, labels: Any) -> BiasVariance:
     per_class[cnt > 0] = hit[cnt > 0] / cnt[cnt > 0]
     return BiasVariance(bias2=float(bias2.mean()), variance=float(var.mean()), total=float(total.mean()),
                         accuracy=float(correct.mean()), per_class_accuracy=per_class, num_models=k,
-                        num_samples=m)
+                        num_samples=m, bias2_per_sample=bias2, variance_per_sample=var)

@@ -20,6 +20,8 @@ def test_hand_computed_case():
     # accuracy: sample 0 right for model 1, a tie (argmax -> class 0, right) for model 2; sample 1 right
     assert r.accuracy == pytest.approx(1.0)
     assert r.num_models == 2 and r.num_samples == 2
+    np.testing.assert_allclose(r.bias2_per_sample, [0.125, 0.08])
+    np.testing.assert_allclose(r.variance_per_sample, [0.125, 0.0], atol=1e-15)
     d = r.to_dict()
     assert d["bias2"] == pytest.approx(r.bias2) and len(d["per_class_accuracy"]) == 2
 
