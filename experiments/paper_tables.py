@@ -663,6 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
 def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     if a.seeds is not None and a.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {a.seeds}")
+    if a.table in ("9", "all") and a.seeds is not None and a.seeds < 2:
+        parser.error(f"--table {a.table} includes Table 9, whose variance needs --seeds >= 2 independently "
+                     f"trained models, got {a.seeds} (its default is 5)")
     if a.epochs is not None and a.epochs < 4:
         parser.error(f"--epochs must be >= 4 (a decay, a switch and Table 7's middle stage need room), got {a.epochs}")
     if not a.imbalance >= 1:
