@@ -133,6 +133,7 @@ def ordering_verdict(rows: list[dict], *, value_key: str = "values", paper_key: 
                           "resolved": resolved, "agrees": agrees})
     resolved = [p for p in pairs if p["resolved"]]
     against = [p for p in resolved if not p["agrees"]]
+    leaning = sum(1 for p in pairs if not p["resolved"] and np.sign(p["diff"]) == -np.sign(p["paper_diff"]))
     if against:
         verdict = "different"
         why = (f"{len(against)} of {len(resolved)} resolved pairs reverse the paper's order "
@@ -143,6 +144,8 @@ def ordering_verdict(rows: list[dict], *, value_key: str = "values", paper_key: 
     else:
         verdict = "not detectable at this size"
         why = f"none of the {len(pairs)} pairs the paper orders is resolved (95% intervals include 0)"
+    if leaning:
+        why += f"; {leaning} unresolved pair(s) point the other way"
     return {"verdict": verdict, "why": why, "pairs": pairs, "min_paper_gap": min_gap}
 
 
@@ -553,19 +556,25 @@ def study_table11(st: Setup) -> dict:
     notes = [f"Constants: the paper's {list(PAPER_LR_CONSTANTS)} times base lr / 0.1 = {consts}; constant runs have "
              "no warm-up and switch at the stage-wise run's epoch.",
              "Learning speed (Figs. 4-6) = fraction of a class's training samples classified correctly after each "
-             "epoch (the records' train_correct), mean over seeds; 4 classes from head to tail."]
+             "epoch (the records' train_correct; top row) and the class's test accuracy (bottom row), mean over "
+             "seeds; 4 classes from head to tail. The paper's text reads as the training proportion correct "
+             "(Jiang et al. 2020) but speaks of tail accuracy, so both are drawn."]
     return {"rows": rows, "table": table, "verdict": ordering_verdict(rows), "notes": notes, "figures": figs}
 
 
-def learning_speed(runs: dict[int, Path], classes: list[int]) -> np.ndarray:
-    """(E, len(classes)) fraction of each class's training samples correct after each epoch, mean over runs."""
+def learning_speed(runs: dict[int, Path], classes: list[int], split: str = "train") -> np.ndarray:
+    """(E, len(classes)) fraction of each class's samples classified correctly after each epoch, mean over runs.
+
+    ``split="train"``: the class's training samples (learned, as in Jiang et al. 2020's proportion
+    correct); ``"test"``: its test samples (per-class test accuracy).
+    """
     from ltbound.records import load_record
 
     curves = []
     for p in runs.values():
         rec = load_record(p)
-        cols = [rec.train_correct[:, rec.train_labels == c].mean(axis=1) for c in classes]
-        curves.append(np.stack(cols, axis=1))
+        correct, labels = (rec.train_correct, rec.train_labels) if split == "train" else (rec.test_correct, rec.test_labels)
+        curves.append(np.stack([correct[:, labels == c].mean(axis=1) for c in classes], axis=1))
     return np.mean(curves, axis=0)
 
 
@@ -595,8 +604,8 @@ def make_figures(st: Setup, run_sets: dict, consts: list[float]) -> list[str]:
     fig.tight_layout()
     paths.append(_save(fig, out / "fig3_test_accuracy.png"))
 
-    def panel(ax, runs, title):
-        curves = learning_speed(runs, classes)
+    def panel(ax, runs, title, split):
+        curves = learning_speed(runs, classes, split)
         for i, cl in enumerate(classes):
             ax.plot(np.arange(1, curves.shape[0] + 1), curves[:, i], label=f"class {cl} (n={counts[cl]})")
         ax.set_title(title, fontsize=9)
@@ -610,10 +619,13 @@ def make_figures(st: Setup, run_sets: dict, consts: list[float]) -> list[str]:
              "Fig. 5 (proxy): learning speed, constant lr, standard training"),
             ("fig6_learning_speed_constant_switching.png", [("switching", f"{x:g}") for x in consts],
              "Fig. 6 (proxy): learning speed, constant lr, switching")):
-        fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.4), sharey=True, squeeze=False)
-        for ax, key in zip(axes[0], keys):
-            panel(ax, run_sets[key], f"{key[0]}, lr {key[1]}")
-        axes[0][0].set_ylabel("fraction of class learned (train)")
+        # top row: training samples learned; bottom row: the same classes' test accuracy
+        fig, axes = plt.subplots(2, len(keys), figsize=(3.6 * len(keys), 6.4), sharey=True, squeeze=False)
+        for j, key in enumerate(keys):
+            panel(axes[0][j], run_sets[key], f"{key[0]}, lr {key[1]}: train", "train")
+            panel(axes[1][j], run_sets[key], f"{key[0]}, lr {key[1]}: test", "test")
+        axes[0][0].set_ylabel("fraction of class's training samples correct")
+        axes[1][0].set_ylabel("class test accuracy")
         axes[0][-1].legend(fontsize=7, loc="lower right")
         fig.suptitle(title)
         fig.tight_layout()
