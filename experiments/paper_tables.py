@@ -150,6 +150,9 @@ def ordering_verdict(rows: list[dict], *, value_key: str = "values", paper_key: 
 
 
 # ------------------------------------------------------------------------------ runs as records
+_DATASETS: dict[tuple, Any] = {}
+
+
 @dataclass
 class Setup:
     """Everything a study needs to know about the data and the base recipe."""
@@ -192,10 +195,14 @@ class Setup:
         return (b["epochs"] - (b["milestones"][-1] if b["milestones"] else 0)) / PAPER_SMALL_STAGE
 
     def dataset_obj(self):
+        """The data set, loaded once per process (``--table all`` shares it between studies)."""
         if self._ds is None:
-            from ltbound.train.data import load_dataset
-            self._ds = load_dataset(self.dataset, data_dir=self.data_dir, imbalance=self.imbalance,
-                                    max_test_per_class=self.max_test_per_class)
+            key = (self.dataset, self.data_dir, self.imbalance, self.max_test_per_class)
+            if key not in _DATASETS:
+                from ltbound.train.data import load_dataset
+                _DATASETS[key] = load_dataset(self.dataset, data_dir=self.data_dir, imbalance=self.imbalance,
+                                              max_test_per_class=self.max_test_per_class)
+            self._ds = _DATASETS[key]
         return self._ds
 
     # ---- one run ---------------------------------------------------------------------------------
