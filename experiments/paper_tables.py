@@ -223,9 +223,13 @@ class Setup:
             rec = load_record(folder)
             if rec.complete:
                 got = rec.manifest["config"]
-                if got.get("schedule") != schedule or int(got.get("seed")) != int(seed):
-                    raise ValueError(f"{folder} holds schedule {got.get('schedule')} seed {got.get('seed')}, "
-                                     f"not {schedule} seed {seed}; delete it")
+                # the folder name is a hash: check the stored configuration really is this one
+                differ = [k for k in ("schedule", "seed", "epochs", "lr", "milestones", "warmup_epochs",
+                                      "switch_offset", "batch_size", "imbalance", "max_test_per_class", "preset")
+                          if got.get(k) != cfg[k]]
+                if differ:
+                    raise ValueError(f"{folder} holds a run whose {differ} differ from the study's "
+                                     f"({[(got.get(k), cfg[k]) for k in differ]}); delete the folder")
                 self.reused.append(str(folder))
                 return folder
         t0 = time.perf_counter()
