@@ -148,7 +148,8 @@ def test_bad_arguments_are_refused():
 def test_cifar_configuration_dry_run(cifar_subset_dir, tmp_path):
     """Table 8 (checkpoints, ResNet-32 features, cRT) on a tiny CIFAR-10 subset, 4 epochs, on the CPU."""
     res = _run("--table", "8", "--dataset", "cifar10-lt", "--data-dir", str(cifar_subset_dir), "--seeds", "1",
-               "--epochs", "4", "--batch-size", "16", "--device", "cpu", "--out", str(tmp_path), "--quiet")
+               "--epochs", "4", "--batch-size", "16", "--max-test-per-class", "10", "--device", "cpu",
+               "--threads", "1", "--out", str(tmp_path), "--quiet")
     assert res.returncode == 0, res.stderr[-3000:]
     doc = json.loads((tmp_path / "table8" / "results.json").read_text())
     assert len(doc["rows"]) == 12 and not doc["proxy"]
