@@ -52,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "certified_risk": "evaluate", "CertifiedRisk": "evaluate", "mcnemar_exact": "evaluate",
     "compare_on_test_set": "evaluate", "compare_over_seeds": "evaluate", "PairedComparison": "evaluate",
     "detectable_difference": "evaluate",
+    # Table 9: squared-error bias-variance decomposition of softmax outputs
+    "BiasVariance": "bias_variance", "bias_variance": "bias_variance",
     # comparison of run records
     "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
     "RunBounds": "comparison", "RecordError": "records",
