@@ -537,7 +537,7 @@ def study_table9(st: Setup) -> dict:
     verdict = ordering_verdict(rows, min_gap=0.01, pair_test=pair_test)
     verdict["why"] += " (total error; 95% intervals: paired bootstrap over seeds and test samples)"
     notes = ["Decomposition: squared error of the softmax vector over K seeds (Geman et al. 1992; see "
-             "ltbound/bias_variance.py for why); the paper does not define its own, so only orderings compare, "
+             "ltbound/decomposition.py for why); the paper does not define its own, so only orderings compare, "
              "not magnitudes.",
              "Decouple-cRT: the IB-only backbone with a classifier re-trained by CB sampling "
              f"({st.retrain_settings()}).",

@@ -53,7 +53,7 @@ _EXPORTS: dict[str, str] = {
     "compare_on_test_set": "evaluate", "compare_over_seeds": "evaluate", "PairedComparison": "evaluate",
     "detectable_difference": "evaluate",
     # Table 9: squared-error bias-variance decomposition of softmax outputs
-    "BiasVariance": "bias_variance", "bias_variance": "bias_variance",
+    "BiasVariance": "decomposition", "bias_variance": "decomposition",
     # comparison of run records
     "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
     "RunBounds": "comparison", "RecordError": "records",
