@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..records import write_manifest
 from ..schedule import Schedule
 from .environment import DETERMINISM_FIELDS
 
@@ -88,7 +89,7 @@ def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: 
            "history": history, "timings": {},
            "forked_from": {"path": str(source.resolve()), "epoch": e, "schedule": old_cfg.get("schedule"),
                            "manifest_sha256": hashlib.sha256(raw).hexdigest()}}
-    tmp = out / ".manifest.json.fork.tmp"
-    tmp.write_text(json.dumps(new, indent=1))
-    os.replace(tmp, out / "manifest.json")      # last: a crash before it leaves no record to resume
+    # last, atomically and sealed with its checksum (records v2): a crash before it leaves no
+    # record to resume, and a copied source checksum would not match the changed manifest
+    write_manifest(out, new)
     return e
