@@ -94,7 +94,7 @@ def _record(path, seed, test_correct):
 
 def test_runs_carry_accuracy_intervals_and_certified_risk(tmp_path):
     correct = np.array([1, 0] * 10, bool)          # class 0 all right, class 1 all wrong
-    comp = compare([_record(tmp_path / "a", 0, correct)], loss="zero-one", num_draws=50, num_bootstrap=0)
+    comp = compare([_record(tmp_path / "a", 0, correct)], loss="zero-one", cap=None, num_draws=50, num_bootstrap=0)
     run = comp.runs[0]
     assert run.accuracy["balanced"]["estimate"] == pytest.approx(0.5)
     assert run.accuracy["balanced"]["low"] < 0.5 < run.accuracy["balanced"]["high"]
@@ -111,7 +111,7 @@ def test_runs_carry_accuracy_intervals_and_certified_risk(tmp_path):
 
 
 def test_mc_delta_fraction_sets_the_split(tmp_path):
-    comp = compare([_record(tmp_path / "a", 0, np.array([1, 0] * 10, bool))], loss="zero-one", num_draws=50,
+    comp = compare([_record(tmp_path / "a", 0, np.array([1, 0] * 10, bool))], loss="zero-one", cap=None, num_draws=50,
                    num_bootstrap=0, mc_delta_fraction=0.2)
     split = comp.runs[0].report.ib.delta_split
     assert split["mcdiarmid"] == pytest.approx(0.04) and split["monte_carlo"] == pytest.approx(0.01)
