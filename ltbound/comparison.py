@@ -272,13 +272,13 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         if running:
             raise RecordError(f"records {running[:3]} are not complete (still running or stopped early); let them "
                               "finish, or pass allow_incomplete=True to compare them as they are")
-    if not allow_duplicates:
-        _check_duplicates(recs)
     ref = recs[0].train_labels
     for r in recs[1:]:
         if not np.array_equal(r.train_labels, ref):
             raise ValueError(f"records {recs[0].path} and {r.path} were trained on different splits; "
                              "compare runs of one data set and split")
+    if not allow_duplicates:
+        _check_duplicates(recs)
     if theta == "given" and (losses is None or len(losses) != len(recs)):
         raise ValueError("theta='given' needs one loss matrix per record in losses")
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,
