@@ -1,6 +1,8 @@
-"""Training throughput: the trainer's device-resident pipeline against a torchvision-style reference.
+"""Training throughput: the trainer's pipelines, and its CPU settings before and after issue 10.
 
-Both runs go through :func:`ltbound.train.train` with the same data, model, batch size,
+Two comparisons, each with its ratio measured in the same run:
+
+1. (default) the device-resident pipeline against a torchvision-style reference. Both runs go through :func:`ltbound.train.train` with the same data, model, batch size,
 sample stream (instance-balanced sampler, same seed) and epoch count; they differ only in
 the pipeline:
 
@@ -15,19 +17,38 @@ Throughput is training images per second of the trainer's own per-epoch timing (
 evaluation after each epoch is not counted). With two or more epochs the first is left out
 (warm-up: cuDNN autotuning, worker start-up, allocator growth).
 
+2. ``--cpu-table``: the CPU settings before issue 10 ("old": float32 training, float32
+   evaluation at batch 1024) against today's default ("new": bf16 autocast training where
+   the CPU has native bf16 kernels, float32 evaluation at batch 128), both channels-last, on
+   synthetic data and (with ``--data-dir``) on CIFAR-10-LT imbalance 100 from the JPEG
+   archive. It times the trainer's own training step (``trainer._train_epoch`` on one batch
+   of 64 from :class:`~ltbound.train.loader.DeviceLoader`, crop+flip) and its own per-sample
+   evaluation (:func:`~ltbound.train.evaluate.evaluate_splits` on 1,024 training images),
+   the settings interleaved round by round in one process with alternating order, so that
+   other load on the machine hits them alike; the seconds of a full CIFAR-10-LT(100) epoch
+   (train 12,406 images + per-sample evaluation of 12,406 train + 10,000 test images) are
+   extrapolated from the rates. ``--only-compile`` instead compares today's settings with
+   ``torch.compile`` (inductor C++, cold cache) of the step and of the evaluation, and
+   charges the compile time (including the recompile for an epoch's last, partial batch)
+   over a 40-epoch run.
+
 Usage (from the repository root, with ltbound importable: ``pip install -e .``)::
 
     python benchmarks/bench_trainer.py                       # synthetic CIFAR-shaped data
     python benchmarks/bench_trainer.py --dataset cifar10-lt --data-dir ../shared/data/cifar10-jpeg.tar.xz
     python benchmarks/bench_trainer.py --device cuda --epochs 3 --json bench.json
+    python benchmarks/bench_trainer.py --cpu-table --data-dir ../shared/data/cifar10-jpeg.tar.xz \
+        --out benchmarks/results/trainer_cpu.txt
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +57,15 @@ import torch
 from ltbound.records import load_record
 from ltbound.sampling import long_tailed_counts
 from ltbound.train.data import ImageSplit, LTDataset, load_dataset, split_hash
+from ltbound.train.config import DEFAULT_EVAL_BATCH
+from ltbound.train.environment import cpu_bf16_supported, cpu_name
 from ltbound.train.trainer import TrainConfig, train
+
+#: A full CIFAR-10-LT epoch at imbalance 100: images trained, and images evaluated per sample
+#: (the whole training set and the 10,000 test images) for the record.
+FULL_TRAIN, FULL_TEST = 12406, 10000
+#: Run length over which a compile time is charged (the issue's "realistic run").
+COMPILE_EPOCHS = 40
 
 
 def synthetic_cifar_lt(n_train: int, *, imbalance: float = 100.0, n_test: int = 200, seed: int = 0) -> LTDataset:
@@ -73,6 +102,160 @@ def _summary(rates: list[float]) -> dict:
             "epoch_images_per_second": [round(r, 2) for r in rates]}
 
 
+# ============================================================================ CPU table
+def cpu_settings() -> dict:
+    """The CPU settings compared (all channels-last, the fast pipeline, the trainer's own step and evaluation)."""
+    bf16 = cpu_bf16_supported()
+    return {"old": dict(bf16=False, eval_batch=1024, compile=False),        # before issue 10
+            "new": dict(bf16=bf16, eval_batch=DEFAULT_EVAL_BATCH["cpu"], compile=False),   # today's default
+            "new+compile": dict(bf16=bf16, eval_batch=DEFAULT_EVAL_BATCH["cpu"], compile=True)}
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+class _Variant:
+    """One setting: a ResNet-32 with its optimiser; times one training step or one evaluation."""
+
+    def __init__(self, ds: LTDataset, bf16: bool, eval_batch: int, compile: bool):
+        from ltbound.train.models import build_model
+        torch.manual_seed(0)
+        self.model = build_model("resnet32", ds.num_classes).to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
+        self.net = torch.compile(self.model) if compile else self.model
+        self.amp = torch.bfloat16 if bf16 else None
+        self.eval_batch = eval_batch
+        self.mean = torch.as_tensor(np.asarray(ds.mean, dtype=np.float32))
+        self.std = torch.as_tensor(np.asarray(ds.std, dtype=np.float32))
+
+    def train_step(self, x, y) -> float:
+        from ltbound.train.trainer import _train_epoch    # the trainer's own step
+        t0 = time.perf_counter()
+        _train_epoch(self.net, self.optimizer, [(x, y)], [0.01], self.amp, torch.device("cpu"), _NoBar())
+        return time.perf_counter() - t0
+
+    def evaluate(self, images, labels) -> float:
+        from ltbound.train import distributed as D
+        from ltbound.train.evaluate import evaluate_splits
+        t0 = time.perf_counter()
+        evaluate_splits(self.net, [(images, labels)], D.DistInfo(), mean=self.mean, std=self.std,
+                        batch_size=self.eval_batch, device=torch.device("cpu"), channels_last=True)
+        return time.perf_counter() - t0
+
+
+def measure_cpu(ds: LTDataset, names: list[str], steps: int, *, label: str) -> dict:
+    """Interleaved timings: step k of every setting runs back to back (order alternating), so load hits all alike.
+
+    Returns, per setting, the seconds of each timed training step (batch 64, crop+flip) and of
+    each per-sample evaluation of 1,024 training images, and the first calls' extra seconds
+    (warm-up; with ``torch.compile`` the compilation, including the recompile for an epoch's
+    last, partial batch: 12,406 = 193 x 64 + 54 and 96 x 128 + 118).
+    """
+    from ltbound.train.loader import DeviceLoader
+    settings = cpu_settings()
+    variants = {n: _Variant(ds, **settings[n]) for n in names}
+    gen = torch.Generator().manual_seed(0)
+    idx = torch.randperm(len(ds.train), generator=gen)[: 64 * (steps + 2)]
+    mean = torch.as_tensor(np.asarray(ds.mean, dtype=np.float32))
+    std = torch.as_tensor(np.asarray(ds.std, dtype=np.float32))
+    batches = list(DeviceLoader(ds.train.images, ds.train.labels, idx, 64, augment=True, generator=gen,
+                                mean=mean, std=std, channels_last=True))
+    ex, ey = ds.train.images[:1024], ds.train.labels[:1024]
+    out = {n: {"train_s": [], "eval_s": [], "first_train_s": 0.0, "first_eval_s": 0.0} for n in names}
+    for n, v in variants.items():            # warm-up / compile: a full and a partial batch each
+        x, y = batches[-1]
+        t_full, t_part = v.train_step(x, y), v.train_step(x[:54], y[:54])
+        e_full, e_part = v.evaluate(ex, ey), v.evaluate(ex[:118], ey[:118])
+        out[n]["first_train_s"], out[n]["first_eval_s"] = t_full + t_part, e_full + e_part
+        print(f"{label} {n:>12}: first calls train {t_full:.1f}+{t_part:.1f} s, eval {e_full:.1f}+{e_part:.1f} s",
+              flush=True)
+    for k in range(steps):
+        order = names if k % 2 == 0 else names[::-1]
+        for n in order:
+            out[n]["train_s"].append(variants[n].train_step(*batches[k]))
+        for n in order:
+            out[n]["eval_s"].append(variants[n].evaluate(ex, ey))
+        print(f"{label} step {k + 1}/{steps}: " + ", ".join(
+            f"{n} train {64 / out[n]['train_s'][-1]:.0f} eval {1024 / out[n]['eval_s'][-1]:.0f} img/s" for n in names),
+            flush=True)
+    return out
+
+
+def _rates(m: dict, stat) -> tuple[float, float]:
+    return 64 / stat(m["train_s"]), 1024 / stat(m["eval_s"])
+
+
+def _epoch_seconds(train_ips: float, eval_ips: float) -> float:
+    return FULL_TRAIN / train_ips + (FULL_TRAIN + FULL_TEST) / eval_ips
+
+
+def cpu_table(args) -> int:
+    # A cold inductor cache, so the compile time measured is what a first run pays.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="ltbound-inductor-"))
+    sources = {}
+    if not args.only_compile:
+        sources["synthetic"] = synthetic_cifar_lt(2048, n_test=100)
+    if args.data_dir:
+        t0 = time.perf_counter()
+        sources["cifar10-lt(100)"] = load_dataset("cifar10-lt", data_dir=args.data_dir, imbalance=100)
+        print(f"loaded CIFAR-10-LT(100) from {args.data_dir} in {time.perf_counter() - t0:.0f} s", flush=True)
+    names = ["new", "new+compile"] if args.only_compile else ["old", "new"]
+    results = {src: measure_cpu(ds, names, args.steps, label=src) for src, ds in sources.items()}
+    report = format_cpu_table(results, args.steps)
+    print(report)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(report + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+def format_cpu_table(results: dict, steps: int) -> str:
+    load = os.getloadavg()
+    settings = cpu_settings()
+    lines = [f"# bench_trainer.py --cpu-table  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+             f"# {cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, native bf16 "
+             f"kernels: {cpu_bf16_supported()}. Load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}:",
+             "# the machine was shared with other jobs, so absolute rates are far below a quiet machine's and noisy;",
+             "# the settings ran interleaved step by step in one process (order alternating), so ratios compare like with like.",
+             f"# ResNet-32, channels-last, the trainer's own training step (batch 64, crop+flip) and per-sample evaluation",
+             f"# (1,024 training images per call); {steps} interleaved rounds after warm-up. 'best' = fastest round (least",
+             "# disturbed by the load), 'median' = median round. Epoch s = a full CIFAR-10-LT(100) epoch with its record,",
+             f"# extrapolated: {FULL_TRAIN:,} / train rate + {FULL_TRAIN + FULL_TEST:,} / eval rate.", "",
+             "| data | setting | train img/s best (median) | eval img/s best (median) | epoch s best (median) | speed-up vs old best (median) |",
+             "|---|---|---|---|---|---|"]
+    for src, by in results.items():
+        base = {stat: _epoch_seconds(*_rates(by["old"], stat)) for stat in (min, np.median)} if "old" in by else None
+        for n, m in by.items():
+            st = settings[n]
+            label = (f"{'bf16' if st['bf16'] else 'fp32'} train, fp32 eval batch {st['eval_batch']}"
+                     + (", torch.compile" if st["compile"] else "") + (" (old)" if n == "old" else f" ({n})"))
+            (tb, eb), (tm, em) = _rates(m, min), _rates(m, np.median)
+            sb, sm = _epoch_seconds(tb, eb), _epoch_seconds(tm, em)
+            ratio = "-" if base is None else f"{base[min] / sb:.2f}x ({base[np.median] / sm:.2f}x)"
+            lines.append(f"| {src} | {label} | {tb:.0f} ({tm:.0f}) | {eb:.0f} ({em:.0f}) | {sb:.0f} ({sm:.0f}) | {ratio} |")
+    for src, by in results.items():
+        if "new+compile" not in by:
+            continue
+        e, c = by["new"], by["new+compile"]
+        lines.append("")
+        for part, n_img, key, first in (("training", FULL_TRAIN, "train_s", "first_train_s"),
+                                        ("evaluation", FULL_TRAIN + FULL_TEST, "eval_s", "first_eval_s")):
+            per = 64 if part == "training" else 1024
+            # compile = first calls beyond the eager model's own first calls
+            compile_s = c[first] - e[first]
+            eager = COMPILE_EPOCHS * n_img * float(np.median(e[key])) / per
+            comp = compile_s + COMPILE_EPOCHS * n_img * float(np.median(c[key])) / per
+            lines.append(f"# torch.compile, {part} ({src}): compile {compile_s:.0f} s; median "
+                         f"{per / np.median(c[key]):.0f} vs {per / np.median(e[key]):.0f} img/s eager; over "
+                         f"{COMPILE_EPOCHS} epochs {comp:.0f} s compiled vs {eager:.0f} s eager -> "
+                         f"{'compile wins' if comp < eager else 'eager wins'}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,7 +274,15 @@ def main(argv=None) -> int:
                         "reported; the best is the least disturbed by other load on the machine)")
     p.add_argument("--compile", action="store_true", help="also torch.compile the fast pipeline's model")
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--cpu-table", action="store_true",
+                   help="instead: old vs new CPU settings and torch.compile, synthetic and (with --data-dir) real data")
+    p.add_argument("--only-compile", action="store_true",
+                   help="--cpu-table: torch.compile against eager (today's settings) instead of old against new")
+    p.add_argument("--steps", type=int, default=16, help="--cpu-table: interleaved timed rounds per data set")
+    p.add_argument("--out", default=None, help="--cpu-table: also write the table to this text file")
     args = p.parse_args(argv)
+    if args.cpu_table:
+        return cpu_table(args)
 
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
         "cpu" if args.device == "auto" else args.device)

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import platform
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ltbound.schedule import DATASETS, SCHEDULES   # torch-free: the trainer's own names
+
 DEFAULT_SCHEDULES = ("ib", "switching", "ib-cb")
-DATASETS = ("digits-lt", "cifar10-lt", "cifar100-lt", "image-folder")
+DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.DATA_DIR_ENV (not imported: torch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=("Train (or load) models under different sampling schedules and compare every term "
                      "of the Switching paper's generalization bounds (Eq. 6 for IB, Eq. 7 for the "
                      "final-stage sampler, and the bound on the balanced test risk) with the test "
-                     "risks the models actually reach."),
+                     "risks the models actually reach. Every setting is checked before any training."),
         epilog=("With no arguments it runs the embedded default: digits-lt (imbalance 20), schedules "
-                f"{', '.join(DEFAULT_SCHEDULES)}, 3 seeds, on the CPU in a few minutes."),
+                f"{', '.join(DEFAULT_SCHEDULES)}, 3 seeds, on the CPU in under a minute. Real data, e.g.: "
+                "--dataset cifar10-lt --data-dir cifar10-jpeg.tar.xz --preset cifar-short --seeds 1"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     src = p.add_argument_group("what to compare")
     src.add_argument("--records", nargs="+", metavar="DIR",
@@ -44,15 +50,38 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --records: also compare records that are not complete (status running); "
                           "results.json gives each run's status")
     src.add_argument("--dataset", default="digits-lt", choices=DATASETS,
-                     help="data set to train on (cifar*/image-folder want a GPU)")
-    src.add_argument("--data-dir", help="folder of the data set (torchvision CIFAR folder or train/test image tree)")
+                     help="data set to train on (cifar*/image-folder want a GPU for the full recipe)")
+    src.add_argument("--data-dir", default=None,
+                     help="the data: a folder (torchvision CIFAR, or train/<class>/*.jpg + test/<class>/*.jpg) or "
+                          f"a .tar/.tar.gz/.tar.xz of such a tree; default ${DATA_DIR_ENV}. With --records "
+                          "--theta perturb it replaces the path stored in the records (split hash checked)")
     src.add_argument("--imbalance", type=float, default=None,
                      help="imbalance factor n_max/n_min (default: 20 for digits-lt, 100 otherwise)")
+    src.add_argument("--split-seed", type=int, default=0, help="seed of the long-tailed subset")
+    src.add_argument("--max-test-per-class", type=int, default=None, metavar="K",
+                     help="keep only K test images per class (quicker evaluation after each epoch)")
     src.add_argument("--schedules", nargs="+", default=list(DEFAULT_SCHEDULES),
                      help="schedules to train (names of ltbound.train.schedule.SCHEDULES)")
     src.add_argument("--seeds", type=int, default=3, help="number of seeds per schedule (seeds 0..N-1)")
-    src.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
-    src.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    src.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    r = p.add_argument_group("recipe (default: the preset's; the trainer's overrides)")
+    r.add_argument("--preset", default=None,
+                   help="training recipe (default: digits for digits-lt, else cifar; cifar-short = 60 epochs)")
+    r.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    r.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size")
+    r.add_argument("--lr", type=float, default=None, help="override the preset's initial learning rate")
+    r.add_argument("--milestones", default=None, metavar="LIST",
+                   help="override the learning-rate milestones: comma list of epochs (e.g. 30 or 60,80)")
+    r.add_argument("--warmup-epochs", type=int, default=None,
+                   help="override the linear warm-up epochs (a preset's warm-up that is not below --epochs "
+                        "is capped to --epochs - 1, with a note)")
+    r.add_argument("--switch-offset", type=int, default=None, metavar="S",
+                   help="override S of Algorithm 1: the second sampler starts at epoch m_n + S + 1")
+    r.add_argument("--model", default=None, help="override the preset's model (resnet32, digits_net, ...)")
+    r.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"), help="bfloat16 autocast in training")
+    r.add_argument("--eval-batch-size", type=int, default=None,
+                   help="batch of the per-epoch evaluation and of the --theta perturb losses "
+                        "(default: 128 on CPU, 1024 on CUDA)")
     b = p.add_argument_group("how the bounds are evaluated")
     b.add_argument("--loss", default="ce-clipped", choices=("zero-one", "ce-clipped"),
                    help="bounded loss of the bounds: cross-entropy clipped at --cap (M = cap) or the 0-1 loss "
@@ -66,81 +95,187 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--k", type=int, default=16, help="number K of perturbed models of --theta perturb")
     b.add_argument("--delta", type=float, default=0.05, help="failure probability of each bound, in (0, 1)")
     b.add_argument("--num-draws", type=int, default=1000, help="Monte Carlo sign draws of the Rademacher estimate")
+    b.add_argument("--mc-delta-fraction", type=float, default=0.5,
+                   help="share of --delta charged to the Monte Carlo error of the sign draws; the McDiarmid "
+                        "confidence terms get the rest (the header prints the split)")
     o = p.add_argument_group("output")
     o.add_argument("--out", help="output folder (default: out/compare_bounds/<UTC time>)")
-    o.add_argument("--quiet", action="store_true", help="no progress bars; print only the table and the folder")
+    o.add_argument("--quiet", action="store_true",
+                   help="no per-epoch lines or progress bars; print only the table and the folder")
     return p
 
 
+def _data_dir(a: argparse.Namespace) -> str | None:
+    """--data-dir, else $LTBOUND_DATA_DIR, as an absolute path (records must work from any folder)."""
+    raw = a.data_dir or os.environ.get(DATA_DIR_ENV) or None
+    return None if raw is None else str(Path(raw).expanduser().resolve())
+
+
 def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    """Refuse bad arguments before any work, with a message naming the argument (exit status 2)."""
+    """Refuse bad arguments before any work, with a message naming the flag (exit status 2).
+
+    Everything that can refuse a run without its data is checked here, for every schedule:
+    recipe overrides, switch epochs within the run, warm-up below the run, checkpoints, the
+    device, and that the data path exists. So a run that would be refused is refused at once,
+    not after the first schedule has trained.
+    """
     if not 0 < a.delta < 1:
         parser.error(f"--delta must lie in (0, 1), got {a.delta}")
     if not a.cap > 0:
         parser.error(f"--cap must be > 0 (the clipping level of the cross-entropy; M = cap), got {a.cap}")
     if a.loss == "zero-one":
         a.cap = None  # the 0-1 loss needs no clipping: M = 1
-    if a.seeds < 1:
-        parser.error(f"--seeds must be >= 1, got {a.seeds}")
-    if a.epochs is not None and a.epochs < 1:
-        parser.error(f"--epochs must be >= 1, got {a.epochs}")
-    if a.num_draws < 1:
-        parser.error(f"--num-draws must be >= 1, got {a.num_draws}")
+    for flag, value, low in (("--seeds", a.seeds, 1), ("--epochs", a.epochs, 1), ("--num-draws", a.num_draws, 1),
+                             ("--batch-size", a.batch_size, 1), ("--warmup-epochs", a.warmup_epochs, 0),
+                             ("--switch-offset", a.switch_offset, 0), ("--split-seed", a.split_seed, 0),
+                             ("--max-test-per-class", a.max_test_per_class, 1),
+                             ("--eval-batch-size", a.eval_batch_size, 1)):
+        if value is not None and value < low:
+            parser.error(f"{flag} must be >= {low}, got {value}")
+    if a.lr is not None and not a.lr > 0:
+        parser.error(f"--lr must be > 0, got {a.lr}")
+    if not 0 < a.mc_delta_fraction < 1:
+        parser.error(f"--mc-delta-fraction must lie in (0, 1), got {a.mc_delta_fraction}")
     if a.imbalance is not None and a.imbalance < 1:
         parser.error(f"--imbalance must be >= 1 (n_max / n_min), got {a.imbalance}")
     if a.theta == "perturb" and (a.k < 1 or not a.radius >= 0):
         parser.error("--theta perturb needs --k >= 1 and --radius >= 0")
+    if a.milestones is not None:
+        try:
+            a.milestones = [int(m) for m in a.milestones.split(",") if m.strip()]
+        except ValueError:
+            parser.error(f"--milestones must be a comma list of epochs (e.g. 30 or 60,80), got {a.milestones!r}")
+    source = "--data-dir" if a.data_dir else f"${DATA_DIR_ENV}"
+    a.data_dir = _data_dir(a)
+    if a.data_dir is not None and not Path(a.data_dir).exists():
+        parser.error(f"{source}: {a.data_dir} does not exist; point it at the data set's folder or archive "
+                     "(e.g. the CIFAR-10 JPEG archive cifar10-jpeg.tar.xz)")
+    if a.device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            parser.error(f"--device {a.device}: CUDA is not available on this machine; use --device cpu or auto")
     if a.records:
         for r in a.records:
             if not (Path(r) / "manifest.json").is_file():
                 parser.error(f"--records: {r} is not a run record folder (no manifest.json there); "
                              "records are the --out folders of python -m ltbound.train")
-    else:
-        from ltbound.train.schedule import SCHEDULES
-        bad = [s for s in a.schedules if s not in SCHEDULES]
-        if bad:
-            parser.error(f"--schedules: unknown {bad}; choose from {', '.join(SCHEDULES)}")
-        if a.dataset != "digits-lt" and not a.data_dir:
-            parser.error(f"--dataset {a.dataset} needs --data-dir (the folder holding the images)")
+        return
+    bad = [s for s in a.schedules if s not in SCHEDULES]
+    if bad:
+        parser.error(f"--schedules: unknown {bad}; choose from {', '.join(SCHEDULES)}")
+    if a.dataset != "digits-lt" and a.data_dir is None:
+        parser.error(f"--dataset {a.dataset} needs --data-dir (the folder or archive holding the images) "
+                     f"or ${DATA_DIR_ENV}")
+    for sched in a.schedules:
+        try:
+            plan_run(a, sched, seed=0, out=Path(a.out or "out") / "runs" / f"{sched}-seed0")
+        except ValueError as e:
+            parser.error(f"--schedules {sched}: {e}{_flag_hint(str(e))}")
 
 
-def train_runs(a: argparse.Namespace, out: Path) -> list[Path]:
-    """Train every (schedule, seed) pair into out/runs/<schedule>-seed<k>; returns the record folders."""
-    from tqdm import tqdm
+#: Words of library messages -> the flags of this script that set them.
+_FLAG_WORDS = (("switch epoch", ("--epochs", "--milestones", "--switch-offset")),
+               ("warmup_epochs", ("--warmup-epochs", "--epochs")), ("milestones", ("--milestones",)),
+               ("batch_size", ("--batch-size",)), ("preset", ("--preset",)), ("model", ("--model",)),
+               ("lr must", ("--lr",)), ("amp", ("--amp",)), ("device", ("--device",)),
+               ("checkpoint_epochs", ("--epochs",)), ("eval_batch_size", ("--eval-batch-size",)))
 
-    from ltbound.train.trainer import TrainConfig, train
+
+def _flag_hint(message: str) -> str:
+    flags = [f for word, fl in _FLAG_WORDS if word in message for f in fl]
+    return f" [flags: {', '.join(dict.fromkeys(flags))}]" if flags else ""
+
+
+def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path):
+    """The TrainConfig of one (schedule, seed) run, checked by the trainer's own boundary check.
+
+    :func:`ltbound.train.config.plan_run` checks everything that needs no data (recipe,
+    schedule within the run, checkpoints, device, output folder). A preset's warm-up that is
+    not below the run's epochs is capped by the trainer with a warning; here the warning
+    becomes a note and the capped value is set on ``a`` (so every run and results.json carry it).
+    """
+    from ltbound.train import distributed
+    from ltbound.train.config import TrainConfig, plan_run as check_run
+
+    cfg = TrainConfig(dataset=a.dataset, data_dir=a.data_dir, imbalance=a.imbalance, schedule=sched,
+                      preset=a.preset, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, milestones=a.milestones,
+                      warmup_epochs=a.warmup_epochs, switch_offset=a.switch_offset, model=a.model,
+                      max_test_per_class=a.max_test_per_class, split_seed=a.split_seed, amp=a.amp,
+                      eval_batch_size=a.eval_batch_size, seed=seed, device=a.device, out=str(out),
+                      progress=False, quiet=a.quiet, resume=(out / "manifest.json").exists())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan = check_run(cfg, distributed.dist_from_env())
+    if a.warmup_epochs is None and any("warm-up capped" in str(w.message) for w in caught):
+        a.warmup_epochs = plan.recipe.warmup_epochs
+        if not a.quiet:
+            print(f"note: {caught[0].message} [flag: --warmup-epochs]", file=sys.stderr)
+        return plan_run(a, sched, seed=seed, out=out)
+    return cfg
+
+
+def load_data(a: argparse.Namespace):
+    """The data set every run trains on, loaded once (decoding CIFAR JPEGs takes a while)."""
+    from ltbound.schedule import default_imbalance
+    from ltbound.train.data import load_dataset
+
+    imbalance = a.imbalance if a.imbalance is not None else default_imbalance(a.dataset)
+    return load_dataset(a.dataset, data_dir=a.data_dir, imbalance=imbalance, split_seed=a.split_seed,
+                        max_test_per_class=a.max_test_per_class)
+
+
+def train_runs(a: argparse.Namespace, out: Path, ds) -> list[Path]:
+    """Train every (schedule, seed) pair into out/runs/<schedule>-seed<k>; returns the record folders.
+
+    Unless --quiet, a line names each run and the trainer prints one line per epoch (learning
+    rate, loss, train and test accuracy, seconds).
+    """
+    from ltbound.train.trainer import train
 
     if a.dataset != "digits-lt":
         import torch
         if not torch.cuda.is_available():
-            print(f"warning: training ResNet-32 on {a.dataset} without a GPU takes hours; "
-                  "consider --records with runs made on a GPU", file=sys.stderr)
+            print(f"warning: training ResNet-32 on {a.dataset} without a GPU takes minutes per epoch"
+                  + ("" if a.preset == "cifar-short" or a.epochs else "; consider --preset cifar-short or --epochs")
+                  + " (or --records with runs made on a GPU)", file=sys.stderr)
     jobs = [(s, seed) for s in a.schedules for seed in range(a.seeds)]
+    if ds.train.labels.numel() < (a.batch_size or 1):
+        raise ValueError(f"--batch-size {a.batch_size} is larger than the training set ({ds.train.labels.numel()} images)")
     paths = []
-    bar = tqdm(jobs, desc="training", unit="run", disable=a.quiet)
-    for sched, seed in bar:
-        bar.set_postfix_str(f"{sched} seed {seed}")
+    for i, (sched, seed) in enumerate(jobs, 1):
         run_dir = out / "runs" / f"{sched}-seed{seed}"
-        cfg = TrainConfig(dataset=a.dataset, data_dir=a.data_dir, imbalance=a.imbalance, schedule=sched,
-                          epochs=a.epochs, seed=seed, device=a.device, out=str(run_dir), progress=False, quiet=True,
-                          resume=(run_dir / "manifest.json").exists())
-        paths.append(Path(train(cfg)))
+        if not a.quiet:
+            print(f"[run {i}/{len(jobs)}] {sched} seed {seed} -> {run_dir}", flush=True)
+        paths.append(Path(train(plan_run(a, sched, seed=seed, out=run_dir), dataset=ds)))
     return paths
 
 
-def perturbation_losses(record_dirs: list[Path], a: argparse.Namespace) -> list:
-    """(K+1, n) loss matrices: K perturbations of each run's final model, then the model itself last."""
+def perturbation_losses(record_dirs: list[Path], a: argparse.Namespace, ds=None) -> list:
+    """(K+1, n) loss matrices on each run's training split: row 0 its final model, rows 1..K perturbations.
+
+    ``ds`` is the data set the runs were trained on here (else each record's is rebuilt from
+    its manifest, from --data-dir / $LTBOUND_DATA_DIR when given, with the split hash checked).
+    """
     import numpy as np
 
-    from ltbound.train.theta import record_perturbation_losses
+    from ltbound.train.bridge import model_loss_matrix
+    from ltbound.train.bridge import record_model
 
     mats = []
     for i, d in enumerate(record_dirs):
-        m = record_perturbation_losses(d, k=a.k, radius=a.radius, seed=1000 + i,
-                                       loss=a.loss, cap=a.cap, device=a.device)
-        # row 0 is the unperturbed model; the library's convention puts the model last
-        mats.append(np.concatenate([m[1:], m[:1]], axis=0))
+        net, data = record_model(d, data_dir=a.data_dir, dataset=ds)
+        m, labels = model_loss_matrix(
+            net, (data.train.images, data.train.labels), k=a.k, radius=a.radius, seed=1000 + i, pixels="uint8",
+            mean=data.mean, std=data.std, loss=a.loss, cap=a.cap, batch_size=a.eval_batch_size or 256,
+            device=a.device, progress=not a.quiet)
+        assert np.array_equal(labels, data.train.labels.numpy())   # the pair is read in order
+        mats.append(m)
     return mats
+
+
+#: Legend labels of the bound terms (as the table's columns: the Rademacher term is 2·R̂).
+_FIGURE_LABELS = {"rademacher": "2·R̂ (Rademacher)", "monte_carlo": "2·(R̂⁺−R̂) (Monte Carlo)",
+                  "residual": "−Q̂_n (residual)"}
 
 
 def make_figure(comp, path: Path) -> None:
@@ -160,7 +295,13 @@ def make_figure(comp, path: Path) -> None:
                 if name not in term_names:
                     term_names.append(name)
     colors = dict(zip(term_names, plt.cm.tab10.colors))
-    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 4.6), sharey=True, squeeze=False)
+    # The legend gets its own rows below the panels, as many columns as the width holds, so it
+    # fits however many schedules (panels) there are; one panel still gets a readable width.
+    width = max(4.2 * len(labels), 7.0)
+    n_entries = len(term_names) + 1
+    ncol = min(n_entries, max(2, int(width // 2.0)))
+    legend_rows = math.ceil(n_entries / ncol)
+    fig, axes = plt.subplots(1, len(labels), figsize=(width, 4.6 + 0.3 * legend_rows), sharey=True, squeeze=False)
     for ax, lb in zip(axes[0], labels):
         s = comp.summary[lb]
         for xi, (key, _, risk) in enumerate(kinds):
@@ -184,10 +325,12 @@ def make_figure(comp, path: Path) -> None:
         ax.set_title(f"{lb}\nbalanced test acc {acc:.3f}")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[n]) for n in term_names]
     handles.append(plt.Rectangle((0, 0), 1, 1, color="black", alpha=0.75))
-    fig.legend(handles, term_names + ["measured test risk"], loc="lower center", ncol=len(handles), frameon=False)
+    names = [_FIGURE_LABELS.get(n, n) for n in term_names] + ["measured test risk"]
+    fig.legend(handles, names, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
     axes[0][0].set_ylabel(f"{comp.loss} risk (M = {comp.loss_range:g}); black line = bound")
-    fig.suptitle(f"Bound terms vs measured test risk (mean over seeds, delta = {comp.delta:g}, Θ̂ = {comp.theta})")
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    fig.suptitle(f"Bound terms vs measured test risk\n(mean over seeds, delta = {comp.delta:g}, Θ̂ = {comp.theta})")
+    legend_height = (0.35 * legend_rows + 0.1) / (4.6 + 0.3 * legend_rows)   # figure fraction
+    fig.tight_layout(rect=(0, legend_height, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -222,14 +365,17 @@ def main(argv: list[str] | None = None) -> int:
     from ltbound.records import json_default
 
     try:
+        ds = None
         if a.records:
-            record_dirs = [Path(r) for r in a.records]
+            record_dirs = [Path(r).resolve() for r in a.records]
         else:
-            record_dirs = train_runs(a, out)
+            ds = load_data(a)
+            record_dirs = train_runs(a, out, ds)
         t_train = time.perf_counter() - t0
-        losses = perturbation_losses(record_dirs, a) if a.theta == "perturb" else None
+        losses = perturbation_losses(record_dirs, a, ds) if a.theta == "perturb" else None
         comp = compare(record_dirs, loss=a.loss, cap=a.cap, theta="given" if losses is not None else "checkpoints",
-                       losses=losses, delta=a.delta, num_draws=a.num_draws, seed=0,
+                       losses=losses, theta_index=0 if losses is not None else None, delta=a.delta,
+                       num_draws=a.num_draws, seed=0, mc_delta_fraction=a.mc_delta_fraction,
                        allow_incomplete=a.allow_incomplete)
     except ValueError as e:  # RecordError (damaged, incomplete or duplicate records), bad data, other splits, ...
         # one clear line, status 2

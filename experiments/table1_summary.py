@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (r / "manifest.json").is_file():
             print(f"table1_summary.py: skipping {r}: not a run record", file=sys.stderr)
             continue
+        if load_record(r).manifest.get("status") != "complete":
+            print(f"table1_summary.py: skipping {r}: the run is not complete (continue it with --resume)",
+                  file=sys.stderr)
+            continue
         dst = Path(a.records) / r.name
         if not dst.exists():
             compact_record(r, dst)

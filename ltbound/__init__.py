@@ -43,12 +43,20 @@ _EXPORTS: dict[str, str] = {
     # simulator with known risks
     "make_problem": "simulate", "draw_training_set": "simulate", "run_coverage": "simulate",
     "SimProblem": "simulate", "CoverageResult": "simulate",
+    "draw_test_set": "simulate", "certified_risk_coverage": "simulate",
     # theory as code (sympy), Eq. 21 and App. B.2
     "exchange_residual": "theory", "increase_residual": "theory", "q_family_residual": "theory",
     "confidence_excess": "theory", "theorem1_gap": "theory",
+    # test-set statistics: intervals, certified risk, paired comparisons
+    "clopper_pearson": "evaluate", "accuracy_intervals": "evaluate", "AccuracyReport": "evaluate",
+    "certified_risk": "evaluate", "CertifiedRisk": "evaluate", "mcnemar_exact": "evaluate",
+    "compare_on_test_set": "evaluate", "compare_over_seeds": "evaluate", "PairedComparison": "evaluate",
+    "detectable_difference": "evaluate",
     # comparison of run records
     "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
     "RunBounds": "comparison", "RecordError": "records",
+    # a torch model and its training data in, bounds out (imports torch only when called)
+    "bounds_for_model": "model_bounds",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

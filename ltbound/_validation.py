@@ -220,3 +220,26 @@ def check_seed(seed: Any, name: str = "seed") -> tuple[np.random.Generator, int 
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"{name} must be a non-negative int or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed)), int(seed)
+
+
+def check_theta_index(theta_index: Any, num_rows: int) -> int:
+    """The row of a ``(num_rows, n)`` loss matrix that is the model θ, as a nonnegative index.
+
+    One convention for the whole library: a loss matrix has no default "model row". With one
+    row there is nothing to choose (``None`` means row 0); with more, the caller must say
+    which row is the model, because the builders order rows differently (perturbations put
+    the model in row 0, a run's checkpoints put the final model last).
+    """
+    if theta_index is None:
+        if num_rows == 1:
+            return 0
+        raise ValueError(f"theta_index is required for a loss matrix with {num_rows} rows: pass the row of "
+                         "the model whose bound you want (0 for perturbation_loss_matrix and "
+                         "model_loss_matrix, whose row 0 is the unperturbed model; -1 for checkpoints in "
+                         "training order, whose last row is the final model)")
+    if isinstance(theta_index, (bool, np.bool_)) or not isinstance(theta_index, (int, np.integer)):
+        raise ValueError(f"theta_index must be an integer row of the loss matrix, got {theta_index!r}")
+    if not -num_rows <= int(theta_index) < num_rows:
+        raise ValueError(f"theta_index must lie in [{-num_rows}, {num_rows}) for a loss matrix with "
+                         f"{num_rows} rows, got {theta_index}")
+    return int(theta_index) % num_rows

@@ -33,6 +33,14 @@ E_D and a sup over Θ, and Θ̂ was picked by training on D. −Q̂_n is an esti
 E_D of an infimum; we have one D). So ``certificate`` is False for every result here; the
 flag exists so that a caller can never mistake these totals for guarantees.
 
+What the Rademacher term needs to become a certificate: Θ̂ fixed before D is drawn (then
+R̂_D(Θ̂) is computable, and the Monte Carlo ``upper`` bounds it rigorously), and a third
+concentration step from R̂_D to R_n = E_D R̂_D (McDiarmid, bounded differences M|w_i|:
+2M sqrt(Σ_i w_i² ln(1/δ')/2), i.e. the textbook 3M sqrt(ln(2/δ)/(2n)) in total for Eq. 6).
+``theta_fixed=True`` adds that term and labels the Rademacher term rigorous; Eq. 6 and the
+target bound are then certificates *up to the assumption* that Θ̂ did not depend on D, which
+the caller asserts (never true of checkpoints trained on D). Eq. 7 keeps its estimated −Q̂_n.
+
 Union bound
 -----------
 ``delta`` is the total failure probability. McDiarmid's inequality over D gets
@@ -53,7 +61,7 @@ import numpy as np
 
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
                           check_losses, check_positive_int, check_probability_vector,
-                          check_same_length, check_seed)
+                          check_same_length, check_seed, check_theta_index)
 from .confidence import confidence_ratio, confidence_term, confidence_term_ib
 from .objectives import standard_objective, weighted_objective
 from .rademacher import RademacherEstimate, rademacher_monte_carlo
@@ -263,6 +271,16 @@ class BoundReport:
     condition: float
     confidence_ratio: float
 
+    @property
+    def theta_index(self) -> int:
+        """Row of the loss matrix that is the model θ (nonnegative), shared by the three bounds."""
+        return self.ib.theta_index
+
+    @property
+    def num_params(self) -> int:
+        """|Θ̂|: rows of the loss matrix the Rademacher and Q̂_n terms range over."""
+        return self.ib.num_params
+
     def to_dict(self) -> dict:
         """JSON-safe dict of the three bounds and the two comparisons."""
         return {"ib": self.ib.to_dict(), "sampling": self.sampling.to_dict(),
@@ -363,6 +381,7 @@ class _Problem:
     theta_index: int
     num_draws: int
     seed: Any
+    theta_fixed: bool = False
 
     @property
     def n(self) -> int:
@@ -377,8 +396,9 @@ class _Problem:
 
 
 def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: float | None,
-             empirical_range: bool, delta: float, theta_index: int, num_draws: int, seed: Any,
-             mc_delta_fraction: float, class_vectors: dict | None = None) -> _Problem:
+             empirical_range: bool, delta: float, theta_index: int | None, num_draws: int, seed: Any,
+             mc_delta_fraction: float, class_vectors: dict | None = None,
+             theta_fixed: bool = False) -> _Problem:
     """Validate the shared inputs. ``class_vectors`` maps argument names to the per-class
     arguments (p, π); given as arrays and without ``num_classes``, their length is C, so a
     class absent from the labels is reported as empty, and a label beyond them as such."""
@@ -403,19 +423,22 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     d = check_delta(delta)
     f = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
                             low_open=True, high_open=True)
-    k = mat.shape[0]
-    if isinstance(theta_index, (bool, np.bool_)) or not isinstance(theta_index, (int, np.integer)):
-        raise ValueError(f"theta_index must be an integer row of losses, got {theta_index!r}")
-    if not -k <= int(theta_index) < k:
-        raise ValueError(f"theta_index must lie in [{-k}, {k}) for a loss matrix with {k} rows, got {theta_index}")
+    ti = check_theta_index(theta_index, mat.shape[0])
     b = check_positive_int(num_draws, "num_draws")
     check_seed(seed)        # validated here, used by the Rademacher and bootstrap draws
     if (1.0 - f) * d == 0 or f * d == 0:
         raise ValueError(f"delta = {d!r} split by mc_delta_fraction = {f!r} gives a part that rounds to 0 "
                          "(no finite bound); use a larger delta or a fraction nearer 0.5")
+    if not isinstance(theta_fixed, (bool, np.bool_)):
+        raise ValueError(f"theta_fixed must be True or False, got {theta_fixed!r}")
+    split = {"mcdiarmid": (1.0 - f) * d, "monte_carlo": f * d}
+    if theta_fixed:
+        # a third concentration (R̂_D to R_n) shares the McDiarmid part equally with Φ
+        split = {"mcdiarmid": 0.5 * (1.0 - f) * d, "rademacher_concentration": 0.5 * (1.0 - f) * d,
+                 "monte_carlo": f * d}
     return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
-                    delta_split={"mcdiarmid": (1.0 - f) * d, "monte_carlo": f * d},
-                    theta_index=int(theta_index) % k, num_draws=b, seed=seed)
+                    delta_split=split, theta_index=ti, num_draws=b, seed=seed,
+                    theta_fixed=bool(theta_fixed))
 
 
 def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndarray, str]:
@@ -444,15 +467,37 @@ def _rademacher(prob: _Problem, weights: np.ndarray | None) -> RademacherEstimat
                                   seed=prob.seed, delta=prob.delta_split["monte_carlo"])
 
 
-def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str) -> list[BoundTerm]:
-    return [
-        BoundTerm("rademacher", f"2·{symbol}", 2.0 * rad.value, "estimate", eq, 2.0 * rad.std_error,
-                  f"Monte Carlo mean over {rad.num_draws} sign draws of max over the {rad.num_params} "
-                  f"rows of Θ̂ of {what}; an estimate of R_n(Θ), which takes E_D and sup over Θ (Eq. 5)"),
+def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str,
+                      prob: _Problem | None = None, sum_w2: float = 0.0) -> list[BoundTerm]:
+    """2·R̂ and its Monte Carlo deviation; with ``prob.theta_fixed`` also the step from R̂_D to R_n.
+
+    Θ̂ fixed before D: R̂_D(Θ̂) = E_ξ max_θ Σ_i w_i ξ_i L_i(θ) moves by at most M |w_i| when
+    example i is replaced, so by McDiarmid R_n(Θ̂) = E_D R̂_D <= R̂_D + M sqrt(Σ_i w_i² ln(1/δ')/2)
+    with probability >= 1 − δ' (``sum_w2`` = Σ_i w_i²: 1/n for Eq. 6/7, Σ_j π_j²/n_j for the
+    target bound). Twice that is the ``concentration`` term; with w = 1/n and the δ split
+    in halves it gives the textbook 3M sqrt(ln(2/δ)/(2n)) together with Eq. 6's own term.
+    """
+    fixed = prob is not None and prob.theta_fixed
+    rad_note = (f"Monte Carlo mean over {rad.num_draws} sign draws of max over the {rad.num_params} "
+                f"rows of Θ̂ of {what}; " + (
+                    "with the monte_carlo term a rigorous upper bound on 2 R̂_D(Θ̂) — rigorous only if Θ̂ "
+                    "was fixed before D was drawn (theta_fixed=True is the caller's assertion)" if fixed else
+                    "an estimate of R_n(Θ), which takes E_D and sup over Θ (Eq. 5)"))
+    terms = [
+        BoundTerm("rademacher", f"2·{symbol}", 2.0 * rad.value, "rigorous" if fixed else "estimate", eq,
+                  2.0 * rad.std_error, rad_note),
         BoundTerm("monte_carlo", f"2·({symbol}⁺ − {symbol})", 2.0 * (rad.upper - rad.value), "rigorous", eq,
                   None, f"Monte Carlo deviation: with probability >= 1 − {rad.delta:g} over the sign draws "
                   f"(rigorous in the draws) the mean plus this bounds E_ξ of the maximum on Θ̂"),
     ]
+    if fixed:
+        d_rc = prob.delta_split["rademacher_concentration"]
+        terms.append(BoundTerm(
+            "concentration", "2M·sqrt(Σw²·ln(1/δ)/2)",
+            2.0 * prob.loss_range * math.sqrt(sum_w2 * math.log(1.0 / d_rc) / 2.0), "rigorous", eq, None,
+            f"McDiarmid from R̂_D(Θ̂) to R_n(Θ̂) = E_D R̂_D at δ = {d_rc:g} (bounded differences M|w_i|); "
+            "valid only if Θ̂ was fixed before D"))
+    return terms
 
 
 def _result(name: str, eq: str, risk: str, terms: list[BoundTerm], prob: _Problem, *,
@@ -460,6 +505,8 @@ def _result(name: str, eq: str, risk: str, terms: list[BoundTerm], prob: _Proble
             residual: ResidualEstimate | None = None, condition: float | None = None) -> BoundResult:
     total = float(math.fsum(t.value for t in terms))
     certificate = all(t.kind == "rigorous" for t in terms) and prob.source == "given"
+    if prob.theta_fixed:
+        name += " [rigorous up to: Θ̂ fixed before D]"
     return BoundResult(name=name, equation=eq, risk=risk, terms=tuple(terms), total=total,
                        certificate=certificate, n=prob.n, counts=prob.counts.copy(), p=p,
                        target_prior=target, loss_range=prob.loss_range, loss_range_source=prob.source,
@@ -480,7 +527,7 @@ def _ib(prob: _Problem, rad: RademacherEstimate) -> BoundResult:
     terms = [
         BoundTerm("objective", "L^s(θ)", objective, "rigorous", "Eq. 3",
                   None, "mean training loss of θ (the IB objective, regulariser excluded)"),
-        *_rademacher_terms(rad, "Eq. 6", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)"),
+        *_rademacher_terms(rad, "Eq. 6", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)", prob, 1.0 / prob.n),
         BoundTerm("confidence", "M·sqrt(ln(1/δ)/(2n))",
                   confidence_term_ib(prob.n, prob.loss_range, d_mcd), "rigorous", "Eq. 6", None,
                   f"McDiarmid over D at δ = {d_mcd:g}, bounded differences M/n" + _m_note(prob)),
@@ -499,7 +546,7 @@ def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: st
     terms = [
         BoundTerm("objective", "L(θ)", objective, "rigorous", "Eq. 4", None,
                   f"class-weighted training loss of θ, weights p_j/n_j with p = {label}"),
-        *_rademacher_terms(rad, "Eq. 7", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)"),
+        *_rademacher_terms(rad, "Eq. 7", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)", prob, 1.0 / prob.n),
         BoundTerm("residual", "−Q̂_n", -res.value, "estimate", "Eq. 18", err,
                   f"minus the min over the {prob.num_params} rows of Σ_j Σ_i (p_j/n_j − 1/n) L_ji; "
                   "Eq. 18 takes E_D of an infimum over Θ, one D gives an estimate"
@@ -519,7 +566,8 @@ def _target(prob: _Problem, rad: RademacherEstimate, pi: np.ndarray, label: str)
     terms = [
         BoundTerm("objective", "L_π(θ)", objective, "rigorous", "target prior", None,
                   f"training loss of θ reweighted to the target prior ({label}): Σ_j π_j/n_j Σ_i L_ji"),
-        *_rademacher_terms(rad, "target prior", "R̂_w(Θ̂)", "Σ_i ξ_i (π_j/n_j) L_i(θ)"),
+        *_rademacher_terms(rad, "target prior", "R̂_w(Θ̂)", "Σ_i ξ_i (π_j/n_j) L_i(θ)", prob,
+                           float(np.sum(pi ** 2 / prob.counts))),
         BoundTerm("confidence", "M·sqrt(Σπ²/n)·sqrt(ln(1/δ)/2)",
                   confidence_term(prob.counts, pi, prob.loss_range, d_mcd), "rigorous", "target prior",
                   None, f"McDiarmid over D at δ = {d_mcd:g}, bounded differences π_j M/n_j" + _m_note(prob)),
@@ -546,8 +594,8 @@ def _num_bootstrap(num_bootstrap: Any) -> int:
 
 def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
              loss_range: float | None = None, empirical_range: bool = False, delta: float = 0.05,
-             theta_index: int = -1, num_draws: int = 1000, seed: int | np.random.Generator = 0,
-             mc_delta_fraction: float = 0.5) -> BoundResult:
+             theta_index: int | None = None, num_draws: int = 1000, seed: int | np.random.Generator = 0,
+             mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
     """The IB bound of Eq. 6 at θ, term by term.
 
     E^s[ℓ(f_θ(x), y)] <= L^s(θ) + 2 R_n(Θ) + M sqrt(ln(1/δ)/(2n))        (Eq. 6)
@@ -566,14 +614,23 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
         Use M = max − min of the observed losses (``loss_range=None``); not a certificate.
     delta : float
         Total failure probability in (0, 1), split by ``mc_delta_fraction``.
-    theta_index : int
-        Row of ``losses`` that is the model θ (default −1, the last row).
+    theta_index : int, optional
+        Row of ``losses`` that is the model θ (negative counts from the end). Required when
+        ``losses`` has more than one row: the library has no default model row, since
+        :func:`ltbound.train.theta.perturbation_loss_matrix` puts the model in row 0 and a
+        run's checkpoints put the final model last. ``None`` with one row means that row.
     num_draws : int
         Rademacher sign draws (Monte Carlo, Eq. 5).
     seed : int or numpy.random.Generator
         Seed of the sign draws; same seed, same numbers.
     mc_delta_fraction : float
         Share of δ charged to the Monte Carlo deviation, in (0, 1).
+    theta_fixed : bool, default False
+        Assert that Θ̂ (the rows of ``losses``) was fixed before D was drawn. Then the
+        Rademacher term is R̂_D(Θ̂) exactly (up to its rigorous Monte Carlo deviation) and a
+        third McDiarmid term 2M sqrt(Σ_i w_i² ln(1/δ')/2) carries it to R_n(Θ̂), with the
+        McDiarmid share of δ halved between Φ and this step: the result is rigorous up to
+        that assumption (its name says so). False for checkpoints picked by training on D.
 
     Returns
     -------
@@ -583,14 +640,14 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
     """
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
-                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction)
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed)
     return _ib(prob, _rademacher(prob, None))
 
 
 def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None = None,
                    loss_range: float | None = None, empirical_range: bool = False,
-                   delta: float = 0.05, theta_index: int = -1, num_draws: int = 1000,
-                   seed: int | np.random.Generator = 0, mc_delta_fraction: float = 0.5,
+                   delta: float = 0.05, theta_index: int | None = None, num_draws: int = 1000,
+                   seed: int | np.random.Generator = 0, mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
                    num_bootstrap: int = 0) -> BoundResult:
     """The class-sampling bound of Eq. 7 at θ, term by term.
 
@@ -618,7 +675,7 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
     """
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
-                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction,
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
                     class_vectors={"p": p})
     pv, label = _class_weights(p, prob.counts)
     return _sampling(prob, _rademacher(prob, None), pv, label, _num_bootstrap(num_bootstrap))
@@ -626,9 +683,9 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
 
 def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
                  num_classes: int | None = None, loss_range: float | None = None,
-                 empirical_range: bool = False, delta: float = 0.05, theta_index: int = -1,
+                 empirical_range: bool = False, delta: float = 0.05, theta_index: int | None = None,
                  num_draws: int = 1000, seed: int | np.random.Generator = 0,
-                 mc_delta_fraction: float = 0.5) -> BoundResult:
+                 mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
     """Bound on the risk under a target class prior π (π uniform: the balanced test risk).
 
     With probability >= 1 − δ over D, for all θ ∈ Θ,
@@ -669,7 +726,7 @@ def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
     """
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
-                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction,
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
                     class_vectors={"target_prior": target_prior})
     pi, label = _target_prior(target_prior, prob.counts)
     return _target(prob, _rademacher(prob, (pi / prob.counts)[prob.labels]), pi, label)
@@ -677,9 +734,10 @@ def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
 
 def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced",
                     delta: float = 0.05, loss_range: float | None = 1.0,
-                    num_classes: int | None = None, theta_index: int = -1, num_draws: int = 1000,
+                    num_classes: int | None = None, theta_index: int | None = None, num_draws: int = 1000,
                     seed: int | np.random.Generator = 0, num_bootstrap: int = 0,
-                    empirical_range: bool = False, mc_delta_fraction: float = 0.5) -> BoundReport:
+                    empirical_range: bool = False, mc_delta_fraction: float = 0.5,
+                    theta_fixed: bool = False) -> BoundReport:
     """Eq. 6, Eq. 7 (with p) and the target-prior bound at θ, from one loss matrix.
 
     Parameters
@@ -697,7 +755,7 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     loss_range : float or None
         M, default 1.0 (0-1 loss). To use the observed range pass ``loss_range=None,
         empirical_range=True``.
-    num_classes, theta_index, num_draws, seed, num_bootstrap, empirical_range, mc_delta_fraction
+    num_classes, theta_index, num_draws, seed, num_bootstrap, empirical_range, mc_delta_fraction, theta_fixed
         As in :func:`ib_bound` and :func:`sampling_bound`.
 
     Returns
@@ -709,7 +767,7 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     """
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
-                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction,
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
                     class_vectors={"p": p, "target_prior": target})
     pv, label = _class_weights(p, prob.counts)
     pi, pi_label = _target_prior(target, prob.counts)

@@ -20,7 +20,8 @@ the last sampler switch; for a one-sampler run, the epochs after the last learni
 milestone), whose per-sample training losses the record holds. The last row is the final
 model, θ. A Rademacher complexity over this Θ̂ is an *estimate* of R_n(Θ) (Θ̂ was picked by
 training on D), never a certificate. ``"given"``: the caller passes loss matrices (e.g.
-K perturbations of the final model from :func:`ltbound.train.theta.perturbation_loss_matrix`).
+K perturbations of the final model from :func:`ltbound.train.theta.perturbation_loss_matrix`)
+and names the final model's row with ``theta_index`` (0 for perturbation matrices).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+from scipy import stats
 
-from ._validation import check_delta, check_positive_int
-from .bounds import BoundReport, estimate_bounds
+from ._validation import check_delta, check_finite_scalar, check_positive_int
+from .bounds import BoundReport, BoundResult, _display_width, _pad, estimate_bounds
+from .evaluate import PairedComparison, accuracy_intervals, certified_risk, compare_over_seeds
 from .records import BOUNDED_LOSSES, RecordError, RunRecord, check_loss, load_record
 from .objectives import class_mean_losses
 from .sampling import sampling_distribution, shot_group_means
@@ -52,12 +55,15 @@ class RunBounds:
     final_q: float
     theta: str
     theta_epochs: tuple[int, ...]
+    theta_index: int            # row of the run's loss matrix that is the final model (nonnegative)
     balanced_test_accuracy: float
     group_accuracy: dict        # many / medium / few balanced test accuracy (None when a group is empty)
     test_risk_lt: float         # final model's test risk under the training prior n_j/n (what Eq. 6/7 bound)
     test_risk_balanced: float   # final model's test risk under the uniform prior (what the target bound bounds)
     train_risk: float           # final model's L^s on the training set
     report: BoundReport
+    accuracy: dict = field(default_factory=dict)    # ltbound.evaluate.AccuracyReport.to_dict() of the final model
+    certified_balanced_risk: dict = field(default_factory=dict)  # CertifiedRisk.to_dict(): rigorous test-set bound
     status: str = "complete"    # the record's status: "complete", or "running" (compared only when allowed)
     epochs_completed: int = 0
 
@@ -66,7 +72,11 @@ class RunBounds:
                                           "balanced_test_accuracy", "group_accuracy", "test_risk_lt",
                                           "test_risk_balanced", "train_risk", "status", "epochs_completed")}
         d["theta_epochs"] = list(self.theta_epochs)
+        d["theta_index"] = int(self.theta_index)
+        d["num_params"] = int(self.report.num_params)
         d["bounds"] = self.report.to_dict()
+        d["accuracy"] = self.accuracy
+        d["certified_balanced_risk"] = self.certified_balanced_risk
         return d
 
 
@@ -117,12 +127,14 @@ def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, fl
 
 
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
-                      theta: str = "checkpoints", losses: np.ndarray | None = None, delta: float = 0.05,
+                      theta: str = "checkpoints", losses: np.ndarray | None = None,
+                      theta_index: int | None = None, delta: float = 0.05,
                       num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
-                      allow_incomplete: bool = False) -> RunBounds:
+                      mc_delta_fraction: float = 0.5, allow_incomplete: bool = False) -> RunBounds:
     """Bounds and measured risks for one run record (see :func:`compare`).
 
     ``loss`` / ``cap`` as in :func:`compare` (``cap`` required exactly for "ce-clipped").
+    ``theta_index`` names the final model's row of ``losses`` (``theta='given'`` only).
     A record whose status is not "complete" raises :class:`~ltbound.records.RecordError`
     unless ``allow_incomplete=True``; the result's ``status`` says which it was.
     """
@@ -146,9 +158,14 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
             raise ValueError(f"record {rec.path} holds no per-sample losses of its final stage")
         matrix = rec.loss_matrix(epochs, loss=loss, cap=cap)
         theta_epochs = tuple(int(e) for e in epochs)
+        if theta_index is not None:
+            raise ValueError("theta_index is only for theta='given': with theta='checkpoints' the rows are the "
+                             "final-stage epochs in order and the final model is the last")
+        theta_index = -1
     else:
         if losses is None:
-            raise ValueError("theta='given' needs losses: a (K, n) loss matrix whose last row is the final model")
+            raise ValueError("theta='given' needs losses: a (K, n) loss matrix, and theta_index, its row that "
+                             "is the final model")
         matrix = np.asarray(losses, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[1] != rec.n:
             raise ValueError(f"losses must have shape (K, {rec.n}) for record {rec.path}, got {matrix.shape}")
@@ -156,17 +173,25 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
     m_range = 1.0 if cap is None else cap
     p = sampling_distribution(rec.counts, final_q)
     report = estimate_bounds(matrix, rec.train_labels, p, target="balanced", delta=delta,
-                             loss_range=m_range, num_classes=rec.num_classes, theta_index=-1,
-                             num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap)
+                             loss_range=m_range, num_classes=rec.num_classes, theta_index=theta_index,
+                             num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
+                             mc_delta_fraction=mc_delta_fraction)
     lt_risk, bal_risk = _test_risks(rec, loss, cap)
     per_class_acc = rec.per_class_test_accuracy()[-1]
     groups = shot_group_means(per_class_acc, rec.counts)
+    correct = np.asarray(rec.test_correct[-1], dtype=bool)
+    acc = accuracy_intervals(correct, rec.test_labels, train_counts=rec.counts, num_classes=rec.num_classes,
+                             level=1.0 - delta)
+    cert = certified_risk(correct, rec.test_labels, "balanced", delta=delta, num_classes=rec.num_classes)
     return RunBounds(
         label=rec.label, seed=0 if rec.seed is None else rec.seed, record=str(rec.path),
         final_sampler=final_sampler, final_q=final_q, theta=theta, theta_epochs=theta_epochs,
+        theta_index=report.theta_index,
         balanced_test_accuracy=float(per_class_acc.mean()), group_accuracy=groups,
-        test_risk_lt=lt_risk, test_risk_balanced=bal_risk, train_risk=float(matrix[-1].mean()),
-        report=report, status=rec.status, epochs_completed=int(rec.epochs.size))
+        test_risk_lt=lt_risk, test_risk_balanced=bal_risk,
+        train_risk=float(matrix[report.theta_index].mean()),
+        report=report, accuracy=acc.to_dict(), certified_balanced_risk=cert.to_dict(),
+        status=rec.status, epochs_completed=int(rec.epochs.size))
 
 
 #: metric name -> function of RunBounds (what the summary aggregates over seeds)
@@ -178,7 +203,13 @@ def _metrics(r: RunBounds) -> dict[str, float]:
         "test_risk_balanced": r.test_risk_balanced,
         "condition": rep.condition,
         "confidence_ratio": rep.confidence_ratio,
+        "num_params": float(rep.num_params),
     }
+    if r.accuracy:
+        out["balanced_acc_low"] = r.accuracy["balanced"]["low"]
+        out["balanced_acc_high"] = r.accuracy["balanced"]["high"]
+    if r.certified_balanced_risk:
+        out["certified_balanced_risk"] = r.certified_balanced_risk["bound"]
     for g, v in r.group_accuracy.items():
         out[f"acc_{g}"] = math.nan if v is None else v
     for key, res in (("eq6", rep.ib), ("eq7", rep.sampling), ("target", rep.target)):
@@ -196,22 +227,116 @@ def _agg(values: Sequence[float]) -> dict:
             "values": [None if not math.isfinite(x) else float(x) for x in v]}
 
 
-def _orderings(summary: dict, tol: float = 1e-9) -> dict:
-    """Does each bound rank the schedules as balanced test accuracy does (lower bound ↔ higher accuracy)?
+def total_error(res: BoundResult) -> float:
+    """Standard error of a bound total from its estimated parts (loss units).
 
-    ``agrees`` is None when a bound cannot rank the schedules (two means equal within ``tol``):
-    a tie is not an agreement.
+    The Monte Carlo standard error of the Rademacher term (2·σ̂/sqrt(B)) and the bootstrap
+    standard error of Q̂_n (half-width of its interval over z at its level), added in
+    quadrature; 0 when no term is estimated by resampling.
+    """
+    var = (2.0 * res.rademacher.std_error) ** 2 if math.isfinite(res.rademacher.std_error) else 0.0
+    q = res.residual
+    if q is not None and q.ci_low is not None:
+        z = float(stats.norm.ppf(0.5 + q.level / 2))
+        var += ((q.ci_high - q.ci_low) / (2 * z)) ** 2
+    return math.sqrt(var)
+
+
+def _bound_relation(ta: list[float], ea: list[float], tb: list[float], eb: list[float], z: float) -> dict:
+    """Is schedule a's mean bound total lower (+1) or higher (−1) than b's beyond the combined error, or tied (0)?
+
+    The error of a mean over k seeds is sqrt((mean_r σ_r² + s²)/k): σ_r the resampling error of
+    run r's total (:func:`total_error`), s the standard deviation over seeds (0 for one seed).
+    """
+    def mean_se(t, e):
+        t, e = np.asarray(t), np.asarray(e)
+        spread = t.var(ddof=1) if t.size > 1 else 0.0
+        return float(t.mean()), math.sqrt((np.mean(e ** 2) + spread) / t.size)
+    ma, sa = mean_se(ta, ea)
+    mb, sb = mean_se(tb, eb)
+    diff, err = ma - mb, math.hypot(sa, sb)
+    rel = 0 if abs(diff) <= z * err else (1 if diff < 0 else -1)
+    return {"difference": diff, "error": err, "threshold": z * err, "relation": rel}
+
+
+def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.05) -> dict:
+    """Which bounds rank the schedules as balanced test accuracy does, counting only real differences.
+
+    Pairs of schedules are compared twice. Accuracy: the mean difference over seeds with a
+    t-interval (:func:`ltbound.evaluate.compare_over_seeds`, paired by seed when both have the
+    same seeds); a pair is tied unless p < ``alpha``. Bound total: tied unless the difference
+    of the means exceeds z_{1−α/2} times its combined resampling and seed error
+    (:func:`_bound_relation`). A bound's verdict:
+
+    * ``"too few seeds"`` when some schedule has fewer than 2 seeds (no seed variance to test);
+    * ``"DISAGREES"`` when some pair is significantly ordered one way by accuracy and the
+      other way by the bound;
+    * ``"agrees"`` when every pair that accuracy separates is separated the same way by the
+      bound (and accuracy separates at least one);
+    * ``"tied"`` otherwise: accuracy or the bound cannot separate the schedules.
+
+    ``agrees`` is True / False / None for agrees / DISAGREES / anything else.
     """
     labels = list(summary)
     acc = np.array([summary[lb]["balanced_test_accuracy"]["mean"] for lb in labels])
     by_acc = [labels[i] for i in np.argsort(-acc, kind="stable")]
-    out = {"by_test_accuracy": by_acc}
-    for key in ("eq6_total", "eq7_total", "target_total"):
+    out: dict = {"by_test_accuracy": by_acc, "alpha": alpha}
+    per_label: dict[str, list[RunBounds]] = {lb: [] for lb in labels}
+    for r in runs:
+        per_label.setdefault(r.label, []).append(r)
+    few = [lb for lb in labels if len(per_label.get(lb, [])) < 2]
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
+    acc_pairs: dict[str, dict] = {}
+    for a, b in pairs:
+        ra, rb = per_label.get(a, []), per_label.get(b, [])
+        if not ra or not rb:
+            continue
+        seeds_a, seeds_b = [r.seed for r in ra], [r.seed for r in rb]
+        paired = sorted(seeds_a) == sorted(seeds_b) and len(set(seeds_a)) == len(seeds_a)
+        va = [r.balanced_test_accuracy for r in sorted(ra, key=lambda r: r.seed)]
+        vb = [r.balanced_test_accuracy for r in sorted(rb, key=lambda r: r.seed)]
+        pc: PairedComparison = compare_over_seeds(va, vb, alpha=alpha, paired=paired)
+        acc_pairs[f"{a} vs {b}"] = pc.to_dict()
+    out["accuracy_pairs"] = acc_pairs
+    for key, attr in (("eq6_total", "ib"), ("eq7_total", "sampling"), ("target_total", "target")):
         b = np.array([summary[lb][key]["mean"] for lb in labels])
         by_bound = [labels[i] for i in np.argsort(b, kind="stable")]
-        tied = bool(np.any(np.abs(b[:, None] - b[None, :])[np.triu_indices(b.size, 1)] <= tol))
-        out[key] = {"by_bound": by_bound, "agrees": None if tied else by_bound == by_acc, "tied": tied,
-                    "kendall_tau": _kendall_tau(-b, acc)}
+        bound_pairs: dict[str, dict] = {}
+        disagree = agree = unseparated = 0
+        for a_lb, b_lb in pairs:
+            name = f"{a_lb} vs {b_lb}"
+            ra, rb = per_label.get(a_lb, []), per_label.get(b_lb, [])
+            if not ra or not rb:
+                continue
+            rel = _bound_relation([getattr(r.report, attr).total for r in ra],
+                                  [total_error(getattr(r.report, attr)) for r in ra],
+                                  [getattr(r.report, attr).total for r in rb],
+                                  [total_error(getattr(r.report, attr)) for r in rb], z)
+            bound_pairs[name] = rel
+            verdict = acc_pairs[name]["verdict"]
+            acc_rel = 1 if verdict == "better" else -1 if verdict == "worse" else 0
+            if acc_rel and rel["relation"] and acc_rel != rel["relation"]:
+                disagree += 1
+            elif acc_rel and rel["relation"] == acc_rel:
+                agree += 1
+            elif acc_rel:
+                unseparated += 1
+        separated = any(pc["verdict"] in ("better", "worse") for pc in acc_pairs.values())
+        if few or not runs:
+            verdict = "too few seeds"
+        elif disagree:
+            verdict = "DISAGREES"
+        elif agree and not unseparated:
+            verdict = "agrees"
+        else:
+            verdict = "tied"
+        out[key] = {"by_bound": by_bound, "verdict": verdict,
+                    "agrees": True if verdict == "agrees" else False if verdict == "DISAGREES" else None,
+                    "tied": verdict == "tied", "accuracy_separates_a_pair": separated,
+                    "pairs": bound_pairs, "kendall_tau": _kendall_tau(-b, acc)}
+    if few:
+        out["too_few_seeds"] = few
     return out
 
 
@@ -226,8 +351,10 @@ def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None = 5.0,
-            theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None, delta: float = 0.05,
-            num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200, allow_incomplete: bool = False,
+            theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None,
+            theta_index: int | None = None, delta: float = 0.05,
+            num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
+            mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
             allow_duplicates: bool = False) -> Comparison:
     """Bounds of Eq. 6, Eq. 7 and the balanced-risk bound for each run record, aggregated per schedule.
 
@@ -242,10 +369,17 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         Required with 'ce-clipped', and must be None with 'zero-one'.
     theta : {'checkpoints', 'given'}
         How Θ̂ is formed (module docstring); with 'given', ``losses`` holds one (K, n)
-        matrix per record, last row the final model.
+        matrix per record and ``theta_index`` names the row that is the final model.
+    theta_index : int, optional
+        With ``theta='given'``: the final model's row of every matrix in ``losses``
+        (0 for :func:`ltbound.train.theta.perturbation_loss_matrix`); required when they have
+        more than one row. Not used with 'checkpoints' (the final model is the last epoch).
     delta : float in (0, 1)
         Total failure probability of each bound (union bound over its estimated parts).
     num_draws, seed, num_bootstrap : Monte Carlo sign draws, their seed, bootstrap resamples of Q_n.
+    mc_delta_fraction : float in (0, 1)
+        Share of ``delta`` charged to the Monte Carlo deviation of the sign draws; the
+        McDiarmid confidence terms get the rest, (1 − fraction)·delta.
     allow_incomplete : bool
         Compare records whose status is "running" (each run's ``status`` is reported);
         without it they raise :class:`~ltbound.records.RecordError`.
@@ -264,6 +398,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         raise ValueError(f"theta must be one of {THETAS}, got {theta!r}")
     delta = check_delta(delta)
     num_draws = check_positive_int(num_draws, "num_draws")
+    mc_delta_fraction = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
+                                            low_open=True, high_open=True)
     recs = [r if isinstance(r, RunRecord) else load_record(r) for r in records]
     if not recs:
         raise ValueError("records is empty: pass at least one run record")
@@ -282,16 +418,16 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     if theta == "given" and (losses is None or len(losses) != len(recs)):
         raise ValueError("theta='given' needs one loss matrix per record in losses")
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,
-                                   losses=None if losses is None else losses[i], delta=delta,
-                                   num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
-                                   allow_incomplete=allow_incomplete)
+                                   losses=None if losses is None else losses[i], theta_index=theta_index,
+                                   delta=delta, num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
+                                   mc_delta_fraction=mc_delta_fraction, allow_incomplete=allow_incomplete)
                  for i, r in enumerate(recs))
     per_label: dict[str, list[dict]] = {}
     for r in runs:
         per_label.setdefault(r.label, []).append(_metrics(r))
     summary = {lb: {k: _agg([m[k] for m in ms]) for k in ms[0]} for lb, ms in per_label.items()}
     return Comparison(runs=runs, loss=loss, loss_range=1.0 if cap is None else cap,
-                      delta=delta, theta=theta, summary=summary, orderings=_orderings(summary))
+                      delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta))
 
 
 def _check_duplicates(recs: Sequence[RunRecord]) -> None:
@@ -317,8 +453,12 @@ def format_comparison(comp: Comparison) -> str:
     first_run = comp.runs[0].report
     mark = {t.name: ("*" if t.kind == "estimate" else "") for res in (first_run.ib, first_run.sampling, first_run.target)
             for t in res.terms}
-    header = (f"loss: {comp.loss} (M = {comp.loss_range:g}), delta = {comp.delta:g}, Θ̂ = {comp.theta}; "
-              f"mean ± std over seeds; * = estimate, others rigorous")
+    split = first_run.ib.delta_split
+    header = (f"loss: {comp.loss} (M = {comp.loss_range:g}), delta = {comp.delta:g} per bound, split "
+              f"McDiarmid {split['mcdiarmid']:g} (confidence terms) + Monte Carlo {split['monte_carlo']:g} "
+              f"(sign draws), Θ̂ = {comp.theta}; mean ± std over seeds; * = estimate, others rigorous; "
+              f"acc interval: test-set {1 - comp.delta:g} interval (mean of its ends over seeds); certified: "
+              f"rigorous test-set bound on the balanced 0-1 error at delta {comp.delta:g}")
     blocks = []
 
     def fmt(stat: dict) -> str:
@@ -328,32 +468,62 @@ def format_comparison(comp: Comparison) -> str:
         mean = 0.0 if abs(stat["mean"]) < 5e-5 else stat["mean"]
         return f"{mean:.4f}±{stat['std']:.4f}" if stat["std"] >= 5e-5 else f"{mean:.4f}"
 
-    acc_cols = ["balanced_test_accuracy", "acc_many", "acc_medium", "acc_few", "test_risk_lt",
-                "test_risk_balanced", "condition", "confidence_ratio"]
-    blocks.append(_grid("Measured (balanced test set) and Theorem 1's condition Q_n + L^s - L",
-                        acc_cols, s, fmt))
+    def fmt_count(stat: dict) -> str:
+        vals = [int(v) for v in stat["values"] if v is not None]
+        return str(vals[0]) if len(set(vals)) == 1 else f"{min(vals)}-{max(vals)}"
+
+    acc_cols = ["balanced_test_accuracy", "balanced_acc_low", "balanced_acc_high", "certified_balanced_risk",
+                "acc_many", "acc_medium", "acc_few", "test_risk_lt",
+                "test_risk_balanced", "condition", "confidence_ratio", "num_params"]
+    acc_names = [c if c != "num_params" else "|Θ̂|" for c in acc_cols]
+    blocks.append(_grid("Measured (balanced test set), Theorem 1's condition Q_n + L^s - L, and |Θ̂| "
+                        "(models in each run's Θ̂; with 1 the Rademacher term is 0 by construction)",
+                        acc_cols, s, fmt, acc_names, special={"num_params": fmt_count}))
     for key, title in (("eq6", "Eq. 6 (IB objective): bounds the long-tailed risk"),
                        ("eq7", "Eq. 7 (final-stage p): bounds the long-tailed risk"),
                        ("target", "Target prior uniform: bounds the balanced test risk")):
         cols = [k for k in next(iter(s.values())) if k.startswith(key + "_") and k != key + "_total"]
         cols.append(key + "_total")
-        names = [c[len(key) + 1:] + mark.get(c[len(key) + 1:], "") for c in cols]
+        names = [_TERM_LABELS.get(c[len(key) + 1:], c[len(key) + 1:]) + mark.get(c[len(key) + 1:], "")
+                 for c in cols]
         blocks.append(_grid(title, cols, s, fmt, names))
     o = comp.orderings
     lines = [f"By balanced test accuracy: {' > '.join(o['by_test_accuracy'])}"]
+    for name, pc in o.get("accuracy_pairs", {}).items():
+        ci = "" if pc["low"] is None else f" [{pc['low']:+.4f}, {pc['high']:+.4f}]"
+        p = "" if pc["p_value"] is None else f", p = {pc['p_value']:.3g}"
+        lines.append(f"  balanced acc {name}: {pc['difference']:+.4f}{ci} ({pc['method']}{p}) -> {pc['verdict']}")
+    words = {"agrees": "agrees with test accuracy", "DISAGREES": "DISAGREES with test accuracy",
+             "too few seeds": "not assessed: fewer than 2 seeds for " + ", ".join(o.get("too_few_seeds", []))}
     for key in ("eq6_total", "eq7_total", "target_total"):
-        verdict = ("cannot rank: some schedules tie" if o[key]["agrees"] is None
-                   else "agrees" if o[key]["agrees"] else "DISAGREES")
+        words["tied"] = ("tied: the bound does not separate the pairs test accuracy separates"
+                         if o[key].get("accuracy_separates_a_pair") else
+                         f"tied: test accuracy separates no pair at alpha = {o.get('alpha', comp.delta):g}")
         lines.append(f"By {key[:-6]} bound (lowest first): {' < '.join(o[key]['by_bound'])}"
-                     f"  -> {verdict} with test accuracy")
+                     f"  -> {words[o[key]['verdict']]}")
+        for name, pr in o[key].get("pairs", {}).items():
+            rel = {1: "lower", -1: "higher", 0: "tied"}[pr["relation"]]
+            lines.append(f"  {name}: {pr['difference']:+.4f} ± {pr['threshold']:.4f} -> {rel}")
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)
 
 
-def _grid(title: str, cols: list[str], s: dict, fmt, names: list[str] | None = None) -> str:
+#: Column labels of bound terms in the table: the Rademacher column holds 2·R̂ (Eq. 6, 7), not R̂.
+_TERM_LABELS = {"rademacher": "2·R̂", "monte_carlo": "2·(R̂⁺−R̂)", "residual": "−Q̂_n"}
+
+
+def _grid(title: str, cols: list[str], s: dict, fmt, names: list[str] | None = None,
+          special: dict | None = None) -> str:
     names = names or cols
-    rows = [["schedule", *names]] + [[lb, *(fmt(s[lb][c]) if c in s[lb] else "-" for c in cols)] for lb in s]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = [title, "  ".join(h.ljust(w) for h, w in zip(rows[0], widths)),
+    special = special or {}
+
+    def cell(lb: str, c: str) -> str:
+        if c not in s[lb]:
+            return "-"
+        return special[c](s[lb][c]) if c in special else fmt(s[lb][c])
+
+    rows = [["schedule", *names]] + [[lb, *(cell(lb, c) for c in cols)] for lb in s]
+    widths = [max(_display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = [title, "  ".join(_pad(h, w, left=True) for h, w in zip(rows[0], widths)),
            "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
+    out += ["  ".join(_pad(c, w, left=True) for c, w in zip(r, widths)) for r in rows[1:]]
     return "\n".join(out)

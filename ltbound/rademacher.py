@@ -221,7 +221,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
         Failure probability, over the sign draws, charged to ``upper``; in (0, 1).
     chunk_size : int, optional
         Columns of the loss matrix held in memory (as float32) at a time, rounded up to a
-        multiple of 4096. Default: as many as fit in 256 MiB. Does not change the result.
+        multiple of 2048 (``_TILE``). Default: as many as fit in 256 MiB. Does not change the result.
 
     Returns
     -------
@@ -232,7 +232,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     -----
     Since ξ is symmetric, E_ξ max_θ Σ_i w_i ξ_i L_i(θ) depends on |w| only; |w| is used.
 
-    *Arithmetic.* Each tile of 4096 columns of a = |w| ⊙ L is quantised to whole numbers
+    *Arithmetic.* Each tile of 2048 columns (``_TILE``) of a = |w| ⊙ L is quantised to whole numbers
     q = rint(a / s) with a step s chosen so that every row sum of q is below 2^24; then the
     float32 product of a (draws, tile) ±1 matrix with q^T is **exact** (all partial sums
     are integers below 2^24), whatever BLAS or thread count computes it, and results are
@@ -253,11 +253,11 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     * r_64 = γ_{n_tiles+3} Σ_i max_θ a_i(θ), γ_k = k u/(1 − k u) with the float64 unit
       roundoff u, covers the float64 weighting, scaling and sums across tiles.
 
-    *Memory* is O(K · chunk + 1024 · 4096), independent of B. Signs come from the seeded
+    *Memory* is O(K · chunk + 512 · 2048), independent of B. Signs come from the seeded
     Generator's raw 64-bit words, one byte expanded to 8 float32 signs through a table;
-    the stream is laid out per (block of 1024 draws, tile of 4096 columns), so the chunk
+    the stream is laid out per (block of 512 draws (``_DRAW_BLOCK``), tile of 2048 columns), so the chunk
     size never changes which sign meets which loss nor any arithmetic. With more than one
-    chunk the losses are re-read (and re-quantised) once per block of 1024 draws.
+    chunk the losses are re-read (and re-quantised) once per block of 512 draws.
     """
     mat = _losses_2d(losses)
     k, n = mat.shape

@@ -288,13 +288,12 @@ def derive_run_fields(manifest: dict) -> dict:
                "seed": int(seed) if _is_int(seed) else None}
     start = manifest.get("final_stage_start_epoch")
     if not _is_int(start):
-        start = 1
-        if len(sched) > 1 and isinstance(sched[-1], dict) and _is_int(sched[-1].get("start_epoch")):
-            start = int(sched[-1]["start_epoch"])
-        else:
-            ms = cfg.get("milestones") or []
-            if isinstance(ms, list) and ms and all(_is_int(m) for m in ms):
-                start = int(max(ms)) + 1
+        ms = cfg.get("milestones") or []
+        ms = ms if isinstance(ms, list) and all(_is_int(m) for m in ms) else []
+        try:        # the schedule knows its final stage (one rule, in ltbound.schedule)
+            start = Schedule.from_list(sched or [Phase(1, "IB", 1.0).to_dict()]).final_stage_start(ms)
+        except (KeyError, TypeError, ValueError):
+            start = 1   # a malformed schedule: load_record's checks name it
     source = manifest.get("source")
     if not isinstance(source, dict):
         source = {"dataset": ds.get("name", cfg.get("dataset")), "imbalance": ds.get("imbalance", cfg.get("imbalance")),

@@ -42,7 +42,7 @@ import numpy as np
 
 from ._optional import require
 from ._validation import (check_counts, check_finite_scalar, check_labels, check_losses,
-                          check_positive_int, check_probability_vector, check_same_length)
+                          check_positive_int, check_probability_vector, check_same_length, check_theta_index)
 from .sampling import sampler_q, sampling_distribution
 
 sp = require("sympy", "ltbound.theory (the symbolic derivations)")
@@ -661,7 +661,7 @@ class Theorem1Gap:
 
 
 def theorem1_gap(losses: Any, labels: Any, p: Any, *, num_classes: int | None = None,
-                 theta_index: int = -1) -> Theorem1Gap:
+                 theta_index: int | None = None) -> Theorem1Gap:
     """Theorem 1's condition Q̂_n + L^s(θ) − L(θ) with the empirical Q̂_n; it is never > 0.
 
     Identity. With g(θ) = L(θ) − L^s(θ) = Σ_j Σ_i (p_j/n_j − 1/n) L_ji(θ) (Eq. 3, 4, 18)
@@ -682,8 +682,9 @@ def theorem1_gap(losses: Any, labels: Any, p: Any, *, num_classes: int | None = 
         Class weights (a probability vector).
     num_classes : int, optional
         C; defaults to len(p).
-    theta_index : int
-        Row of the loss matrix that is θ (negative counts from the end).
+    theta_index : int, optional
+        Row of the loss matrix that is θ (negative counts from the end); required with more
+        than one row (:func:`ltbound._validation.check_theta_index`).
 
     Returns
     -------
@@ -698,12 +699,7 @@ def theorem1_gap(losses: Any, labels: Any, p: Any, *, num_classes: int | None = 
     y = check_labels(labels, c)
     check_same_length(mat, y, "losses", "labels")
     n_j = check_counts(np.bincount(y, minlength=c), "counts of labels")
-    k = mat.shape[0]
-    if isinstance(theta_index, (bool, np.bool_)) or not isinstance(theta_index, (int, np.integer)):
-        raise ValueError(f"theta_index must be an integer row index, got {theta_index!r}")
-    if not -k <= int(theta_index) < k:
-        raise ValueError(f"theta_index must lie in [{-k}, {k}) for {k} rows, got {theta_index}")
-    ti = int(theta_index) % k
+    ti = check_theta_index(theta_index, mat.shape[0])
     w = (pv / n_j)[y] - 1.0 / y.size         # per-sample weight of g, Eq. 18
     g = mat.astype(np.float64, copy=False) @ w
     am = int(np.argmin(g))

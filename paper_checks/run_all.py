@@ -45,6 +45,7 @@ CHECK_MODULES = (
     "check_table12",
     "check_appendix_a_records",
     "check_table1_orderings",
+    "check_significance",
 )
 
 _COLUMNS = (("claim", 30), ("where", 16), ("verdict", 30), ("evidence", 66), ("reproduce", 44))

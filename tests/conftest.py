@@ -16,8 +16,10 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-#: The JPEG CIFAR-10 archive shipped beside the project (see ../shared/data/README.md).
-SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg.tar.xz"
+#: The JPEG CIFAR-10 archive shipped beside the project (see ../shared/data/README.md);
+#: LTBOUND_CIFAR_ARCHIVE points elsewhere (a checkout that is not beside ../shared, e.g. a worktree).
+SHARED_CIFAR = Path(os.environ.get("LTBOUND_CIFAR_ARCHIVE", "")
+                    or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg.tar.xz")
 
 
 @pytest.fixture(scope="session")

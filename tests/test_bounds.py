@@ -37,7 +37,7 @@ def problem():
 @pytest.fixture(scope="module")
 def report(problem):
     losses, y = problem
-    return estimate_bounds(losses, y, "CR", num_draws=200, num_bootstrap=100)
+    return estimate_bounds(losses, y, "CR", num_draws=200, num_bootstrap=100, theta_index=-1)
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -79,7 +79,7 @@ def test_rademacher_and_monte_carlo_terms(report):
 def test_delta_split_is_a_union_bound(problem):
     """δ = δ_McDiarmid + δ_MC; the confidence term uses (1 − f)·δ (Eq. 6)."""
     losses, y = problem
-    res = ib_bound(losses, y, loss_range=1.0, delta=0.1, mc_delta_fraction=0.2, num_draws=50)
+    res = ib_bound(losses, y, loss_range=1.0, delta=0.1, mc_delta_fraction=0.2, num_draws=50, theta_index=-1)
     assert sum(res.delta_split.values()) == pytest.approx(0.1)
     assert res.delta_split["monte_carlo"] == pytest.approx(0.02)
     assert res.term("confidence").value == pytest.approx(confidence_term_ib(y.size, 1.0, 0.08))
@@ -103,13 +103,13 @@ def test_eq7_with_ib_equals_eq6(problem):
     """With p = IB and the same seed, Eq. 7 equals Eq. 6: Q̂_n = 0, L = L^s, equal confidence
     terms, one shared Rademacher estimate — equal to float rounding (weights (n_j/n)/n_j vs 1/n)."""
     losses, y = problem
-    rep = estimate_bounds(losses, y, "IB", num_draws=100, seed=3)
+    rep = estimate_bounds(losses, y, "IB", num_draws=100, seed=3, theta_index=-1)
     assert rep.sampling.rademacher is rep.ib.rademacher
     assert rep.sampling.term("residual").value == pytest.approx(0.0, abs=1e-15)
     assert rep.sampling.total == pytest.approx(rep.ib.total, rel=1e-13)
     assert rep.confidence_ratio == pytest.approx(1.0, rel=1e-13)
     # Separate calls with the same seed draw the same signs, so they agree too.
-    alone = sampling_bound(losses, y, "IB", loss_range=1.0, num_draws=100, seed=3)
+    alone = sampling_bound(losses, y, "IB", loss_range=1.0, num_draws=100, seed=3, theta_index=-1)
     assert alone.total == pytest.approx(rep.ib.total, rel=1e-13)
 
 
@@ -119,8 +119,8 @@ def test_target_with_training_prior_equals_eq6(problem):
     1/n can differ in their last float64 bit."""
     losses, y = problem
     pi = np.bincount(y) / y.size
-    tgt = target_bound(losses, y, pi, loss_range=1.0, num_draws=100, seed=5)
-    ib = ib_bound(losses, y, loss_range=1.0, num_draws=100, seed=5)
+    tgt = target_bound(losses, y, pi, loss_range=1.0, num_draws=100, seed=5, theta_index=-1)
+    ib = ib_bound(losses, y, loss_range=1.0, num_draws=100, seed=5, theta_index=-1)
     assert tgt.total == pytest.approx(ib.total, rel=1e-6)
     for name in ("objective", "confidence"):
         assert tgt.term(name).value == pytest.approx(ib.term(name).value, rel=1e-12)
@@ -131,7 +131,7 @@ def test_target_with_p_shares_eq7_objective_and_confidence(problem):
     differ by 2(R̂_w − R̂_n) + Q̂_n and bound different risks (R_p vs the long-tailed risk)."""
     losses, y = problem
     p = sampling_distribution(np.bincount(y), -1.0)
-    rep = estimate_bounds(losses, y, p, target=p, num_draws=100)
+    rep = estimate_bounds(losses, y, p, target=p, num_draws=100, theta_index=-1)
     for name in ("objective", "confidence"):
         assert rep.target.term(name).value == pytest.approx(rep.sampling.term(name).value)
     diff = rep.sampling.total - rep.target.total
@@ -157,7 +157,7 @@ def test_condition_never_positive_and_eq7_never_below_eq6(seed, q, k, theta):
 def test_condition_zero_at_argmin(problem):
     """The condition is 0 exactly at the row attaining Q̂_n."""
     losses, y = problem
-    res = sampling_bound(losses, y, "CR", loss_range=1.0, num_draws=10)
+    res = sampling_bound(losses, y, "CR", loss_range=1.0, num_draws=10, theta_index=-1)
     at = sampling_bound(losses, y, "CR", loss_range=1.0, num_draws=10, theta_index=res.residual.argmin)
     assert at.condition == 0.0
 
@@ -174,7 +174,7 @@ def test_p_forms_agree(problem):
     """p as a sampler name, as q, or as the vector of Eq. 1 gives the same bound."""
     losses, y = problem
     counts = np.bincount(y)
-    kw = dict(loss_range=1.0, num_draws=30, seed=1)
+    kw = dict(loss_range=1.0, num_draws=30, seed=1, theta_index=-1)
     by_name = sampling_bound(losses, y, "SQRT", **kw).total
     assert sampling_bound(losses, y, 0.5, **kw).total == by_name
     assert sampling_bound(losses, y, sampling_distribution(counts, 0.5), **kw).total == pytest.approx(by_name)
@@ -187,7 +187,7 @@ def test_json_round_trip(report, problem):
     d = report.to_dict()
     assert json.loads(json.dumps(d, allow_nan=False)) == d
     losses, y = problem
-    one = estimate_bounds(losses, y, "CB", num_draws=1).to_dict()
+    one = estimate_bounds(losses, y, "CB", num_draws=1, theta_index=-1).to_dict()
     assert json.loads(json.dumps(one, allow_nan=False)) == one
     assert one["ib"]["terms"][1]["error"] is None
 
@@ -206,9 +206,9 @@ def test_table_lists_every_term(report):
 def test_reproducible_with_same_seed(problem):
     """Same seed, same numbers; another seed, other Monte Carlo numbers."""
     losses, y = problem
-    a = estimate_bounds(losses, y, "CR", num_draws=50, seed=7, num_bootstrap=20).to_dict()
-    b = estimate_bounds(losses, y, "CR", num_draws=50, seed=7, num_bootstrap=20).to_dict()
-    c = estimate_bounds(losses, y, "CR", num_draws=50, seed=8, num_bootstrap=20).to_dict()
+    a = estimate_bounds(losses, y, "CR", num_draws=50, seed=7, num_bootstrap=20, theta_index=-1).to_dict()
+    b = estimate_bounds(losses, y, "CR", num_draws=50, seed=7, num_bootstrap=20, theta_index=-1).to_dict()
+    c = estimate_bounds(losses, y, "CR", num_draws=50, seed=8, num_bootstrap=20, theta_index=-1).to_dict()
     assert a == b
     assert a["ib"]["total"] != c["ib"]["total"]
 
@@ -220,8 +220,8 @@ def test_memmap_input_matches_array(problem, tmp_path):
     mm[:] = losses
     mm.flush()
     ro = np.load(tmp_path / "l.npy", mmap_mode="r")
-    a = estimate_bounds(ro, y, "CR", num_draws=30).to_dict()
-    b = estimate_bounds(losses.astype(np.float32), y, "CR", num_draws=30).to_dict()
+    a = estimate_bounds(ro, y, "CR", num_draws=30, theta_index=-1).to_dict()
+    b = estimate_bounds(losses.astype(np.float32), y, "CR", num_draws=30, theta_index=-1).to_dict()
     assert a == b
 
 
@@ -267,7 +267,7 @@ def test_eq6_does_not_bound_balanced_risk():
     counts = np.array([1000, 10])
     mu = np.array([[0.0, 1.0]])
     losses, y = _synthetic_draw(np.random.default_rng(0), counts, mu)
-    rep = estimate_bounds(losses, y, "CR", num_draws=100)
+    rep = estimate_bounds(losses, y, "CR", num_draws=100, theta_index=-1)
     balanced_risk = 0.5
     assert rep.ib.total < balanced_risk
     assert rep.sampling.total < balanced_risk
@@ -286,7 +286,7 @@ def test_check_loss_range_given_and_empirical():
 def test_empirical_range_is_not_a_certificate(problem):
     """With empirical_range=True the result says so and certificate is False."""
     losses, y = make_problem(continuous=True)
-    res = ib_bound(losses, y, empirical_range=True, num_draws=20)
+    res = ib_bound(losses, y, empirical_range=True, num_draws=20, theta_index=-1)
     assert res.loss_range_source == "empirical"
     assert res.loss_range == pytest.approx(losses.max() - losses.min())
     assert res.certificate is False
@@ -348,7 +348,7 @@ def test_bad_data_rejected(problem, mutate, match):
     losses above M all fail with a ValueError naming the argument."""
     losses, y = mutate(*problem)
     with pytest.raises(ValueError, match=match):
-        estimate_bounds(losses, y, np.full(4, 0.25), num_draws=5)
+        estimate_bounds(losses, y, np.full(4, 0.25), num_draws=5, theta_index=-1)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -383,7 +383,7 @@ def test_bad_arguments_rejected(problem, kwargs, match):
     """Every argument of estimate_bounds is checked: p (vector, name, q), delta, target,
     theta_index, num_draws, seed, num_bootstrap, mc_delta_fraction, num_classes, loss_range."""
     losses, y = problem
-    args = dict(p="CR", num_draws=5)
+    args = dict(p="CR", num_draws=5, theta_index=-1)
     args.update(kwargs)
     p = args.pop("p")
     with pytest.raises(ValueError, match=match):
@@ -394,10 +394,10 @@ def test_public_bounds_reject_bad_input(problem):
     """ib_bound, sampling_bound and target_bound validate at the boundary too."""
     losses, y = problem
     with pytest.raises(ValueError, match="loss_range must be given"):
-        ib_bound(losses, y)
+        ib_bound(losses, y, theta_index=-1)
     with pytest.raises(ValueError, match="delta"):
-        sampling_bound(losses, y, "CB", loss_range=1.0, delta=2.0)
+        sampling_bound(losses, y, "CB", loss_range=1.0, delta=2.0, theta_index=-1)
     with pytest.raises(ValueError, match="target_prior"):
-        target_bound(losses, y, [0.2, 0.2, 0.2, 0.5], loss_range=1.0)
+        target_bound(losses, y, [0.2, 0.2, 0.2, 0.5], loss_range=1.0, theta_index=-1)
     with pytest.raises(ValueError, match="losses must be finite"):
-        target_bound(_bad_losses(losses, np.nan), y, loss_range=1.0)
+        target_bound(_bad_losses(losses, np.nan), y, loss_range=1.0, theta_index=-1)

@@ -46,7 +46,7 @@ def test_default_command_prints_the_table(default_run):
         assert title in stdout
     for sched in ("ib", "switching", "ib-cb"):
         assert sched in stdout
-    assert "* = estimate" in stdout and "rademacher*" in stdout and "residual*" in stdout
+    assert "* = estimate" in stdout and "2·R̂*" in stdout and "−Q̂_n*" in stdout and "|Θ̂|" in stdout
     assert f"results in {out}" in stdout
 
 
@@ -106,6 +106,7 @@ def test_records_option_reads_trainer_records(default_run, tmp_path):
     (["--delta", "0"], "--delta must lie in (0, 1)"),
     (["--schedules", "ib", "nope"], "unknown ['nope']"),
     (["--dataset", "cifar10-lt"], "needs --data-dir"),
+    (["--mc-delta-fraction", "1"], "--mc-delta-fraction must lie in (0, 1)"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(args, message, tmp_path):
     res = _run(*args, "--out", str(tmp_path / "o"))
@@ -118,8 +119,8 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
     from ltbound.comparison import compare
     from ltbound.records import RecordWriter
 
-    def make(path, labels):
-        w = RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": 0},
+    def make(path, labels, seed=0):
+        w = RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": seed},
                                          "dataset": {"num_classes": 2},
                                          "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
                          train_indices=np.arange(labels.size), train_labels=labels,
@@ -130,7 +131,7 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
         return path
 
     a = make(tmp_path / "a", np.array([0, 0, 0, 1]))
-    b = make(tmp_path / "b", np.array([0, 0, 1, 1]))
+    b = make(tmp_path / "b", np.array([0, 0, 1, 1]), seed=1)      # another seed: not a duplicate run
     with pytest.raises(ValueError, match="different splits"):
         compare([a, b])
     with pytest.raises(ValueError, match="needs cap"):
@@ -154,9 +155,61 @@ def test_theta_perturb_uses_perturbed_final_models(default_run, tmp_path):
                "--out", str(tmp_path / "p"), "--quiet", "--num-draws", "100")
     assert res.returncode == 0, res.stderr[-3000:]
     run = json.loads((tmp_path / "p" / "results.json").read_text())["comparison"]["runs"][0]
-    assert run["theta"] == "given" and run["bounds"]["ib"]["num_params"] == 4
+    assert run["theta"] == "given" and run["bounds"]["ib"]["num_params"] == 4 and run["num_params"] == 4
+    assert run["theta_index"] == 0 and run["bounds"]["ib"]["theta_index"] == 0   # row 0 is the model
     # the bound speaks of the final model: its objective is the record's last-epoch training loss
     from ltbound.records import load_record
     rec = load_record(runs[0])
     assert run["bounds"]["ib"]["terms"][0]["value"] == pytest.approx(
         float(np.minimum(rec.train_loss[-1], 5.0).mean()), rel=2e-3)
+
+
+# ----------------------------------------------------------------------------- refused before training
+@pytest.mark.parametrize("args, message", [
+    # digits preset: milestone 20, S = 1, so switching's CR starts at epoch 22
+    (["--schedules", "ib", "switching", "--epochs", "10"],
+     "--schedules switching: switch epoch 22 is beyond the run's 10 epochs"),
+    (["--epochs", "3", "--warmup-epochs", "3", "--milestones", "1"], "warmup_epochs 3 is not below epochs 3"),
+    (["--milestones", "5,x"], "--milestones must be a comma list"),
+    (["--batch-size", "0"], "--batch-size must be >= 1"),
+    (["--preset", "nope"], "preset must be one of"),
+    (["--data-dir", "no/such/archive.tar.xz"], "does not exist"),
+])
+def test_a_run_that_would_be_refused_is_refused_before_any_training(args, message, tmp_path):
+    """Every schedule's settings are checked first: nothing is trained, no folder is made."""
+    res = _run(*args, "--out", str(tmp_path / "o"))
+    assert res.returncode == 2, res.stdout[-2000:]
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_cifar_switch_beyond_the_run_is_refused_without_reading_the_data(tmp_path):
+    """The issue's case: CIFAR at --epochs 1 used to train IB for minutes, then refuse."""
+    archive = tmp_path / "cifar10-jpeg.tar.xz"
+    archive.write_bytes(b"")                   # exists; refused before anything opens it
+    res = _run("--dataset", "cifar10-lt", "--data-dir", str(archive), "--epochs", "1", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert "switch epoch 102 is beyond the run's 1 epochs" in res.stderr
+    assert "[flags: --epochs, --milestones, --switch-offset]" in res.stderr
+    assert "--download" not in res.stderr
+
+
+def test_recipe_flags_reach_every_run_and_short_warmup_is_capped(tmp_path):
+    """--milestones / --switch-offset / --batch-size / --max-test-per-class go to the trainer; the
+    digits preset's 2 warm-up epochs are capped to 1 in a 2-epoch run (and it says so)."""
+    out = tmp_path / "o"
+    res = _run("--seeds", "1", "--schedules", "switching", "--epochs", "2", "--milestones", "1",
+               "--switch-offset", "0", "--batch-size", "64", "--max-test-per-class", "10", "--num-draws", "50",
+               "--out", str(out))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "warm-up capped to 1 so that the run reaches lr" in res.stderr and "[flag: --warmup-epochs]" in res.stderr
+    assert "[run 1/1] switching seed 0" in res.stdout and "epoch   2/2" in res.stdout   # per-epoch lines
+    manifest = json.loads((out / "runs" / "switching-seed0" / "manifest.json").read_text())
+    cfg = manifest["config"]
+    assert (cfg["milestones"], cfg["switch_offset"], cfg["batch_size"], cfg["warmup_epochs"]) == ([1], 0, 64, 1)
+    assert [p["start_epoch"] for p in manifest["schedule"]] == [1, 2]
+    assert manifest["dataset"]["n_test"] == 100
+    results = json.loads((out / "results.json").read_text())
+    assert results["configuration"]["warmup_epochs"] == 1
+    assert results["comparison"]["runs"][0]["num_params"] == 1      # final stage: epoch 2 only
+    assert "|Θ̂|" in res.stdout

@@ -33,8 +33,9 @@ def test_smallest_delta_gives_a_finite_confidence_term_or_a_clear_error():
     assert got == pytest.approx(math.sqrt(-math.log(5e-324) / 20.0), rel=1e-12) and math.isfinite(got)
     # the bounds split δ by the union bound: a part that rounds to 0 is named, not an inf total
     with pytest.raises(ValueError, match=r"delta = 5e-324 split by mc_delta_fraction"):
-        ltbound.estimate_bounds(LOSSES, LABELS, "CR", loss_range=1.0, delta=5e-324, num_draws=10)
-    tiny = ltbound.estimate_bounds(LOSSES, LABELS, "CR", loss_range=1.0, delta=1e-300, num_draws=10)
+        ltbound.estimate_bounds(LOSSES, LABELS, "CR", loss_range=1.0, delta=5e-324, num_draws=10, theta_index=-1)
+    tiny = ltbound.estimate_bounds(LOSSES, LABELS, "CR", loss_range=1.0, delta=1e-300, num_draws=10,
+                                   theta_index=-1)
     assert math.isfinite(tiny.ib.total) and math.isfinite(tiny.sampling.total)
 
 

@@ -94,12 +94,13 @@ SCALARS = st.one_of(st.sampled_from(EXTREMES + [0.05, 0.5, 1.0, 2.0, -2.0, 1e308
 # (function, builder of its arguments from (draw, valid problem))
 CALLS = {
     "estimate_bounds": lambda d, c, y, L, p: ((d(L), d(y), d(p)), dict(loss_range=d.s(1.0), delta=d.s(0.05),
-                                                                        num_draws=10, num_bootstrap=0)),
-    "ib_bound": lambda d, c, y, L, p: ((d(L), d(y)), dict(loss_range=d.s(1.0), delta=d.s(0.05), num_draws=10)),
+                                                                        num_draws=10, num_bootstrap=0, theta_index=-1)),
+    "ib_bound": lambda d, c, y, L, p: ((d(L), d(y)), dict(loss_range=d.s(1.0), delta=d.s(0.05), num_draws=10,
+                                                          theta_index=-1)),
     "sampling_bound": lambda d, c, y, L, p: ((d(L), d(y), d(p)), dict(loss_range=d.s(1.0), delta=d.s(0.05),
-                                                                       num_draws=10)),
+                                                                       num_draws=10, theta_index=-1)),
     "target_bound": lambda d, c, y, L, p: ((d(L), d(y), d(p)), dict(loss_range=d.s(1.0), delta=d.s(0.05),
-                                                                     num_draws=10)),
+                                                                     num_draws=10, theta_index=-1)),
     "sampling_distribution": lambda d, c, y, L, p: ((d(c), d.s(-1.0)), {}),
     "confidence_term_ib": lambda d, c, y, L, p: ((d.s(10), d.s(1.0), d.s(0.05)), {}),
     "confidence_term": lambda d, c, y, L, p: ((d(c), d(p), d.s(1.0), d.s(0.05)), {}),

@@ -40,7 +40,8 @@ def test_bound_core_works_without_torch_sympy_or_matplotlib(tmp_path):
         from ltbound.records import RecordWriter
         labels = np.repeat(np.arange(3), [6, 3, 2])
         losses = np.random.default_rng(0).random((4, labels.size))
-        report = ltbound.estimate_bounds(losses, labels, "CR", loss_range=1.0, num_draws=20, num_bootstrap=0)
+        report = ltbound.estimate_bounds(losses, labels, "CR", loss_range=1.0, num_draws=20, num_bootstrap=0,
+                                         theta_index=0)
         assert np.isfinite(report.sampling.total)
         with RecordWriter({str(tmp_path / 'run')!r}, manifest={{"config": {{"schedule": "ib", "seed": 0}},
                           "dataset": {{"num_classes": 3}}}}, train_indices=np.arange(labels.size),

@@ -46,6 +46,6 @@ def test_train_package_names_resolve_lazily():
 def test_the_trainer_does_not_import_the_consumers_of_its_records():
     """trainer and theta are siblings over evaluate: importing the trainer loads neither theta nor the bounds."""
     code = ("import sys, ltbound.train.trainer\n"
-            "print(sorted(m for m in ('ltbound.train.theta', 'ltbound.bounds', 'ltbound.compare') if m in sys.modules))")
+            "print(sorted(m for m in ('ltbound.train.theta', 'ltbound.bounds', 'ltbound.comparison') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,6 +14,27 @@ def test_readme_api_example_runs():
     assert report.condition <= 0 and report.sampling.total > report.ib.total
 
 
+def test_readme_torch_model_example_runs():
+    """The 'bounds for your own torch model' example, as written (digits, a few seconds)."""
+    import torch
+
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+              if "bounds_for_model" in b]
+    assert len(blocks) == 1, "README has no bounds_for_model example"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)               # the test machine's cores are shared with other jobs
+    try:
+        namespace: dict = {}
+        exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    finally:
+        torch.set_num_threads(threads)
+    report = namespace["report"]
+    assert report.theta_index == 0 and report.num_params == 9
+    assert report.condition <= 0 and report.sampling.total > report.ib.total
+    # the model's own clipped training loss is the Eq. 6 objective
+    assert 0 < report.ib.term("objective").value < 5.0
+
+
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_command():
     text = README.read_text()
     bash = re.findall(r"```bash\n(.*?)```", text, flags=re.S)

@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ltbound.records import load_record
@@ -48,7 +49,7 @@ def test_short_run_writes_a_record(tmp_path, capsys):
     (["--preset", "mnist"], "preset must be one of"),
     (["--epochs", "3"], "switch epoch 4 is beyond the run's 3 epochs"),
     (["--batch-size", "5000"], "larger than the training set"),
-    (["--dataset", "cifar10-lt", "--data-dir", "/nonexistent/place"], "no CIFAR data in /nonexistent/place"),
+    (["--dataset", "cifar10-lt", "--data-dir", "/nonexistent/place"], "data_dir /nonexistent/place does not exist"),
     (["--checkpoint-epochs", "end,77"], "must be an epoch in 1..4"),
     (["--device", "cpu", "--cuda-graphs"], "cuda_graphs needs a CUDA device"),
 ])
@@ -83,3 +84,31 @@ def test_library_messages_name_arguments_and_the_cli_adds_their_flags(tmp_path, 
     assert main(["--out", str(tmp_path / "run"), *SHORT, "--batch-size", "5000"]) == 2
     err = capsys.readouterr().err
     assert "lower batch_size (flags: batch_size = --batch-size)" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_with_only_out_continues_the_recorded_run(tmp_path, capsys):
+    """--out RUN --resume alone takes every setting from RUN's manifest; flags given that differ are named."""
+    out = tmp_path / "run"
+    args = ["--dataset", "digits-lt", "--schedule", "ib-cb", "--seed", "3", "--out", str(out), *SHORT]
+    from ltbound.train.config import TrainConfig
+    from ltbound.train.trainer import train
+    # stop after epoch 2 (a killed run), through the library with the same settings as the CLI would
+    main_cfg = dict(dataset="digits-lt", schedule="ib-cb", seed=3, out=out, epochs=4, milestones=[2],
+                    switch_offset=1, warmup_epochs=1, amp="off", progress=False, quiet=True)
+    train(TrainConfig(**main_cfg), stop_after=2)
+    assert load_record(out).epochs.tolist() == [1, 2]
+    # a flag that differs from the record is refused, naming it and the recorded value
+    with pytest.raises(SystemExit) as refused:
+        main(["--out", str(out), "--resume", "--seed", "4"])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2
+    assert "--seed 4 (recorded: 3)" in err and "--out and --resume alone suffice" in err
+    # --out and --resume alone: the recorded schedule, seed and recipe, to the end
+    assert main(["--out", str(out), "--resume", "--no-progress"]) == 0
+    rec = load_record(out)
+    assert rec.complete and rec.epochs.tolist() == [1, 2, 3, 4] and rec.sampler == ["IB", "IB", "IB", "CB"]
+    straight = tmp_path / "straight"
+    train(TrainConfig(**(main_cfg | dict(out=straight))))
+    np.testing.assert_array_equal(load_record(straight).train_loss, rec.train_loss)   # the same run (CPU, float32)
+    # flags that agree with the record are accepted (a finished run: nothing left to do)
+    assert main(args + ["--resume"]) == 0

@@ -244,8 +244,12 @@ def test_missing_folder_and_non_tree_file(tmp_path):
 
 
 def test_cifar_without_data_says_where_it_looked_and_how_to_fix(tmp_path):
-    with pytest.raises(DataError, match=r"looked for .*cifar-10-batches-py.*--download.*--data-dir"):
+    with pytest.raises(DataError, match=r"looked for .*cifar-10-batches-py.*pass data_dir.*download=True"):
         load_dataset("cifar10-lt", data_dir=tmp_path)
+    # a missing archive is named as such, and no download is suggested: there is nothing to fetch into
+    with pytest.raises(DataError, match=r"does not exist \(no such archive\)") as err:
+        load_dataset("cifar10-lt", data_dir=tmp_path / "cifar10-jpeg.tar.xz")
+    assert "download" not in str(err.value)
     with pytest.raises(DataError, match="cifar-100-python"):
         load_dataset("cifar100-lt", data_dir=tmp_path)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import re
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 DESCRIPTION = """\
 Train a model on a long-tailed data set with a class-sampling schedule (instance-balanced,
@@ -33,8 +36,8 @@ examples:
   torchrun --nproc_per_node 2 -m ltbound.train --dataset cifar10-lt --data-dir data \\
       --schedule ib --out runs/c10-ib
 
-  # continue a run that was stopped (same settings, same --out)
-  python -m ltbound.train --dataset cifar10-lt --data-dir data --schedule ib --out runs/c10-ib --resume
+  # continue a run that was stopped: its settings come from its record
+  python -m ltbound.train --out runs/c10-ib --resume
 
 Exit status: 0 on success, 2 for invalid settings or data, a damaged record or a diverging run, 1 when
 the record cannot be written (a full disk), 130 when interrupted; always one line on stderr."""
@@ -76,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("run")
     g.add_argument("--out", required=True, metavar="DIR", help="run record folder to create (must be new or empty)")
-    g.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last complete epoch, with the settings stored in its "
+                        "record (flags given as well must agree with them)")
     g.add_argument("--fork-from", metavar="RUN", default=None,
                    help="start from RUN's record at its last epoch (same settings but schedule and checkpoints, "
                         "same sampler up to there): e.g. Switching branched off an IB run")
@@ -113,7 +118,6 @@ def flags_for(message: str) -> str:
     line, the flags they are set with here, e.g. ``(flags: cuda_graphs = --cuda-graphs)``.
     One-word arguments whose flag is ``--`` + the word (``out``, ``device``) need no note.
     """
-    import dataclasses
 
     from .config import TrainConfig
 
@@ -128,8 +132,77 @@ def flags_for(message: str) -> str:
     return f"{message} (flags: {', '.join(notes)})" if notes else message
 
 
+#: TrainConfig field of each option whose dest differs from the field's name (and how the value maps).
+_FIELD_OF_DEST = {"reference_pipeline": ("fast", lambda v: not v), "no_progress": ("progress", lambda v: not v)}
+
+
+def _config_kwargs(args: argparse.Namespace, milestones: list[int] | None) -> dict:
+    """TrainConfig keyword arguments from parsed options."""
+    return dict(
+        out=args.out, dataset=args.dataset, data_dir=args.data_dir, imbalance=args.imbalance,
+        max_test_per_class=args.max_test_per_class, preset=args.preset, schedule=args.schedule,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, milestones=milestones,
+        warmup_epochs=args.warmup_epochs, switch_offset=args.switch_offset, model=args.model, seed=args.seed,
+        split_seed=args.split_seed, device=args.device, checkpoint_epochs=args.checkpoint_epochs,
+        fast=not args.reference_pipeline, amp=args.amp, compile=args.compile, cuda_graphs=args.cuda_graphs,
+        eval_batch_size=args.eval_batch_size, workers=args.workers, progress=not args.no_progress,
+        download=args.download, resume=args.resume, fork_from=args.fork_from,
+        allow_env_change=args.allow_env_change)
+
+
+def _given_options(argv: Sequence[str] | None) -> set[str]:
+    """The dests of the options typed on the command line (not those left at their defaults)."""
+    shadow = build_parser()
+    for action in shadow._actions:              # noqa: SLF001 - argparse keeps its actions here
+        action.default = argparse.SUPPRESS
+    return set(vars(shadow.parse_args(argv)))
+
+
+def _same(field: str, given: Any, recorded: Any) -> bool:
+    if field == "data_dir" and given is not None and recorded is not None:
+        return Path(given).expanduser().resolve() == Path(recorded).expanduser().resolve()
+    if isinstance(given, (list, tuple)) or isinstance(recorded, (list, tuple)):
+        return given is not None and recorded is not None and list(given) == list(recorded)
+    if isinstance(given, float) or isinstance(recorded, float):
+        return given is not None and recorded is not None and float(given) == float(recorded)
+    return given == recorded
+
+
+def _resume_kwargs(parser: argparse.ArgumentParser, kwargs: dict, given: set[str]) -> dict:
+    """``--resume`` of an existing record: its settings come from the record's manifest.
+
+    Options typed on the command line must agree with the record; those that do not are
+    named (flag, value given, value recorded) and the command is refused, so a resume never
+    silently trains something else than the record's run.
+    """
+    from .config import OPERATIONAL, TrainConfig
+
+    path = Path(kwargs["out"]) / "manifest.json"
+    try:
+        recorded = json.loads(path.read_text()).get("config") or {}
+    except (OSError, json.JSONDecodeError) as exc:
+        parser.error(f"--resume: cannot read {path} ({exc})")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - set(OPERATIONAL)
+    given_fields = {_FIELD_OF_DEST.get(d, (d, None))[0] for d in given}
+    out, differ = dict(kwargs), []
+    for name in sorted(fields & set(recorded)):
+        if name in given_fields and not _same(name, kwargs[name], recorded[name]):
+            dest = next((d for d, (f, _) in _FIELD_OF_DEST.items() if f == name), name)
+            differ.append(f"--{dest.replace('_', '-')} {kwargs[name]!r} (recorded: {recorded[name]!r})")
+        else:
+            out[name] = recorded[name]
+    if differ:
+        parser.error(f"--resume: {kwargs['out']} holds a run with other settings; these flags differ from its "
+                     f"record: {'; '.join(differ)}. Drop them to continue the recorded run (--out and --resume "
+                     "alone suffice), or choose a new --out for a new run")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``), train, print the record folder; return the exit code."""
+    """Parse ``argv`` (default ``sys.argv[1:]``), train, print the record folder; return the exit code.
+
+    ``--out RUN --resume`` alone continues RUN with the settings stored in its manifest.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     from .config import TrainConfig
@@ -141,15 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             milestones = [int(m) for m in args.milestones.split(",") if m.strip()]
         except ValueError:
             parser.error(f"--milestones must be a comma list of epochs, got {args.milestones!r}")
-    config = TrainConfig(
-        out=args.out, dataset=args.dataset, data_dir=args.data_dir, imbalance=args.imbalance,
-        max_test_per_class=args.max_test_per_class, preset=args.preset, schedule=args.schedule,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, milestones=milestones,
-        warmup_epochs=args.warmup_epochs, switch_offset=args.switch_offset, model=args.model, seed=args.seed,
-        split_seed=args.split_seed, device=args.device, checkpoint_epochs=args.checkpoint_epochs,
-        fast=not args.reference_pipeline, amp=args.amp, compile=args.compile, cuda_graphs=args.cuda_graphs,
-        eval_batch_size=args.eval_batch_size, workers=args.workers, progress=not args.no_progress,
-        download=args.download, resume=args.resume, fork_from=args.fork_from, allow_env_change=args.allow_env_change)
+    kwargs = _config_kwargs(args, milestones)
+    if args.resume and (Path(args.out) / "manifest.json").is_file():
+        kwargs = _resume_kwargs(parser, kwargs, _given_options(argv))
+    config = TrainConfig(**kwargs)
     try:
         out = train(config)
     except ValueError as exc:   # includes DataError and RecordError: bad input, not a bug

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -216,7 +217,20 @@ def resolve_recipe(config: TrainConfig) -> tuple[str, Recipe]:
         over["switch_offset"] = check_positive_int(config.switch_offset, "switch_offset", minimum=0)
     if config.model is not None:
         over["model"] = str(config.model)
-    return preset, (PRESETS[preset].replace(**over) if over else PRESETS[preset])
+    recipe = PRESETS[preset].replace(**over) if over else PRESETS[preset]
+    if recipe.warmup_epochs > 0 and recipe.warmup_epochs >= recipe.epochs:
+        # A warm-up as long as the run keeps the whole run below the learning rate (a 3-epoch
+        # CIFAR run with the preset's 5 warm-up epochs peaked at 0.02 instead of 0.1).
+        if config.warmup_epochs is not None:
+            raise ValueError(f"warmup_epochs {recipe.warmup_epochs} is not below epochs {recipe.epochs}: the "
+                             f"learning rate would reach lr {recipe.lr:g} only at the run's last step, if at all; "
+                             "lower warmup_epochs or raise epochs")
+        capped = recipe.epochs - 1
+        warnings.warn(f"the {preset} preset's {recipe.warmup_epochs} warm-up epochs are not below the run's "
+                      f"{recipe.epochs} epochs; warm-up capped to {capped} so that the run reaches lr "
+                      f"{recipe.lr:g} (set warmup_epochs to choose)", UserWarning, stacklevel=3)
+        recipe = recipe.replace(warmup_epochs=capped)
+    return preset, recipe
 
 
 def imbalance_of(config: TrainConfig) -> float | None:
@@ -380,7 +394,8 @@ def check_data(plan: RunPlan, ds) -> None:
 def config_dict(config: TrainConfig, preset: str, recipe: Recipe, ds) -> dict:
     """The JSON-safe configuration that defines the run's numbers (compared on resume)."""
     d = {k: v for k, v in dataclasses.asdict(config).items() if k not in OPERATIONAL}
-    d["data_dir"] = None if config.data_dir is None else str(config.data_dir)
+    # absolute: the record is read from other folders (theta, compare_bounds --theta perturb)
+    d["data_dir"] = None if config.data_dir is None else str(Path(config.data_dir).expanduser().resolve())
     r = dataclasses.asdict(recipe) if dataclasses.is_dataclass(recipe) else dict(vars(recipe))
     d.update(dataset=ds.name, imbalance=float(ds.imbalance), preset=preset, epochs=int(recipe.epochs),
              batch_size=int(recipe.batch_size), lr=float(recipe.lr), model=str(recipe.model or ds.default_model),

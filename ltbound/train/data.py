@@ -360,7 +360,7 @@ def _open_tree(path: Path) -> _Tree:
     if _is_archive(path):
         return _archive_tree(path)
     if not path.exists():
-        raise DataError(f"image folder {path} does not exist; pass --data-dir pointing at a folder "
+        raise DataError(f"data_dir {path} does not exist; pass data_dir pointing at a folder "
                         "with train/<class>/*.jpg and test/<class>/*.jpg (or a tar archive of one)")
     if not path.is_dir():
         raise DataError(f"{path} is neither a folder nor a tar archive; expected an image-folder tree "
@@ -460,11 +460,16 @@ def _load_cifar(name: str, root: Path, imbalance: float | None, download: bool, 
         root = root.parent
     if not download and _looks_like_tree(root) and not (root / folder).is_dir():
         return _load_tree(name, _open_tree(root), imbalance, split_seed, max_test_per_class, c)
+    if not download and not root.exists():
+        kind = "archive" if root.name.lower().endswith(ARCHIVE_SUFFIXES) else "folder"
+        raise DataError(f"{name}: data_dir {root} does not exist (no such {kind}); pass data_dir pointing at "
+                        "a tar archive of train/<class>/*.jpg + test/<class>/*.jpg, such a folder, or "
+                        f"torchvision's {folder} folder's parent (or set {DATA_DIR_ENV})")
     if not download and not (root / folder).is_dir():
         raise DataError(f"{name}: no CIFAR data in {root}: looked for {root / folder} (torchvision's layout) "
-                        f"and {root}/train, {root}/test (an image-folder tree); pass --download to fetch it "
-                        f"into {root}, or --data-dir pointing at a folder that holds one of these "
-                        f"(or set {DATA_DIR_ENV})")
+                        f"and {root}/train, {root}/test (an image-folder tree); pass data_dir pointing at a "
+                        f"folder or archive that holds one of these (or set {DATA_DIR_ENV}), or "
+                        f"download=True to let torchvision fetch CIFAR into {root}")
     import torchvision.datasets as tvd
 
     source = getattr(tvd, cls_name)

@@ -30,6 +30,12 @@ def _as_images(images: Any) -> torch.Tensor:
     x = torch.as_tensor(images)
     if x.ndim != 4:
         raise ValueError(f"images must have shape (n, C, H, W), got {tuple(x.shape)}")
+    if x.dtype != torch.uint8:
+        # Float images used to be taken as already normalised, silently ignoring mean/std
+        # (ToTensor floats in [0, 1] gave wrong losses). Here the form is fixed: uint8.
+        raise ValueError(f"images must be uint8 (0..255; normalised here with mean/std), got dtype {x.dtype}; "
+                         "for float images use ltbound.train.bridge.data_loss_matrix and say their form: "
+                         "pixels='unit' (ToTensor floats in [0, 1]) or pixels='normalized'")
     if x.shape[0] == 0:
         raise ValueError("images must hold at least one image, got 0")
     return x
@@ -148,7 +154,7 @@ def _losses(model, x_all: torch.Tensor, y_all: torch.Tensor, mean: torch.Tensor,
         for start in range(0, n, batch_size):
             xb = x_all[start:start + batch_size].to(device, non_blocking=True)
             yb = y_all[start:start + batch_size].to(device, non_blocking=True)
-            xb = normalize(xb, mean, std) if xb.dtype == torch.uint8 else xb.to(torch.float32)
+            xb = normalize(xb, mean, std)         # uint8 (checked at the boundary; the trainer holds uint8)
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None

@@ -205,7 +205,8 @@ def record_loss_matrix(record_dir: str | os.PathLike, *, epochs: Iterable[int] |
     epochs : iterable of int, optional
         Checkpoint epochs to use (1-based); default every checkpoint in the record.
     data_dir : path, optional
-        Where the data set lives; default the one in the record's configuration.
+        Where the data set lives; default ``$LTBOUND_DATA_DIR``, else the record's own path
+        (:func:`ltbound.train.bridge.record_data_dir`). The split hash is checked.
 
     Returns
     -------
@@ -251,6 +252,7 @@ def record_perturbation_losses(record_dir: str | os.PathLike, *, k: int, radius:
 def _record_setup(record_dir, data_dir):
     """Rebuild a record's data set (split hash checked) and model; list its checkpoint epochs."""
     from ..records import load_record
+    from .bridge import record_data_dir
     from .data import load_dataset
     from .models import build_model
 
@@ -262,9 +264,8 @@ def _record_setup(record_dir, data_dir):
                          "ltbound.train, so its data and model cannot be rebuilt")
     ckpt_dir = Path(record_dir) / "checkpoints"
     have = sorted(int(p.stem.split("_")[-1]) for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
-    if data_dir is None:
-        data_dir = (rec.manifest.get("config") or {}).get("data_dir")     # where the trainer read it
-    ds = load_dataset(src["dataset"], data_dir=data_dir, imbalance=src["imbalance"],
+    # data_dir, else $LTBOUND_DATA_DIR, else the record's (absolute since records store it so)
+    ds = load_dataset(src["dataset"], data_dir=record_data_dir(rec.manifest, data_dir), imbalance=src["imbalance"],
                       split_seed=src.get("split_seed") or 0)
     if ds.split_hash != src.get("split_hash"):
         raise ValueError(f"the rebuilt training split of {src['dataset']!r} differs from the record's "

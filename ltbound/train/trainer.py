@@ -12,8 +12,9 @@ as one uint8 tensor; a batch is one index gather, one vectorised crop+flip
 (:mod:`ltbound.train.augment`) and one normalisation, all on the device; the learning
 rate is a host-side float from :func:`~ltbound.schedule.epoch_lrs`, so nothing is read
 back from the device inside an epoch (the running loss is summed on the device and read
-once per epoch); on CUDA the model runs in channels-last memory format under bfloat16
-autocast. ``fast=False`` swaps in the reference pipeline (a ``Dataset`` of PIL images,
+once per epoch); the model runs in channels-last memory format, trains under bfloat16
+autocast on CUDA and on CPUs with native bf16 kernels (``amp="auto"``) and is evaluated in
+float32. ``fast=False`` swaps in the reference pipeline (a ``Dataset`` of PIL images,
 ``DataLoader``, torchvision transforms, float32, no channels-last) that draws the same
 sample indices; the benchmark compares the two.
 
@@ -50,7 +51,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch

@@ -1,0 +1,120 @@
+"""ltbound.compare orderings: ties unless a difference is real, DISAGREES only for a real disagreement."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ltbound.comparison import _bound_relation, _orderings, compare, total_error
+from ltbound.records import RecordWriter
+
+
+def _res(total, se=0.0):
+    return SimpleNamespace(total=total, rademacher=SimpleNamespace(std_error=se), residual=None)
+
+
+def _run(label, seed, acc, bound, se=0.0):
+    rep = SimpleNamespace(ib=_res(bound, se), sampling=_res(bound, se), target=_res(bound, se))
+    return SimpleNamespace(label=label, seed=seed, balanced_test_accuracy=acc, report=rep)
+
+
+def _summary(runs):
+    out = {}
+    for r in runs:
+        out.setdefault(r.label, {"acc": [], "b": []})
+        out[r.label]["acc"].append(r.balanced_test_accuracy)
+        out[r.label]["b"].append(r.report.ib.total)
+    return {lb: {"balanced_test_accuracy": {"mean": float(np.mean(v["acc"]))},
+                 **{k: {"mean": float(np.mean(v["b"]))} for k in ("eq6_total", "eq7_total", "target_total")}}
+            for lb, v in out.items()}
+
+
+def _verdict(runs):
+    return _orderings(_summary(runs), runs)["eq6_total"]["verdict"]
+
+
+def test_ordering_verdict_takes_every_value():
+    acc_a, acc_b = [0.90, 0.91, 0.92], [0.80, 0.81, 0.80]
+    # A clearly more accurate; its bound clearly lower -> agrees; clearly higher -> DISAGREES
+    agree = [_run("A", s, a, 0.3 + 0.001 * s) for s, a in enumerate(acc_a)] + \
+            [_run("B", s, a, 0.5 + 0.001 * s) for s, a in enumerate(acc_b)]
+    assert _verdict(agree) == "agrees"
+    disagree = [_run("A", s, a, 0.5 + 0.001 * s) for s, a in enumerate(acc_a)] + \
+               [_run("B", s, a, 0.3 + 0.001 * s) for s, a in enumerate(acc_b)]
+    assert _verdict(disagree) == "DISAGREES"
+    # the issue's case: totals 0.5216 / 0.5218, each with Monte Carlo error 0.001 -> tied, not DISAGREES
+    close = [_run("A", s, a, 0.5218, se=0.0005) for s, a in enumerate(acc_a)] + \
+            [_run("B", s, a, 0.5216, se=0.0005) for s, a in enumerate(acc_b)]
+    o = _orderings(_summary(close), close)
+    assert o["eq6_total"]["verdict"] == "tied" and o["eq6_total"]["agrees"] is None
+    assert o["eq6_total"]["pairs"]["A vs B"]["relation"] == 0
+    # accuracy not separable (noisy seeds) -> tied whatever the bound says
+    noisy = [_run("A", s, a, 0.5) for s, a in enumerate([0.9, 0.7, 0.8])] + \
+            [_run("B", s, a, 0.3) for s, a in enumerate([0.8, 0.85, 0.75])]
+    assert _verdict(noisy) == "tied"
+    # one seed: no seed variance, so no verdict
+    one = [_run("A", 0, 0.9, 0.5), _run("B", 0, 0.8, 0.3)]
+    o = _orderings(_summary(one), one)
+    assert o["eq6_total"]["verdict"] == "too few seeds" and o["too_few_seeds"] == ["A", "B"]
+    assert o["accuracy_pairs"]["A vs B"]["verdict"] == "too few seeds"
+
+
+def test_bound_relation_uses_seed_spread_and_resampling_error():
+    z = 1.959963984540054
+    r = _bound_relation([0.30, 0.30], [0.0, 0.0], [0.31, 0.31], [0.0, 0.0], z)
+    assert r["relation"] == 1 and r["threshold"] == 0.0
+    # resampling error sqrt(mean σ²/k) per side: 0.01/sqrt(2) each -> combined 0.01
+    r = _bound_relation([0.30, 0.30], [0.01, 0.01], [0.31, 0.31], [0.01, 0.01], z)
+    assert r["error"] == pytest.approx(0.01) and r["relation"] == 0
+    r = _bound_relation([0.30, 0.32], [0.0, 0.0], [0.40, 0.40], [0.0, 0.0], z)
+    assert r["error"] == pytest.approx(np.sqrt(0.0002 / 2)) and r["relation"] == 1
+    assert _bound_relation([0.5], [0.0], [0.4], [0.0], z)["relation"] == -1
+
+
+def test_total_error_adds_rademacher_and_bootstrap_in_quadrature():
+    q = SimpleNamespace(ci_low=-0.1, ci_high=0.1, level=0.95)
+    res = SimpleNamespace(rademacher=SimpleNamespace(std_error=0.01), residual=q)
+    assert total_error(res) == pytest.approx(np.hypot(0.02, 0.1 / 1.959963984540054))
+
+
+def _record(path, seed, test_correct):
+    labels = np.array([0] * 6 + [1] * 2)
+    w = RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": seed},
+                                     "dataset": {"num_classes": 2},
+                                     "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                     train_indices=np.arange(labels.size), train_labels=labels,
+                     test_labels=np.array([0, 1] * 10))
+    w.write_epoch(1, train_loss=np.full(labels.size, 0.5), train_correct=np.ones(labels.size, bool),
+                  test_correct=np.asarray(test_correct, bool), summary={"sampler": "IB", "q": 1.0})
+    w.finish()
+    return path
+
+
+def test_runs_carry_accuracy_intervals_and_certified_risk(tmp_path):
+    correct = np.array([1, 0] * 10, bool)          # class 0 all right, class 1 all wrong
+    comp = compare([_record(tmp_path / "a", 0, correct)], loss="zero-one", num_draws=50, num_bootstrap=0)
+    run = comp.runs[0]
+    assert run.accuracy["balanced"]["estimate"] == pytest.approx(0.5)
+    assert run.accuracy["balanced"]["low"] < 0.5 < run.accuracy["balanced"]["high"]
+    cert = run.certified_balanced_risk
+    assert cert["kind"] == "rigorous" and cert["empirical"] == pytest.approx(0.5)
+    # class 0: 0 errors of 10 -> U = 1 − (δ/C)^(1/10); class 1: 10 errors of 10 -> U = 1
+    assert cert["bound"] == pytest.approx((1 - (0.025) ** 0.1 + 1.0) / 2)
+    d = comp.to_dict()
+    json.dumps(d)
+    assert d["runs"][0]["certified_balanced_risk"]["bound"] == pytest.approx(cert["bound"])
+    table = comp.table()
+    assert "McDiarmid 0.025" in table and "certified_balanced_risk" in table
+    assert "not assessed: fewer than 2 seeds" in table
+
+
+def test_mc_delta_fraction_sets_the_split(tmp_path):
+    comp = compare([_record(tmp_path / "a", 0, np.array([1, 0] * 10, bool))], loss="zero-one", num_draws=50,
+                   num_bootstrap=0, mc_delta_fraction=0.2)
+    split = comp.runs[0].report.ib.delta_split
+    assert split["mcdiarmid"] == pytest.approx(0.04) and split["monte_carlo"] == pytest.approx(0.01)
+    assert "McDiarmid 0.04" in comp.table()
+    with pytest.raises(ValueError, match="mc_delta_fraction"):
+        compare([tmp_path / "a"], mc_delta_fraction=1.0)

@@ -1,0 +1,220 @@
+"""Every paper check can come out more than one way: each is fed data under which its verdict changes.
+
+The registered checks run on the paper's own numbers (tests/test_paper_checks.py pins those
+verdicts). Here the functions that decide the verdict are called with other data — numbers
+under which the claim holds, and numbers under which it fails — and the test asserts the
+verdict follows the data, so that no verdict is fixed before a check runs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paper_checks import check_significance as sig
+from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF
+
+
+# ----------------------------------------------------------------------------- significance
+def test_assess_returns_each_verdict():
+    big = sig.assess(sig.Comparison("big", 80.0, 75.0, 10_000, "t"))
+    small = sig.assess(sig.Comparison("small", 80.3, 80.0, 10_000, "t"))
+    worse = sig.assess(sig.Comparison("worse", 79.9, 80.0, 10_000, "t"))
+    assert (big["verdict"], small["verdict"], worse["verdict"]) == (sig.SIGNIFICANT, sig.NEEDS_PAIRED,
+                                                                  sig.NOT_DETECTABLE)
+    # threshold: z sqrt(2 a (1 − a) / N) at a = 0.775, in points
+    assert big["unpaired_threshold"] == pytest.approx(100 * 1.959964 * (2 * 0.775 * 0.225 / 10_000) ** 0.5, rel=1e-5)
+    assert big["paired_floor"] == pytest.approx(0.06)
+    # a margin within rounding of the paired floor is not detectable on a small test set (6/300 = 2 points)
+    assert sig.assess(sig.Comparison("tiny", 50.0, 48.5, 300, "t"))["verdict"] == sig.NOT_DETECTABLE
+
+
+def test_outcome_status_follows_the_comparisons():
+    strong = [sig.assess(sig.Comparison("a", 80.0, 70.0, 10_000, "t"))]
+    paired = strong + [sig.assess(sig.Comparison("b", 80.3, 80.0, 10_000, "t"))]
+    weak = paired + [sig.assess(sig.Comparison("c", 79.9, 80.0, 10_000, "t"))]
+    assert sig._outcome(strong, "x").status == HOLDS
+    assert sig._outcome(paired, "x").status == HOLDS_ONLY_IF
+    assert sig._outcome(weak, "x").status == FAILS
+
+
+def test_paper_numbers_give_the_pinned_verdicts():
+    assert sig.significance_table1().status == HOLDS            # margins 4.0-6.6 points vs thresholds <= 1.38
+    assert sig.significance_baselines().status == HOLDS_ONLY_IF  # e.g. ImageNet-LT 47.9 vs 47.7
+    assert sig.significance_table6().status == HOLDS_ONLY_IF     # only CIFAR-10-LT(100) is significant
+    out = sig.significance_table5()
+    assert out.status == HOLDS_ONLY_IF and out.condition.startswith("S <= 50")
+
+
+def test_s_sweep_returns_each_verdict():
+    flat = {0: (82.6, 49.7), 1: (82.9, 49.5), 10: (82.8, 49.4)}
+    assert sig.s_sweep(flat).status == HOLDS
+    steep = {0: (78.0, 45.0), 1: (82.9, 49.5), 10: (82.8, 49.4)}
+    assert sig.s_sweep(steep).status == FAILS
+    assert sig.s_sweep(sig.TABLE5).status == HOLDS_ONLY_IF
+
+
+# ----------------------------------------------------------------------------- library-consistency checks
+# These checks compare the library with exact oracles; their claim fails when the computation
+# they test is wrong. Each is fed a mutated computation and must say so.
+def test_eq1_sampling_fails_on_a_wrong_sampler(monkeypatch):
+    from paper_checks import check_eq1_sampling as mod
+    assert mod.eq1_sampling().status == HOLDS
+    real = mod.sampling_distribution
+    monkeypatch.setattr(mod, "sampling_distribution", lambda counts, q: real(counts, q) * (1 + 1e-9))
+    out = mod.eq1_sampling()
+    assert out.status == FAILS and "exceeds" in out.condition
+
+
+def test_cifar_counts_fail_on_another_profile(monkeypatch):
+    from paper_checks import check_cifar_counts as mod
+    assert mod.cifar_counts().status == HOLDS
+    real = mod.long_tailed_counts
+    monkeypatch.setattr(mod, "long_tailed_counts", lambda n_max, c, beta: real(n_max, c, beta) + 1)
+    assert mod.cifar_counts().status == FAILS
+
+
+def test_exchange_eq21_fails_when_the_identity_breaks(monkeypatch):
+    from paper_checks import check_exchange_eq21 as mod
+    assert mod.exchange_eq21().status == HOLDS_ONLY_IF
+    real = mod.residual
+    monkeypatch.setattr(mod, "residual", lambda counts, means, p: 2.0 * real(counts, means, p))
+    out = mod.exchange_eq21()
+    assert out.status == FAILS and "does not hold" in out.condition
+
+
+def test_increase_b2_fails_when_the_chain_breaks_for_monotone_means(monkeypatch):
+    from paper_checks import check_increase_b2 as mod
+    assert mod.increase_b2().status == HOLDS_ONLY_IF
+    monkeypatch.setattr(mod, "residual", lambda counts, means, p: -1.0)
+    assert mod.increase_b2().status == FAILS
+
+
+def test_eq7_mcdiarmid_fails_when_the_confidence_term_is_too_small(monkeypatch):
+    from paper_checks import check_eq7_mcdiarmid as mod
+    assert mod.eq7_mcdiarmid().status == HOLDS_ONLY_IF
+    real = mod.confidence_term
+    monkeypatch.setattr(mod, "confidence_term", lambda *a, **k: 0.5 * real(*a, **k))
+    assert mod.eq7_mcdiarmid().status == FAILS
+
+
+# ----------------------------------------------------------------------------- Theorem 1
+def test_theorem1_verdict_is_computed_from_the_counts():
+    """Long-tailed counts: CR's confidence term is wider, so the condition is not sufficient (fails).
+    Equal counts: CR = IB, Eq. 7 = Eq. 6 − condition, so the condition suffices (holds)."""
+    from paper_checks import check_theorem1 as mod
+    assert mod.theorem1().status == FAILS
+    out = mod.theorem1(cases=[("balanced-10", [100] * 10), ("balanced-3", [7, 7, 7])])
+    assert out.status == HOLDS
+    assert all(abs(g) <= 1e-12 for g in out.evidence["confidence_gap_cr_minus_ib"].values())
+    assert mod.theorem1_verdict({"a": 0.0, "b": 0.01})[0] == FAILS
+
+
+def test_theorem1_broken_library_identity_is_an_error_not_a_verdict(monkeypatch):
+    from types import SimpleNamespace
+
+    from paper_checks import _check
+    from paper_checks import check_theorem1 as mod
+    monkeypatch.setattr(mod, "theorem1_gap", lambda *a, **k: SimpleNamespace(condition=0.5, argmin=0))
+    verdict = _check.get("theorem1").run()
+    assert verdict.status == _check.ERROR and "identity broken" in verdict.summary
+
+
+def test_theorem1_simulation_and_records_verdicts_follow_the_numbers():
+    from paper_checks.check_theorem1 import records_verdict, simulation_verdict
+    below = {"mean_gap": -0.05, "gap_se": 0.01, "fraction_eq7_below": 0.9, "condition_expected_q": 1.0, "q_n": 0.2}
+    above = {"mean_gap": 0.068, "gap_se": 0.005, "fraction_eq7_below": 0.03, "condition_expected_q": 0.5, "q_n": 0.181}
+    noisy = dict(below, gap_se=0.04)     # negative mean within 2 standard errors of 0
+    assert simulation_verdict(below)[0] == HOLDS_ONLY_IF
+    status, condition = simulation_verdict(above)
+    assert status == FAILS and "premise Q_n > 0 holds here" in condition
+    assert "premise Q_n > 0 fails here" in simulation_verdict(dict(above, q_n=-0.3))[1]
+    assert simulation_verdict(noisy)[0] == FAILS
+    assert records_verdict(0, 0, 6)[0] == FAILS
+    assert records_verdict(6, 0, 6)[0] == HOLDS
+    assert records_verdict(2, 1, 6)[0] == HOLDS_ONLY_IF
+
+
+# ----------------------------------------------------------------------------- coverage, Table 12, records
+def test_eq7_coverage_verdict_follows_the_coverages():
+    from types import SimpleNamespace
+
+    from paper_checks.check_eq7_coverage import coverage_verdict
+
+    def bound(lt, bal):
+        return SimpleNamespace(name="Eq. 6 (IB)", equation="Eq. 6", coverage={"lt": lt, "balanced": bal})
+    assert coverage_verdict([bound(1.0, 0.0)], 0.05, 200)[0] == HOLDS_ONLY_IF
+    assert coverage_verdict([bound(1.0, 1.0)], 0.05, 200)[0] == HOLDS
+    assert coverage_verdict([bound(0.80, 1.0)], 0.05, 200)[0] == FAILS
+    # within 3 binomial standard errors of 1 − δ still counts as covering
+    assert coverage_verdict([bound(0.93, 0.93)], 0.05, 200)[0] == HOLDS
+
+
+def test_table12_checks_change_verdict_with_the_table():
+    import dataclasses
+
+    import numpy as np
+
+    from ltbound.regularity import table12
+    from paper_checks import check_table12 as mod
+    t = table12()
+    assert mod.table12_arithmetic().status == HOLDS
+    irr = t.irregularity.copy()
+    irr[3] += 0.01                                    # one row no longer F-norm / cardinality
+    assert mod.table12_arithmetic(dataclasses.replace(t, irregularity=irr)).status == FAILS
+    assert mod.table12_significance().status == HOLDS_ONLY_IF     # Pearson p = 0.060, Spearman p = 1.5e-6
+    n = t.cardinality.astype(float)
+    linear = dataclasses.replace(t, irregularity=1.0 - n / n.max() + 1e-3 * np.arange(10))
+    assert mod.table12_significance(linear).status == HOLDS
+    flat = dataclasses.replace(t, irregularity=np.array([0.3, 0.1, 0.5, 0.2, 0.4, 0.1, 0.3, 0.5, 0.2, 0.4]))
+    assert mod.table12_significance(flat).status == FAILS
+
+
+def test_appendix_a_and_digits_proxy_verdicts_follow_the_numbers():
+    from paper_checks.check_appendix_a_records import pearson_verdict
+    from paper_checks.check_table1_orderings import proxy_verdict
+    assert pearson_verdict(-0.6)[0] == HOLDS and pearson_verdict(0.1)[0] == FAILS
+    firm = {"IB=>CR": [90.0, 91.0], "IB=>CB": [85.0, 86.0], "IB=>IB": [80.0, 81.0]}
+    loose = {"IB=>CR": [90.0, 80.0], "IB=>CB": [85.0, 84.0], "IB=>IB": [80.0, 81.0]}
+    wrong = {"IB=>CR": [80.0, 81.0], "IB=>CB": [85.0, 86.0], "IB=>IB": [90.0, 91.0]}
+    assert proxy_verdict(firm, 2)[0] == HOLDS
+    assert proxy_verdict(loose, 2)[0] == HOLDS_ONLY_IF
+    assert proxy_verdict(wrong, 2)[0] == FAILS
+
+
+def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=60):
+    """A one-epoch record standing in for a CIFAR run of ``schedule`` with the given test correctness."""
+    from ltbound.records import RecordWriter, load_record
+    labels = np.repeat(np.arange(2), 50)
+    test_labels = np.repeat(np.arange(2), test_correct.size // 2)
+    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": 0, "preset": preset, "epochs": epochs},
+                                     "dataset": {"num_classes": 2},
+                                     "environment": {"device": "cpu"},
+                                     "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                     train_indices=np.arange(labels.size), train_labels=labels, test_labels=test_labels)
+    w.write_epoch(1, train_loss=np.full(labels.size, 0.5), train_correct=np.ones(labels.size, bool),
+                  test_correct=test_correct, summary={"sampler": "IB", "q": 1.0})
+    w.finish()
+    return load_record(path)
+
+
+def test_table1_records_verdict_follows_paired_tests(tmp_path):
+    """IB=>CR vs IB=>IB on one test set: significant either way, or within the paired test's noise."""
+    from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, NOT_RUN
+    from paper_checks.check_table1_orderings import records_verdict
+    rng = np.random.default_rng(0)
+    base = rng.random(400) < 0.7
+    better = base | (rng.random(400) < 0.5)              # fixes about half of the errors
+    worse = base & (rng.random(400) < 0.6)
+    noise = base.copy()
+    noise[:3] = ~noise[:3]                                # three flips: no detectable difference
+    ib = _table1_record(tmp_path / "ib", "ib", base)
+    status, text, ev = records_verdict([ib, _table1_record(tmp_path / "sw1", "switching", better)])
+    assert status == HOLDS and "CPU, 60 epochs" in text and ev["pairs"][0]["difference_points"] > 5
+    assert records_verdict([ib, _table1_record(tmp_path / "sw2", "switching", worse)])[0] == FAILS
+    assert records_verdict([ib, _table1_record(tmp_path / "sw3", "switching", noise)])[0] == HOLDS_ONLY_IF
+    assert records_verdict([ib])[0] == NOT_RUN
+    # records of the paper's full recipe take precedence over shortened ones
+    full = [_table1_record(tmp_path / "f-ib", "ib", better, preset="cifar", epochs=200),
+            _table1_record(tmp_path / "f-sw", "switching", base, preset="cifar", epochs=200)]
+    status, text, ev = records_verdict([ib, _table1_record(tmp_path / "sw4", "switching", better)] + full)
+    assert status == FAILS and ev["full_recipe"] and "200 epochs" in text
