@@ -83,6 +83,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ._validation import check_labels, check_positive_int
+from .schedule import Phase, Schedule
 
 RECORD_FORMAT = "ltbound-run-record"
 RECORD_VERSION = 2
