@@ -350,7 +350,11 @@ def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(s / (x.size * (x.size - 1) / 2))
 
 
-def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None = 5.0,
+#: compare's cap when none is given: 5.0 for "ce-clipped" (the main job's M), none for "zero-one"
+DEFAULT_CAP = 5.0
+
+
+def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None | str = "default",
             theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None,
             theta_index: int | None = None, delta: float = 0.05,
             num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
@@ -365,8 +369,10 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     loss : {'zero-one', 'ce-clipped'}
         The bounded loss the bounds use: 0-1 loss (M = 1) or cross-entropy clipped at
         ``cap`` (M = cap). Any other name is a ValueError.
-    cap : float > 0 or None
-        Required with 'ce-clipped', and must be None with 'zero-one'.
+    cap : float > 0, None or "default"
+        The clipping level with 'ce-clipped' (required there; "default" = :data:`DEFAULT_CAP`);
+        with 'zero-one' it must be None or "default" (an explicit cap would be ignored, so it
+        is refused).
     theta : {'checkpoints', 'given'}
         How Θ̂ is formed (module docstring); with 'given', ``losses`` holds one (K, n)
         matrix per record and ``theta_index`` names the row that is the final model.
@@ -393,6 +399,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         ``runs`` (one :class:`RunBounds` each), ``summary`` (per schedule: mean, std and
         values over seeds of every term and measured risk) and ``orderings``.
     """
+    if isinstance(cap, str) and cap == "default":
+        cap = DEFAULT_CAP if loss == "ce-clipped" else None
     loss, cap = check_loss(loss, cap, allowed=LOSSES)
     if theta not in THETAS:
         raise ValueError(f"theta must be one of {THETAS}, got {theta!r}")
@@ -408,13 +416,13 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         if running:
             raise RecordError(f"records {running[:3]} are not complete (still running or stopped early); let them "
                               "finish, or pass allow_incomplete=True to compare them as they are")
-    if not allow_duplicates:
-        _check_duplicates(recs)
     ref = recs[0].train_labels
     for r in recs[1:]:
         if not np.array_equal(r.train_labels, ref):
             raise ValueError(f"records {recs[0].path} and {r.path} were trained on different splits; "
                              "compare runs of one data set and split")
+    if not allow_duplicates:
+        _check_duplicates(recs)
     if theta == "given" and (losses is None or len(losses) != len(recs)):
         raise ValueError("theta='given' needs one loss matrix per record in losses")
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,

@@ -133,3 +133,9 @@ def test_main_job_refuses_an_incomplete_record_unless_asked_and_writes_its_statu
     assert res.returncode == 0, res.stderr[-2000:]
     runs = json.loads((tmp_path / "o2" / "results.json").read_text())["comparison"]["runs"]
     assert [r["status"] for r in runs] == ["running"]
+
+
+def test_default_cap_is_5_for_clipped_ce_and_none_for_zero_one(tmp_path):
+    rec = _record(tmp_path / "a")
+    assert ltbound.compare([rec], num_draws=20, num_bootstrap=0).loss_range == 5.0
+    assert ltbound.compare([rec], loss="zero-one", num_draws=20, num_bootstrap=0).loss_range == 1.0

@@ -38,14 +38,15 @@ from .evaluate import per_sample_losses
 __all__ = ["loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts", "per_sample_losses",
            "record_loss_matrix", "load_state_dict"]
 
+#: the losses a model evaluation gives (the record vocabulary, ltbound.records.LOSSES, without
+#: "ce-clipped": clip the returned matrix, or use record_perturbation_losses with a cap)
 _LOSSES = ("ce", "zero-one")
 
 
 # ----------------------------------------------------------------------------- helpers
 def _check_loss(loss: str) -> str:
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
-    return loss
+    from ..records import check_loss
+    return check_loss(loss, None, allowed=_LOSSES)[0]
 
 
 def load_state_dict(source: Any) -> dict:
