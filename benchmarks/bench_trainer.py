@@ -219,7 +219,9 @@ def format_cpu_table(results: dict, steps: int) -> str:
     lines = [f"# bench_trainer.py --cpu-table  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
              f"# {cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, native bf16 "
              f"kernels: {cpu_bf16_supported()}. Load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}:",
-             "# the machine was shared with other jobs, so absolute rates are far below a quiet machine's and noisy;",
+             ("# above the core count: the machine was shared with other jobs, so absolute rates are noisy;"
+              if load[0] > (os.cpu_count() or 1) + 0.5 else "# at most the core count (this benchmark's own threads):"
+              " a quiet machine;"),
              "# the settings ran interleaved step by step in one process (order alternating), so ratios compare like with like.",
              f"# ResNet-32, channels-last, the trainer's own training step (batch 64, crop+flip) and per-sample evaluation",
              f"# (1,024 training images per call); {steps} interleaved rounds after warm-up. 'best' = fastest round (least",
