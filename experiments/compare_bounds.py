@@ -378,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
                        num_draws=a.num_draws, seed=0, mc_delta_fraction=a.mc_delta_fraction,
                        allow_incomplete=a.allow_incomplete)
     except ValueError as e:  # RecordError (damaged, incomplete or duplicate records), bad data, other splits, ...
-        # one clear line, status 2
-        print(f"compare_bounds.py: error: {e}", file=sys.stderr)
+        # one clear line, status 2; the library names arguments, this CLI names its flags
+        msg = str(e)
+        for arg, flag in (("allow_incomplete=True", "--allow-incomplete"), ("mc_delta_fraction", "--mc-delta-fraction")):
+            msg = msg.replace(arg, flag)
+        print(f"compare_bounds.py: error: {msg}", file=sys.stderr)
         return 2
     t_total = time.perf_counter() - t0
     results = {

@@ -128,6 +128,7 @@ def test_main_job_refuses_an_incomplete_record_unless_asked_and_writes_its_statu
     rec = _record(tmp_path / "a", finish=False)
     res = _main_job("--records", str(rec), "--loss", "zero-one", "--num-draws", "20", "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "not complete" in res.stderr and "Traceback" not in res.stderr
+    assert "--allow-incomplete" in res.stderr and "allow_incomplete=True" not in res.stderr   # the CLI's flag
     res = _main_job("--records", str(rec), "--loss", "zero-one", "--num-draws", "20", "--allow-incomplete",
                     "--out", str(tmp_path / "o2"), "--quiet")
     assert res.returncode == 0, res.stderr[-2000:]
