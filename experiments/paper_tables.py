@@ -92,22 +92,21 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def paired_difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> dict[str, Any]:
-    """Mean of a[s] - b[s] over the seeds both have, with a two-sided Student-t interval.
+    """Mean of a[s] - b[s] over the seeds both have, with a two-sided paired Student-t interval.
 
-    This is the one place a comparison's uncertainty is computed; ``ltbound.evaluate`` (paired
-    tests and intervals, being built in parallel) should replace it here when it lands: it must
-    return ``diff``, ``low``, ``high`` and ``n``. ``low``/``high`` are NaN with fewer than 2 pairs.
+    The one place a study's uncertainty is computed: :func:`ltbound.evaluate.compare_over_seeds`
+    (paired by seed) does the statistics. Returns ``diff``, ``low``, ``high``, ``n``,
+    ``p_value`` and ``method``; ``low``/``high`` are NaN with fewer than 2 pairs.
     """
-    from scipy import stats
+    from ltbound.evaluate import compare_over_seeds
 
     seeds = sorted(set(a) & set(b))
-    d = np.array([a[s] - b[s] for s in seeds], dtype=np.float64)
-    if d.size < 2:
-        return {"diff": float(d.mean()) if d.size else float("nan"), "low": float("nan"),
-                "high": float("nan"), "n": int(d.size), "method": "paired t"}
-    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size))
-    return {"diff": float(d.mean()), "low": float(d.mean() - half), "high": float(d.mean() + half),
-            "n": int(d.size), "method": "paired t"}
+    if not seeds:
+        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0,
+                "p_value": float("nan"), "method": "paired t"}
+    cmp = compare_over_seeds([a[s] for s in seeds], [b[s] for s in seeds], alpha=1.0 - level, paired=True)
+    return {"diff": float(cmp.difference), "low": float(cmp.low), "high": float(cmp.high), "n": len(seeds),
+            "p_value": float(cmp.p_value), "method": cmp.method}
 
 
 def ordering_verdict(rows: list[dict], *, value_key: str = "values", paper_key: str = "paper",
