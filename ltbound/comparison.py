@@ -66,11 +66,14 @@ class RunBounds:
     certified_balanced_risk: dict = field(default_factory=dict)  # CertifiedRisk.to_dict(): rigorous test-set bound
     status: str = "complete"    # the record's status: "complete", or "running" (compared only when allowed)
     epochs_completed: int = 0
+    test_risk_lt_se: float = math.nan        # standard error of test_risk_lt (finite test set, per-class variances)
+    test_risk_balanced_se: float = math.nan  # standard error of test_risk_balanced
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("label", "seed", "record", "final_sampler", "final_q", "theta",
                                           "balanced_test_accuracy", "group_accuracy", "test_risk_lt",
-                                          "test_risk_balanced", "train_risk", "status", "epochs_completed")}
+                                          "test_risk_balanced", "train_risk", "status", "epochs_completed",
+                                          "test_risk_lt_se", "test_risk_balanced_se")}
         d["theta_epochs"] = list(self.theta_epochs)
         d["theta_index"] = int(self.theta_index)
         d["num_params"] = int(self.report.num_params)
@@ -90,6 +93,7 @@ class Comparison:
     theta: str
     summary: dict = field(default_factory=dict)   # label -> metric -> {"mean", "std", "values"}
     orderings: dict = field(default_factory=dict) # which bounds rank the schedules as test accuracy does
+    coverage: dict = field(default_factory=dict)  # label -> bound -> per-run bound_coverage and counts
 
     def labels(self) -> list[str]:
         return list(self.summary)
@@ -97,7 +101,7 @@ class Comparison:
     def to_dict(self) -> dict:
         return {"loss": self.loss, "loss_range": self.loss_range, "delta": self.delta, "theta": self.theta,
                 "runs": [r.to_dict() for r in self.runs], "summary": self.summary,
-                "orderings": self.orderings}
+                "orderings": self.orderings, "coverage": self.coverage}
 
     def table(self) -> str:
         return format_comparison(self)
@@ -115,15 +119,65 @@ def _final_phase(rec: RunRecord) -> tuple[str, float]:
     raise ValueError(f"record {rec.path} names no sampler (no schedule in its manifest)")
 
 
-def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, float]:
-    """The final model's test risk under the training prior n_j/n and under the uniform prior."""
+def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, float, float, float]:
+    """The final model's test risk under the training prior n_j/n and under the uniform prior.
+
+    Returns (risk_lt, risk_balanced, se_lt, se_balanced). Both risks are weighted sums
+    Σ_j w_j·mean_j of per-class test means; their standard errors are
+    sqrt(Σ_j w_j²·s_j²/m_j) with s_j² the per-class sample variance (ddof 1) over the m_j
+    test samples of class j (the classes are sampled independently).
+    """
     if loss == "zero-one" or rec.test_loss is None:
         per_sample = 1.0 - rec.test_correct[-1].astype(np.float64)
     else:
         per_sample = np.minimum(rec.test_loss[-1].astype(np.float64), cap)
-    per_class = class_mean_losses(per_sample, rec.test_labels, rec.num_classes)
+    c = rec.num_classes
+    per_class = class_mean_losses(per_sample, rec.test_labels, c)
+    m = np.bincount(rec.test_labels, minlength=c).astype(np.float64)
+    sq = np.bincount(rec.test_labels, weights=(per_sample - per_class[rec.test_labels]) ** 2, minlength=c)
+    var_of_mean = np.divide(sq, m * np.maximum(m - 1.0, 1.0), out=np.zeros(c), where=m > 0)
     counts = rec.counts
-    return float(per_class @ (counts / counts.sum())), float(per_class.mean())
+    w_lt, w_bal = counts / counts.sum(), np.full(c, 1.0 / c)
+    return (float(per_class @ w_lt), float(per_class.mean()),
+            float(np.sqrt(w_lt ** 2 @ var_of_mean)), float(np.sqrt(w_bal ** 2 @ var_of_mean)))
+
+
+#: (summary key, RunBounds.report attribute, measured risk attribute) of each bound: Eq. 6 and
+#: Eq. 7 bound the risk under the training prior, the target-prior bound the balanced one.
+BOUND_TARGETS = (("eq6", "ib", "test_risk_lt"), ("eq7", "sampling", "test_risk_lt"),
+                 ("target", "target", "test_risk_balanced"))
+
+
+def bound_coverage(r: "RunBounds", alpha: float = 0.05) -> dict[str, dict]:
+    """Does each bound total lie above the risk the final model reaches on the test set?
+
+    A bound of Eq. 6/7 holds for the *population* risk with probability 1 − δ; the test
+    set estimates that risk with standard error ``se`` (:func:`_test_risks`). The slack
+    total − measured is compared with z_{1−α/2}·sqrt(se² + σ_total²), σ_total the
+    resampling error of the estimated terms (:func:`total_error`):
+
+    * ``"above"``: the total lies above the measured risk beyond that error;
+    * ``"BELOW"``: it lies below beyond that error: the estimate is *not* a bound for this
+      model. With Θ̂ = checkpoints this is expected when training overfits: R̂ over a few
+      nearby checkpoints is far smaller than R_n(Θ) (module docstring), so the estimate
+      misses the generalization gap;
+    * ``"within error"`` otherwise.
+
+    Returns bound key ("eq6", "eq7", "target") -> {"total", "measured", "slack", "error",
+    "threshold", "verdict"}.
+    """
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    out = {}
+    for key, attr, risk in BOUND_TARGETS:
+        res = getattr(r.report, attr)
+        measured = getattr(r, risk)
+        se = getattr(r, risk + "_se")
+        err = math.hypot(total_error(res), se if math.isfinite(se) else 0.0)
+        slack = res.total - measured
+        verdict = "above" if slack > z * err else "BELOW" if slack < -z * err else "within error"
+        out[key] = {"total": res.total, "measured": measured, "slack": slack, "error": err,
+                    "threshold": z * err, "verdict": verdict}
+    return out
 
 
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
@@ -176,7 +230,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
                              loss_range=m_range, num_classes=rec.num_classes, theta_index=theta_index,
                              num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
                              mc_delta_fraction=mc_delta_fraction)
-    lt_risk, bal_risk = _test_risks(rec, loss, cap)
+    lt_risk, bal_risk, lt_se, bal_se = _test_risks(rec, loss, cap)
     per_class_acc = rec.per_class_test_accuracy()[-1]
     groups = shot_group_means(per_class_acc, rec.counts)
     correct = np.asarray(rec.test_correct[-1], dtype=bool)
@@ -191,7 +245,8 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
         test_risk_lt=lt_risk, test_risk_balanced=bal_risk,
         train_risk=float(matrix[report.theta_index].mean()),
         report=report, accuracy=acc.to_dict(), certified_balanced_risk=cert.to_dict(),
-        status=rec.status, epochs_completed=int(rec.epochs.size))
+        status=rec.status, epochs_completed=int(rec.epochs.size), test_risk_lt_se=lt_se,
+        test_risk_balanced_se=bal_se)
 
 
 #: metric name -> function of RunBounds (what the summary aggregates over seeds)
@@ -216,6 +271,20 @@ def _metrics(r: RunBounds) -> dict[str, float]:
         out[f"{key}_total"] = res.total
         for t in res.terms:
             out[f"{key}_{t.name}"] = t.value
+    for key, attr, risk in BOUND_TARGETS:   # "slack_" keys: not bound terms, so not "eq6_"-prefixed
+        out[f"slack_{key}"] = getattr(rep, attr).total - getattr(r, risk)
+    return out
+
+
+def _coverage(runs: Sequence[RunBounds], alpha: float) -> dict:
+    """Per schedule and bound: each run's :func:`bound_coverage` and how many runs fall in each verdict."""
+    out: dict = {}
+    for r in runs:
+        for key, cov in bound_coverage(r, alpha).items():
+            entry = out.setdefault(r.label, {}).setdefault(key, {"runs": [], "above": 0, "BELOW": 0,
+                                                                "within error": 0})
+            entry["runs"].append({"seed": r.seed, **cov})
+            entry[cov["verdict"]] += 1
     return out
 
 
@@ -435,7 +504,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         per_label.setdefault(r.label, []).append(_metrics(r))
     summary = {lb: {k: _agg([m[k] for m in ms]) for k in ms[0]} for lb, ms in per_label.items()}
     return Comparison(runs=runs, loss=loss, loss_range=1.0 if cap is None else cap,
-                      delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta))
+                      delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta),
+                      coverage=_coverage(runs, delta))
 
 
 def _check_duplicates(recs: Sequence[RunRecord]) -> None:
@@ -487,6 +557,7 @@ def format_comparison(comp: Comparison) -> str:
     blocks.append(_grid("Measured (balanced test set), Theorem 1's condition Q_n + L^s - L, and |Θ̂| "
                         "(models in each run's Θ̂; with 1 the Rademacher term is 0 by construction)",
                         acc_cols, s, fmt, acc_names, special={"num_params": fmt_count}))
+    risk_of = {key: risk for key, _, risk in BOUND_TARGETS}
     for key, title in (("eq6", "Eq. 6 (IB objective): bounds the long-tailed risk"),
                        ("eq7", "Eq. 7 (final-stage p): bounds the long-tailed risk"),
                        ("target", "Target prior uniform: bounds the balanced test risk")):
@@ -494,7 +565,14 @@ def format_comparison(comp: Comparison) -> str:
         cols.append(key + "_total")
         names = [_TERM_LABELS.get(c[len(key) + 1:], c[len(key) + 1:]) + mark.get(c[len(key) + 1:], "")
                  for c in cols]
-        blocks.append(_grid(title, cols, s, fmt, names))
+        cols += [risk_of[key], f"slack_{key}"]
+        names += ["test risk", "total − test"]
+        if comp.coverage:
+            cols.append(f"cover_{key}")
+            names.append("vs test risk")
+        blocks.append(_grid(title, cols, s, fmt, names,
+                            cells={(lb, f"cover_{key}"): _coverage_cell(comp.coverage.get(lb, {}).get(key))
+                                   for lb in s}))
     o = comp.orderings
     lines = [f"By balanced test accuracy: {' > '.join(o['by_test_accuracy'])}"]
     for name, pc in o.get("accuracy_pairs", {}).items():
@@ -512,7 +590,22 @@ def format_comparison(comp: Comparison) -> str:
         for name, pr in o[key].get("pairs", {}).items():
             rel = {1: "lower", -1: "higher", 0: "tied"}[pr["relation"]]
             lines.append(f"  {name}: {pr['difference']:+.4f} ± {pr['threshold']:.4f} -> {rel}")
+    below = [(lb, key) for lb, per in comp.coverage.items() for key, e in per.items() if e["BELOW"]]
+    if below:
+        lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; with "
+                     "Θ̂ = checkpoints, R̂ misses the generalization gap): "
+                     + ", ".join(f"{key} for {lb}" for lb, key in below))
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)
+
+
+def _coverage_cell(entry: dict | None) -> str:
+    """'above 3/3', 'BELOW 2/3, within 1/3', ... for one schedule and bound."""
+    if not entry:
+        return "-"
+    n = len(entry["runs"])
+    parts = [f"{name} {entry[v]}/{n}" for v, name in (("above", "above"), ("BELOW", "BELOW"),
+                                                      ("within error", "within error")) if entry[v]]
+    return ", ".join(parts)
 
 
 #: Column labels of bound terms in the table: the Rademacher column holds 2·R̂ (Eq. 6, 7), not R̂.
@@ -520,11 +613,14 @@ _TERM_LABELS = {"rademacher": "2·R̂", "monte_carlo": "2·(R̂⁺−R̂)", "res
 
 
 def _grid(title: str, cols: list[str], s: dict, fmt, names: list[str] | None = None,
-          special: dict | None = None) -> str:
+          special: dict | None = None, cells: dict | None = None) -> str:
     names = names or cols
     special = special or {}
+    cells = cells or {}
 
     def cell(lb: str, c: str) -> str:
+        if (lb, c) in cells:
+            return cells[(lb, c)]
         if c not in s[lb]:
             return "-"
         return special[c](s[lb][c]) if c in special else fmt(s[lb][c])

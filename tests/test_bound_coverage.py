@@ -1,0 +1,62 @@
+"""Does a bound lie above the risk the model reaches on the test set?  ``ltbound.compare``
+puts each bound total beside the measured test risk with its standard error, and the
+verdict ("above" / "BELOW" / "within error") must be able to come out each way."""
+import math
+
+import numpy as np
+import pytest
+
+import ltbound
+from ltbound.comparison import _test_risks, bound_coverage
+from ltbound.records import RecordWriter, load_record
+
+
+def _record(path, *, n=200, m=400, train_correct=1.0, test_correct=0.0, seed=0):
+    """Two classes (3:1 in training, balanced test); fixed fractions of correct samples per epoch."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1], [3 * n // 4, n - 3 * n // 4])
+    test = np.repeat([0, 1], m // 2)
+    with RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": seed}, "dataset": {"num_classes": 2},
+                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                      train_indices=np.arange(n), train_labels=labels, test_labels=test) as w:
+        for e in (1, 2):
+            tc = rng.random(n) < train_correct
+            sc = rng.random(m) < test_correct
+            w.write_epoch(e, train_loss=np.where(tc, 0.05, 3.0), train_correct=tc, test_correct=sc,
+                          test_loss=np.where(sc, 0.05, 3.0), summary={"sampler": "IB", "q": 1.0})
+        w.finish()
+    return path
+
+
+def test_standard_error_is_the_per_class_formula(tmp_path):
+    rec = load_record(_record(tmp_path / "r", m=40, test_correct=0.6))
+    lt, bal, se_lt, se_bal = _test_risks(rec, "zero-one", None)
+    err = 1.0 - rec.test_correct[-1].astype(float)
+    w = rec.counts / rec.counts.sum()
+    per = [err[rec.test_labels == j] for j in range(2)]
+    assert lt == pytest.approx(sum(w[j] * per[j].mean() for j in range(2)))
+    assert bal == pytest.approx(np.mean([p.mean() for p in per]))
+    assert se_lt == pytest.approx(math.sqrt(sum(w[j] ** 2 * per[j].var(ddof=1) / per[j].size for j in range(2))))
+    assert se_bal == pytest.approx(math.sqrt(sum(0.25 * per[j].var(ddof=1) / per[j].size for j in range(2))))
+
+
+@pytest.mark.parametrize("train_correct, test_correct, m, verdict", [
+    (1.0, 0.0, 400, "BELOW"),         # fits training, fails every test sample: the estimate misses the gap
+    (0.0, 1.0, 400, "above"),         # the reverse: the bound (>= 1) sits far above a zero test risk
+    (0.5, 0.5, 4, "within error"),    # four test samples: the test risk is too uncertain to say
+])
+def test_verdict_comes_out_each_way(tmp_path, train_correct, test_correct, m, verdict):
+    comp = ltbound.compare([_record(tmp_path / "r", train_correct=train_correct, test_correct=test_correct, m=m)],
+                           loss="zero-one", num_draws=200, num_bootstrap=50)
+    run = comp.runs[0]
+    for key, cov in bound_coverage(run, comp.delta).items():
+        assert cov["slack"] == pytest.approx(cov["total"] - cov["measured"])
+        if key != "eq7":     # one sampler (IB): Eq. 7 is Eq. 6
+            assert cov["verdict"] == verdict, (key, cov)
+    entry = comp.coverage["ib"]["eq6"]
+    assert entry[verdict] == 1 and len(entry["runs"]) == 1
+    assert comp.summary["ib"]["slack_eq6"]["mean"] == pytest.approx(entry["runs"][0]["slack"])
+    text = comp.table()
+    assert f"{verdict} 1/1" in text
+    assert ("Bound below the measured test risk" in text) == (verdict == "BELOW")
+    assert comp.to_dict()["coverage"]["ib"]["target"]["runs"][0]["verdict"] in ("above", "BELOW", "within error")
