@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "class_irregularity": "regularity", "pearson": "regularity",
     "cardinality_irregularity_correlation": "regularity", "regularity_from_record": "regularity",
     "plot_events": "regularity", "table12": "regularity",
+    "averaged_events": "regularity", "correlation_test": "regularity",
     # simulator with known risks
     "make_problem": "simulate", "draw_training_set": "simulate", "run_coverage": "simulate",
     "SimProblem": "simulate", "CoverageResult": "simulate",

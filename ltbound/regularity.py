@@ -18,6 +18,11 @@ Per class j, the points (L_i^T, F_i^T) of its n_j samples give a 2x2 covariance 
 the Pearson coefficient (Eq. 13) of (n_j, I_j) over classes is the paper's summary
 (Table 12: -0.6112 on CIFAR-10-LT, imbalance 50).
 
+Several runs: :func:`averaged_events` averages each sample's events over runs of the same
+split before Eq. 10-12, as App. A.2 averages 10 runs; :func:`match_samples` finds the same
+source samples in another run (a balanced one, Figs. 8 and 10). With only C = 10 classes,
+:func:`correlation_test` adds the Spearman coefficient and permutation p-values to Eq. 13.
+
 Conventions (the paper leaves them open; these are ours, stated so they can be checked):
 
 * t = 1: acc^0 := 0, so no sample can be forgotten at the first epoch (Eq. 8's sum
@@ -31,6 +36,7 @@ Conventions (the paper leaves them open; these are ours, stated so they can be c
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _describe, check_finite_scalar, check_labels, check_positive_int, real_array
+from ._validation import _describe, check_finite_scalar, check_labels, check_positive_int, check_seed, real_array
 
 __all__ = [
     "forgetting_events", "learned_events", "mal_generalizing_events", "generalized_events",
     "ClassIrregularity", "class_irregularity", "pearson", "cardinality_irregularity_correlation",
-    "RegularityResult", "regularity_from_record", "plot_events", "Table12", "table12",
+    "RegularityResult", "regularity_from_record", "averaged_events", "match_samples",
+    "CorrelationTest", "correlation_test", "plot_events", "Table12", "table12",
 ]
 
 
@@ -424,6 +431,210 @@ def regularity_from_record(record: Any, *, never_learned_forgetting: float | Non
                             test_pearson=_pearson_or_none(test.irregularity, counts),
                             train_counts=counts, num_epochs=int(tr.shape[0]),
                             never_learned_forgetting=never_learned_forgetting)
+
+
+# ----------------------------------------------------------------------------- several runs
+def _record_name(record: Any, k: int) -> str:
+    return str(getattr(record, "path", f"records[{k}]"))
+
+
+def averaged_events(records: Any, which: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Run-averaged events (Eq. 9, Eq. 8) of every sample, over runs that share a split.
+
+    App. A.2 averages the events of each sample over 10 runs before Eq. 10-12; this does
+    that for any number of runs.
+
+    Parameters
+    ----------
+    records : sequence of RunRecord
+        One or more loaded records (anything with ``train_correct`` (E, n), ``test_correct``
+        (E, m), ``train_indices`` (n,), ``train_labels`` (n,) and ``test_labels`` (m,)).
+        All must have the same training samples in the same order (equal ``train_indices``
+        and ``train_labels``), the same test labels, and the same number of epochs E, so
+        that column i is the same sample in every run and every count covers E epochs.
+    which : {"train", "test"}
+        "train": cumulative learned and forgetting events of training samples.
+        "test": cumulative generalized and mal-generalizing events of test samples (the
+        test set is assumed fixed and in the same order in every run; only its labels
+        can be compared).
+
+    Returns
+    -------
+    learned : ndarray of float64, shape (n,) or (m,)
+        Mean over runs of L_i^E (Eq. 9), in [0, E].
+    forgotten : ndarray of float64, shape (n,) or (m,)
+        Mean over runs of F_i^E (Eq. 8, acc^0 := 0).
+
+    Raises
+    ------
+    ValueError
+        No records, ``which`` unknown, or runs with another split, test set or E.
+    """
+    if which not in ("train", "test"):
+        raise ValueError(f"which must be 'train' or 'test', got {which!r}")
+    runs = list(records)
+    if not runs:
+        raise ValueError("records must hold at least one run record, got none")
+    ref = runs[0]
+    for k, r in enumerate(runs[1:], start=1):
+        a, b = _record_name(ref, 0), _record_name(r, k)
+        same_split = (np.array_equal(r.train_indices, ref.train_indices)
+                      and np.array_equal(r.train_labels, ref.train_labels))
+        if not same_split:
+            raise ValueError(f"records {a} and {b} use different training splits (train_indices or "
+                             "train_labels differ); events can only be averaged over runs of the same samples")
+        if not np.array_equal(r.test_labels, ref.test_labels):
+            raise ValueError(f"records {a} and {b} have different test sets (test_labels differ); "
+                             "events can only be averaged over runs of the same samples")
+        if np.shape(r.train_correct)[0] != np.shape(ref.train_correct)[0]:
+            raise ValueError(f"records {a} and {b} cover {np.shape(ref.train_correct)[0]} and "
+                             f"{np.shape(r.train_correct)[0]} epochs; events count over E epochs, so "
+                             "average runs of the same length")
+    attr = "train_correct" if which == "train" else "test_correct"
+    mats = [_check_correct(getattr(r, attr), f"records[{k}].{attr}") for k, r in enumerate(runs)]
+    learned = np.mean([learned_events(c) for c in mats], axis=0)          # Eq. 9
+    forgotten = np.mean([forgetting_events(c) for c in mats], axis=0)     # Eq. 8
+    return learned, forgotten
+
+
+def match_samples(indices: Any, reference_indices: Any) -> np.ndarray:
+    """Positions in ``reference_indices`` of each entry of ``indices`` (same source samples).
+
+    Used to put a long-tailed run beside a balanced run of the same source data set (Figs.
+    7 vs 8): ``train_indices`` of both are positions in the source training set.
+
+    Parameters
+    ----------
+    indices : array_like of int, shape (n,)
+        Source positions of the samples to find (e.g. a long-tailed run's ``train_indices``).
+    reference_indices : array_like of int, shape (N,)
+        Source positions of another run's samples, without repeats.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        ``pos`` with ``reference_indices[pos] == indices``.
+
+    Raises
+    ------
+    ValueError
+        ``reference_indices`` repeats a position, or some entry of ``indices`` is missing.
+    """
+    want = np.asarray(indices, dtype=np.int64).ravel()
+    ref = np.asarray(reference_indices, dtype=np.int64).ravel()
+    if ref.size == 0:
+        raise ValueError("reference_indices is empty; it must list the reference run's source positions")
+    order = np.argsort(ref, kind="stable")
+    ref_sorted = ref[order]
+    if np.any(np.diff(ref_sorted) == 0):
+        raise ValueError("reference_indices repeat a source position; each sample must occur once")
+    pos = np.minimum(np.searchsorted(ref_sorted, want), ref.size - 1)
+    missing = want[ref_sorted[pos] != want]
+    if missing.size:
+        raise ValueError(f"{missing.size} of {want.size} samples are not in reference_indices "
+                         f"(first: source position {int(missing[0])})")
+    return order[pos].astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- significance
+@dataclass(frozen=True)
+class CorrelationTest:
+    """Pearson (Eq. 13) and Spearman coefficients of C paired values, with permutation p-values.
+
+    Attributes
+    ----------
+    pearson, spearman : float
+        Eq. 13 on the values, and Eq. 13 on their ranks (average ranks for ties).
+    p_pearson, p_spearman : float
+        Two-sided: share of permutations with |coefficient| >= the observed |coefficient|.
+    p_pearson_negative, p_spearman_negative : float
+        One-sided: share with coefficient <= the observed one (small: the negative sign is
+        unlikely under no association).
+    num_permutations : int
+        Permutations used (C! when exact).
+    exact : bool
+        True when all C! permutations were enumerated; else ``num_permutations`` random ones
+        plus the observed order, p = (hits + 1) / (num_permutations + 1).
+    seed : int or None
+    """
+
+    pearson: float
+    spearman: float
+    p_pearson: float
+    p_spearman: float
+    p_pearson_negative: float
+    p_spearman_negative: float
+    num_permutations: int
+    exact: bool
+    seed: int | None
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _permuted_coefficients(x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """Pearson coefficient of x with y[perm] for every row of perms (shape (B, C))."""
+    xc = x - x.mean()
+    yc = y - y.mean()
+    return (yc[perms] @ xc) / math.sqrt(float(xc @ xc) * float(yc @ yc))
+
+
+def correlation_test(x: Any, y: Any, *, num_permutations: int = 100_000, seed: Any = 0) -> CorrelationTest:
+    """Pearson (Eq. 13) and Spearman coefficients with permutation p-values.
+
+    With C = 10 classes a coefficient of -0.6 can arise by chance; the permutation test
+    asks how often pairing the y values with x at random gives one as extreme.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (C,)
+        Paired finite values, C >= 3, neither constant (e.g. counts n_j and irregularity I_j).
+    num_permutations : int, default 100000
+        Random permutations when C! exceeds it; otherwise all C! are enumerated (exact).
+    seed : int or numpy.random.Generator, default 0
+        Seeds the random permutations (unused when exact).
+
+    Returns
+    -------
+    CorrelationTest
+
+    Notes
+    -----
+    Under the null hypothesis of no association every pairing of y with x is equally
+    likely. Comparisons allow a relative tolerance of 1e-12 so that permutations giving
+    the observed coefficient up to rounding count as at least as extreme.
+    """
+    from scipy.stats import rankdata
+
+    r = pearson(x, y)                                     # validates x, y (Eq. 13)
+    xv, yv = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xv.size < 3:
+        raise ValueError(f"x and y need at least 3 pairs for a permutation test, got {xv.size}")
+    b = check_positive_int(num_permutations, "num_permutations")
+    rng, seed_value = check_seed(seed)
+    rx, ry = rankdata(xv), rankdata(yv)
+    rho = pearson(rx, ry)                                 # Spearman: Eq. 13 on ranks
+    c = xv.size
+    exact = math.factorial(c) <= b
+    if exact:
+        perms = np.array(list(itertools.permutations(range(c))), dtype=np.int64)
+    else:
+        perms = rng.permuted(np.tile(np.arange(c), (b, 1)), axis=1)
+    tol = 1e-12
+    out = {}
+    for name, obs, xs, ys in (("pearson", r, xv, yv), ("spearman", rho, rx, ry)):
+        sim = _permuted_coefficients(xs, ys, perms)
+        hits_two = int(np.count_nonzero(np.abs(sim) >= abs(obs) - tol))
+        hits_neg = int(np.count_nonzero(sim <= obs + tol))
+        if exact:
+            out[name] = (hits_two / perms.shape[0], hits_neg / perms.shape[0])
+        else:
+            out[name] = ((hits_two + 1) / (b + 1), (hits_neg + 1) / (b + 1))
+    return CorrelationTest(pearson=r, spearman=rho, p_pearson=out["pearson"][0], p_spearman=out["spearman"][0],
+                           p_pearson_negative=out["pearson"][1], p_spearman_negative=out["spearman"][1],
+                           num_permutations=int(perms.shape[0]), exact=bool(exact),
+                           seed=None if exact else seed_value)
 
 
 # ----------------------------------------------------------------------------- Figs. 7-10

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ltbound.regularity import (cardinality_irregularity_correlation, class_irregularity, forgetting_events,
-                                learned_events, regularity_from_record, table12)
+from ltbound.regularity import (averaged_events, cardinality_irregularity_correlation, class_irregularity,
+                                regularity_from_record, table12)
 
 from paper_checks._check import HOLDS, FAILS, NOT_RUN, Outcome, check
 
@@ -31,14 +31,11 @@ def averaged_pearson(records: list) -> tuple[float, np.ndarray]:
 
     All records must share the training split (the same samples in the same order). Unlike
     :func:`ltbound.regularity.regularity_from_record` (one run), the events are averaged over
-    runs before Eq. 10-12, as the paper averages over its 10 runs; each step calls the library.
+    runs before Eq. 10-12 (:func:`ltbound.regularity.averaged_events`), as the paper averages
+    over its 10 runs.
     """
     ref = records[0]
-    for r in records[1:]:
-        if not np.array_equal(r.train_labels, ref.train_labels):
-            raise ValueError(f"records {ref.path} and {r.path} use different training splits; cannot average events")
-    learned = np.mean([learned_events(r.train_correct) for r in records], axis=0)      # Eq. 9
-    forgotten = np.mean([forgetting_events(r.train_correct) for r in records], axis=0)  # Eq. 8
+    learned, forgotten = averaged_events(records, "train")                              # Eq. 8, 9
     stats = class_irregularity(learned, forgotten, ref.train_labels, ref.num_classes)   # Eq. 10-12
     return cardinality_irregularity_correlation(stats.irregularity, ref.counts), stats.irregularity
 
