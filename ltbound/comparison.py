@@ -36,7 +36,8 @@ from scipy import stats
 
 from ._validation import check_delta, check_finite_scalar, check_positive_int
 from .bounds import BoundReport, BoundResult, _display_width, _pad, estimate_bounds
-from .evaluate import PairedComparison, accuracy_intervals, certified_risk, compare_over_seeds
+from .evaluate import (PairedComparison, accuracy_intervals, certified_risk, compare_on_test_set,
+                       compare_over_seeds)
 from .records import BOUNDED_LOSSES, RecordError, RunRecord, check_loss, load_record
 from .objectives import class_mean_losses
 from .sampling import sampling_distribution, shot_group_means
@@ -68,6 +69,9 @@ class RunBounds:
     epochs_completed: int = 0
     test_risk_lt_se: float = math.nan        # standard error of test_risk_lt (finite test set, per-class variances)
     test_risk_balanced_se: float = math.nan  # standard error of test_risk_balanced
+    # per-image results of the final model (paired tests between single runs); not in to_dict
+    test_correct: np.ndarray | None = field(default=None, repr=False, compare=False)
+    test_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("label", "seed", "record", "final_sampler", "final_q", "theta",
@@ -246,7 +250,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
         train_risk=float(matrix[report.theta_index].mean()),
         report=report, accuracy=acc.to_dict(), certified_balanced_risk=cert.to_dict(),
         status=rec.status, epochs_completed=int(rec.epochs.size), test_risk_lt_se=lt_se,
-        test_risk_balanced_se=bal_se)
+        test_risk_balanced_se=bal_se, test_correct=correct, test_labels=np.asarray(rec.test_labels))
 
 
 #: metric name -> function of RunBounds (what the summary aggregates over seeds)
@@ -333,7 +337,10 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
 
     Pairs of schedules are compared twice. Accuracy: the mean difference over seeds with a
     t-interval (:func:`ltbound.evaluate.compare_over_seeds`, paired by seed when both have the
-    same seeds); a pair is tied unless p < ``alpha``. Bound total: tied unless the difference
+    same seeds); a pair is tied unless p < ``alpha``. When *every* schedule has exactly one
+    run on one test set, the pair is compared image by image instead
+    (:func:`ltbound.evaluate.compare_on_test_set`, exact McNemar on a balanced test set):
+    a statement about these two trained models, not about the schedules (``single_runs``). Bound total: tied unless the difference
     of the means exceeds z_{1−α/2} times its combined resampling and seed error
     (:func:`_bound_relation`). A bound's verdict:
 
@@ -354,6 +361,10 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
     for r in runs:
         per_label.setdefault(r.label, []).append(r)
     few = [lb for lb in labels if len(per_label.get(lb, [])) < 2]
+    single = len(labels) >= 2 and bool(runs) and all(len(per_label.get(lb, [])) == 1 for lb in labels) and _one_test_set(runs)
+    if single:
+        few = []
+        out["single_runs"] = True
     z = float(stats.norm.ppf(1 - alpha / 2))
     pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
     acc_pairs: dict[str, dict] = {}
@@ -365,7 +376,11 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
         paired = sorted(seeds_a) == sorted(seeds_b) and len(set(seeds_a)) == len(seeds_a)
         va = [r.balanced_test_accuracy for r in sorted(ra, key=lambda r: r.seed)]
         vb = [r.balanced_test_accuracy for r in sorted(rb, key=lambda r: r.seed)]
-        pc: PairedComparison = compare_over_seeds(va, vb, alpha=alpha, paired=paired)
+        if single:
+            pc: PairedComparison = compare_on_test_set(ra[0].test_correct, rb[0].test_correct, ra[0].test_labels,
+                                                       alpha=alpha, seed=0)
+        else:
+            pc = compare_over_seeds(va, vb, alpha=alpha, paired=paired)
         acc_pairs[f"{a} vs {b}"] = pc.to_dict()
     out["accuracy_pairs"] = acc_pairs
     for key, attr in (("eq6_total", "ib"), ("eq7_total", "sampling"), ("target_total", "target")):
@@ -407,6 +422,14 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
     if few:
         out["too_few_seeds"] = few
     return out
+
+
+def _one_test_set(runs: Sequence[RunBounds]) -> bool:
+    """Do all runs carry per-image results on the same test labels (so they can be paired)?"""
+    first = runs[0]
+    ref = getattr(first, "test_labels", None)
+    return ref is not None and all(getattr(r, "test_correct", None) is not None
+                                   and np.array_equal(getattr(r, "test_labels", None), ref) for r in runs)
 
 
 def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -575,6 +598,9 @@ def format_comparison(comp: Comparison) -> str:
                                    for lb in s}))
     o = comp.orderings
     lines = [f"By balanced test accuracy: {' > '.join(o['by_test_accuracy'])}"]
+    if o.get("single_runs"):
+        lines.append("  one run per schedule: accuracy pairs are paired tests on the test images and bound pairs use "
+                     "the resampling error only; both speak of these trained models, not of the schedules")
     for name, pc in o.get("accuracy_pairs", {}).items():
         ci = "" if pc["low"] is None else f" [{pc['low']:+.4f}, {pc['high']:+.4f}]"
         p = "" if pc["p_value"] is None else f", p = {pc['p_value']:.3g}"

@@ -79,9 +79,9 @@ def test_total_error_adds_rademacher_and_bootstrap_in_quadrature():
     assert total_error(res) == pytest.approx(np.hypot(0.02, 0.1 / 1.959963984540054))
 
 
-def _record(path, seed, test_correct):
+def _record(path, seed, test_correct, schedule="ib"):
     labels = np.array([0] * 6 + [1] * 2)
-    w = RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": seed},
+    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed},
                                      "dataset": {"num_classes": 2},
                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
                      train_indices=np.arange(labels.size), train_labels=labels,
@@ -118,3 +118,20 @@ def test_mc_delta_fraction_sets_the_split(tmp_path):
     assert "McDiarmid 0.04" in comp.table()
     with pytest.raises(ValueError, match="mc_delta_fraction"):
         compare([tmp_path / "a"], mc_delta_fraction=1.0)
+
+
+@pytest.mark.parametrize("b_right, verdict", [(0, "better"), (18, "no detectable difference")])
+def test_one_run_per_schedule_is_compared_image_by_image(tmp_path, b_right, verdict):
+    """Single runs (the CPU CIFAR records): McNemar on the shared test images, said to be about the models."""
+    m = 20                                                 # _record's test set: labels [0, 1] * 10
+    a = np.ones(m, bool)                                   # A right on every image
+    b = np.arange(m) < b_right                             # B right on the first b_right images
+    ra = _record(tmp_path / "a", 0, a, schedule="switching")
+    rb = _record(tmp_path / "b", 0, b, schedule="ib")
+    comp = compare([ra, rb], loss="zero-one", cap=None, num_draws=50, num_bootstrap=0)
+    o = comp.orderings
+    assert o["single_runs"] is True and "too_few_seeds" not in o
+    pair = o["accuracy_pairs"]["switching vs ib"]
+    assert pair["verdict"] == verdict
+    assert o["eq6_total"]["verdict"] != "too few seeds"
+    assert "one run per schedule" in comp.table()
