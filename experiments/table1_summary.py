@@ -1,13 +1,20 @@
 """Compact CIFAR-LT run records and put their balanced test accuracy beside the paper's Table 1.
 
     python experiments/table1_summary.py --runs RUN_DIR... --records experiments/records --json OUT.json
+    python experiments/table1_summary.py --compacted experiments/records/cifar10-lt-*/*    # summary only
 
-Each run folder (written by ``python -m ltbound.train``) is compacted into
-``RECORDS/<run name>/`` (one ``record.npz`` + ``manifest.json``: final-stage losses as float16,
-correctness of every epoch as bits) and summarised: final balanced test accuracy overall and
-per shot group, wall time, device. The paper's numbers (Table 1, ResNet-32, CIFAR-10-LT) are
-quoted beside them; this copy of CIFAR-10 is JPEG-compressed (quality 75), so accuracies are
-close to, not identical with, runs on the original files.
+Each complete run folder (written by ``python -m ltbound.train``) is compacted into
+``RECORDS/<dataset>-<imbalance>/<schedule>-seed<seed>/`` (one ``record.npz`` + ``manifest.json``:
+final-stage training losses as float16, correctness of every epoch as bits; the name comes
+from the record, not from the run folder) and summarised *from the compact copy*, so the
+printed numbers are those a clean clone computes: final balanced test accuracy with its 95%
+interval (:func:`ltbound.evaluate.accuracy_intervals`), many / medium / few groups, the
+summed epoch times, and, per data set and imbalance, Switching against IB on the same test
+images (:func:`ltbound.evaluate.compare_on_test_set`: exact McNemar, paired bootstrap
+interval; one run each, so a statement about these two models, not about the methods).
+The paper's numbers (Table 1, ResNet-32, CIFAR-10-LT) are quoted beside them; this copy of
+CIFAR-10 is JPEG-compressed (quality 75), so accuracies are close to, not identical with,
+runs on the original files.
 """
 from __future__ import annotations
 
@@ -16,8 +23,8 @@ import json
 import sys
 from pathlib import Path
 
-from ltbound.records import compact_record, load_record
-from ltbound.sampling import shot_group_means
+from ltbound.evaluate import accuracy_intervals, compare_on_test_set
+from ltbound.records import RecordError, compact_record, load_record
 
 #: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT:
 #: "Cross Entropy*" (IB only, reproduced by the authors) and "Ours (S = 1)" (Switching).
@@ -26,48 +33,117 @@ PAPER_TABLE1 = {("cifar10-lt", 100, "ib"): 73.1, ("cifar10-lt", 100, "switching"
                 ("cifar10-lt", 10, "ib"): 86.4, ("cifar10-lt", 10, "switching"): 88.4}
 
 
-def summarise(run_dir: Path) -> dict:
-    rec = load_record(run_dir)
+def record_name(rec) -> Path:
+    """``<dataset>-<imbalance>/<schedule>-seed<seed>``: where a record goes under the records folder."""
     src = rec.source
-    acc = rec.per_class_test_accuracy()[-1]
-    groups = shot_group_means(acc, rec.counts)
+    imb = src.get("imbalance")
+    imb_text = "none" if imb is None else f"{float(imb):g}"
+    return Path(f"{src.get('dataset')}-{imb_text}") / f"{rec.label}-seed{rec.seed}"
+
+
+def summarise(rec) -> dict:
+    """One row of the table from a loaded (compact or full) record; accuracies as fractions."""
+    src = rec.source
     key = (str(src.get("dataset")), int(round(float(src.get("imbalance") or 0))), rec.label)
-    return {"run": run_dir.name, "dataset": key[0], "imbalance": key[1], "schedule": key[2],
+    correct = rec.test_correct[-1]
+    acc = accuracy_intervals(correct, rec.test_labels, train_counts=rec.counts, num_classes=rec.num_classes)
+    history = rec.history
+    seconds = sum(float(h.get("seconds") or 0) + float(h.get("eval_seconds") or 0) for h in history)
+    cfg = rec.manifest.get("config", {})
+    env = rec.manifest.get("environment", {})
+    forked = rec.manifest.get("forked_from")
+    return {"record": str(rec.path), "dataset": key[0], "imbalance": key[1], "schedule": key[2],
             "seed": rec.seed, "epochs": int(rec.epochs[-1]) if rec.epochs.size else 0,
-            "complete": rec.complete, "balanced_test_accuracy": float(acc.mean()), "groups": groups,
-            "paper_accuracy": PAPER_TABLE1.get(key), "wall_seconds": rec.manifest.get("timings", {}).get("total_seconds"),
-            "device": rec.manifest.get("environment", {}).get("device")}
+            "preset": cfg.get("preset"), "complete": rec.complete,
+            "balanced_test_accuracy": float(acc.balanced[0]), "balanced_low": float(acc.balanced[1]),
+            "balanced_high": float(acc.balanced[2]),
+            "groups": {g: (None if iv is None else float(iv[0])) for g, iv in acc.groups.items()},
+            "per_class": [float(a) for a in rec.per_class_test_accuracy()[-1]],
+            "paper_accuracy": PAPER_TABLE1.get(key),
+            "epoch_seconds_sum": seconds,
+            "forked_from_epoch": None if not forked else forked.get("epoch"),
+            "device": env.get("device"), "device_name": env.get("device_name"), "threads": env.get("torch_threads"),
+            "amp": env.get("amp"), "torch": env.get("torch")}
+
+
+def pair_tests(records: list) -> list[dict]:
+    """Switching against IB on the same test images, for each data set and imbalance with both."""
+    by_key: dict = {}
+    for rec in records:
+        src = rec.source
+        by_key.setdefault((src.get("dataset"), src.get("imbalance"), rec.seed), {})[rec.label] = rec
+    out = []
+    for (ds, imb, seed), recs in sorted(by_key.items(), key=lambda kv: (str(kv[0][0]), -float(kv[0][1] or 0))):
+        if "ib" not in recs or "switching" not in recs:
+            continue
+        a, b = recs["switching"], recs["ib"]
+        pc = compare_on_test_set(a.test_correct[-1], b.test_correct[-1], a.test_labels, seed=0,
+                                 num_classes=a.num_classes)
+        out.append({"dataset": ds, "imbalance": imb, "seed": seed, "comparison": "switching - ib",
+                    **pc.to_dict()})
+    return out
+
+
+def _compact(run: Path, records_dir: Path) -> Path:
+    rec = load_record(run)
+    dst = records_dir / record_name(rec)
+    if (dst / "manifest.json").exists():
+        old = load_record(dst)
+        if old.manifest.get("compacted_from") != run.name or old.epochs.tolist() != rec.epochs.tolist():
+            raise RecordError(f"{dst} already holds another record (compacted from "
+                              f"{old.manifest.get('compacted_from')!r}); move it away first")
+        return dst
+    return compact_record(run, dst)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", nargs="+", required=True, help="run record folders")
+    p.add_argument("--runs", nargs="+", default=[], help="run record folders to compact and summarise")
+    p.add_argument("--compacted", nargs="+", default=[], help="already compacted records to summarise")
     p.add_argument("--records", default="experiments/records", help="where compact records go")
     p.add_argument("--json", help="write the summary here too")
     a = p.parse_args(argv)
-    rows = []
+    if not a.runs and not a.compacted:
+        p.error("give --runs (run folders to compact) or --compacted (compact records)")
+    paths = []
     for r in map(Path, a.runs):
         if not (r / "manifest.json").is_file():
             print(f"table1_summary.py: skipping {r}: not a run record", file=sys.stderr)
             continue
-        if load_record(r).manifest.get("status") != "complete":
-            print(f"table1_summary.py: skipping {r}: the run is not complete (continue it with --resume)",
-                  file=sys.stderr)
-            continue
-        dst = Path(a.records) / r.name
-        if not dst.exists():
-            compact_record(r, dst)
-        rows.append(summarise(r))
-    print(f"{'run':32} {'ep':>4} {'bal.acc':>8} {'paper':>6} {'many':>6} {'med':>6} {'few':>6} {'wall s':>7}")
+        try:
+            if load_record(r).manifest.get("status") != "complete":
+                print(f"table1_summary.py: skipping {r}: the run is not complete (continue it with --resume)",
+                      file=sys.stderr)
+                continue
+            paths.append(_compact(r, Path(a.records)))
+        except RecordError as e:
+            p.error(f"--runs: {e}")
+    paths += [Path(c) for c in a.compacted]
+    try:
+        recs = [load_record(q) for q in paths]
+    except RecordError as e:
+        p.error(str(e))
+    rows = [summarise(r) for r in recs]
+    pairs = pair_tests(recs)
+    f = lambda v: "   -  " if v is None else f"{100 * v:6.1f}"  # noqa: E731
+    print(f"{'record':34} {'ep':>3} {'bal.acc':>7} {'95% interval':>13} {'paper':>5} {'many':>6} {'med':>6} "
+          f"{'few':>6} {'epoch s':>8}")
     for w in rows:
         g = w["groups"]
-        f = lambda v: "   -  " if v is None else f"{100 * v:6.1f}"  # noqa: E731
-        print(f"{w['run']:32} {w['epochs']:>4} {100 * w['balanced_test_accuracy']:8.1f} "
-              f"{w['paper_accuracy'] if w['paper_accuracy'] is not None else '-':>6} {f(g['many'])} "
-              f"{f(g['medium'])} {f(g['few'])} {w['wall_seconds'] or 0:7.0f}")
+        name = "/".join(Path(w["record"]).parts[-2:])
+        print(f"{name:34} {w['epochs']:>3} {100 * w['balanced_test_accuracy']:7.1f} "
+              f"{100 * w['balanced_low']:6.1f}-{100 * w['balanced_high']:<5.1f} "
+              f"{w['paper_accuracy'] if w['paper_accuracy'] is not None else '-':>5} {f(g['many'])} "
+              f"{f(g['medium'])} {f(g['few'])} {w['epoch_seconds_sum']:8.0f}")
+    for q in pairs:
+        print(f"{q['dataset']}({q['imbalance']:g}) Switching - IB: {100 * q['difference']:+.1f} points "
+              f"[{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "
+              f"{q['verdict']} (one run each: these two models)")
     if a.json:
-        Path(a.json).write_text(json.dumps({"runs": rows, "paper_table1": {f"{k[0]}-ib{k[1]}-{k[2]}": v
-                                                                          for k, v in PAPER_TABLE1.items()}},
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps({"runs": rows, "switching_vs_ib": pairs,
+                                            "paper_table1": {f"{k[0]}-ib{k[1]}-{k[2]}": v
+                                                             for k, v in PAPER_TABLE1.items()}},
                                            indent=1) + "\n")
     return 0 if rows else 2
 
