@@ -8,7 +8,7 @@ default) beside the measured test risks. Writes
 ``results.json``, ``bounds.png`` and the run records into an output folder it names at the end.
 
     python experiments/compare_bounds.py
-    python experiments/compare_bounds.py --records experiments/records/cifar10-lt-ib100-*
+    python experiments/compare_bounds.py --records experiments/records/cifar10-lt-100/*     # committed CPU runs
     python experiments/compare_bounds.py --dataset cifar10-lt --data-dir DIR --imbalance 100   # wants a GPU
     python experiments/compare_bounds.py --loss zero-one --theta perturb --radius 0.01 --k 16
 """

@@ -146,3 +146,32 @@ def test_fork_refuses_what_would_not_reproduce(tmp_path):
     with pytest.raises(ValueError, match="not a run record"):
         train(TrainConfig(out=tmp_path / "d", fork_from=tmp_path, **SHORT))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_fork_of_a_source_that_advances_during_the_copy_retries_then_refuses(tmp_path, monkeypatch):
+    """A running source may write epoch e+1 while it is copied: the copy is checked and redone."""
+    import shutil
+    from pathlib import Path
+    from ltbound.train import fork as fork_mod
+    real_copy2 = shutil.copy2
+    ib = train(TrainConfig(out=tmp_path / "ib", schedule="ib", checkpoint_epochs="all", **SHORT), stop_after=3)
+    straight = train(TrainConfig(out=tmp_path / "switching", schedule="switching", checkpoint_epochs="all", **SHORT))
+    advanced = torch.load(ib / "state.pt", weights_only=False)
+    advanced["epoch"] = 4                               # what a writer one epoch further would have saved
+    calls = {"n": 0}
+
+    def copy2(src, dst, *a, **k):
+        if Path(src).name == "state.pt" and calls["n"] < calls["limit"]:
+            calls["n"] += 1
+            torch.save(advanced, dst)
+            return dst
+        return real_copy2(src, dst, *a, **k)
+
+    monkeypatch.setattr(fork_mod.shutil, "copy2", copy2)
+    calls["limit"] = 1                                  # the first copy is inconsistent, the second is not
+    forked = train(TrainConfig(out=tmp_path / "fork", schedule="switching", checkpoint_epochs="all",
+                               fork_from=ib, **SHORT))
+    _assert_same_record(straight, forked)
+    calls.update(n=0, limit=fork_mod.COPY_ATTEMPTS)     # never consistent: refused, naming the cause
+    with pytest.raises(ValueError, match="kept changing while it was copied"):
+        train(TrainConfig(out=tmp_path / "fork2", schedule="switching", fork_from=ib, **SHORT))

@@ -20,9 +20,21 @@ from .state import read_state
 
 __all__ = ["fork_record"]
 
+#: Attempts at a consistent copy of a source that a running training keeps writing.
+COPY_ATTEMPTS = 3
+
+
+class _SourceChanged(Exception):
+    """The source record advanced while it was being copied."""
+
 
 def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: Schedule) -> int:
     """Lay out ``out`` as a run that continues ``source``'s record at its last epoch e.
+
+    The source may be a run that is still training: the copy is checked afterwards (the
+    source manifest unchanged, the copied ``state.pt`` at epoch e) and retried
+    :data:`COPY_ATTEMPTS` times if the source advanced meanwhile; the fork then continues
+    from whatever epoch the consistent copy holds.
 
     Copies the split, epochs 1..e, ``state.pt`` (which must hold epoch e) and the wanted
     checkpoints up to e, and writes a manifest with the new run's fixed part (``manifest``:
@@ -35,6 +47,19 @@ def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: 
     epoch up to e, or another determinism-relevant environment (:data:`DETERMINISM_FIELDS`).
     """
     source = Path(source)
+    for _ in range(COPY_ATTEMPTS):
+        try:
+            return _fork_once(source, out, manifest, schedule)
+        except _SourceChanged:
+            for sub in ("epochs", "checkpoints"):
+                shutil.rmtree(out / sub, ignore_errors=True)
+            for name in ("split.npz", "state.pt"):
+                (out / name).unlink(missing_ok=True)
+    raise ValueError(f"fork_from {source} kept changing while it was copied ({COPY_ATTEMPTS} attempts): a training "
+                     "is writing it; stop it (it continues later with --resume) or fork from a copy of it")
+
+
+def _fork_once(source: Path, out: Path, manifest: dict, schedule: Schedule) -> int:
     src = load_record(source).manifest          # verifies every file of the source (RecordError if damaged)
     raw = (source / "manifest.json").read_bytes()
     e = int(src.get("epochs_completed", 0))
@@ -79,6 +104,10 @@ def fork_record(source: str | os.PathLike, out: Path, manifest: dict, schedule: 
             (out / "checkpoints").mkdir(exist_ok=True)
             shutil.copy2(source / "checkpoints" / f"epoch_{c:04d}.pt", out / "checkpoints" / f"epoch_{c:04d}.pt")
     shutil.copy2(source / "state.pt", out / "state.pt")
+    # A running source writes epoch e+1's files, then state.pt, then its manifest: an unchanged
+    # manifest and a copied state at e mean every copied file is the one of epochs 1..e.
+    if (source / "manifest.json").read_bytes() != raw or int(read_state(out / "state.pt")["epoch"]) != e:
+        raise _SourceChanged
     fixed = json.loads(json.dumps(manifest, default=str))
     fixed.update(derive_run_fields(fixed))       # the new run's label, final stage and source
     kept = {k: v for k, v in src.items() if k not in fixed and k not in ("checksum", "resumes", "files")}
