@@ -1,0 +1,137 @@
+"""The CPU CIFAR-10-LT records committed under experiments/records/ (issue 15).
+
+Four 60-epoch runs (preset ``cifar-short``, ResNet-32, JPEG CIFAR-10, split seed 0, seed 0):
+IB and Switching at imbalance 100 and 50. These tests load them the way a clean clone does
+(hashes, shapes, status), check the split is the LDAM long-tailed subset of this data set,
+and check that the numbers documented beside them (``table1_cpu.json``, the README table, the
+``compare_bounds --records`` results) are what the loader, ``table1_summary`` and
+``ltbound.compare`` compute from them today.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tarfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pytest
+
+import ltbound
+from ltbound.records import load_record
+from ltbound.sampling import long_tailed_counts
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDS = REPO / "experiments" / "records"
+RESULTS = REPO / "experiments" / "results"
+ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.xz"
+RUNS = [(imb, sch) for imb in (100, 50) for sch in ("ib", "switching")]
+N_TRAIN = {100: 12406, 50: 13996}     # Σ_j floor(5000 · imb^(−j/9)), the LDAM profile
+EPOCHS = 60
+FIRST_FINAL_EPOCH = {"ib": 31, "switching": 32}   # lr × 0.1 after epoch 30; CR from epoch 31 + S = 32
+
+
+def _path(imb: int, sch: str) -> Path:
+    return RECORDS / f"cifar10-lt-{imb}" / f"{sch}-seed0"
+
+
+@pytest.fixture(scope="module")
+def records():
+    return {(imb, sch): load_record(_path(imb, sch)) for imb, sch in RUNS}
+
+
+@pytest.mark.parametrize("imb, sch", RUNS)
+def test_record_is_complete_and_has_the_documented_shape(records, imb, sch):
+    rec = records[(imb, sch)]
+    assert rec.complete and rec.manifest["layout"] == "compact" and rec.version == 2
+    assert rec.epochs.tolist() == list(range(1, EPOCHS + 1))
+    assert rec.n == N_TRAIN[imb] and rec.num_classes == 10
+    assert rec.counts.tolist() == long_tailed_counts(5000, 10, imb).tolist()
+    assert rec.test_labels.size == 10_000 and np.bincount(rec.test_labels).tolist() == [1000] * 10
+    assert rec.train_correct.shape == (EPOCHS, N_TRAIN[imb]) and rec.test_correct.shape == (EPOCHS, 10_000)
+    final = np.arange(FIRST_FINAL_EPOCH[sch], EPOCHS + 1)
+    assert rec.final_stage_epochs().tolist() == final.tolist()
+    assert rec.loss_epochs.tolist() == final.tolist()
+    assert rec.train_loss.shape == (final.size, N_TRAIN[imb]) and np.isfinite(rec.train_loss).all()
+    assert rec.source["dataset"] == "cifar10-lt" and rec.source["model"] == "resnet32"
+    assert rec.manifest["config"]["preset"] == "cifar-short"
+    assert rec.manifest["environment"]["device"] == "cpu"        # labelled as CPU results
+    assert (_path(imb, sch) / "record.npz").stat().st_size < 2_000_000   # "a few MB in all"
+
+
+def test_switching_continues_the_ib_run(records):
+    """The Switching runs are forks of the IB runs at epoch 31: identical until then, CR after."""
+    for imb in (100, 50):
+        ib, sw = records[(imb, "ib")], records[(imb, "switching")]
+        assert sw.manifest["forked_from"]["epoch"] == 31
+        assert np.array_equal(ib.train_correct[:31], sw.train_correct[:31])
+        assert np.array_equal(ib.test_correct[:31], sw.test_correct[:31])
+        assert not np.array_equal(ib.test_correct[31:], sw.test_correct[31:])
+        assert sw.sampler[31:] == ["CR"] * (EPOCHS - 31) and ib.sampler == ["IB"] * EPOCHS
+
+
+def _archive_train_labels(archive: Path) -> np.ndarray:
+    """Training labels of the image-folder archive in the loader's order (sorted classes, sorted names)."""
+    per_class: dict[str, list[str]] = {}
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            parts = PurePosixPath(member.name).parts
+            if member.isfile() and len(parts) >= 3 and parts[-3] == "train" and member.name.lower().endswith(".jpg"):
+                per_class.setdefault(parts[-2], []).append(member.name)
+    return np.concatenate([np.full(len(per_class[c]), j) for j, c in enumerate(sorted(per_class))])
+
+
+@pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"the JPEG CIFAR-10 archive is not at {ARCHIVE}")
+def test_split_is_the_long_tailed_subset_of_the_shared_data(records):
+    from ltbound.train.data import long_tailed_indices, split_hash
+    labels = _archive_train_labels(ARCHIVE)
+    for imb in (100, 50):
+        idx = long_tailed_indices(labels, long_tailed_counts(5000, 10, imb), 0)
+        for sch in ("ib", "switching"):
+            rec = records[(imb, sch)]
+            assert split_hash(idx) == rec.source["split_hash"]
+            assert np.array_equal(rec.train_indices, idx) and np.array_equal(rec.train_labels, labels[idx])
+
+
+def test_documented_table_is_what_table1_summary_computes(records):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("table1_summary", REPO / "experiments" / "table1_summary.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = json.loads((RECORDS / "table1_cpu.json").read_text())
+    by_name = {Path(r["record"]).parent.name + "/" + Path(r["record"]).name: r for r in doc["runs"]}
+    readme = (REPO / "README.md").read_text()
+    for imb, sch in RUNS:
+        now = mod.summarise(records[(imb, sch)])
+        was = by_name[f"cifar10-lt-{imb}/{sch}-seed0"]
+        for key in ("balanced_test_accuracy", "balanced_low", "balanced_high", "epoch_seconds_sum"):
+            assert now[key] == pytest.approx(was[key], abs=1e-12), key
+        assert now["groups"] == was["groups"]
+        assert f"{100 * now['balanced_test_accuracy']:.1f}" in readme
+    pairs = mod.pair_tests([records[k] for k in RUNS])
+    assert [(p["imbalance"], p["verdict"]) for p in pairs] == [(q["imbalance"], q["verdict"])
+                                                              for q in doc["switching_vs_ib"]]
+    for p, q in zip(pairs, doc["switching_vs_ib"]):
+        assert p["difference"] == pytest.approx(q["difference"], abs=1e-12)
+        assert p["p_value"] == pytest.approx(q["p_value"], rel=1e-9)
+
+
+@pytest.mark.parametrize("imb", [100, 50])
+def test_documented_bounds_are_what_compare_computes(records, imb):
+    """The committed compare_bounds --records results, recomputed with the same settings."""
+    doc = json.loads((RESULTS / f"cifar10-lt-{imb}-cpu" / "results.json").read_text())
+    cfg = doc["configuration"]
+    assert cfg["theta"] == "checkpoints"
+    # compare_bounds.py calls compare with seed 0 and the default bootstrap size
+    comp = ltbound.compare([records[(imb, "ib")], records[(imb, "switching")]], loss=cfg["loss"], cap=cfg["cap"],
+                           delta=cfg["delta"], num_draws=cfg["num_draws"], seed=0,
+                           mc_delta_fraction=cfg["mc_delta_fraction"])
+    was = doc["comparison"]["summary"]
+    for label in ("ib", "switching"):
+        for key in ("eq6_total", "eq7_total", "target_total", "test_risk_lt", "balanced_test_accuracy"):
+            assert comp.summary[label][key]["mean"] == pytest.approx(was[label][key]["mean"], abs=1e-9), (label, key)
+    assert comp.coverage.keys() == doc["comparison"]["coverage"].keys()
+    for label, per in comp.coverage.items():
+        for key, entry in per.items():
+            assert entry["runs"][0]["verdict"] == doc["comparison"]["coverage"][label][key]["runs"][0]["verdict"]
+    assert math.isfinite(comp.summary["switching"]["eq7_residual"]["mean"])
