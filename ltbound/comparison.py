@@ -388,6 +388,8 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
         by_bound = [labels[i] for i in np.argsort(b, kind="stable")]
         bound_pairs: dict[str, dict] = {}
         disagree = agree = unseparated = 0
+        risk_attr = "test_risk_balanced" if attr == "target" else "test_risk_lt"
+        own = {"agree": 0, "disagree": 0, "unseparated": 0, "separated": False, "available": True}
         for a_lb, b_lb in pairs:
             name = f"{a_lb} vs {b_lb}"
             ra, rb = per_label.get(a_lb, []), per_label.get(b_lb, [])
@@ -398,6 +400,16 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
                                   [getattr(r.report, attr).total for r in rb],
                                   [total_error(getattr(r.report, attr)) for r in rb], z)
             bound_pairs[name] = rel
+            risk_rel = _risk_relation(ra, rb, risk_attr, z)
+            if risk_rel is None:
+                own["available"] = False
+            else:
+                rel["risk"] = risk_rel
+                own["separated"] |= bool(risk_rel["relation"])
+                if risk_rel["relation"] and rel["relation"]:
+                    own["agree" if risk_rel["relation"] == rel["relation"] else "disagree"] += 1
+                elif risk_rel["relation"]:
+                    own["unseparated"] += 1
             verdict = acc_pairs[name]["verdict"]
             acc_rel = 1 if verdict == "better" else -1 if verdict == "worse" else 0
             if acc_rel and rel["relation"] and acc_rel != rel["relation"]:
@@ -419,9 +431,32 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
                     "agrees": True if verdict == "agrees" else False if verdict == "DISAGREES" else None,
                     "tied": verdict == "tied", "accuracy_separates_a_pair": separated,
                     "pairs": bound_pairs, "kendall_tau": _kendall_tau(-b, acc)}
+        if own["available"] and runs:
+            # The risk the bound speaks of: Eq. 6/7 bound the long-tailed risk, which can rank
+            # schedules the other way round from balanced accuracy.
+            own_verdict = ("too few seeds" if few else "DISAGREES" if own["disagree"] else
+                           "agrees" if own["agree"] and not own["unseparated"] else "tied")
+            risks = np.array([summary[lb][risk_attr]["mean"] for lb in labels])
+            out[key]["versus_own_risk"] = {"risk": risk_attr, "verdict": own_verdict,
+                                           "by_risk": [labels[i] for i in np.argsort(risks, kind="stable")],
+                                           "risk_separates_a_pair": own["separated"]}
     if few:
         out["too_few_seeds"] = few
     return out
+
+
+def _risk_relation(ra: Sequence[RunBounds], rb: Sequence[RunBounds], attr: str, z: float) -> dict | None:
+    """Is a's measured test risk lower (+1) or higher (−1) than b's beyond the error, or tied (0)?
+
+    As :func:`_bound_relation`, with each run's test-set standard error in place of the
+    resampling error (the two test risks are treated as independent, which is conservative
+    for runs evaluated on the same images). None when the runs carry no such risk.
+    """
+    vals = [[getattr(r, attr, None) for r in rs] for rs in (ra, rb)]
+    errs = [[getattr(r, attr + "_se", None) for r in rs] for rs in (ra, rb)]
+    if any(v is None or not math.isfinite(v) for side in vals + errs for v in side):
+        return None
+    return _bound_relation(vals[0], errs[0], vals[1], errs[1], z)
 
 
 def _one_test_set(runs: Sequence[RunBounds]) -> bool:
@@ -613,9 +648,17 @@ def format_comparison(comp: Comparison) -> str:
                          f"tied: test accuracy separates no pair at alpha = {o.get('alpha', comp.delta):g}")
         lines.append(f"By {key[:-6]} bound (lowest first): {' < '.join(o[key]['by_bound'])}"
                      f"  -> {words[o[key]['verdict']]}")
+        own = o[key].get("versus_own_risk")
+        if own:
+            what = "balanced" if own["risk"] == "test_risk_balanced" else "long-tailed"
+            lines.append(f"  against the {what} test risk it bounds (lowest first: {' < '.join(own['by_risk'])}): "
+                         f"{own['verdict']}")
         for name, pr in o[key].get("pairs", {}).items():
             rel = {1: "lower", -1: "higher", 0: "tied"}[pr["relation"]]
-            lines.append(f"  {name}: {pr['difference']:+.4f} ± {pr['threshold']:.4f} -> {rel}")
+            risk = pr.get("risk")
+            tail = "" if risk is None else (f"; test risk {risk['difference']:+.4f} ± {risk['threshold']:.4f} -> "
+                                            f"{ {1: 'lower', -1: 'higher', 0: 'tied'}[risk['relation']] }")
+            lines.append(f"  {name}: {pr['difference']:+.4f} ± {pr['threshold']:.4f} -> {rel}{tail}")
     below = [(lb, key) for lb, per in comp.coverage.items() for key, e in per.items() if e["BELOW"]]
     if below:
         lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; with "

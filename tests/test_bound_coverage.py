@@ -60,3 +60,45 @@ def test_verdict_comes_out_each_way(tmp_path, train_correct, test_correct, m, ve
     assert f"{verdict} 1/1" in text
     assert ("Bound below the measured test risk" in text) == (verdict == "BELOW")
     assert comp.to_dict()["coverage"]["ib"]["target"]["runs"][0]["verdict"] in ("above", "BELOW", "within error")
+
+
+def _two_class_record(path, schedule, train_err, test_right):
+    """Training prior 3:1, balanced test set of 400; ``test_right`` = fraction right per class."""
+    n, m = 400, 400
+    labels = np.repeat([0, 1], [300, 100])
+    test = np.repeat([0, 1], m // 2)
+    train_ok = np.arange(n) % 100 >= 100 * train_err
+    test_ok = np.concatenate([np.arange(m // 2) < test_right[j] * (m // 2) for j in (0, 1)])
+    with RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": 0}, "dataset": {"num_classes": 2},
+                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                      train_indices=np.arange(n), train_labels=labels, test_labels=test) as w:
+        for e in (1, 2):
+            w.write_epoch(e, train_loss=np.where(train_ok, 0.05, 3.0), train_correct=train_ok, test_correct=test_ok,
+                          summary={"sampler": "IB", "q": 1.0})
+        w.finish()
+    return path
+
+
+def test_bound_ordering_is_also_judged_against_the_risk_it_bounds(tmp_path):
+    """A is better on the balanced test set, B on the long-tailed risk Eq. 6 bounds (3:1 prior):
+    Eq. 6 ranks B first, so it DISAGREES with balanced accuracy and agrees with its own risk."""
+    a = _two_class_record(tmp_path / "a", "a", train_err=0.30, test_right=(0.70, 0.90))   # bal 0.80, LT risk 0.25
+    b = _two_class_record(tmp_path / "b", "b", train_err=0.05, test_right=(0.95, 0.45))   # bal 0.70, LT risk 0.175
+    comp = ltbound.compare([a, b], loss="zero-one", num_draws=200, num_bootstrap=50)
+    o = comp.orderings
+    assert o["accuracy_pairs"]["a vs b"]["verdict"] == "better"
+    assert o["eq6_total"]["verdict"] == "DISAGREES"
+    own = o["eq6_total"]["versus_own_risk"]
+    assert own["risk"] == "test_risk_lt" and own["verdict"] == "agrees" and own["by_risk"] == ["b", "a"]
+    assert o["eq6_total"]["pairs"]["a vs b"]["risk"]["relation"] == -1      # a's long-tailed risk is higher
+    assert o["target_total"]["versus_own_risk"]["risk"] == "test_risk_balanced"
+    assert "against the long-tailed test risk it bounds" in comp.table()
+
+
+def test_own_risk_verdict_can_disagree(tmp_path):
+    """Training errors swapped: Eq. 6 now ranks A first, against A's higher long-tailed test risk."""
+    a = _two_class_record(tmp_path / "a", "a", train_err=0.05, test_right=(0.70, 0.90))
+    b = _two_class_record(tmp_path / "b", "b", train_err=0.30, test_right=(0.95, 0.45))
+    o = ltbound.compare([a, b], loss="zero-one", num_draws=200, num_bootstrap=50).orderings
+    assert o["eq6_total"]["verdict"] == "agrees"
+    assert o["eq6_total"]["versus_own_risk"]["verdict"] == "DISAGREES"

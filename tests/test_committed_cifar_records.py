@@ -135,3 +135,10 @@ def test_documented_bounds_are_what_compare_computes(records, imb):
         for key, entry in per.items():
             assert entry["runs"][0]["verdict"] == doc["comparison"]["coverage"][label][key]["runs"][0]["verdict"]
     assert math.isfinite(comp.summary["switching"]["eq7_residual"]["mean"])
+    for key in ("eq6_total", "eq7_total", "target_total"):
+        now, then = comp.orderings[key], doc["comparison"]["orderings"][key]
+        assert now["verdict"] == then["verdict"]
+        assert now["versus_own_risk"]["verdict"] == then["versus_own_risk"]["verdict"]
+    # the README's reading: Eq. 6/7 rank IB first, against balanced accuracy, with the long-tailed risk
+    assert comp.orderings["eq6_total"]["verdict"] == "DISAGREES"
+    assert comp.orderings["eq6_total"]["versus_own_risk"]["verdict"] == "agrees"
