@@ -636,9 +636,10 @@ class RecordWriter:
     def _resume(self, old: dict, fixed: dict, allow_env_change: bool) -> None:
         if old.get("layout", "epochs") != "epochs":
             raise RecordError(f"cannot resume {self.path}: it is a compact record (read-only)")
-        if old.get("config") != fixed.get("config"):
+        if training_settings(old.get("config")) != training_settings(fixed.get("config")):
             raise RecordError(f"cannot resume {self.path}: it was written with another configuration "
-                              f"({_diff_keys(old.get('config'), fixed.get('config'))}); use a new folder")
+                              f"({_diff_keys(training_settings(old.get('config')), training_settings(fixed.get('config')))}); "
+                              "use a new folder")
         rec = _load_epochs_layout(self.path, old)          # verifies every file on disk
         if not (np.array_equal(rec.train_indices, self._train_indices)
                 and np.array_equal(rec.train_labels, self._train_labels)
@@ -739,6 +740,17 @@ class RecordWriter:
     @property
     def state_path(self) -> Path:
         return self.path / "state.pt"
+
+
+def training_settings(config: Any) -> Any:
+    """A manifest's ``config`` without what does not change training: the preset's free-text note.
+
+    Resume and fork compare these, so that rewording a preset's description (its expected
+    speed, say) does not lock its earlier runs out of ``--resume``.
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("recipe"), dict):
+        return config
+    return {**config, "recipe": {k: v for k, v in config["recipe"].items() if k != "note"}}
 
 
 def _diff_keys(a: Any, b: Any) -> str:

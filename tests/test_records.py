@@ -142,3 +142,19 @@ def test_shot_group_means_skips_empty_groups_and_missing_classes():
     assert shot_group_means([1.0, 0.5], [500, 150])["few"] is None
     with pytest.raises(ValueError, match="one value per class"):
         shot_group_means([1.0], counts)
+
+
+def test_a_reworded_preset_note_does_not_block_resume_but_a_setting_does(tmp_path):
+    """The CPU CIFAR runs needed a frozen copy of the code because a preset's description
+    (its expected epoch time) changed; only what changes training may refuse a resume."""
+    cfg = {"schedule": "ib", "recipe": {"name": "p", "epochs": 3, "lr": 0.1, "note": "about 30 s per epoch"}}
+    w = _writer(tmp_path / "run", config=cfg)
+    _write(w, 1)
+    w.close()
+    reworded = {**cfg, "recipe": {**cfg["recipe"], "note": "about 40 s per epoch"}}
+    w2 = _writer(tmp_path / "run", resume=True, config=reworded)
+    assert w2.epochs_completed == 1
+    w2.close()
+    other_lr = {**cfg, "recipe": {**cfg["recipe"], "lr": 0.2}}
+    with pytest.raises(RecordError, match="another configuration.*recipe"):
+        _writer(tmp_path / "run", resume=True, config=other_lr)

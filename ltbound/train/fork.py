@@ -14,7 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ..records import DETERMINISM_FIELDS, RECORD_VERSION, derive_run_fields, load_record, write_manifest
+from ..records import (DETERMINISM_FIELDS, RECORD_VERSION, derive_run_fields, load_record, training_settings,
+                       write_manifest)
 from ..schedule import Schedule
 from .state import read_state
 
@@ -65,7 +66,7 @@ def _fork_once(source: Path, out: Path, manifest: dict, schedule: Schedule) -> i
     e = int(src.get("epochs_completed", 0))
     if e < 1:
         raise ValueError(f"fork_from {source} has no recorded epoch to start from")
-    new_cfg, old_cfg = manifest["config"], src.get("config", {})
+    new_cfg, old_cfg = training_settings(manifest["config"]), training_settings(src.get("config", {}))
     free = {"schedule", "checkpoint_epochs"}
     diff = sorted(k for k in set(new_cfg) | set(old_cfg) if k not in free and new_cfg.get(k) != old_cfg.get(k))
     if diff:
