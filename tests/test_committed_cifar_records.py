@@ -139,6 +139,11 @@ def test_documented_bounds_are_what_compare_computes(records, imb):
         now, then = comp.orderings[key], doc["comparison"]["orderings"][key]
         assert now["verdict"] == then["verdict"]
         assert now["versus_own_risk"]["verdict"] == then["versus_own_risk"]["verdict"]
+    readme = (REPO / "README.md").read_text()
+    if cfg["loss"] == "ce-clipped":        # the README table's numbers, rounded as printed there
+        for label in ("ib", "switching"):
+            for key in ("eq6_total", "eq7_total", "target_total", "test_risk_lt", "test_risk_balanced"):
+                assert f"{comp.summary[label][key]['mean']:.3f}" in readme, (label, key)
     # the README's reading: Eq. 6/7 rank IB first, against balanced accuracy, with the long-tailed risk
     assert comp.orderings["eq6_total"]["verdict"] == "DISAGREES"
     assert comp.orderings["eq6_total"]["versus_own_risk"]["verdict"] == "agrees"
