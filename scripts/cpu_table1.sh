@@ -13,20 +13,25 @@
 # resumable: rerun this script after an interruption and every run continues with --resume.
 #   bash scripts/cpu_table1.sh                 # ~1.5-3 h of 2 cores, depending on other load
 # Environment: ARCHIVE (default ../shared/data/cifar10-jpeg.tar.xz), RUNS (out/cpu_table1),
-# RECORDS (experiments/records), PYTHON (python3).
+# RECORDS (experiments/records), PYTHON (python3), SEED (0; runs of another seed are named
+# c10-IMB-SCHEDULE-seedN), IMBS (the imbalances, default "100 50"), NICE (niceness, default 0).
 set -euo pipefail
 ARCHIVE=$(realpath "${ARCHIVE:-../shared/data/cifar10-jpeg.tar.xz}")
 RUNS=$(realpath -m "${RUNS:-out/cpu_table1}")
 RECORDS=${RECORDS:-experiments/records}
 PY=${PYTHON:-python3}
+SEED=${SEED:-0}
+IMBS=${IMBS:-100 50}
+NICE=${NICE:-0}
+SFX=""; [ "$SEED" != 0 ] && SFX="-seed$SEED"
 mkdir -p "$RUNS/logs" "$RUNS/snap"
 CKPT=$("$PY" -c "print(','.join(['switch', 'end'] + [str(e) for e in range(30, 61)]))")   # Θ̂: final stage
 
 train() {   # train IMB SCHEDULE OUT [extra...]
   local imb=$1 sch=$2 out=$3; shift 3
   local resume=(); [ -f "$out/manifest.json" ] && resume=(--resume)
-  OMP_NUM_THREADS=1 "$PY" -m ltbound.train --dataset cifar10-lt --data-dir "$ARCHIVE" --imbalance "$imb" \
-    --preset cifar-short --schedule "$sch" --seed 0 --split-seed 0 --device cpu --checkpoint-epochs "$CKPT" \
+  OMP_NUM_THREADS=1 nice -n "$NICE" "$PY" -m ltbound.train --dataset cifar10-lt --data-dir "$ARCHIVE" --imbalance "$imb" \
+    --preset cifar-short --schedule "$sch" --seed "$SEED" --split-seed 0 --device cpu --checkpoint-epochs "$CKPT" \
     --no-progress --out "$out" "${resume[@]}" "$@" >> "$RUNS/logs/$(basename "$out").log" 2>&1
 }
 
@@ -40,8 +45,8 @@ snapshot_at() {   # copy RUN once its record holds EPOCH epochs (state.pt is the
   done
 }
 
-for imb in 100 50; do
-  ib="$RUNS/c10-$imb-ib"; sw="$RUNS/c10-$imb-switching"; snap="$RUNS/snap/c10-$imb-ib@31"
+for imb in $IMBS; do
+  ib="$RUNS/c10-$imb-ib$SFX"; sw="$RUNS/c10-$imb-switching$SFX"; snap="$RUNS/snap/c10-$imb-ib$SFX@31"
   ( train "$imb" ib "$ib" ) &
   if [ ! -f "$sw/manifest.json" ]; then
     ( snapshot_at "$ib" 31 "$snap" && train "$imb" switching "$sw" --fork-from "$snap" ) &
@@ -50,4 +55,4 @@ for imb in 100 50; do
   fi
 done
 wait
-"$PY" experiments/table1_summary.py --runs "$RUNS"/c10-*-ib "$RUNS"/c10-*-switching --records "$RECORDS"
+"$PY" experiments/table1_summary.py --runs "$RUNS"/c10-*-ib$SFX "$RUNS"/c10-*-switching$SFX --records "$RECORDS"
