@@ -661,8 +661,9 @@ def format_comparison(comp: Comparison) -> str:
             lines.append(f"  {name}: {pr['difference']:+.4f} ± {pr['threshold']:.4f} -> {rel}{tail}")
     below = [(lb, key) for lb, per in comp.coverage.items() for key, e in per.items() if e["BELOW"]]
     if below:
-        lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; with "
-                     "Θ̂ = checkpoints, R̂ misses the generalization gap): "
+        lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; "
+                     f"R̂ over {'the final-stage checkpoints' if comp.theta == 'checkpoints' else 'the given Θ̂'} "
+                     "misses the generalization gap): "
                      + ", ".join(f"{key} for {lb}" for lb, key in below))
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)
 
