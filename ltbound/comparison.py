@@ -340,9 +340,9 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
     same seeds); a pair is tied unless p < ``alpha``. When *every* schedule has exactly one
     run on one test set, the pair is compared image by image instead
     (:func:`ltbound.evaluate.compare_on_test_set`, exact McNemar on a balanced test set):
-    a statement about these two trained models, not about the schedules (``single_runs``). Bound total: tied unless the difference
-    of the means exceeds z_{1−α/2} times its combined resampling and seed error
-    (:func:`_bound_relation`). A bound's verdict:
+    a statement about these two trained models, not about the schedules (``single_runs``).
+    Bound total: tied unless the difference of the means exceeds z_{1−α/2} times its
+    combined resampling and seed error (:func:`_bound_relation`). A bound's verdict:
 
     * ``"too few seeds"`` when some schedule has fewer than 2 seeds (no seed variance to test);
     * ``"DISAGREES"`` when some pair is significantly ordered one way by accuracy and the
@@ -351,7 +351,9 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
       bound (and accuracy separates at least one);
     * ``"tied"`` otherwise: accuracy or the bound cannot separate the schedules.
 
-    ``agrees`` is True / False / None for agrees / DISAGREES / anything else.
+    ``agrees`` is True / False / None for agrees / DISAGREES / anything else. The same
+    verdict against the test risk the bound bounds (:data:`BOUND_TARGETS`; pairs compared
+    with the test-set standard errors, :func:`_risk_relation`) is ``versus_own_risk``.
     """
     labels = list(summary)
     acc = np.array([summary[lb]["balanced_test_accuracy"]["mean"] for lb in labels])
@@ -383,12 +385,12 @@ def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.0
             pc = compare_over_seeds(va, vb, alpha=alpha, paired=paired)
         acc_pairs[f"{a} vs {b}"] = pc.to_dict()
     out["accuracy_pairs"] = acc_pairs
-    for key, attr in (("eq6_total", "ib"), ("eq7_total", "sampling"), ("target_total", "target")):
+    for bound, attr, risk_attr in BOUND_TARGETS:
+        key = f"{bound}_total"
         b = np.array([summary[lb][key]["mean"] for lb in labels])
         by_bound = [labels[i] for i in np.argsort(b, kind="stable")]
         bound_pairs: dict[str, dict] = {}
         disagree = agree = unseparated = 0
-        risk_attr = "test_risk_balanced" if attr == "target" else "test_risk_lt"
         own = {"agree": 0, "disagree": 0, "unseparated": 0, "separated": False, "available": True}
         for a_lb, b_lb in pairs:
             name = f"{a_lb} vs {b_lb}"
@@ -452,19 +454,17 @@ def _risk_relation(ra: Sequence[RunBounds], rb: Sequence[RunBounds], attr: str, 
     resampling error (the two test risks are treated as independent, which is conservative
     for runs evaluated on the same images). None when the runs carry no such risk.
     """
-    vals = [[getattr(r, attr, None) for r in rs] for rs in (ra, rb)]
-    errs = [[getattr(r, attr + "_se", None) for r in rs] for rs in (ra, rb)]
-    if any(v is None or not math.isfinite(v) for side in vals + errs for v in side):
+    vals = [[getattr(r, attr) for r in rs] for rs in (ra, rb)]
+    errs = [[getattr(r, attr + "_se") for r in rs] for rs in (ra, rb)]
+    if not all(math.isfinite(v) for side in vals + errs for v in side):
         return None
     return _bound_relation(vals[0], errs[0], vals[1], errs[1], z)
 
 
 def _one_test_set(runs: Sequence[RunBounds]) -> bool:
     """Do all runs carry per-image results on the same test labels (so they can be paired)?"""
-    first = runs[0]
-    ref = getattr(first, "test_labels", None)
-    return ref is not None and all(getattr(r, "test_correct", None) is not None
-                                   and np.array_equal(getattr(r, "test_labels", None), ref) for r in runs)
+    ref = runs[0].test_labels
+    return ref is not None and all(r.test_correct is not None and np.array_equal(r.test_labels, ref) for r in runs)
 
 
 def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -673,9 +673,7 @@ def _coverage_cell(entry: dict | None) -> str:
     if not entry:
         return "-"
     n = len(entry["runs"])
-    parts = [f"{name} {entry[v]}/{n}" for v, name in (("above", "above"), ("BELOW", "BELOW"),
-                                                      ("within error", "within error")) if entry[v]]
-    return ", ".join(parts)
+    return ", ".join(f"{v} {entry[v]}/{n}" for v in ("above", "BELOW", "within error") if entry[v])
 
 
 #: Column labels of bound terms in the table: the Rademacher column holds 2·R̂ (Eq. 6, 7), not R̂.

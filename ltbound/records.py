@@ -307,15 +307,7 @@ def _read_npz(path: Path, rel: str, manifest: dict, *, required: Iterable[str],
               optional: Iterable[str] = ()) -> dict[str, np.ndarray]:
     """Load one data file, checking size and SHA-256 (version 2) first; any damage -> RecordError."""
     f = path / rel
-    if manifest.get("version", 1) >= 2:
-        data = _verify_file(path, rel, manifest)
-    else:
-        if not f.is_file():
-            raise RecordError(f"{path}: data file {rel} is missing (the manifest counts it)")
-        try:
-            data = f.read_bytes()
-        except OSError as e:
-            raise RecordError(f"{f} cannot be read ({e.strerror or e})") from None
+    data = _verify_file(path, rel, manifest) if manifest.get("version", 1) >= 2 else _read_bytes(path, rel)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             names = set(z.files)
@@ -925,17 +917,22 @@ def load_record(path: str | os.PathLike) -> RunRecord:
     return rec
 
 
-def _verify_file(path: Path, rel: str, manifest: dict) -> bytes:
-    """Read ``RUN/rel`` and check its size and SHA-256 against the manifest (version 2)."""
+def _read_bytes(path: Path, rel: str) -> bytes:
+    """The bytes of data file ``RUN/rel``; missing or unreadable -> RecordError naming it."""
     f = path / rel
-    if Path(rel).is_absolute() or ".." in Path(rel).parts:
-        raise RecordError(f"{path}/manifest.json lists {rel!r}, which is not a file inside the record")
     if not f.is_file():
         raise RecordError(f"{path}: data file {rel} is missing (the manifest lists it)")
     try:
-        data = f.read_bytes()
+        return f.read_bytes()
     except OSError as e:
         raise RecordError(f"{f} cannot be read ({e.strerror or e})") from None
+
+
+def _verify_file(path: Path, rel: str, manifest: dict) -> bytes:
+    """Read ``RUN/rel`` and check its size and SHA-256 against the manifest (version 2)."""
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise RecordError(f"{path}/manifest.json lists {rel!r}, which is not a file inside the record")
+    f, data = path / rel, _read_bytes(path, rel)
     want = manifest["files"].get(rel)
     if want is None:
         raise RecordError(f"{path}: manifest lists no hash for {rel}; the record is incomplete")

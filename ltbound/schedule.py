@@ -225,8 +225,9 @@ PRESETS: dict[str, Recipe] = {
     "cifar-short": Recipe(
         name="cifar-short", epochs=60, batch_size=64, lr=0.1, momentum=0.9, weight_decay=2e-4,
         warmup_epochs=2, milestones=(30,), gamma=0.1, switch_offset=1, model="resnet32",
-        note="Not in the paper: the 'cifar' recipe shortened to 60 epochs for CPU runs (about 40 s "
-             "per CIFAR-10-LT epoch on 2 cores with bf16, so a run fits in well under an hour). "
+        note="Not in the paper: the 'cifar' recipe shortened to 60 epochs for CPU runs (a CIFAR-10-LT "
+             "epoch with its evaluation takes about 40 s on 2 threads with bf16, 75-85 s on one, so a run "
+             "takes 40-90 minutes on a quiet machine). "
              "It keeps the paper's shape: linear warm-up (2 epochs), one x0.1 decay after epoch "
              "30, so the small-learning-rate stage is half the run as in the 200-epoch recipe, "
              "and S = 1 (IB through epoch 31, the second sampler from epoch 32). Accuracies are "

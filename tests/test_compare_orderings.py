@@ -17,7 +17,10 @@ def _res(total, se=0.0):
 
 def _run(label, seed, acc, bound, se=0.0):
     rep = SimpleNamespace(ib=_res(bound, se), sampling=_res(bound, se), target=_res(bound, se))
-    return SimpleNamespace(label=label, seed=seed, balanced_test_accuracy=acc, report=rep)
+    # no per-image results and no measured risks: only accuracy over seeds and the bound totals count
+    return SimpleNamespace(label=label, seed=seed, balanced_test_accuracy=acc, report=rep, test_correct=None,
+                           test_labels=None, test_risk_lt=float("nan"), test_risk_lt_se=float("nan"),
+                           test_risk_balanced=float("nan"), test_risk_balanced_se=float("nan"))
 
 
 def _summary(runs):
