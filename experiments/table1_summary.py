@@ -8,8 +8,8 @@ Each complete run folder (written by ``python -m ltbound.train``) is compacted i
 final-stage training losses as float16, correctness of every epoch as bits; the name comes
 from the record, not from the run folder) and summarised *from the compact copy*, so the
 printed numbers are those a clean clone computes: final balanced test accuracy with its 95%
-interval (:func:`ltbound.evaluate.accuracy_intervals`), many / medium / few groups, the
-summed epoch times, and, per data set and imbalance, Switching against IB on the same test
+interval (:func:`ltbound.evaluate.accuracy_intervals`), many / medium / few groups, the best
+epoch's accuracy, the recorded epoch times (training + evaluation: sum, fastest, median), and, per data set and imbalance, Switching against IB on the same test
 images (:func:`ltbound.evaluate.compare_on_test_set`: exact McNemar, paired bootstrap
 interval; one run each, so a statement about these two models, not about the methods).
 The paper's numbers (Table 1, ResNet-32, CIFAR-10-LT) are quoted beside them; this copy of
@@ -22,6 +22,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from ltbound.evaluate import accuracy_intervals, compare_on_test_set
 from ltbound.records import RecordError, compact_record, load_record
@@ -47,8 +49,9 @@ def summarise(rec) -> dict:
     key = (str(src.get("dataset")), int(round(float(src.get("imbalance") or 0))), rec.label)
     correct = rec.test_correct[-1]
     acc = accuracy_intervals(correct, rec.test_labels, train_counts=rec.counts, num_classes=rec.num_classes)
-    history = rec.history
-    seconds = sum(float(h.get("seconds") or 0) + float(h.get("eval_seconds") or 0) for h in history)
+    epoch_s = [float(h.get("seconds") or 0) + float(h.get("eval_seconds") or 0) for h in rec.history]
+    curve = rec.balanced_test_accuracy()
+    best = int(np.argmax(curve))
     cfg = rec.manifest.get("config", {})
     env = rec.manifest.get("environment", {})
     forked = rec.manifest.get("forked_from")
@@ -60,7 +63,9 @@ def summarise(rec) -> dict:
             "groups": {g: (None if iv is None else float(iv[0])) for g, iv in acc.groups.items()},
             "per_class": [float(a) for a in rec.per_class_test_accuracy()[-1]],
             "paper_accuracy": PAPER_TABLE1.get(key),
-            "epoch_seconds_sum": seconds,
+            "best_balanced_test_accuracy": float(curve[best]), "best_epoch": int(rec.epochs[best]),
+            "epoch_seconds_sum": sum(epoch_s), "epoch_seconds_fastest": min(epoch_s, default=0.0),
+            "epoch_seconds_median": float(np.median(epoch_s)) if epoch_s else 0.0,
             "forked_from_epoch": None if not forked else forked.get("epoch"),
             "device": env.get("device"), "device_name": env.get("device_name"), "threads": env.get("torch_threads"),
             "amp": env.get("amp"), "torch": env.get("torch")}
@@ -127,14 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     pairs = pair_tests(recs)
     f = lambda v: "   -  " if v is None else f"{100 * v:6.1f}"  # noqa: E731
     print(f"{'record':34} {'ep':>3} {'bal.acc':>7} {'95% interval':>13} {'paper':>5} {'many':>6} {'med':>6} "
-          f"{'few':>6} {'epoch s':>8}")
+          f"{'few':>6} {'best@ep':>9} {'epoch s: sum':>12} {'fastest':>7} {'median':>6}")
     for w in rows:
         g = w["groups"]
         name = "/".join(Path(w["record"]).parts[-2:])
         print(f"{name:34} {w['epochs']:>3} {100 * w['balanced_test_accuracy']:7.1f} "
               f"{100 * w['balanced_low']:6.1f}-{100 * w['balanced_high']:<5.1f} "
               f"{w['paper_accuracy'] if w['paper_accuracy'] is not None else '-':>5} {f(g['many'])} "
-              f"{f(g['medium'])} {f(g['few'])} {w['epoch_seconds_sum']:8.0f}")
+              f"{f(g['medium'])} {f(g['few'])} {100 * w['best_balanced_test_accuracy']:5.1f}@{w['best_epoch']:<3} "
+              f"{w['epoch_seconds_sum']:12.0f} {w['epoch_seconds_fastest']:7.0f} {w['epoch_seconds_median']:6.0f}")
     for q in pairs:
         print(f"{q['dataset']}({q['imbalance']:g}) Switching - IB: {100 * q['difference']:+.1f} points "
               f"[{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "
