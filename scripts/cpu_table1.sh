@@ -14,7 +14,12 @@
 #   bash scripts/cpu_table1.sh                 # ~1.5-3 h of 2 cores, depending on other load
 # Environment: ARCHIVE (default ../shared/data/cifar10-jpeg.tar.xz), RUNS (out/cpu_table1),
 # RECORDS (experiments/records), PYTHON (python3), SEED (0; runs of another seed are named
-# c10-IMB-SCHEDULE-seedN), IMBS (the imbalances, default "100 50"), NICE (niceness, default 0).
+# c10-IMB-SCHEDULE-seedN), IMBS (the imbalances, default "100 50"), NICE (niceness, default 0),
+# PRESET (cifar-short; `cifar` is the paper's 200-epoch recipe, runs then named c10-IMB-SCHEDULE-full),
+# SERIAL (0; 1 runs one process at a time: IB, then the Switching fork, imbalance after imbalance,
+# so the runs hold one core however many there are).
+# The paper's recipe on one core (issue 21; ~300 epochs of ~80 s per imbalance):
+#   PRESET=cifar SERIAL=1 NICE=19 RUNS=/root/cifar-full/runs bash scripts/cpu_table1.sh
 set -euo pipefail
 ARCHIVE=$(realpath "${ARCHIVE:-../shared/data/cifar10-jpeg.tar.xz}")
 RUNS=$(realpath -m "${RUNS:-out/cpu_table1}")
@@ -23,15 +28,22 @@ PY=${PYTHON:-python3}
 SEED=${SEED:-0}
 IMBS=${IMBS:-100 50}
 NICE=${NICE:-0}
-SFX=""; [ "$SEED" != 0 ] && SFX="-seed$SEED"
+PRESET=${PRESET:-cifar-short}
+SERIAL=${SERIAL:-0}
+SFX=""; [ "$PRESET" = cifar ] && SFX="-full"; [ "$SEED" != 0 ] && SFX="$SFX-seed$SEED"
 mkdir -p "$RUNS/logs" "$RUNS/snap"
-CKPT=$("$PY" -c "print(','.join(['switch', 'end'] + [str(e) for e in range(30, 61)]))")   # Θ̂: final stage
+# The fork point (last IB epoch, m_n + S) and the checkpointed epochs (Θ̂: the final stage, from
+# the last learning-rate milestone to the end) come from the preset, not from typed numbers.
+read -r FORK CKPT < <("$PY" -c "
+from ltbound.schedule import PRESETS, get_schedule
+r = PRESETS['$PRESET']; s = get_schedule('switching', r)
+print(s.phases[1].start_epoch - 1, ','.join(['switch', 'end'] + [str(e) for e in range(r.milestones[-1], r.epochs + 1)]))")
 
 train() {   # train IMB SCHEDULE OUT [extra...]
   local imb=$1 sch=$2 out=$3; shift 3
   local resume=(); [ -f "$out/manifest.json" ] && resume=(--resume)
   OMP_NUM_THREADS=1 nice -n "$NICE" "$PY" -m ltbound.train --dataset cifar10-lt --data-dir "$ARCHIVE" --imbalance "$imb" \
-    --preset cifar-short --schedule "$sch" --seed "$SEED" --split-seed 0 --device cpu --checkpoint-epochs "$CKPT" \
+    --preset "$PRESET" --schedule "$sch" --seed "$SEED" --split-seed 0 --device cpu --checkpoint-epochs "$CKPT" \
     --no-progress --out "$out" "${resume[@]}" "$@" >> "$RUNS/logs/$(basename "$out").log" 2>&1
 }
 
@@ -45,14 +57,30 @@ snapshot_at() {   # copy RUN once its record holds EPOCH epochs (state.pt is the
   done
 }
 
-for imb in $IMBS; do
-  ib="$RUNS/c10-$imb-ib$SFX"; sw="$RUNS/c10-$imb-switching$SFX"; snap="$RUNS/snap/c10-$imb-ib$SFX@31"
+pair() {   # pair IMB: the IB run, and Switching forked off its snapshot at the fork epoch
+  local imb=$1
+  local ib="$RUNS/c10-$imb-ib$SFX" sw="$RUNS/c10-$imb-switching$SFX" snap="$RUNS/snap/c10-$imb-ib$SFX@$FORK"
+  if [ "$SERIAL" = 1 ]; then
+    if [ ! -f "$sw/manifest.json" ]; then
+      # The snapshot watcher only copies; IB trains alone, then Switching continues from the copy.
+      if [ ! -d "$snap" ]; then ( snapshot_at "$ib" "$FORK" "$snap" ) & local w=$!; fi
+      train "$imb" ib "$ib"
+      [ -n "${w:-}" ] && wait "$w"
+      train "$imb" switching "$sw" --fork-from "$snap"
+    else
+      train "$imb" ib "$ib"; train "$imb" switching "$sw"
+    fi
+    return
+  fi
   ( train "$imb" ib "$ib" ) &
   if [ ! -f "$sw/manifest.json" ]; then
-    ( snapshot_at "$ib" 31 "$snap" && train "$imb" switching "$sw" --fork-from "$snap" ) &
+    ( snapshot_at "$ib" "$FORK" "$snap" && train "$imb" switching "$sw" --fork-from "$snap" ) &
   else
     ( train "$imb" switching "$sw" ) &
   fi
+}
+for imb in $IMBS; do
+  if [ "$SERIAL" = 1 ]; then pair "$imb"; else pair "$imb" & fi
 done
 wait
 "$PY" experiments/table1_summary.py --runs "$RUNS"/c10-*-ib$SFX "$RUNS"/c10-*-switching$SFX --records "$RECORDS"
