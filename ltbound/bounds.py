@@ -60,13 +60,13 @@ from typing import Any
 import numpy as np
 
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
-                          check_losses, check_positive_int, check_probability_vector,
-                          check_same_length, check_seed, check_theta_index)
-from .confidence import confidence_ratio, confidence_term, confidence_term_ib
-from .objectives import standard_objective, weighted_objective
-from .rademacher import RademacherEstimate, rademacher_monte_carlo
-from .residual import ResidualEstimate, q_residual
-from .sampling import parse_sampler, sampling_distribution
+                          check_losses, check_num_classes, check_positive_int, check_probability_vector,
+                          check_random_state, check_same_length, check_theta_index)
+from .confidence import _ib_term, _ratio, _term
+from .objectives import _sample_weights, _standard, _weighted
+from .rademacher import RademacherEstimate, _chunk_columns, _monte_carlo, check_num_draws
+from .residual import MAX_BOOTSTRAP, ResidualEstimate, _q_residual
+from .sampling import _distribution, parse_sampler
 
 __all__ = ["BoundTerm", "BoundResult", "BoundReport", "ib_bound", "sampling_bound",
            "target_bound", "estimate_bounds", "check_loss_range"]
@@ -331,7 +331,11 @@ def check_loss_range(losses: Any, loss_range: float | None, empirical_range: boo
     """
     if not isinstance(empirical_range, (bool, np.bool_)):
         raise ValueError(f"empirical_range must be True or False, got {empirical_range!r}")
-    lo, hi = _loss_extremes(losses)
+    return _loss_range(*_loss_extremes(losses), loss_range, empirical_range)
+
+
+def _loss_range(lo: float, hi: float, loss_range: Any, empirical_range: bool) -> tuple[float, str]:
+    """M and its source from the extremes of checked losses (the one check of ``loss_range``)."""
     if loss_range is None:
         if not empirical_range:
             raise ValueError("loss_range must be given: M with every loss in [0, M] (0-1 loss: 1.0; "
@@ -354,7 +358,11 @@ def check_loss_range(losses: Any, loss_range: float | None, empirical_range: boo
 
 
 def _loss_extremes(losses: Any) -> tuple[float, float]:
-    """(min, max) of validated losses; memmaps are scanned in row blocks and checked there."""
+    """(min, max) of the losses, checking them on the way (once: callers pass them unchecked).
+
+    A memmap is scanned in row blocks, each block checked as it is read, so it is never
+    loaded whole; every later pass over it trusts this scan.
+    """
     if isinstance(losses, np.memmap):
         mat = check_losses(losses)                     # shape checks only for a memmap
         mat2 = mat.reshape(1, -1) if mat.ndim == 1 else mat
@@ -366,6 +374,14 @@ def _loss_extremes(losses: Any) -> tuple[float, float]:
         return lo, hi
     arr = check_losses(losses)
     return float(arr.min()), float(arr.max())
+
+
+def _checked_losses(losses: Any) -> tuple[Any, float, float]:
+    """(losses, min, max): an in-memory array checked once (a memmap is kept and scanned)."""
+    if isinstance(losses, np.memmap):
+        return losses, *_loss_extremes(losses)
+    arr = check_losses(losses)
+    return arr, float(arr.min()), float(arr.max())
 
 
 @dataclass(frozen=True)
@@ -380,8 +396,14 @@ class _Problem:
     delta_split: dict
     theta_index: int
     num_draws: int
-    seed: Any
+    generator: np.random.Generator | None     # the caller's Generator (None: an int seed)
+    seed: int | None                          # the int seed (None: a Generator)
     theta_fixed: bool = False
+
+    def rng(self) -> np.random.Generator:
+        """The stream of one consumer (sign draws, bootstrap): a fresh Generator from an int
+        seed for each, or the caller's Generator, shared and advancing, as documented."""
+        return self.generator if self.seed is None else np.random.default_rng(self.seed)
 
     @property
     def n(self) -> int:
@@ -402,11 +424,12 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     """Validate the shared inputs. ``class_vectors`` maps argument names to the per-class
     arguments (p, π); given as arrays and without ``num_classes``, their length is C, so a
     class absent from the labels is reported as empty, and a label beyond them as such."""
-    if not isinstance(losses, np.memmap):
-        losses = check_losses(losses)
-    m, source = check_loss_range(losses, loss_range, empirical_range)
+    if not isinstance(empirical_range, (bool, np.bool_)):
+        raise ValueError(f"empirical_range must be True or False, got {empirical_range!r}")
+    losses, lo, hi = _checked_losses(losses)
+    m, source = _loss_range(lo, hi, loss_range, empirical_range)
     mat = losses.reshape(1, -1) if losses.ndim == 1 else losses
-    c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
+    c = None if num_classes is None else check_num_classes(num_classes)
     y = check_labels(labels, c)
     check_same_length(mat, y, "losses", "labels")
     if c is None:
@@ -424,8 +447,8 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     f = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
                             low_open=True, high_open=True)
     ti = check_theta_index(theta_index, mat.shape[0])
-    b = check_positive_int(num_draws, "num_draws")
-    check_seed(seed)        # validated here, used by the Rademacher and bootstrap draws
+    b = check_num_draws(num_draws)
+    generator, seed_value = check_random_state(seed)
     if (1.0 - f) * d == 0 or f * d == 0:
         raise ValueError(f"delta = {d!r} split by mc_delta_fraction = {f!r} gives a part that rounds to 0 "
                          "(no finite bound); use a larger delta or a fraction nearer 0.5")
@@ -437,7 +460,8 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
         split = {"mcdiarmid": 0.5 * (1.0 - f) * d, "rademacher_concentration": 0.5 * (1.0 - f) * d,
                  "monte_carlo": f * d}
     return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
-                    delta_split=split, theta_index=ti, num_draws=b, seed=seed,
+                    delta_split=split, theta_index=ti, num_draws=b,
+                    generator=None if seed_value is not None else generator, seed=seed_value,
                     theta_fixed=bool(theta_fixed))
 
 
@@ -446,16 +470,16 @@ def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndar
     if isinstance(p, str):
         q, canonical = parse_sampler(p, name)
         label = f"q = {q:g}" if canonical.startswith("q=") else f"{canonical} (q = {q:g})"
-        return sampling_distribution(counts, q), label
+        return _distribution(counts, q), label
     if isinstance(p, (bool, np.bool_)):
         raise ValueError(f"{name} must be a probability vector, a sampler name or a real q, got {p!r}")
     if np.ndim(p) == 0:
         try:
-            q = parse_sampler(float(p), name)[0]
-        except (TypeError, ValueError):
+            q = check_finite_scalar(p, name)
+        except ValueError:
             raise ValueError(f"{name} as a number is the exponent q of Eq. 1 and must be a finite real, "
                              f"got {p!r}") from None
-        return sampling_distribution(counts, q), f"q = {q:g}"
+        return _distribution(counts, q), f"q = {q:g}"
     pv = check_probability_vector(p, name, size=counts.size)
     return pv, "given p"
 
@@ -463,8 +487,10 @@ def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndar
 # ----------------------------------------------------------------------------- terms
 
 def _rademacher(prob: _Problem, weights: np.ndarray | None) -> RademacherEstimate:
-    return rademacher_monte_carlo(prob.losses, weights=weights, num_draws=prob.num_draws,
-                                  seed=prob.seed, delta=prob.delta_split["monte_carlo"])
+    # The losses were checked (a memmap scanned) by _problem: the core does not check again.
+    w_abs = np.full(prob.n, 1.0 / prob.n) if weights is None else np.abs(weights)
+    return _monte_carlo(prob.losses, w_abs, prob.num_draws, prob.rng(), prob.seed,
+                        prob.delta_split["monte_carlo"], _chunk_columns(prob.losses, None), False)
 
 
 def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str,
@@ -523,13 +549,13 @@ def _m_note(prob: _Problem) -> str:
 
 def _ib(prob: _Problem, rad: RademacherEstimate) -> BoundResult:
     d_mcd = prob.delta_split["mcdiarmid"]
-    objective = float(standard_objective(prob.row()))                      # Eq. 3, R(θ) = 0
+    objective = float(_standard(prob.row()))                               # Eq. 3, R(θ) = 0
     terms = [
         BoundTerm("objective", "L^s(θ)", objective, "rigorous", "Eq. 3",
                   None, "mean training loss of θ (the IB objective, regulariser excluded)"),
         *_rademacher_terms(rad, "Eq. 6", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)", prob, 1.0 / prob.n),
         BoundTerm("confidence", "M·sqrt(ln(1/δ)/(2n))",
-                  confidence_term_ib(prob.n, prob.loss_range, d_mcd), "rigorous", "Eq. 6", None,
+                  _ib_term(prob.n, prob.loss_range, d_mcd), "rigorous", "Eq. 6", None,
                   f"McDiarmid over D at δ = {d_mcd:g}, bounded differences M/n" + _m_note(prob)),
     ]
     return _result("IB bound", "Eq. 6", RISK_TRAINING_PRIOR, terms, prob, rad=rad)
@@ -538,8 +564,9 @@ def _ib(prob: _Problem, rad: RademacherEstimate) -> BoundResult:
 def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: str,
               num_bootstrap: int) -> BoundResult:
     d_mcd = prob.delta_split["mcdiarmid"]
-    objective = float(weighted_objective(prob.row(), prob.labels, pv))     # Eq. 4, R(θ) = 0
-    res = q_residual(prob.losses, prob.labels, pv, num_bootstrap=num_bootstrap, seed=prob.seed)
+    objective = float(_weighted(prob.row(), _sample_weights(prob.labels, pv, prob.counts)))  # Eq. 4, R = 0
+    res = _q_residual(np.asarray(prob.losses).astype(np.float64, copy=False), prob.labels, pv, prob.counts,
+                      num_bootstrap, prob.rng(), 0.95)
     err = None if res.ci_low is None else 0.5 * (res.ci_high - res.ci_low)
     # Theorem 1's condition from the same per-row g that gave Q̂_n, so its sign is exact.
     condition = float(res.value - res.per_param[prob.theta_index])
@@ -552,7 +579,7 @@ def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: st
                   "Eq. 18 takes E_D of an infimum over Θ, one D gives an estimate"
                   + ("" if err is None else f" (error: half-width of a {res.level:g} within-class bootstrap interval)")),
         BoundTerm("confidence", "M·sqrt(Σp²/n)·sqrt(ln(1/δ)/2)",
-                  confidence_term(prob.counts, pv, prob.loss_range, d_mcd), "rigorous", "Eq. 7", None,
+                  _term(prob.counts, pv, prob.loss_range, d_mcd), "rigorous", "Eq. 7", None,
                   f"McDiarmid over D at δ = {d_mcd:g}, bounded differences p_j M/n_j (Eq. 15, 16)"
                   + _m_note(prob)),
     ]
@@ -562,14 +589,14 @@ def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: st
 
 def _target(prob: _Problem, rad: RademacherEstimate, pi: np.ndarray, label: str) -> BoundResult:
     d_mcd = prob.delta_split["mcdiarmid"]
-    objective = float(weighted_objective(prob.row(), prob.labels, pi))     # L_π: Eq. 4 with p = π
+    objective = float(_weighted(prob.row(), _sample_weights(prob.labels, pi, prob.counts)))  # L_π: Eq. 4, p = π
     terms = [
         BoundTerm("objective", "L_π(θ)", objective, "rigorous", "target prior", None,
                   f"training loss of θ reweighted to the target prior ({label}): Σ_j π_j/n_j Σ_i L_ji"),
         *_rademacher_terms(rad, "target prior", "R̂_w(Θ̂)", "Σ_i ξ_i (π_j/n_j) L_i(θ)", prob,
                            float(np.sum(pi ** 2 / prob.counts))),
         BoundTerm("confidence", "M·sqrt(Σπ²/n)·sqrt(ln(1/δ)/2)",
-                  confidence_term(prob.counts, pi, prob.loss_range, d_mcd), "rigorous", "target prior",
+                  _term(prob.counts, pi, prob.loss_range, d_mcd), "rigorous", "target prior",
                   None, f"McDiarmid over D at δ = {d_mcd:g}, bounded differences π_j M/n_j" + _m_note(prob)),
     ]
     risk = (f"R_π(θ) = Σ_j π_j E[ℓ | y = j], the risk under the target class prior ({label})")
@@ -587,7 +614,8 @@ def _target_prior(target_prior: Any, counts: np.ndarray) -> tuple[np.ndarray, st
 
 
 def _num_bootstrap(num_bootstrap: Any) -> int:
-    return check_positive_int(num_bootstrap, "num_bootstrap", minimum=0)
+    return check_positive_int(num_bootstrap, "num_bootstrap", minimum=0, maximum=MAX_BOOTSTRAP,
+                              why=" (each replicate is a pass over the losses)")
 
 
 # ----------------------------------------------------------------------------- public
@@ -777,4 +805,4 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     sampling = _sampling(prob, rad, pv, label, nb)
     tgt = _target(prob, _rademacher(prob, (pi / prob.counts)[prob.labels]), pi, pi_label)
     return BoundReport(ib=ib, sampling=sampling, target=tgt, condition=float(sampling.condition),
-                       confidence_ratio=confidence_ratio(prob.counts, pv))
+                       confidence_ratio=_ratio(prob.counts, pv))

@@ -56,7 +56,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels, check_positive_int,
-                          check_probability_vector, check_seed)
+                          check_probability_vector, check_random_state)
 from .sampling import shot_groups
 
 BETTER, WORSE, NO_DIFFERENCE, TOO_FEW = "better", "worse", "no detectable difference", "too few seeds"
@@ -436,7 +436,7 @@ def compare_on_test_set(correct_a: Any, correct_b: Any, labels: Any, *, alpha: f
                          "the same test samples in the same order")
     alpha = check_delta(alpha, "alpha")
     num_bootstrap = check_positive_int(num_bootstrap, "num_bootstrap")
-    rng, seed_value = check_seed(seed)
+    rng, seed_value = check_random_state(seed)
     d = a.astype(np.float64) - b.astype(np.float64)          # +1: A right, B wrong
     diff = float(np.mean(np.bincount(y, weights=d, minlength=c) / m))
     # Paired bootstrap, stratified by class (the class sizes of the test set are fixed by design).

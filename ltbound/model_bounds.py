@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._optional import require
-from ._validation import check_finite_scalar, check_positive_int
+from ._validation import check_finite_scalar, check_seed
 from .bounds import BoundReport, estimate_bounds
 
 __all__ = ["bounds_for_model"]
@@ -68,7 +68,7 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
     if loss not in ("ce-clipped", "zero-one"):
         raise ValueError(f"loss must be 'ce-clipped' or 'zero-one' (the bounds need a bounded loss), got {loss!r}")
     cap_v = check_finite_scalar(cap, "cap", low=0.0, low_open=True) if loss == "ce-clipped" else None
-    s = check_positive_int(seed, "seed", minimum=0)
+    s = check_seed(seed)
     require("torch", "bounds_for_model")               # a clear message naming the extra if torch is absent
     from .train.bridge import model_loss_matrix    # torch, imported only here
 

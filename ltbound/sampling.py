@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
+from ._validation import check_counts, check_finite_scalar, check_labels, check_num_classes, check_positive_int
 
 #: q of the named samplers of Sect. 3.1 (Eq. 1).
 SAMPLER_Q: dict[str, float] = {"IB": 1.0, "SQRT": 0.5, "CB": 0.0, "CR": -1.0}
@@ -99,16 +99,30 @@ def sampling_distribution(counts: Any, q: str | float) -> np.ndarray:
     n_j = 10^6, q = 60). An empty class is refused: n_j^q is undefined for q < 0 and for
     q >= 0 the example draw of step 2 is impossible.
     """
-    n = check_counts(counts)
-    qv = sampler_q(q)
-    log_w = qv * np.log(n.astype(np.float64))
+    return _distribution(check_counts(counts), sampler_q(q))
+
+
+def _distribution(counts: np.ndarray, q: float) -> np.ndarray:
+    """Core of :func:`sampling_distribution`: int64 counts (C,) >= 1 and a finite q.
+
+    When |q| is so large that q log n_j overflows (|q| >~ 1e307), the logs are first shifted
+    by the extreme class (largest n_j for q > 0, smallest for q < 0), which leaves every
+    exponent <= 0 and the extreme classes at exactly 0: p tends to the uniform distribution
+    over the largest (q → +∞) or smallest (q → −∞) classes, and this computes that limit.
+    The ordinary path is kept for all other q so that its numbers do not change.
+    """
+    log_n = np.log(counts.astype(np.float64))
+    with np.errstate(over="ignore"):
+        log_w = q * log_n
+        if not np.all(np.isfinite(log_w)):
+            log_w = q * (log_n - (log_n.max() if q > 0 else log_n.min()))
     p = np.exp(log_w - logsumexp(log_w))
     return p / p.sum()
 
 
 def class_counts(labels: Any, num_classes: int) -> np.ndarray:
     """Examples per class, n_j, for labels in [0, num_classes); shape (num_classes,), int64."""
-    c = check_positive_int(num_classes, "num_classes")
+    c = check_num_classes(num_classes)
     y = check_labels(labels, c)
     return np.bincount(y, minlength=c).astype(np.int64)
 
@@ -128,7 +142,7 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: 
     nm = check_positive_int(n_max, "n_max")
     if nm >= 2 ** 62:
         raise ValueError(f"n_max must be a sample count below 2**62, got {nm:.3g}")
-    c = check_positive_int(num_classes, "num_classes")
+    c = check_num_classes(num_classes)
     beta = check_finite_scalar(imbalance, "imbalance", low=1.0)
     if profile == "exp":
         if c == 1:

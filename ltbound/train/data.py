@@ -47,7 +47,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
+from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int, check_seed
 from ..sampling import class_counts, long_tailed_counts, shot_groups
 from ..schedule import DATASETS   # the names live beside the recipes, readable without torch
 
@@ -148,13 +148,6 @@ def split_hash(indices: Any) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr, dtype="<i8").tobytes()).hexdigest()
 
 
-def _check_seed32(seed: Any, name: str) -> int:
-    """A ``numpy.random.RandomState`` seed: an integer in [0, 2**32) (bools and floats refused)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
-    return int(seed)
-
-
 def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
     """Positions of a long-tailed subset: the first ``counts[j]`` of each class after a seeded shuffle.
 
@@ -183,7 +176,7 @@ def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
     """
     n = check_counts(counts, "counts")
     y = check_labels(labels, len(n))
-    seed = _check_seed32(seed, "seed")
+    seed = check_seed(seed, "seed", maximum=2 ** 32 - 1)      # numpy RandomState seeds
     available = np.bincount(y, minlength=len(n))
     short = np.flatnonzero(available < n)
     if short.size:
@@ -536,7 +529,7 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, imbala
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"name must be one of {list(DATASETS)}, got {name!r}")
     imb = None if imbalance is None else check_finite_scalar(imbalance, "imbalance", low=1.0)
-    split_seed = _check_seed32(split_seed, "split_seed")
+    split_seed = check_seed(split_seed, "split_seed", maximum=2 ** 32 - 1)
     k = None if max_test_per_class is None else check_positive_int(max_test_per_class, "max_test_per_class")
     if not isinstance(download, (bool, np.bool_)):
         raise ValueError(f"download must be True or False, got {download!r}")
