@@ -67,6 +67,7 @@ from .objectives import _sample_weights, _standard, _weighted
 from .rademacher import RademacherEstimate, _chunk_columns, _monte_carlo, check_num_draws
 from .residual import MAX_BOOTSTRAP, ResidualEstimate, _q_residual
 from .sampling import _distribution, parse_sampler
+from .theorem1 import theorem1_condition
 
 __all__ = ["BoundTerm", "BoundResult", "BoundReport", "ib_bound", "sampling_bound",
            "target_bound", "estimate_bounds", "check_loss_range"]
@@ -569,7 +570,7 @@ def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: st
                       num_bootstrap, prob.rng(), 0.95)
     err = None if res.ci_low is None else 0.5 * (res.ci_high - res.ci_low)
     # Theorem 1's condition from the same per-row g that gave Q̂_n, so its sign is exact.
-    condition = float(res.value - res.per_param[prob.theta_index])
+    condition = float(theorem1_condition(res.per_param, prob.theta_index))
     terms = [
         BoundTerm("objective", "L(θ)", objective, "rigorous", "Eq. 4", None,
                   f"class-weighted training loss of θ, weights p_j/n_j with p = {label}"),
