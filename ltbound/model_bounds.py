@@ -14,7 +14,7 @@ from typing import Any
 
 from ._optional import require
 from ._validation import check_finite_scalar, check_seed
-from .bounds import BoundReport, estimate_bounds
+from .bounds import BoundReport, estimate_bounds, loss_range_of
 
 __all__ = ["bounds_for_model"]
 
@@ -76,5 +76,5 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
                                        mean=mean, std=std, loss=loss, cap=cap_v, batch_size=batch_size,
                                        device=device, progress=progress)
     return estimate_bounds(losses, labels, p, target=target, delta=delta,
-                           loss_range=1.0 if cap_v is None else cap_v, num_classes=num_classes, theta_index=0,
+                           loss_range=loss_range_of(loss, cap_v), num_classes=num_classes, theta_index=0,
                            num_draws=num_draws, seed=s, num_bootstrap=num_bootstrap)
