@@ -58,7 +58,7 @@ from scipy import optimize, stats
 from ._validation import (MAX_LOSS, _describe, check_counts, check_delta, check_finite_scalar, check_labels,
                           check_num_classes, check_positive_int, check_probability_vector, check_random_state,
                           real_array)
-from .sampling import shot_groups
+from .sampling import _shot_groups
 
 BETTER, WORSE, NO_DIFFERENCE, TOO_FEW = "better", "worse", "no detectable difference", "too few seeds"
 VERDICTS = (BETTER, WORSE, NO_DIFFERENCE, TOO_FEW)
@@ -238,7 +238,7 @@ def accuracy_intervals(correct: Any, labels: Any, *, train_counts: Any = None, n
         if tc.size != c:
             raise ValueError(f"train_counts has {tc.size} classes but the test labels have {c}; "
                              "pass one training count per class")
-        for g, idx in shot_groups(tc).items():
+        for g, idx in _shot_groups(tc).items():
             if idx.size:
                 ge, gl, gh, methods[g] = _weighted_interval(x[idx], m[idx], np.full(idx.size, 1.0 / idx.size), level)
                 groups[g] = (ge, gl, gh)
@@ -403,6 +403,11 @@ def mcnemar_exact(correct_a: Any, correct_b: Any) -> tuple[float, int, int]:
     if a.size != b_.size:
         raise ValueError(f"correct_a has {a.size} samples but correct_b has {b_.size}: a paired test needs the "
                          "same test samples in the same order")
+    return _mcnemar(a, b_)
+
+
+def _mcnemar(a: np.ndarray, b_: np.ndarray) -> tuple[float, int, int]:
+    """Core of :func:`mcnemar_exact`: two checked bool arrays of one length."""
     b = int(np.sum(a & ~b_))
     c = int(np.sum(~a & b_))
     p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
@@ -457,7 +462,7 @@ def compare_on_test_set(correct_a: Any, correct_b: Any, labels: Any, *, alpha: f
     reps /= c
     low, high = (float(v) for v in np.quantile(reps, [alpha / 2, 1 - alpha / 2]))
     if np.all(m == m[0]):
-        p, nb, nc = mcnemar_exact(a, b)
+        p, nb, nc = _mcnemar(a, b)
         method = "exact McNemar + stratified paired bootstrap"
     else:
         disc = d != 0

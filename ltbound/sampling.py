@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import check_counts, check_finite_scalar, check_labels, check_num_classes, check_positive_int
+from ._validation import (_describe, check_counts, check_finite_scalar, check_labels, check_num_classes,
+                          check_positive_int, real_array)
 
 #: q of the named samplers of Sect. 3.1 (Eq. 1).
 SAMPLER_Q: dict[str, float] = {"IB": 1.0, "SQRT": 0.5, "CB": 0.0, "CR": -1.0}
@@ -163,7 +164,11 @@ def shot_groups(counts: Any) -> dict[str, np.ndarray]:
     Thresholds of Sect. 4.4 on training examples per class. Returns a dict
     ``{'many': idx, 'medium': idx, 'few': idx}`` of int64 index arrays (possibly empty).
     """
-    n = check_counts(counts, allow_zero=True)
+    return _shot_groups(check_counts(counts, allow_zero=True))
+
+
+def _shot_groups(n: np.ndarray) -> dict[str, np.ndarray]:
+    """Core of :func:`shot_groups`: checked int64 counts."""
     return {
         "many": np.flatnonzero(n >= MANY_SHOT_MIN),
         "medium": np.flatnonzero((n > FEW_SHOT_MAX) & (n < MANY_SHOT_MIN)),
@@ -177,12 +182,14 @@ def shot_group_means(per_class: Any, counts: Any) -> dict[str, float | None]:
     Non-finite entries (a class with no test sample) are left out; a group with no class, or
     only such entries, gives None. Returns ``{'many': ..., 'medium': ..., 'few': ...}``.
     """
-    values = np.asarray(per_class, dtype=np.float64)
+    values = real_array(per_class)
+    if values is None:
+        raise ValueError(f"per_class must be real numbers, one per class, got {_describe(per_class)}")
     n = check_counts(counts, allow_zero=True)
     if values.shape != n.shape:
         raise ValueError(f"per_class has shape {values.shape} but counts has {n.shape}: one value per class")
     out: dict[str, float | None] = {}
-    for group, idx in shot_groups(n).items():
+    for group, idx in _shot_groups(n).items():
         v = values[idx]
         v = v[np.isfinite(v)]
         out[group] = float(v.mean()) if v.size else None

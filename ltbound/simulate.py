@@ -382,8 +382,12 @@ def draw_training_set(problem: SimProblem, rng: int | np.random.Generator) -> tu
     """
     if not isinstance(problem, SimProblem):
         raise ValueError(f"problem must be a SimProblem (from make_problem), got {type(problem).__name__}")
-    rng = check_random_state(rng, "rng")[0]
-    y = np.repeat(np.arange(problem.num_classes), problem.counts)
+    return _draw(problem, problem.counts, check_random_state(rng, "rng")[0])
+
+
+def _draw(problem: SimProblem, per_class: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Core of the two draws: ``per_class`` points of class j (an int, or counts n_j), class-sorted."""
+    y = np.repeat(np.arange(problem.num_classes), per_class)
     x = problem.means[y] + rng.standard_normal((y.size, problem.dim))
     return _losses_of(problem.weights, problem.biases, x, y, problem.loss, problem.margin), y
 
@@ -397,10 +401,7 @@ def draw_test_set(problem: SimProblem, per_class: int, rng: int | np.random.Gene
     if not isinstance(problem, SimProblem):
         raise ValueError(f"problem must be a SimProblem (from make_problem), got {type(problem).__name__}")
     m = check_positive_int(per_class, "per_class")
-    rng = check_random_state(rng, "rng")[0]
-    y = np.repeat(np.arange(problem.num_classes), m)
-    x = problem.means[y] + rng.standard_normal((y.size, problem.dim))
-    return _losses_of(problem.weights, problem.biases, x, y, problem.loss, problem.margin), y
+    return _draw(problem, m, check_random_state(rng, "rng")[0])
 
 
 def certified_risk_coverage(problem: SimProblem, *, rule: int = 0, per_class: int = 20, num_draws: int = 200,
@@ -431,6 +432,7 @@ def certified_risk_coverage(problem: SimProblem, *, rule: int = 0, per_class: in
     if k >= problem.class_risks.shape[0]:
         raise ValueError(f"rule must be in [0, {problem.class_risks.shape[0]}), got {k}")
     draws = check_positive_int(num_draws, "num_draws")
+    m = check_positive_int(per_class, "per_class")
     delta = check_delta(delta)
     s = check_seed(seed)
     c = problem.num_classes
@@ -439,14 +441,14 @@ def certified_risk_coverage(problem: SimProblem, *, rule: int = 0, per_class: in
     bounds, emp = np.empty(draws), np.empty(draws)
     for i in range(draws):
         rng = np.random.default_rng(np.random.SeedSequence([s, 3, i]))
-        losses, y = draw_test_set(problem, per_class, rng)
+        losses, y = _draw(problem, m, rng)
         res = certified_risk(losses[k] == 0, y, delta=delta, num_classes=c, method=method)
         bounds[i], emp[i] = res.bound, res.empirical
     return {"coverage": float(np.mean(bounds >= true)),
             "ambiguous": float(np.mean(np.abs(bounds - true) <= 3 * true_se)),
             "true_risk": true, "true_risk_se": true_se, "mean_bound": float(bounds.mean()),
             "mean_empirical": float(emp.mean()), "num_draws": draws, "delta": delta,
-            "per_class": int(per_class), "rule": k, "seed": s, "method": method}
+            "per_class": m, "rule": k, "seed": s, "method": method}
 
 
 # ----------------------------------------------------------------------------- coverage
@@ -702,7 +704,7 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
     rad_pi = np.empty(draws)
     for i in range(draws):
         data_rng, sign_rng = _draw_rngs(s, i)
-        losses, _ = draw_training_set(problem, data_rng)              # labels: always ``labels``
+        losses, _ = _draw(problem, counts, data_rng)                  # labels: always ``labels``
         cols = _chunk_columns(losses, None)
         obj_ib[i] = _standard(losses)                                             # Eq. 3
         for nm in names:
