@@ -2,7 +2,18 @@
 
 Every public function of ltbound calls these first, so that bad input fails with a
 ``ValueError`` that names the argument, what it got and what it needs, instead of a
-silent wrong number or a traceback from inside numpy. Internals then trust their inputs.
+silent wrong number or a traceback from inside numpy.
+
+The contract (scikit-learn's): a public function checks each argument once, then calls
+private cores (``_name``, beside the public function) that trust their inputs and never
+check again; a public function does not call another public function, whose checks would
+run a second time. ``tests/test_validation_once.py`` counts the checks of one call.
+
+Scalars: Python and NumPy real numbers are accepted and give the same float; bools,
+complex numbers (NumPy's too, whose float() silently drops the imaginary part), strings
+and integers beyond the float64 range are refused. Integers have documented maxima
+(:data:`MAX_INT`, :data:`MAX_CLASSES`, :data:`MAX_SEED`) so that a stray huge value fails
+here instead of overflowing, hanging or allocating terabytes further in.
 """
 
 from __future__ import annotations
@@ -205,6 +216,15 @@ def check_loss_magnitude(arr: np.ndarray, name: str = "losses", offset: int = 0)
         raise ValueError(f"{name} must be at most {MAX_LOSS:g} in magnitude (larger values overflow sums and "
                          f"squares), found {arr[first]!r} at index {where}; rescale the losses (every bound "
                          "term scales with them)")
+
+
+def check_m(loss_range: Any, name: str = "loss_range") -> float:
+    """M, the range of a bounded loss: a finite float in (0, :data:`MAX_LOSS`].
+
+    The one check of M (the bounds and the confidence terms call it); above MAX_LOSS the
+    confidence terms M·sqrt(ln(1/δ)/2)·... overflow float64.
+    """
+    return check_finite_scalar(loss_range, name, low=0.0, low_open=True, high=MAX_LOSS)
 
 
 def _first_bad(arr: np.ndarray) -> str:

@@ -59,9 +59,9 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
-                          check_losses, check_num_classes, check_positive_int, check_probability_vector,
-                          check_random_state, check_same_length, check_theta_index)
+from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels, check_losses, check_m,
+                          check_num_classes, check_positive_int, check_probability_vector, check_random_state,
+                          check_same_length, check_theta_index)
 from .confidence import _ib_term, _ratio, _term
 from .objectives import _sample_weights, _standard, _weighted
 from .rademacher import RademacherEstimate, _chunk_columns, _monte_carlo, check_num_draws
@@ -373,7 +373,7 @@ def _loss_range(lo: float, hi: float, loss_range: Any, empirical_range: bool) ->
     if empirical_range:
         raise ValueError(f"loss_range={loss_range!r} and empirical_range=True both given; pass "
                          "loss_range=None to use the observed range, or empirical_range=False")
-    m = check_finite_scalar(loss_range, "loss_range", low=0.0, low_open=True)
+    m = check_m(loss_range)
     if hi > m:
         raise ValueError(f"losses reach {hi:.6g} but loss_range is {m:g}: the bounds need every loss in "
                          f"[0, loss_range]; clip cross-entropy at the cap (np.minimum(losses, cap)) "

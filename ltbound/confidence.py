@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_counts, check_delta, check_finite_scalar, check_positive_int,
-                          check_probability_vector)
+from ._validation import check_counts, check_delta, check_m, check_positive_int, check_probability_vector
 
 __all__ = ["confidence_term_ib", "confidence_term", "confidence_ratio"]
 
 
 def _loss_range(loss_range: Any) -> float:
-    return check_finite_scalar(loss_range, "loss_range", low=0.0, low_open=True)
+    return check_m(loss_range)
 
 
 def _counts_and_p(counts: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:

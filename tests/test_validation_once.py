@@ -72,7 +72,7 @@ def test_estimate_bounds_checks_losses_labels_counts_range_and_seed_once(calls):
     assert calls[("check_losses", "")] == 1
     assert calls[("check_labels", "")] == 1
     assert sum(v for (f, _), v in calls.items() if f == "check_counts") == 1
-    assert calls[("check_finite_scalar", "loss_range")] == 1
+    assert calls[("check_finite_scalar", "loss_range")] == 1          # through check_m, the one check of M
     assert calls[("check_random_state", "")] == 1
     assert calls[("check_seed", "seed")] == 1
     assert calls[("check_positive_int", "num_draws")] == 1
@@ -113,3 +113,42 @@ def test_run_coverage_checks_delta_once_for_all_draws(calls):
     ltbound.simulate.run_coverage(prob, num_draws=3, num_sign_draws=10, seed=1)
     assert calls[("check_delta", "")] == 1
     assert calls[("check_losses", "")] == 0          # the draws are built here, not passed in
+
+
+def test_loss_range_of_is_the_one_cap_to_m_rule():
+    from ltbound.bounds import loss_range_of
+    assert loss_range_of("ce-clipped", 5.0) == 5.0 and loss_range_of("zero-one") == 1.0
+    with pytest.raises(ValueError, match="needs cap"):
+        loss_range_of("ce-clipped")
+    with pytest.raises(ValueError, match="cap applies only"):
+        loss_range_of("zero-one", 5.0)                 # a cap is never silently ignored
+    with pytest.raises(ValueError, match="loss must be one of"):
+        loss_range_of("ce")                            # unbounded: no M
+
+
+def test_model_bounds_takes_m_from_loss_range_of():
+    import ast
+    import inspect
+    import ltbound.model_bounds
+    src = inspect.getsource(ltbound.model_bounds)
+    calls = {n.func.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert "loss_range_of" in calls
+    assert "1.0 if cap" not in src
+
+
+def test_one_seed_checker():
+    """check_seed is the only definition of a valid seed: the private checkers are gone, and
+    ints, numpy ints and Generators behave alike wherever a seed is taken."""
+    import ltbound.simulate
+    import ltbound.train.data as data
+    assert not hasattr(ltbound.simulate, "_seed_int") and not hasattr(data, "_check_seed32")
+    assert _validation.check_seed(np.int64(7)) == 7
+    for bad in (-1, 3.0, None, True, np.bool_(False), "1", 2 ** 64):
+        with pytest.raises(ValueError, match="seed must be"):
+            _validation.check_seed(bad)
+    with pytest.raises(ValueError, match=r"split_seed must be an integer >= 0 and <= 2\*\*32 - 1"):
+        _validation.check_seed(2 ** 32, "split_seed", maximum=2 ** 32 - 1)
+    g = np.random.default_rng(1)
+    assert _validation.check_random_state(g) == (g, None)
+    a, s = _validation.check_random_state(np.int64(4))
+    assert s == 4 and a.random() == np.random.default_rng(4).random()
