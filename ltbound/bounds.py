@@ -672,7 +672,7 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
         :func:`ltbound.train.theta.perturbation_loss_matrix` puts the model in row 0 and a
         run's checkpoints put the final model last. ``None`` with one row means that row.
     num_draws : int
-        Rademacher sign draws (Monte Carlo, Eq. 5).
+        Rademacher sign draws (Monte Carlo, Eq. 5), at most 10^7.
     seed : int or numpy.random.Generator
         Seed of the sign draws; same seed, same numbers.
     mc_delta_fraction : float
@@ -715,7 +715,7 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
         Class weights: a probability vector, a sampler name ('IB', 'SQRT', 'CB', 'CR') or
         the exponent q of Eq. 1.
     num_bootstrap : int
-        Within-class bootstrap replicates for the error of −Q̂_n (0: none).
+        Within-class bootstrap replicates for the error of −Q̂_n (0: none; at most 10^7).
     Other parameters
         As :func:`ib_bound`.
 

@@ -215,7 +215,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     weights : array_like, shape (n,), optional
         Per-sample weights w_i, finite (any sign; ξ is symmetric). Default 1/n (Eq. 5).
     num_draws : int, default 1000
-        B >= 1 independent sign vectors.
+        B independent sign vectors, 1 <= B <= 10^7 (:data:`MAX_DRAWS`).
     seed : int or numpy.random.Generator, default 0
         Same seed, same signs, same value, whatever ``chunk_size``.
     delta : float, default 0.05

@@ -100,7 +100,8 @@ def q_residual(losses: Any, labels: Any, p: Any, *, counts: Any = None, num_boot
     counts : array_like of int, shape (C,), optional
         Samples per class; defaults to (and must equal) the counts of ``labels``.
     num_bootstrap : int, default 0
-        Bootstrap replicates for the percentile interval; 0 skips the bootstrap.
+        Bootstrap replicates for the percentile interval, at most 10^7 (:data:`MAX_BOOTSTRAP`);
+        0 skips the bootstrap.
     seed : int or numpy.random.Generator, default 0
         Seed of the bootstrap; same seed, same interval.
     level : float, default 0.95

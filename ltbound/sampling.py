@@ -97,8 +97,10 @@ def sampling_distribution(counts: Any, q: str | float) -> np.ndarray:
     -----
     Computed in log space, log p_j = q log n_j - logsumexp(q log n), so that large |q| or
     large counts neither overflow nor underflow to 0/0 (n_j^q alone overflows float64 for
-    n_j = 10^6, q = 60). An empty class is refused: n_j^q is undefined for q < 0 and for
-    q >= 0 the example draw of step 2 is impossible.
+    n_j = 10^6, q = 60); for |q| so large that even q log n_j overflows, p is the limit (the
+    uniform distribution over the largest classes for q → +∞, the smallest for q → −∞). An
+    empty class is refused: n_j^q is undefined for q < 0 and for q >= 0 the example draw of
+    step 2 is impossible.
     """
     return _distribution(check_counts(counts), sampler_q(q))
 
