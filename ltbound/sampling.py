@@ -142,11 +142,16 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: 
     139, 83, 50] (12,406 in all); imbalance 50 gives the cardinality column of Table 12
     (13,996).
     """
-    nm = check_positive_int(n_max, "n_max")
-    if nm >= 2 ** 62:
-        raise ValueError(f"n_max must be a sample count below 2**62, got {nm:.3g}")
+    nm = check_positive_int(n_max, "n_max", maximum=2 ** 62 - 1, why=" (a sample count)")
     c = check_num_classes(num_classes)
     beta = check_finite_scalar(imbalance, "imbalance", low=1.0)
+    if profile not in ("exp", "step"):
+        raise ValueError(f"profile must be 'exp' or 'step', got {profile!r}")
+    return _long_tailed_counts(nm, c, beta, profile)
+
+
+def _long_tailed_counts(nm: int, c: int, beta: float, profile: str) -> np.ndarray:
+    """Core of :func:`long_tailed_counts`; trusts its (checked) inputs."""
     if profile == "exp":
         if c == 1:
             return np.array([nm], dtype=np.int64)
@@ -154,10 +159,8 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: 
         # Computed as in the reference implementations (float product, then int()),
         # so that the rounding matches the published counts exactly.
         return np.array([int(nm * beta ** (-jj / (c - 1))) for jj in j], dtype=np.int64)
-    if profile == "step":
-        head = c // 2
-        return np.array([nm] * head + [int(nm / beta)] * (c - head), dtype=np.int64)
-    raise ValueError(f"profile must be 'exp' or 'step', got {profile!r}")
+    head = c // 2                                                       # profile "step"
+    return np.array([nm] * head + [int(nm / beta)] * (c - head), dtype=np.int64)
 
 
 def shot_groups(counts: Any) -> dict[str, np.ndarray]:

@@ -45,7 +45,7 @@ from .confidence import _ib_term, _term
 from .objectives import _sample_weights, _standard, _weighted
 from .rademacher import _chunk_columns, _monte_carlo
 from .residual import _q_residual
-from .sampling import _distribution, long_tailed_counts, sampler_q
+from .sampling import _distribution, _long_tailed_counts, sampler_q
 from .theorem1 import theorem1_condition
 
 __all__ = ["SimProblem", "make_problem", "PRESETS", "problem_from_rules", "draw_training_set",
@@ -321,7 +321,9 @@ def make_problem(num_classes: int = 10, dim: int | None = None, n_max: int = 500
     d = c if dim is None else check_positive_int(dim, "dim")
     if d < c:
         raise ValueError(f"dim must be >= num_classes ({c}) for the simplex means, got {d}")
-    counts = long_tailed_counts(n_max, c, imbalance)
+    nm = check_positive_int(n_max, "n_max", maximum=2 ** 62 - 1, why=" (a sample count)")
+    beta = check_finite_scalar(imbalance, "imbalance", low=1.0)
+    counts = _long_tailed_counts(nm, c, beta, "exp")
     if np.any(counts < 1):
         raise ValueError(f"n_max={n_max} and imbalance={imbalance} leave empty classes "
                          f"(counts {counts.tolist()}); raise n_max or lower imbalance")
