@@ -181,12 +181,12 @@ def test_appendix_a_and_digits_proxy_verdicts_follow_the_numbers():
     assert proxy_verdict(wrong, 2)[0] == FAILS
 
 
-def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=60):
+def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=60, seed=0):
     """A one-epoch record standing in for a CIFAR run of ``schedule`` with the given test correctness."""
     from ltbound.records import RecordWriter, load_record
     labels = np.repeat(np.arange(2), 50)
     test_labels = np.repeat(np.arange(2), test_correct.size // 2)
-    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": 0, "preset": preset, "epochs": epochs},
+    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed, "preset": preset, "epochs": epochs},
                                      "dataset": {"num_classes": 2},
                                      "environment": {"device": "cpu"},
                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
@@ -198,8 +198,13 @@ def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs
 
 
 def test_table1_records_verdict_follows_paired_tests(tmp_path):
-    """IB=>CR vs IB=>IB on one test set: significant either way, or within the paired test's noise."""
-    from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, NOT_RUN
+    """IB=>CR vs IB=>IB on one test set: significant either way, or within the paired test's noise.
+
+    One run per schedule and no IB=>CB: never a plain *holds* (it was, on today's main): the
+    verdict says that the McNemar test compares two models, not two schedules, and that IB=>CB
+    was not judged.
+    """
+    from paper_checks._check import FAILS, HOLDS_ONLY_IF, NOT_RUN
     from paper_checks.check_table1_orderings import records_verdict
     rng = np.random.default_rng(0)
     base = rng.random(400) < 0.7
@@ -208,16 +213,50 @@ def test_table1_records_verdict_follows_paired_tests(tmp_path):
     noise = base.copy()
     noise[:3] = ~noise[:3]                                # three flips: no detectable difference
     ib = _table1_record(tmp_path / "ib", "ib", base)
-    status, text, ev = records_verdict([ib, _table1_record(tmp_path / "sw1", "switching", better)])
-    assert status == HOLDS and "CPU, 60 epochs" in text and ev["pairs"][0]["difference_points"] > 5
-    assert records_verdict([ib, _table1_record(tmp_path / "sw2", "switching", worse)])[0] == FAILS
-    assert records_verdict([ib, _table1_record(tmp_path / "sw3", "switching", noise)])[0] == HOLDS_ONLY_IF
-    assert records_verdict([ib])[0] == NOT_RUN
+    out = records_verdict([ib, _table1_record(tmp_path / "sw1", "switching", better)])
+    assert out.status == HOLDS_ONLY_IF and "CPU, 60 epochs" in out.summary
+    assert out.evidence["pairs"][0]["difference_points"] > 5 and out.evidence["pairs"][0]["comparison"]["p_value"] < 1e-6
+    assert "two trained models" in out.condition and "not two schedules" in out.condition
+    assert "not judged: IB=>CB (no record)" in out.condition and out.evidence["rows_not_judged"] == ["IB=>CB"]
+    low = records_verdict([ib, _table1_record(tmp_path / "sw2", "switching", worse)])
+    assert low.status == FAILS and "IB=>CR vs IB=>IB is significantly reversed" in low.condition
+    assert "two trained models" in low.condition
+    flat = records_verdict([ib, _table1_record(tmp_path / "sw3", "switching", noise)])
+    assert flat.status == HOLDS_ONLY_IF and "within its uncertainty" in flat.condition
+    assert records_verdict([ib]).status == NOT_RUN
     # records of the paper's full recipe take precedence over shortened ones
     full = [_table1_record(tmp_path / "f-ib", "ib", better, preset="cifar", epochs=200),
             _table1_record(tmp_path / "f-sw", "switching", base, preset="cifar", epochs=200)]
-    status, text, ev = records_verdict([ib, _table1_record(tmp_path / "sw4", "switching", better)] + full)
-    assert status == FAILS and ev["full_recipe"] and "200 epochs" in text
+    out = records_verdict([ib, _table1_record(tmp_path / "sw4", "switching", better)] + full)
+    assert out.status == FAILS and out.evidence["full_recipe"] and "200 epochs" in out.summary
+
+
+def test_table1_records_verdict_without_ib_cr_is_not_holds(tmp_path):
+    """Fed only IB=>CB and IB=>IB records (no IB=>CR at all), today's main said *holds*."""
+    from paper_checks._check import HOLDS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED
+    from paper_checks.check_table1_orderings import records_verdict
+    rng = np.random.default_rng(1)
+    base = rng.random(400) < 0.6
+    cb = base | (rng.random(400) < 0.5)
+    out = records_verdict([_table1_record(tmp_path / "ib", "ib", base), _table1_record(tmp_path / "cb", "ib-cb", cb)])
+    assert out.status == HOLDS_ONLY_IF and "not judged: IB=>CR (no record)" in out.condition
+    # over seeds (3 per row, paired by seed, every gap clear) the missing row alone keeps it from holds
+    recs = []
+    for seed in range(3):
+        s_rng = np.random.default_rng(10 + seed)
+        b = s_rng.random(400) < 0.6
+        recs += [_table1_record(tmp_path / f"ib{seed}", "ib", b, seed=seed),
+                 _table1_record(tmp_path / f"cb{seed}", "ib-cb", b | (s_rng.random(400) < 0.5), seed=seed)]
+    out = records_verdict(recs)
+    assert out.status == HOLDS_WHERE_JUDGED and "not judged: IB=>CR (no record)" in out.condition
+    assert out.evidence["pairs"][0]["comparison"]["method"] == "paired t"
+    # the third row makes it a plain holds
+    for seed in range(3):
+        s_rng = np.random.default_rng(10 + seed)
+        b = s_rng.random(400) < 0.6
+        cr = b | (s_rng.random(400) < 0.5) | (s_rng.random(400) < 0.5)
+        recs.append(_table1_record(tmp_path / f"cr{seed}", "switching", cr, seed=seed))
+    assert records_verdict(recs).status == HOLDS
 
 
 # ----------------------------------------------------------------------------- Tables 1-3: the "best" sentences
