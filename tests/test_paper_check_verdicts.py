@@ -73,25 +73,82 @@ def test_cifar_counts_fail_on_another_profile(monkeypatch):
     assert mod.cifar_counts().status == FAILS
 
 
-def test_exchange_eq21_fails_when_the_identity_breaks(monkeypatch):
+def test_exchange_eq21_verdict_follows_the_counterexamples(monkeypatch):
+    """Eq. 21 searched over any class means: counterexamples (Lbar_1 > Lbar_C) -> holds only if, naming
+    the smallest; searched only where Lbar_C > Lbar_1 (assumption 3): none -> holds (never reachable
+    on today's main, whose condition text was fixed); a broken identity -> fails."""
     from paper_checks import check_exchange_eq21 as mod
-    assert mod.exchange_eq21().status == HOLDS_ONLY_IF
+    out = mod.exchange_eq21(num_draws=200)
+    assert out.status == HOLDS_ONLY_IF
+    assert "counts [2, 1], means [1, 0], residual -1/3" in out.condition
+    assert f"{out.evidence['draws_residual_nonpositive']} of 200 random instances" in out.condition
+    held = mod.exchange_eq21(num_draws=200, tail_mean_larger=True)
+    assert held.status == HOLDS and held.evidence["smallest_counterexample"] is None
+    assert held.evidence["draws_residual_nonpositive"] == 0 and held.evidence["draws_head_mean_larger"] == 0
     real = mod.residual
     monkeypatch.setattr(mod, "residual", lambda counts, means, p: 2.0 * real(counts, means, p))
-    out = mod.exchange_eq21()
+    out = mod.exchange_eq21(num_draws=200)
     assert out.status == FAILS and "does not hold" in out.condition
 
 
-def test_increase_b2_fails_when_the_chain_breaks_for_monotone_means(monkeypatch):
+def test_exchange_eq21_without_a_small_counterexample_does_not_crash(monkeypatch):
+    """No counterexample from the exhaustive search: on today's main a TypeError (None['counts'])."""
+    from paper_checks import check_exchange_eq21 as mod
+    monkeypatch.setattr(mod, "smallest_counterexample", lambda tail_mean_larger=False: None)
+    out = mod.exchange_eq21(num_draws=200)            # the random draws still find residuals <= 0
+    assert out.status == HOLDS_ONLY_IF and "no small integer instance found" in out.condition
+    assert "Smallest counterexample (any class means): none found" in out.summary
+
+
+def test_increase_b2_verdict_follows_the_violations(monkeypatch):
+    """Under monotone means only (assumption 3) the chain has no violation -> holds; adding the weaker
+    assumptions finds the chain and conclusion counterexamples -> holds only if, naming them; a broken
+    residual -> fails."""
     from paper_checks import check_increase_b2 as mod
-    assert mod.increase_b2().status == HOLDS_ONLY_IF
+    out = mod.increase_b2(num_draws=150)
+    assert out.status == HOLDS_ONLY_IF
+    assert "counts [2, 1, 1], means [1, 0, 1], p'_C = 1/2: residual 1/12 < printed bound 1/4" in out.condition
+    assert "residual -1/12 < 0 < printed bound 1/4" in out.condition
+    assert mod.increase_b2(num_draws=150, kinds=("monotone",)).status == HOLDS
+    # only the tail mean largest: the printed chain fails, the conclusion survives
+    tail = mod.increase_b2(num_draws=150, kinds=("monotone", "tail largest"))
+    assert tail.status == HOLDS_ONLY_IF and "the conclusion (>= 0) survives" in tail.condition
+    with pytest.raises(ValueError, match="kinds"):
+        mod.increase_b2(kinds=("sorted",))
     monkeypatch.setattr(mod, "residual", lambda counts, means, p: -1.0)
-    assert mod.increase_b2().status == FAILS
+    assert mod.increase_b2(num_draws=150).status == FAILS
 
 
-def test_eq7_mcdiarmid_fails_when_the_confidence_term_is_too_small(monkeypatch):
+def test_increase_b2_without_small_counterexamples_does_not_crash(monkeypatch):
+    """No counterexample from the exhaustive search: on today's main a TypeError (None['counts'])."""
+    from paper_checks import check_increase_b2 as mod
+    monkeypatch.setattr(mod, "smallest", lambda kind: None)
+    out = mod.increase_b2(num_draws=150)              # the random draws still violate the weaker assumptions
+    assert out.status == HOLDS_ONLY_IF and "none found by the exhaustive search" in out.condition
+
+
+def _mcdiarmid_problem(table):
     from paper_checks import check_eq7_mcdiarmid as mod
-    assert mod.eq7_mcdiarmid().status == HOLDS_ONLY_IF
+    prior = mod.COUNTS / mod.COUNTS.sum()
+    return table, table.mean(axis=1) @ prior, 1.0          # losses in [0, M] with M = 1
+
+
+def test_eq7_mcdiarmid_verdict_follows_the_measured_moves(monkeypatch):
+    """The default tiny problem: label changes move Φ beyond p_j M / n_j -> holds only if (fixed counts).
+    A constant loss moves nothing at all -> holds (today's main kept its verdict). A loss that depends
+    on the class only: same-class replacements move nothing, label changes do -> holds only if.
+    A halved confidence term -> fails."""
+    from paper_checks import check_eq7_mcdiarmid as mod
+    out = mod.eq7_mcdiarmid()
+    assert out.status == HOLDS_ONLY_IF and "4.86x (CR)" in out.condition
+    const = mod.eq7_mcdiarmid(_mcdiarmid_problem(np.full((5, mod.SUPPORT, 2), 0.4)))
+    assert const.status == HOLDS
+    assert all(v["max_change_over_c_j"] == 0.0 for v in const.evidence["label_changes"].values())
+    by_class = np.zeros((5, mod.SUPPORT, 2))
+    by_class[0, :, 1], by_class[1:, :, 1] = 1.0, 0.5
+    out = mod.eq7_mcdiarmid(_mcdiarmid_problem(by_class))
+    assert out.status == HOLDS_ONLY_IF and "1.50x (CR)" in out.condition
+    assert all(np.all(v["max_change"] == 0) for v in out.evidence["fixed_counts"].values())
     real = mod.confidence_term
     monkeypatch.setattr(mod, "confidence_term", lambda *a, **k: 0.5 * real(*a, **k))
     assert mod.eq7_mcdiarmid().status == FAILS

@@ -55,7 +55,7 @@ def test_every_verdict_names_place_command_and_condition(verdicts):
         assert v.where and v.claim and v.summary
         assert v.command == f"python paper_checks/run_all.py --only {v.name}"
         assert v.module_command.startswith("python -m paper_checks.check_")
-        if v.status in (HOLDS_ONLY_IF, NOT_RUN, FAILS):
+        if v.status in (HOLDS_ONLY_IF, _check.HOLDS_WHERE_JUDGED, NOT_RUN, FAILS):
             assert v.condition
         json.dumps(v.to_dict())          # JSON-safe
 
@@ -96,6 +96,14 @@ def test_outcome_refuses_bad_status_and_missing_condition():
         Outcome(HOLDS_ONLY_IF, "x")
     with pytest.raises(ValueError, match="condition"):
         Outcome(NOT_RUN, "x")
+    with pytest.raises(ValueError, match="condition"):
+        Outcome(_check.HOLDS_WHERE_JUDGED, "x")       # what was not judged must be said
+
+
+def test_verdict_text_names_what_was_not_judged():
+    out = Outcome(_check.HOLDS_WHERE_JUDGED, "x", condition="not judged: IB=>CB (no record)")
+    c = _check.Check(name="partial", claim="c", where="w", slow=False, func=lambda: out, module="paper_checks.x")
+    assert c.run().verdict_text == "holds where judged: not judged: IB=>CB (no record)"
 
 
 def test_a_raising_check_becomes_an_error_verdict():
