@@ -446,3 +446,60 @@ def test_correct_counts_and_image_ranges_are_exact():
     r = resolution(88.4, 88.3, 10_000)
     assert r["images"] == (1, 19) and r["within_rounding"]
     assert resolution(50.0, 50.0, 10_000)["verdict"] == "tie"
+
+
+# ----------------------------------------------------------------------------- Table 9: which decomposition
+def test_table9_decomposition_verdict_follows_the_table():
+    """Published: totals = bias² + variance, ordered as the accuracies, within 0.96-1.01 of 1 − accuracy
+    but 0.004 / 0.008 off on two rows -> holds only if (the accuracy column is other runs). The same
+    table with accuracy = 1 − total -> holds; squared-error-like totals (1.5 x the error) -> fails;
+    a broken sum or a swapped order -> fails."""
+    from paper_checks import check_table9_decomposition as mod
+    out = mod.table9_decomposition()
+    assert out.status == HOLDS_ONLY_IF and out.evidence["consistent_with"] == "0-1 loss"
+    assert out.evidence["rows_off_by_more_than_rounding"] == {"Cross Entropy (IB only)": -0.004,
+                                                              "Cross Entropy (CR only)": 0.002,
+                                                              "Decouple-cRT": -0.008}
+    assert "Decouple-cRT differs by -0.008" in out.condition
+    exact = {m: (round(1 - t, 3), b, v, t) for m, (a, b, v, t) in mod.TABLE9.items()}
+    assert mod.assess(exact).status == HOLDS
+    brier = {m: (a, 1.5 * b, 1.5 * v, round(1.5 * b, 4) + round(1.5 * v, 4)) for m, (a, b, v, t) in mod.TABLE9.items()}
+    out = mod.assess(brier)
+    assert out.status == FAILS and "times the error rate" in out.condition
+    assert out.evidence["consistent_with"] == "not 0-1 loss"
+    broken = dict(mod.TABLE9, BBN=(0.822, 0.032, 0.146, 0.185))
+    assert "total != bias² + variance" in mod.assess(broken).condition
+    swapped = dict(mod.TABLE9, BBN=(0.822, 0.030, 0.140, 0.170))
+    out = mod.assess(swapped)
+    assert out.status == FAILS and "lowest total does not go with the highest accuracy" in out.condition
+
+
+def test_table9_cells_agree_with_the_other_tables():
+    """Table 9's accuracies repeat single-run cells of Tables 1 and 6; its bias², variance and totals are
+    typed a second time in experiments/paper_tables.py (the study), which leaves BBN out."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from paper_checks import check_best_claims as best
+    from paper_checks.check_table1_orderings import PUBLISHED
+    from paper_checks.check_table9_decomposition import TABLE9
+
+    def cell(method):
+        t = best.TABLE1
+        return t.rows[[r.method for r in t.rows].index(method)].cells[t.column("CIFAR-10-LT(50)")]
+
+    acc = {m: round(100 * v[0], 1) for m, v in TABLE9.items()}
+    assert acc["Cross Entropy (IB only)"] == cell("Cross Entropy*") == PUBLISHED[("cifar10-lt", 50)]["IB=>IB"]
+    assert acc["Decouple-cRT"] == cell("Decouple-cRT*")
+    assert acc["BBN"] == cell("BBN†")
+    assert acc["Ours (S = 1)"] == cell("Ours (S=1)") == PUBLISHED[("cifar10-lt", 50)]["IB=>CR"]
+    assert acc["Cross Entropy (CR only)"] == 76.3                      # Table 6, CR => CR at imbalance 50
+    script = Path(__file__).resolve().parents[1] / "experiments" / "paper_tables.py"
+    spec = importlib.util.spec_from_file_location("paper_tables_t9", script)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    study = {"IB only": "Cross Entropy (IB only)", "CR only": "Cross Entropy (CR only)",
+             "Decouple-cRT": "Decouple-cRT", "Switching (S = 1)": "Ours (S = 1)"}
+    assert {study[k]: v for k, v in mod.PAPER_T9.items()} == {m: TABLE9[m] for m in study.values()}
