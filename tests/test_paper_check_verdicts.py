@@ -133,6 +133,7 @@ def _mcdiarmid_problem(table):
     return table, table.mean(axis=1) @ prior, 1.0          # losses in [0, M] with M = 1
 
 
+@pytest.mark.slow   # four brute-force runs of the check (about 3 s each)
 def test_eq7_mcdiarmid_verdict_follows_the_measured_moves(monkeypatch):
     """The default tiny problem: label changes move Φ beyond p_j M / n_j -> holds only if (fixed counts).
     A constant loss moves nothing at all -> holds (today's main kept its verdict). A loss that depends
