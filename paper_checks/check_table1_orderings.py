@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ltbound.evaluate import TOO_FEW
+
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, NOT_RUN, Outcome, check
 
 #: Schedule names of the trainer -> Table 6's row labels.
@@ -105,6 +107,12 @@ SINGLE_RUN_CAVEAT = ("with one run per schedule the paired McNemar test compares
                      "set, not two schedules; the seed-to-seed spread of a schedule is not measured")
 
 
+def _p(pair: dict) -> str:
+    """The pair's p-value for a sentence ('n/a' when it could not be computed: too few seeds)."""
+    value = pair["comparison"]["p_value"]
+    return "n/a" if value is None else f"{value:.3g}"
+
+
 def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
     """The claimed ordering tested on records of one data set and imbalance.
 
@@ -144,7 +152,7 @@ def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
         pairs.append({"pair": f"{better} vs {worse}", "single_runs": single, **result})
     sources = sorted({provenance(r) for rs in rows.values() for r in rs})
     summary = (f"{_describe(acc)} [{'; '.join(sources)}]; "
-               + "; ".join(f"{p['pair']}: {p['difference_points']:+.2f} points, p = {p['comparison']['p_value']:.3g} "
+               + "; ".join(f"{p['pair']}: {p['difference_points']:+.2f} points, p = {_p(p)} "
                            f"({p['comparison']['verdict']}, {p['comparison']['method']})" for p in pairs))
     not_judged = ""
     if missing:
@@ -158,14 +166,16 @@ def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
     reversed_ = [p for p in pairs if p["comparison"]["verdict"] == "worse"]
     if reversed_:
         what = "; ".join(f"{p['pair']} is significantly reversed ({p['difference_points']:+.2f} points, "
-                         f"p = {p['comparison']['p_value']:.3g})" for p in reversed_)
+                         f"p = {_p(p)})" for p in reversed_)
         if caveat:
             what += f" ({caveat})"
         return Outcome(FAILS, summary, evidence, condition=what)
     unresolved = [p for p in pairs if p["comparison"]["verdict"] != "better"]
     if unresolved or single:
         within = ("in the measured means only: " + ", ".join(
-            f"{p['pair']} ({p['difference_points']:+.2f} points, p = {p['comparison']['p_value']:.3g}) is within its "
+            f"{p['pair']} ({p['difference_points']:+.2f} points) has too few seeds on a side to be tested"
+            if p["comparison"]["verdict"] == TOO_FEW else
+            f"{p['pair']} ({p['difference_points']:+.2f} points, p = {_p(p)}) is within its "
             f"uncertainty at alpha {alpha:g}" for p in unresolved)) if unresolved else ""
         stands = f"each single run stands for its schedule ({caveat})" if single else ""
         return Outcome(HOLDS_ONLY_IF, summary, evidence,

@@ -308,6 +308,11 @@ def test_table1_records_verdict_without_ib_cr_is_not_holds(tmp_path):
     out = records_verdict(recs)
     assert out.status == HOLDS_WHERE_JUDGED and "not judged: IB=>CR (no record)" in out.condition
     assert out.evidence["pairs"][0]["comparison"]["method"] == "paired t"
+    # one run against three seeds cannot be tested over seeds: said so, never holds
+    mixed = records_verdict(recs[:2] + [recs[3]] + [_table1_record(tmp_path / "cr-one", "switching",
+                                                                   np.ones(400, bool), seed=0)])
+    assert mixed.status == HOLDS_ONLY_IF and "IB=>CR vs IB=>CB" in mixed.condition
+    assert "too few seeds on a side to be tested" in mixed.condition
     # the third row makes it a plain holds
     for seed in range(3):
         s_rng = np.random.default_rng(10 + seed)
