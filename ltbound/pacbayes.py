@@ -486,54 +486,56 @@ def _certify(p: _Problem) -> "PacBayesCertificate":
     per_draw = sums / m
     raw_j = per_draw.mean(axis=0)
     raw = float(pi @ raw_j)
-    delta = p.delta / p.prior_grid_size
-    d_mc = 0.0 if p.deterministic else p.mc_delta_fraction * delta
-    d_main = delta - d_mc
+    # δ split in logs: δ may be as small as 5e-324, where δ/C underflows to 0
+    log_delta = math.log(p.delta) - math.log(p.prior_grid_size)
+    log_mc = -math.inf if p.deterministic else math.log(p.mc_delta_fraction) + log_delta
+    log_main = log_delta if p.deterministic else math.log1p(-p.mc_delta_fraction) + log_delta
     test_set = p.kl == 0.0
-    split: dict = {"delta": p.delta, "prior_grid_size": p.prior_grid_size, "after_prior_grid": delta,
-                   "monte_carlo": d_mc, "pac_bayes" if not test_set else "test_set": d_main}
+    split: dict = {"delta": p.delta, "prior_grid_size": p.prior_grid_size, "after_prior_grid": math.exp(log_delta),
+                   "monte_carlo": math.exp(log_mc), "test_set" if test_set else "pac_bayes": math.exp(log_main)}
     per_class_upper = None
     lam = None
     pooled_t = raw
     if method in ("union", "union-kl"):
-        d_j = d_main / c_pos
-        split["per_class"] = d_j
-        emp_j = raw_j if p.deterministic else _kl_inv_upper(raw_j, (math.log(c_pos) - math.log(d_mc)) / n_draws)
-        if not p.deterministic:
-            split["monte_carlo_per_class"] = d_mc / c_pos
-        if test_set and p.deterministic and p.zero_one and method == "union":
-            k = np.rint(raw_j * m)
-            upper = _binom_upper(k, m, d_j)
-        elif test_set:
-            upper = _kl_inv_upper(emp_j, -math.log(d_j) / m)
+        log_dj = log_main - math.log(c_pos)
+        split["per_class"] = math.exp(log_dj)
+        if p.deterministic:
+            emp_j = raw_j
         else:
-            upper = _kl_inv_upper(emp_j, _pb_budget(p.kl, m, d_j))
+            split["monte_carlo_per_class"] = math.exp(log_mc - math.log(c_pos))
+            emp_j = _kl_inv_upper(raw_j, (math.log(c_pos) - log_mc) / n_draws)
+        if test_set and p.deterministic and p.zero_one and method == "union":
+            upper = _binom_upper(np.rint(raw_j * m), m, math.exp(log_dj))
+        elif test_set:
+            upper = _kl_inv_upper(emp_j, -log_dj / m)
+        else:
+            upper = _kl_inv_upper(emp_j, (p.kl + np.log(2.0 * np.sqrt(m)) - log_dj) / m)
         bound = float(pi @ upper)
         per_class_upper = np.zeros(p.num_classes)
         per_class_upper[pos] = upper
         corrected = float(pi @ emp_j)
     else:
-        t = raw if p.deterministic else float(_kl_inv_upper(raw, -math.log(d_mc) / n_draws))
+        t = raw if p.deterministic else float(_kl_inv_upper(raw, -log_mc / n_draws))
         corrected = pooled_t = t
         v = float(np.sum(pi ** 2 / m))
         if method == "pooled-binomial":
             k_total = int(np.rint(float(sums.sum())))
-            bound = _pooled_binomial(k_total, int(m.sum()), d_main)
+            bound = _pooled_binomial(k_total, int(m.sum()), math.exp(log_main))
         elif test_set and method == "pooled":
-            lam = math.sqrt(8.0 * -math.log(d_main) / v)
-            bound = t + math.sqrt(-math.log(d_main) * v / 2.0)
+            lam = math.sqrt(8.0 * -log_main / v)
+            bound = t + math.sqrt(-log_main * v / 2.0)
         elif test_set:
-            bounds, lams = _chernoff_free(t, m, pi, -math.log(d_main))
+            bounds, lams = _chernoff_free(t, m, pi, -log_main)
             bound, lam = float(bounds[0]), float(lams[0])
         else:
             split["lambda_grid_size"] = LAMBDA_GRID_SIZE
-            split["per_lambda"] = d_main / LAMBDA_GRID_SIZE
-            b = p.kl + math.log(LAMBDA_GRID_SIZE) - math.log(d_main)
-            grid = _lambda_grid(v, math.log(LAMBDA_GRID_SIZE) - math.log(d_main))
+            split["per_lambda"] = math.exp(log_main) / LAMBDA_GRID_SIZE
+            b0 = math.log(LAMBDA_GRID_SIZE) - log_main
+            grid = _lambda_grid(v, b0)
             if method == "pooled":
-                vals = t + b / grid + grid * v / 8.0
+                vals = t + (p.kl + b0) / grid + grid * v / 8.0
             else:
-                vals = _chernoff_upper(t, m, pi, b, grid)[0]
+                vals = _chernoff_upper(t, m, pi, p.kl + b0, grid)[0]
             i = int(np.argmin(vals))
             bound, lam = float(vals[i]), float(grid[i])
         bound = min(bound, 1.0)
