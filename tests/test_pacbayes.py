@@ -201,7 +201,14 @@ def test_hoeffding_1956_needs_its_condition():
     assert pb_cdf([1.0, 0.98], 1) > stats.binom.cdf(1, 2, 0.99)
     # the guard: near p = 1 the pooled limit is replaced by 1 where the theorem does not cover it
     assert pb._hoeffding_region_start(2, 0.0199) < 1.0
-    assert pb._hoeffding_region_start(1000, 0.05) == pytest.approx(0.05 ** 0 * (0.95) ** (1 / 1000), abs=1e-4)
+    assert pb._hoeffding_region_start(1000, 0.05) == pytest.approx(0.95 ** (1 / 1000), abs=1e-4)
+    # two samples, one error, δ = 0.02: the Clopper-Pearson limit sqrt(0.98) = 0.98995 is where the
+    # region starts (1 − p² <= δ), so the exact pooled certificate says 1 there, not 0.98995
+    assert pb._hoeffding_region_start(2, 0.02) == pytest.approx(math.sqrt(0.98), rel=1e-9)
+    cert = pb.target_risk_certificate(np.array([0.0, 1.0]), np.array([0, 1]), delta=0.02, method="pooled-binomial")
+    assert cert.bound == 1.0
+    cert = pb.target_risk_certificate(np.array([0.0, 0.0]), np.array([0, 1]), delta=0.02, method="pooled-binomial")
+    assert cert.bound == pytest.approx(1 - math.sqrt(0.02), rel=1e-9)
 
 
 def test_chernoff_is_never_looser_than_hoeffding_at_the_same_lambda():
