@@ -439,3 +439,20 @@ def test_monte_carlo_certificate_covers(method):
         assert cert.bound == pytest.approx(bounds[i], rel=1e-9)
         assert cert.mc_term > 0
     assert np.mean(bounds >= pi @ mean_err) >= 1 - delta - 3 * _se(delta, draws)
+
+
+def test_a_pooled_kl_with_an_effective_sample_size_is_not_valid():
+    """kl⁻¹(L̂_π, ln(1/δ)/n_eff) with Kish's n_eff = 1/Σ_j π_j²/m_j treats the weighted mean as a
+    binomial proportion; with one large clean class and two of 5 samples it under-covers badly,
+    where the pooled Chernoff bound of this module covers (module docstring)."""
+    rng = np.random.default_rng(24)
+    counts, err, pi = np.array([1000, 5, 5]), np.array([0.0, 0.2, 0.0]), np.array([0.5, 0.25, 0.25])
+    delta, draws = 0.2, 2000
+    k = rng.binomial(counts, err, size=(draws, 3))
+    t = (k / counts) @ pi
+    n_eff = 1 / np.sum(pi ** 2 / counts)
+    eff = pb._kl_inv_upper(t, math.log(1 / delta) / n_eff)
+    ours, _ = pb._chernoff_free(t, counts.astype(float), pi, math.log(1 / delta))
+    true = float(pi @ err)
+    assert np.mean(eff >= true) < 1 - delta - 3 * _se(delta, draws)
+    assert np.mean(ours >= true) >= 1 - delta - 3 * _se(delta, draws)
