@@ -563,7 +563,7 @@ class PacBayesCertificate:
     empirical : float
         Σ_j π_j L̂_j(Q̂_N), the π-weighted empirical risk of the N draws (of the classifier).
     per_class_empirical : ndarray, shape (C,)
-        L̂_j(Q̂_N) (0 for classes with π_j = 0 and no samples).
+        L̂_j(Q̂_N) of the classes with π_j > 0 (0 for the others, which the bound does not use).
     per_class_upper : ndarray, shape (C,), or None
         U_j of the union method (None for the pooled ones).
     kl : float
@@ -670,7 +670,7 @@ def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any
                          f"cross-entropy clipped at M divided by M), found values in "
                          f"[{np.nanmin(arr):g}, {np.nanmax(arr):g}]" + (" and non-finite ones"
                                                                         if not np.all(np.isfinite(arr)) else ""))
-    if isinstance(kl, (bool, np.bool_)):
+    if isinstance(kl, (bool, np.bool_, complex, np.complexfloating)) or np.ndim(kl) != 0:
         raise ValueError(f"kl must be a real number >= 0 (nats), got {kl!r}")
     try:
         kl_v = float(kl)

@@ -288,6 +288,7 @@ _L, _Y = _set([5, 5], [1, 2])
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"kl": -1.0}, "kl must be"), ({"kl": float("nan")}, "kl must be"), ({"kl": "big"}, "kl must be"),
+    ({"kl": np.complex128(1 + 1j)}, "kl must be"), ({"kl": float("inf")}, "kl must be"), ({"kl": [1.0]}, "kl must be"),
     ({"delta": 0.0}, "delta must be"), ({"delta": 1.0}, "delta must be"),
     ({"target_prior": [0.5, 0.6]}, "target_prior must sum"), ({"target_prior": "uniform"}, "target_prior must be"),
     ({"target_prior": [0.3, 0.3, 0.4]}, "no sample of classes \\[2\\]"),
