@@ -457,3 +457,17 @@ def test_a_pooled_kl_with_an_effective_sample_size_is_not_valid():
     true = float(pi @ err)
     assert np.mean(eff >= true) < 1 - delta - 3 * _se(delta, draws)
     assert np.mean(ours >= true) >= 1 - delta - 3 * _se(delta, draws)
+
+
+def test_chernoff_inner_maximum_against_brute_force():
+    """The dual value returned for one λ is >= the maximum of π·e over a fine grid of feasible e
+    (it is an upper bound) and within the grid's resolution of it (it is the maximum)."""
+    m, pi = np.array([40.0, 7.0]), np.array([0.6, 0.4])
+    e1, e2 = np.meshgrid(np.linspace(0, 1, 1001), np.linspace(0, 1, 1001), indexing="ij")
+    for t, budget, lam in [(0.05, 3.0, 60.0), (0.2, 8.0, 15.0), (0.0, 2.0, 400.0)]:
+        a = -np.expm1(-lam * pi / m)
+        g = m[0] * np.log1p(-a[0] * e1) + m[1] * np.log1p(-a[1] * e2)
+        feasible = lam * t + g >= -budget
+        brute = float((pi[0] * e1 + pi[1] * e2)[feasible].max())
+        ours = float(pb._chernoff_upper(t, m, pi, budget, np.array([lam]))[0, 0])
+        assert ours >= brute - 1e-12 and ours - brute < 2e-3, (ours, brute)
