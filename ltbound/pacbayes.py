@@ -479,12 +479,9 @@ def _certify(p: _Problem) -> "PacBayesCertificate":
     c_pos = int(pos.sum())
     m, pi = p.counts[pos].astype(np.float64), p.pi[pos]
     n_draws = p.losses.shape[0]
-    cls = np.searchsorted(np.flatnonzero(pos), p.labels)
-    keep = pos[p.labels]
-    # per-draw, per-class mean losses (N, C₊): each row is one h_i ~ Q
-    sums = np.zeros((n_draws, c_pos))
-    for j in range(c_pos):
-        sums[:, j] = p.losses[:, keep][:, cls[keep] == j].sum(axis=1)
+    # per-draw, per-class loss sums (N, C₊) by one product with the class indicator (m, C₊)
+    onehot = (p.labels[:, None] == np.flatnonzero(pos)[None, :]).astype(np.float64)
+    sums = p.losses @ onehot
     per_draw = sums / m
     raw_j = per_draw.mean(axis=0)
     raw = float(pi @ raw_j)
