@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from ._validation import (MAX_LOSS, _describe, check_counts, check_delta, check_finite_scalar, check_labels,
                           check_num_classes, check_positive_int, check_probability_vector, check_random_state,
@@ -566,5 +566,15 @@ def detectable_difference(accuracy: float, test_size: int, *, alpha: float = 0.0
     a = check_finite_scalar(accuracy, "accuracy", low=0.0, high=1.0, low_open=True, high_open=True)
     n = check_positive_int(test_size, "test_size")
     alpha = check_delta(alpha, "alpha")
-    # isf(α/2), not ppf(1 − α/2): for α below ~1e-16, 1 − α/2 rounds to 1 and ppf gives inf.
-    return float(stats.norm.isf(alpha / 2) * math.sqrt(2 * a * (1 - a) / n))
+    return float(_z_two_sided(alpha) * math.sqrt(2 * a * (1 - a) / n))
+
+
+def _z_two_sided(alpha: float) -> float:
+    """z_{1−α/2} for any α in (0, 1), finite down to the smallest subnormal α = 5e-324.
+
+    isf(α/2), not ppf(1 − α/2): for α below ~1e-16, 1 − α/2 rounds to 1 and ppf gives inf.
+    For α/2 that underflows to 0 (α = 5e-324) the quantile comes from log(α/2) instead.
+    """
+    if alpha / 2 > 0:
+        return float(stats.norm.isf(alpha / 2))
+    return float(-special.ndtri_exp(math.log(alpha) - math.log(2.0)))

@@ -121,6 +121,9 @@ CALLS = {
     "class_mean_losses": lambda d, c, y, L, p: ((d(L), d(y), len(c)), {}),
     "pearson": lambda d, c, y, L, p: ((d(L[0]), d(L[-1] + np.arange(L.shape[1]))), {}),
     "long_tailed_counts": lambda d, c, y, L, p: ((d.s(100), len(c), d.s(10.0)), {}),
+    "clopper_pearson": lambda d, c, y, L, p: ((d(c), d(c + 3)), dict(level=d.s(0.95))),
+    "detectable_difference": lambda d, c, y, L, p: ((d.s(0.9), d.s(1000)), dict(alpha=d.s(0.05))),
+    "compare_over_seeds": lambda d, c, y, L, p: ((d(L[0]), d(L[-1])), dict(alpha=d.s(0.05), paired=d.s(True))),
 }
 
 
@@ -280,12 +283,15 @@ def test_clopper_pearson_refuses_non_finite_or_boolean_counts(successes, trials,
 
 
 def test_detectable_difference_is_finite_for_tiny_alpha():
-    """z_{1−α/2} = sqrt(2) erfcinv(α); main computed ppf(1 − α/2), and 1 − 5e-17 rounds to 1 (inf)."""
-    from scipy.special import erfcinv
-    for alpha in (1e-16, 1e-100, 5e-324 * 2):
+    """z_{1−α/2} solves erfc(z/√2) = α; main computed ppf(1 − α/2), and 1 − 5e-17 rounds to 1 (inf).
+    Oracle: z = √2 erfinv(1 − α) in mpmath at 400 digits, enough to hold 1 − 5e-324 exactly
+    (α = 5e-324, whose α/2 underflows to 0 in float64, included)."""
+    mpmath = pytest.importorskip("mpmath")
+    for alpha in (1e-16, 1e-100, 1e-323, 5e-324):
+        with mpmath.workdps(400):
+            z = float(mpmath.sqrt(2) * mpmath.erfinv(1 - mpmath.mpf(alpha)))
         got = ltbound.detectable_difference(0.9, 1000, alpha=alpha)
-        want = math.sqrt(2) * float(erfcinv(alpha)) * math.sqrt(2 * 0.9 * 0.1 / 1000)
-        assert math.isfinite(got) and got == pytest.approx(want, rel=1e-12)
+        assert math.isfinite(got) and got == pytest.approx(z * math.sqrt(2 * 0.9 * 0.1 / 1000), rel=1e-12)
     assert ltbound.detectable_difference(0.9, 1000, alpha=1e-16) > ltbound.detectable_difference(0.9, 1000)
 
 
