@@ -260,6 +260,17 @@ def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float) ->
     return float(np.mean(lows))
 
 
+@torch.no_grad()
+def _wrong(forward, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+           batch: int) -> np.ndarray:
+    """Per-image misclassification (bool, (n,)) of a deterministic forward, in batches."""
+    from .augment import normalize
+
+    out = [(forward(normalize(images[i:i + batch], mean, std)).argmax(1) != labels[i:i + batch]).cpu()
+           for i in range(0, int(labels.shape[0]), batch)]
+    return torch.cat(out).numpy()
+
+
 # ----------------------------------------------------------------------------- the run
 def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfig(), *,
                      progress: bool = False) -> CertifiedRun:
@@ -283,7 +294,7 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
         Also stored in the record (:func:`load_certified_run` reads and verifies it).
     """
     from ..evaluate import certified_risk
-    from .config import TrainConfig, resolve_device, resolve_recipe
+    from .config import DEFAULT_EVAL_BATCH, TrainConfig, resolve_device, resolve_recipe
     from . import distributed as D
     from .models import build_model
     from .theta import load_state_dict
@@ -316,6 +327,7 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
     pi = np.full(c, 1.0 / c)
     bound_m = effective_size(pi, split.cert_counts)
     augment = ds.augment == "crop-flip"
+    eval_batch = int(train_config.eval_batch_size or DEFAULT_EVAL_BATCH[device.type])
 
     add_file(record, f"{_DIR}/split.npz", prior=split.prior, cert=split.cert,
              train_indices=np.asarray(ds.train.indices, np.int64), train_labels=ds.train.labels.numpy(),
@@ -331,7 +343,7 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
         t2 = time.perf_counter()
         zo, bce, cert_labels = certification_losses(
             net, images, labels, cert_indices=split.cert, prior_indices=split.prior, num_samples=config.num_samples,
-            seed=config.posterior.seed + 1, mean=mean, std=std, p_min=config.posterior.p_min)
+            seed=config.posterior.seed + 1, mean=mean, std=std, p_min=config.posterior.p_min, batch_size=eval_batch)
         bce = bce.astype(np.float16)           # stored as float16: certify exactly what is stored
         kl = net.kl_exact()
         certs = _certificates(zo, bce, cert_labels, kl, config, c)
@@ -353,11 +365,10 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
     net = nets[best]
     t3 = time.perf_counter()
     zo_test, _ = sample_losses(net, test_x, test_y, num_samples=config.test_samples, seed=config.posterior.seed + 2,
-                               mean=mean, std=std, p_min=config.posterior.p_min)
-    with torch.no_grad():
-        from .augment import normalize
-        det_wrong = (net(normalize(test_x, mean, std), weights=net.sample(None)).argmax(1) != test_y).cpu().numpy()
-        prior_wrong = (model(normalize(test_x, mean, std)).argmax(1) != test_y).cpu().numpy()
+                               mean=mean, std=std, p_min=config.posterior.p_min, batch_size=eval_batch)
+    mean_weights = net.sample(None)
+    det_wrong = _wrong(lambda x: net(x, weights=mean_weights), test_x, test_y, mean, std, eval_batch)
+    prior_wrong = _wrong(model, test_x, test_y, mean, std, eval_batch)
     sto, sto_se = _balanced(zo_test.mean(axis=0).astype(np.float64), test_labels, pi)
     det, det_se = _balanced(det_wrong.astype(np.float64), test_labels, pi)
     test = {"stochastic_balanced_error": sto, "stochastic_se": sto_se,
