@@ -142,37 +142,38 @@ METHODS = ("auto", "union", "union-kl", "pooled", "pooled-chernoff", "pooled-bin
 #: λ grid of the pooled PAC-Bayes bounds: λ₀·2^k, k < LAMBDA_GRID_SIZE (union bound paid)
 LAMBDA_GRID_SIZE = 16
 _HALVINGS = 64          # bisection steps: 2^-64 of [q, 1] is below float resolution
-_DUAL_HALVINGS = 50     # for the multiplier μ: the dual value is an upper bound at any μ
+_DUAL_HALVINGS = 40     # for the multiplier μ: the dual value is an upper bound at any μ
 
 
 # ----------------------------------------------------------------------------- binary kl
 def _kl(q: Any, p: Any) -> np.ndarray:
-    # second term through log1p: 1 − p loses the digits of a small p (kl(0 ‖ 1e-9) must be 1e-9)
-    q, p = np.asarray(q, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        second = np.where(q < 1.0, (1.0 - q) * (np.log1p(-q) - np.log1p(-p)), 0.0)
-    return special.rel_entr(q, p) + second
+    # rel_entr and xlog1py keep 0 ln 0 = 0 and return inf at p in {0, 1} without numpy warnings;
+    # log1p keeps the digits of a small p (kl(0 ‖ 1e-9) must be 1e-9)
+    r = 1.0 - np.asarray(q, dtype=np.float64)
+    return special.rel_entr(q, p) + special.xlog1py(r, -np.asarray(q)) - special.xlog1py(r, -np.asarray(p))
 
 
 def _kl_inv_upper(q: Any, budget: Any) -> np.ndarray:
     q, b = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(budget, dtype=np.float64))
     lo, hi = q.copy(), np.ones_like(q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for _ in range(_HALVINGS):
-            mid = 0.5 * (lo + hi)
-            ok = _kl(q, mid) <= b
-            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    r = 1.0 - q
+    h = special.xlog1py(r, -q)                   # kl(q ‖ p) = q ln(q/p) + h − (1 − q) ln(1 − p), no warnings
+    for _ in range(_HALVINGS):
+        mid = 0.5 * (lo + hi)
+        ok = special.rel_entr(q, mid) + h - special.xlog1py(r, -mid) <= b
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
     return np.where(b <= 0, q, np.where(q >= 1.0, 1.0, hi))
 
 
 def _kl_inv_lower(q: Any, budget: Any) -> np.ndarray:
     q, b = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(budget, dtype=np.float64))
     lo, hi = np.zeros_like(q), q.copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for _ in range(_HALVINGS):
-            mid = 0.5 * (lo + hi)
-            ok = _kl(q, mid) <= b
-            lo, hi = np.where(ok, lo, mid), np.where(ok, mid, hi)
+    r = 1.0 - q
+    h = special.xlog1py(r, -q)
+    for _ in range(_HALVINGS):
+        mid = 0.5 * (lo + hi)
+        ok = special.rel_entr(q, mid) + h - special.xlog1py(r, -mid) <= b
+        lo, hi = np.where(ok, lo, mid), np.where(ok, mid, hi)
     return np.where(b <= 0, q, np.where(q <= 0.0, 0.0, lo))
 
 
@@ -372,26 +373,27 @@ def _pooled_binomial(k_total: int, n_total: int, delta: float) -> float:
     return u if u < _hoeffding_region_start(n_total, delta) else 1.0
 
 
-def _chernoff_upper(t: Any, m: np.ndarray, pi: np.ndarray, budget: Any, lam: np.ndarray) -> np.ndarray:
+def _chernoff_upper(t: Any, m: np.ndarray, pi: np.ndarray, budget: Any, lam: Any) -> np.ndarray:
     """max π·e over e in [0,1]^C with λt + Σ_j m_j ln(1 − a_j e_j) >= −budget (dual value).
 
     ``m``, ``pi`` over the classes with π_j > 0 (π sums to 1 there). ``t`` and ``budget``
-    broadcast over a leading axis of D problems (one per certification set), ``lam`` has K
-    values; returns shape (D, K).
+    broadcast over a leading axis of D problems (one per certification set); ``lam`` has shape
+    (K,) (shared) or (D, K); returns shape (D, K).
     """
     t = np.asarray(t, dtype=np.float64).reshape(-1, 1, 1)
     budget = np.asarray(budget, dtype=np.float64).reshape(-1, 1, 1)
-    lam = np.asarray(lam, dtype=np.float64).reshape(1, -1, 1)
+    lam = np.asarray(lam, dtype=np.float64)
+    lam = lam.reshape(1, -1, 1) if lam.ndim == 1 else lam[..., None]
     w = pi / m
-    s = lam * w                                            # (1, K, C)
+    s = lam * w                                            # (D or 1, K, C)
     a = -np.expm1(-s)
     c = a / w
     rhs = (budget + lam * t)[..., 0]                       # (D, K): Σ_j m_j ln(1 − a_j e_j) >= −rhs
 
     def dual(mu):                                          # max over the box of the Lagrangian, and g(e)
         e = np.clip((1.0 - mu[..., None] * c) / a, 0.0, 1.0)
-        with np.errstate(divide="ignore"):                 # ln(1 − a e) = ln((1 − e) + e·exp(−s)), stable
-            g = np.sum(m * np.logaddexp(np.log1p(-e), np.log(e) - s), axis=-1)
+        # ln(1 − a e) = ln((1 − e) + e·exp(−s)), stable for e = 1 and large s
+        g = np.sum(m * np.logaddexp(special.xlog1py(1.0, -e), special.xlogy(1.0, e) - s), axis=-1)
         return e @ pi + mu * (g + rhs), g
 
     shape = rhs.shape
@@ -408,26 +410,21 @@ def _chernoff_upper(t: Any, m: np.ndarray, pi: np.ndarray, budget: Any, lam: np.
 def _chernoff_free(t: Any, m: np.ndarray, pi: np.ndarray, budget: float) -> tuple[np.ndarray, np.ndarray]:
     """min over λ > 0 of :func:`_chernoff_upper` for each t (valid for any λ: the test-inversion argument).
 
-    A coarse log grid (ratio 2^(1/2)) around Hoeffding's optimum, then a fine one (ratio
-    2^(1/32)) between the neighbours of its best point; any λ gives a valid bound, so the
-    search only affects tightness. Returns (bounds, λ), each of shape (D,).
+    A coarse log grid (ratio 2) around Hoeffding's optimum, then a fine one (ratio 2^(1/16))
+    between the neighbours of each row's best point; any λ gives a valid bound, so
+    the search only affects tightness. Returns (bounds, λ), each of shape (D,).
     """
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    rows = np.arange(t.size)
     v = float(np.sum(pi ** 2 / m))
-    grid = math.sqrt(8.0 * budget / v) * 2.0 ** (np.arange(-6, 49) / 2.0)
+    grid = math.sqrt(8.0 * budget / v) * 2.0 ** np.arange(-3, 25, dtype=np.float64)
     vals = _chernoff_upper(t, m, pi, budget, grid)
     i = np.argmin(vals, axis=1)
-    best, best_lam = vals[np.arange(t.size), i], grid[i]
-    step = 2.0 ** (np.arange(-16, 17) / 32.0)
-    fine = np.empty((t.size,))
-    fine_lam = np.empty((t.size,))
-    for lam_i in np.unique(i):                             # one fine grid per distinct coarse optimum
-        rows = np.flatnonzero(i == lam_i)
-        f = _chernoff_upper(t[rows], m, pi, budget, grid[lam_i] * step)
-        j = np.argmin(f, axis=1)
-        fine[rows], fine_lam[rows] = f[np.arange(rows.size), j], grid[lam_i] * step[j]
-    better = fine < best
-    return np.where(better, fine, best), np.where(better, fine_lam, best_lam)
+    fine = grid[i][:, None] * 2.0 ** (np.arange(-16, 17) / 16.0)
+    fvals = _chernoff_upper(t, m, pi, budget, fine)
+    j = np.argmin(fvals, axis=1)
+    better = fvals[rows, j] < vals[rows, i]
+    return np.where(better, fvals[rows, j], vals[rows, i]), np.where(better, fine[rows, j], grid[i])
 
 
 def _lambda_grid(v: float, budget0: float) -> np.ndarray:
@@ -460,7 +457,7 @@ def _resolve_method(p: _Problem) -> str:
     """``"auto"`` from counts, prior, KL = 0 and the loss type only (never the errors)."""
     pos = p.pi > 0
     share = p.pi[pos] / p.counts[pos]
-    equal = bool(np.allclose(share, share[0], rtol=1e-12, atol=0.0))
+    equal = bool(np.all(np.abs(share - share[0]) <= 1e-12 * share[0]))
     exact = p.kl == 0 and p.deterministic and p.zero_one
     if p.method == "auto":
         return "pooled-binomial" if exact and equal else "pooled-chernoff"
@@ -486,54 +483,56 @@ def _certify(p: _Problem) -> "PacBayesCertificate":
     per_draw = sums / m
     raw_j = per_draw.mean(axis=0)
     raw = float(pi @ raw_j)
-    delta = p.delta / p.prior_grid_size
-    d_mc = 0.0 if p.deterministic else p.mc_delta_fraction * delta
-    d_main = delta - d_mc
+    # δ split in logs: δ may be as small as 5e-324, where δ/C underflows to 0
+    log_delta = math.log(p.delta) - math.log(p.prior_grid_size)
+    log_mc = -math.inf if p.deterministic else math.log(p.mc_delta_fraction) + log_delta
+    log_main = log_delta if p.deterministic else math.log1p(-p.mc_delta_fraction) + log_delta
     test_set = p.kl == 0.0
-    split: dict = {"delta": p.delta, "prior_grid_size": p.prior_grid_size, "after_prior_grid": delta,
-                   "monte_carlo": d_mc, "pac_bayes" if not test_set else "test_set": d_main}
+    split: dict = {"delta": p.delta, "prior_grid_size": p.prior_grid_size, "after_prior_grid": math.exp(log_delta),
+                   "monte_carlo": math.exp(log_mc), "test_set" if test_set else "pac_bayes": math.exp(log_main)}
     per_class_upper = None
     lam = None
     pooled_t = raw
     if method in ("union", "union-kl"):
-        d_j = d_main / c_pos
-        split["per_class"] = d_j
-        emp_j = raw_j if p.deterministic else _kl_inv_upper(raw_j, (math.log(c_pos) - math.log(d_mc)) / n_draws)
-        if not p.deterministic:
-            split["monte_carlo_per_class"] = d_mc / c_pos
-        if test_set and p.deterministic and p.zero_one and method == "union":
-            k = np.rint(raw_j * m)
-            upper = _binom_upper(k, m, d_j)
-        elif test_set:
-            upper = _kl_inv_upper(emp_j, -math.log(d_j) / m)
+        log_dj = log_main - math.log(c_pos)
+        split["per_class"] = math.exp(log_dj)
+        if p.deterministic:
+            emp_j = raw_j
         else:
-            upper = _kl_inv_upper(emp_j, _pb_budget(p.kl, m, d_j))
+            split["monte_carlo_per_class"] = math.exp(log_mc - math.log(c_pos))
+            emp_j = _kl_inv_upper(raw_j, (math.log(c_pos) - log_mc) / n_draws)
+        if test_set and p.deterministic and p.zero_one and method == "union":
+            upper = _binom_upper(np.rint(raw_j * m), m, math.exp(log_dj))
+        elif test_set:
+            upper = _kl_inv_upper(emp_j, -log_dj / m)
+        else:
+            upper = _kl_inv_upper(emp_j, (p.kl + np.log(2.0 * np.sqrt(m)) - log_dj) / m)
         bound = float(pi @ upper)
         per_class_upper = np.zeros(p.num_classes)
         per_class_upper[pos] = upper
         corrected = float(pi @ emp_j)
     else:
-        t = raw if p.deterministic else float(_kl_inv_upper(raw, -math.log(d_mc) / n_draws))
+        t = raw if p.deterministic else float(_kl_inv_upper(raw, -log_mc / n_draws))
         corrected = pooled_t = t
         v = float(np.sum(pi ** 2 / m))
         if method == "pooled-binomial":
             k_total = int(np.rint(float(sums.sum())))
-            bound = _pooled_binomial(k_total, int(m.sum()), d_main)
+            bound = _pooled_binomial(k_total, int(m.sum()), math.exp(log_main))
         elif test_set and method == "pooled":
-            lam = math.sqrt(8.0 * -math.log(d_main) / v)
-            bound = t + math.sqrt(-math.log(d_main) * v / 2.0)
+            lam = math.sqrt(8.0 * -log_main / v)
+            bound = t + math.sqrt(-log_main * v / 2.0)
         elif test_set:
-            bounds, lams = _chernoff_free(t, m, pi, -math.log(d_main))
+            bounds, lams = _chernoff_free(t, m, pi, -log_main)
             bound, lam = float(bounds[0]), float(lams[0])
         else:
             split["lambda_grid_size"] = LAMBDA_GRID_SIZE
-            split["per_lambda"] = d_main / LAMBDA_GRID_SIZE
-            b = p.kl + math.log(LAMBDA_GRID_SIZE) - math.log(d_main)
-            grid = _lambda_grid(v, math.log(LAMBDA_GRID_SIZE) - math.log(d_main))
+            split["per_lambda"] = math.exp(log_main) / LAMBDA_GRID_SIZE
+            b0 = math.log(LAMBDA_GRID_SIZE) - log_main
+            grid = _lambda_grid(v, b0)
             if method == "pooled":
-                vals = t + b / grid + grid * v / 8.0
+                vals = t + (p.kl + b0) / grid + grid * v / 8.0
             else:
-                vals = _chernoff_upper(t, m, pi, b, grid)[0]
+                vals = _chernoff_upper(t, m, pi, p.kl + b0, grid)[0]
             i = int(np.argmin(vals))
             bound, lam = float(vals[i]), float(grid[i])
         bound = min(bound, 1.0)
