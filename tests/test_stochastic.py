@@ -177,7 +177,7 @@ def tiny_runs(tmp_path_factory):
     cfg = CertifyConfig(sigma_grid=(0.01, 0.03), posterior=PosteriorConfig(epochs=1, lr=10.0), num_samples=8,
                         test_samples=2)
     root = tmp_path_factory.mktemp("cert")
-    runs = [certify_schedule(TrainConfig(out=str(root / name), schedule="switching", epochs=2, milestones=[1],
+    runs = [certify_schedule(TrainConfig(out=str(root / name), schedule="switching", epochs=3, milestones=[1],
                                          warmup_epochs=0, device="cpu", quiet=True, progress=False), ds, cfg)
             for name in ("a", "b")]
     return runs
