@@ -202,7 +202,8 @@ def table(runs: list, num_classes: int) -> str:
     for r in runs:
         b, bce = r.best("zero-one"), r.best("bounded-ce")
         t = r.test
-        lines.append(f"{r.schedule:<10} {b['bound']:>8.4f} {b['method']:<15} {b['empirical']:>6.4f} {b['mc_term']:>6.4f} "
+        lines.append(f"{r.schedule:<10} {b['bound']:>8.4f} {b['method']:<15} {b['empirical']:>6.4f} "
+                     f"{b['mc_term']:>6.4f} "
                      f"{b['kl']:>7.3g} {r.sigma:>6g} {bce['bound']:>8.4f} "
                      f"{t['stochastic_balanced_error']:>6.4f}±{t['stochastic_se']:.4f} "
                      f"{t['deterministic_balanced_error']:>6.4f}±{t['deterministic_se']:.4f} "

@@ -1,5 +1,4 @@
 """Stochastic networks (ltbound.train.stochastic) and the certified run (ltbound.train.certify)."""
-import dataclasses
 import json
 import math
 

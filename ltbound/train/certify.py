@@ -45,7 +45,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -421,8 +421,10 @@ def load_certified_run(record_dir: Any, *, check_kl: bool = True) -> CertifiedRu
     c = rec.num_classes
     model = None
     if check_kl:
-        model = build_model(rec.manifest["config"]["model"], c, in_channels=int(rec.manifest["dataset"]["image_shape"][0]))
-        model.load_state_dict(load_state_dict(path / "checkpoints" / f"epoch_{rec.manifest['epochs_completed']:04d}.pt"))
+        in_channels = int(rec.manifest["dataset"]["image_shape"][0])
+        model = build_model(rec.manifest["config"]["model"], c, in_channels=in_channels)
+        last = int(rec.manifest["epochs_completed"])
+        model.load_state_dict(load_state_dict(path / "checkpoints" / f"epoch_{last:04d}.pt"))
     for k, sigma in enumerate(cfg.sigma_grid):
         rel = f"{_DIR}/sigma_{k}.npz"
         f = read_file(path, rel)
@@ -435,7 +437,8 @@ def load_certified_run(record_dir: Any, *, check_kl: bool = True) -> CertifiedRu
             net = StochasticNetwork(model, sigma)
             net.load_arrays(f["mu"], f["rho"])
             if not math.isclose(net.kl_exact(), kl, rel_tol=1e-9, abs_tol=1e-9):
-                raise RecordError(f"{path / rel}: the stored posterior's KL is {net.kl_exact()!r}, the result says {kl!r}")
+                raise RecordError(f"{path / rel}: the stored posterior's KL is {net.kl_exact()!r}, "
+                                  f"the result says {kl!r}")
         certs = _certificates(zo, f["bce"], labels, kl, cfg, c)
         for loss in CERT_LOSSES:
             for m in CERT_METHODS:

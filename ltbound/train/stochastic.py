@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -273,7 +273,8 @@ class StochasticNetwork(nn.Module):
         total = torch.zeros((), dtype=torch.float64, device=self.mu[0].device)
         for m, r, p in zip(self.mu, self.rho, self.prior_means()):
             r = r.double()
-            term = math.log(self.prior_sigma) - r + (torch.exp(2 * r) + (m.double() - p.double()) ** 2) / (2 * sp2) - 0.5
+            gap2 = (m.double() - p.double()) ** 2
+            term = math.log(self.prior_sigma) - r + (torch.exp(2 * r) + gap2) / (2 * sp2) - 0.5
             total = total + term.sum()
         return total
 
