@@ -83,6 +83,7 @@ def test_comparison_verdict_can_come_out_either_way():
     not_proved = mod.comparisons([Run("a", 0.4, 0.15), Run("b", 0.5, 0.3)], 0.05)[0]
     assert not not_proved["proved"] and "NOT proved" in not_proved["text"]
     assert mod.comparisons([Run("a", 0.4, 0.1), Run("b", 0.4, 0.1)], 0.05) == []
+    assert mod.comparisons([Run("a", 1.0 - 1e-12, 0.0), Run("b", 1.0, 0.0)], 0.05) == []   # equal as printed
 
 
 def test_cifar_path_dry_run_checks_every_setting(tmp_path, capsys):
