@@ -223,3 +223,20 @@ def test_default_sigma_grid_matches_the_experiment():
     exp = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(exp)
     assert tuple(float(s) for s in exp.DEFAULT_SIGMA_GRID.split(",")) == DEFAULT_SIGMA_GRID
+
+
+def test_gibbs_lower_bound_is_below_the_measured_error_and_moves_with_it():
+    """The test-set lower confidence bound of a stochastic predictor's balanced error (used to judge orderings)."""
+    from ltbound.train.certify import gibbs_lower_bound
+
+    labels = np.repeat(np.arange(4), 50)
+    rng = np.random.default_rng(0)
+    for n in (60, 30):        # one sample per image (N >= m_j), and the two-step bound (N < m_j)
+        low = (rng.random((n, 200)) < 0.1).astype(np.uint8)
+        high = (rng.random((n, 200)) < 0.6).astype(np.uint8)
+        lb_low, lb_high = gibbs_lower_bound(low, labels, 0.05), gibbs_lower_bound(high, labels, 0.05)
+        assert 0.0 <= lb_low < low.mean() and lb_low < lb_high < high.mean()
+        assert gibbs_lower_bound(np.zeros((n, 200), np.uint8), labels, 0.05) == 0.0
+    assert lb_high > 0.1                                 # the two-step bound still sees a 0.6 error
+    one_step = gibbs_lower_bound((rng.random((60, 200)) < 0.6).astype(np.uint8), labels, 0.05)
+    assert one_step > lb_high + 0.15                     # one fresh sample per image: one step, tighter

@@ -238,25 +238,35 @@ def _balanced(per_sample: np.ndarray, labels: np.ndarray, pi: np.ndarray) -> tup
 def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float) -> float:
     """A lower confidence bound (level 1 − δ) of a stochastic predictor's balanced 0-1 risk, from a test set.
 
-    Two one-sided Chernoff-kl steps per class j (δ/2 over each, split δ/(2C) per class): the
-    Monte Carlo mean over the N weight samples of the class's test error, an average of N
-    i.i.d. [0, 1] values, is lowered by kl(ê ‖ e) <= ln(2C/δ)/N to a bound on the class's
-    empirical Gibbs error; that is an average of m_j i.i.d. [0, 1] per-image Gibbs losses,
-    lowered again with ln(2C/δ)/m_j (for [0, 1] variables the one-sided Chernoff bound is
-    that of a Bernoulli with the same mean, by convexity; Maurer 2004). The lower kl inverse
-    is :func:`ltbound.pacbayes.kl_inverse_lower`.
+    Per class j at δ/C (union bound over the classes), with the one-sided Chernoff-kl bound
+    P(mean <= kl⁻¹_lower(mean, ln(1/δ')/m)) <= δ' for m i.i.d. [0, 1] variables (Hoeffding
+    1963: the Bernoulli has the largest moment generating function), lower kl inverse
+    :func:`ltbound.pacbayes.kl_inverse_lower`:
+
+    * when the N weight samples are at least the class's m_j test images, image r of the
+      class is scored with its own sample r: the m_j losses ℓ(w_r, x_r) are i.i.d.
+      Bernoulli(L_j(Q)) (fresh w and x each), one step with budget ln(C/δ)/m_j;
+    * otherwise two steps at δ/(2C) each: the N per-sample class errors are i.i.d. in [0, 1]
+      with mean the class's empirical Gibbs error (budget ln(2C/δ)/N), whose m_j per-image
+      Gibbs losses are i.i.d. in [0, 1] with mean L_j(Q) (budget ln(2C/δ)/m_j).
+
+    Parameters
+    ----------
+    zero_one : ndarray (N, m) of 0/1; labels : ndarray (m,) of int; delta : float in (0, 1)
     """
     from ..pacbayes import kl_inverse_lower
 
     n = zero_one.shape[0]
     c = int(labels.max()) + 1
-    budget_mc = math.log(2 * c / delta) / n
     lows = []
     for j in range(c):
-        cols = labels == j
-        e_mc = float(zero_one[:, cols].mean())
-        e_emp = float(kl_inverse_lower(e_mc, budget_mc))
-        lows.append(float(kl_inverse_lower(e_emp, math.log(2 * c / delta) / int(cols.sum()))))
+        cols = np.flatnonzero(labels == j)
+        if n >= cols.size:
+            diagonal = zero_one[np.arange(cols.size), cols].astype(np.float64)
+            lows.append(float(kl_inverse_lower(diagonal.mean(), math.log(c / delta) / cols.size)))
+        else:
+            e_emp = float(kl_inverse_lower(float(zero_one[:, cols].mean()), math.log(2 * c / delta) / n))
+            lows.append(float(kl_inverse_lower(e_emp, math.log(2 * c / delta) / cols.size)))
     return float(np.mean(lows))
 
 
