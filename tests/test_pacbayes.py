@@ -201,7 +201,14 @@ def test_hoeffding_1956_needs_its_condition():
     assert pb_cdf([1.0, 0.98], 1) > stats.binom.cdf(1, 2, 0.99)
     # the guard: near p = 1 the pooled limit is replaced by 1 where the theorem does not cover it
     assert pb._hoeffding_region_start(2, 0.0199) < 1.0
-    assert pb._hoeffding_region_start(1000, 0.05) == pytest.approx(0.05 ** 0 * (0.95) ** (1 / 1000), abs=1e-4)
+    assert pb._hoeffding_region_start(1000, 0.05) == pytest.approx(0.95 ** (1 / 1000), abs=1e-4)
+    # two samples, one error, δ = 0.02: the Clopper-Pearson limit sqrt(0.98) = 0.98995 is where the
+    # region starts (1 − p² <= δ), so the exact pooled certificate says 1 there, not 0.98995
+    assert pb._hoeffding_region_start(2, 0.02) == pytest.approx(math.sqrt(0.98), rel=1e-9)
+    cert = pb.target_risk_certificate(np.array([0.0, 1.0]), np.array([0, 1]), delta=0.02, method="pooled-binomial")
+    assert cert.bound == 1.0
+    cert = pb.target_risk_certificate(np.array([0.0, 0.0]), np.array([0, 1]), delta=0.02, method="pooled-binomial")
+    assert cert.bound == pytest.approx(1 - math.sqrt(0.02), rel=1e-9)
 
 
 def test_chernoff_is_never_looser_than_hoeffding_at_the_same_lambda():
@@ -281,6 +288,7 @@ _L, _Y = _set([5, 5], [1, 2])
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"kl": -1.0}, "kl must be"), ({"kl": float("nan")}, "kl must be"), ({"kl": "big"}, "kl must be"),
+    ({"kl": np.complex128(1 + 1j)}, "kl must be"), ({"kl": float("inf")}, "kl must be"), ({"kl": [1.0]}, "kl must be"),
     ({"delta": 0.0}, "delta must be"), ({"delta": 1.0}, "delta must be"),
     ({"target_prior": [0.5, 0.6]}, "target_prior must sum"), ({"target_prior": "uniform"}, "target_prior must be"),
     ({"target_prior": [0.3, 0.3, 0.4]}, "no sample of classes \\[2\\]"),
@@ -432,3 +440,65 @@ def test_monte_carlo_certificate_covers(method):
         assert cert.bound == pytest.approx(bounds[i], rel=1e-9)
         assert cert.mc_term > 0
     assert np.mean(bounds >= pi @ mean_err) >= 1 - delta - 3 * _se(delta, draws)
+
+
+def test_a_pooled_kl_with_an_effective_sample_size_is_not_valid():
+    """kl⁻¹(L̂_π, ln(1/δ)/n_eff) with Kish's n_eff = 1/Σ_j π_j²/m_j treats the weighted mean as a
+    binomial proportion; with one large clean class and two of 5 samples it under-covers badly,
+    where the pooled Chernoff bound of this module covers (module docstring)."""
+    rng = np.random.default_rng(24)
+    counts, err, pi = np.array([1000, 5, 5]), np.array([0.0, 0.2, 0.0]), np.array([0.5, 0.25, 0.25])
+    delta, draws = 0.2, 2000
+    k = rng.binomial(counts, err, size=(draws, 3))
+    t = (k / counts) @ pi
+    n_eff = 1 / np.sum(pi ** 2 / counts)
+    eff = pb._kl_inv_upper(t, math.log(1 / delta) / n_eff)
+    ours, _ = pb._chernoff_free(t, counts.astype(float), pi, math.log(1 / delta))
+    true = float(pi @ err)
+    assert np.mean(eff >= true) < 1 - delta - 3 * _se(delta, draws)
+    assert np.mean(ours >= true) >= 1 - delta - 3 * _se(delta, draws)
+
+
+def test_chernoff_inner_maximum_against_brute_force():
+    """The dual value returned for one λ is >= the maximum of π·e over a fine grid of feasible e
+    (it is an upper bound) and within the grid's resolution of it (it is the maximum)."""
+    m, pi = np.array([40.0, 7.0]), np.array([0.6, 0.4])
+    e1, e2 = np.meshgrid(np.linspace(0, 1, 1001), np.linspace(0, 1, 1001), indexing="ij")
+    for t, budget, lam in [(0.05, 3.0, 60.0), (0.2, 8.0, 15.0), (0.0, 2.0, 400.0)]:
+        a = -np.expm1(-lam * pi / m)
+        g = m[0] * np.log1p(-a[0] * e1) + m[1] * np.log1p(-a[1] * e2)
+        feasible = lam * t + g >= -budget
+        brute = float((pi[0] * e1 + pi[1] * e2)[feasible].max())
+        ours = float(pb._chernoff_upper(t, m, pi, budget, np.array([lam]))[0, 0])
+        assert ours >= brute - 1e-12 and ours - brute < 2e-3, (ours, brute)
+
+
+def test_empirical_bernstein_monte_carlo_term_formula_and_coverage():
+    """Maurer & Pontil (2009, Thm. 4): mean + sqrt(2 V ln(2/δ)/N) + 7 ln(2/δ)/(3(N − 1)); it covers
+    the mean of [0, 1] draws in >= 1 − δ of 4,000 trials, and beats the kl form when the draws
+    vary little (N = 2,000 draws around 0.2 with standard deviation 0.01)."""
+    rng = np.random.default_rng(25)
+    vals = rng.beta(2.0, 8.0, size=(40, 1))
+    d = 0.1
+    lt = math.log(2 / d)
+    want = vals.mean() + math.sqrt(2 * vals.var(ddof=1) * lt / 40) + 7 * lt / (3 * 39)
+    assert pb._mc_upper(vals, math.log(d), "bernstein")[0] == pytest.approx(want, rel=1e-12)
+    assert pb._mc_upper(vals, math.log(d), "best")[0] == pytest.approx(min(
+        pb._mc_upper(vals, math.log(d / 2), "kl")[0], pb._mc_upper(vals, math.log(d / 2), "bernstein")[0]))
+    delta, trials, n = 0.2, 4000, 30
+    draws = rng.beta(2.0, 8.0, size=(n, trials))                                 # mean 0.2
+    cover = np.mean(pb._mc_upper(draws, math.log(delta), "bernstein") >= 0.2)
+    assert cover >= 1 - delta - 3 * _se(delta, trials)
+    tight = 0.2 + 0.01 * rng.standard_normal((2000, 1))
+    assert pb._mc_upper(tight, math.log(0.005), "bernstein")[0] < pb._mc_upper(tight, math.log(0.005), "kl")[0] - 0.02
+
+
+def test_mc_bound_is_recorded_and_checked():
+    rng = np.random.default_rng(26)
+    y = np.repeat(np.arange(3), [100, 50, 20])
+    draws = (rng.random((200, y.size)) < 0.15).astype(float)
+    for how in pb.MC_BOUNDS:
+        cert = pb.target_risk_certificate(draws, y, kl=4.0, mc_bound=how, method="pooled-chernoff")
+        assert cert.delta_split["mc_bound"] == how and cert.mc_term > 0
+    with pytest.raises(ValueError, match="mc_bound must be one of"):
+        pb.target_risk_certificate(draws, y, mc_bound="hoeffding")
