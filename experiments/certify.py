@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--p-min", type=float, default=1e-4, help="probability floor of the bounded cross-entropy")
     c.add_argument("--num-samples", type=int, default=400, help="N weight samples of the certificate")
     c.add_argument("--test-samples", type=int, default=50, help="weight samples of the stochastic test error")
+    c.add_argument("--mc-bound", default="best", choices=("kl", "bernstein", "best"),
+                   help="Monte Carlo bound: kl (Langford & Caruana), empirical Bernstein (Maurer & Pontil), "
+                        "or the smaller of both at half the Monte Carlo δ each")
     c.add_argument("--delta", type=float, default=0.05, help="failure probability of each loss's certificate")
     c.add_argument("--mc-delta-fraction", type=float, default=0.1,
                    help="share of each candidate's δ spent on the Monte Carlo term")
@@ -162,7 +165,7 @@ def certify_config(a: argparse.Namespace):
                            p_min=a.p_min, seed=a.seed)
     return CertifyConfig(prior_fraction=a.prior_fraction, prior_split_seed=a.prior_seed, sigma_grid=a.sigma_grid,
                          posterior=post, num_samples=a.num_samples, test_samples=a.test_samples, delta=a.delta,
-                         mc_delta_fraction=a.mc_delta_fraction)
+                         mc_delta_fraction=a.mc_delta_fraction, mc_bound=a.mc_bound)
 
 
 # ----------------------------------------------------------------------------- what is printed

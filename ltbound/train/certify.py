@@ -86,6 +86,10 @@ class CertifyConfig:
         Failure probability of each loss's certificate (all its candidates together).
     mc_delta_fraction : float in (0, 1)
         Share of each candidate's δ spent on the Monte Carlo term (passed to the core).
+    mc_bound : {"kl", "bernstein", "best"}
+        The Monte Carlo bound of the core: Langford & Caruana's kl form, Maurer & Pontil's
+        empirical Bernstein (the weight draws' risks vary little), or the smaller of both at
+        half the Monte Carlo δ each.
     target_prior : "balanced"
         π of the certified risk.
     """
@@ -98,6 +102,7 @@ class CertifyConfig:
     test_samples: int = 100
     delta: float = 0.05
     mc_delta_fraction: float = 0.1
+    mc_bound: str = "best"
     target_prior: str = "balanced"
 
     def __post_init__(self) -> None:
@@ -115,6 +120,9 @@ class CertifyConfig:
         check_delta(self.delta)
         check_finite_scalar(self.mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0, low_open=True,
                             high_open=True)
+        from ..pacbayes import MC_BOUNDS
+        if self.mc_bound not in MC_BOUNDS:
+            raise ValueError(f"mc_bound must be one of {MC_BOUNDS}, got {self.mc_bound!r}")
         if self.target_prior != "balanced":
             raise ValueError(f"target_prior must be 'balanced' (the paper's metric), got {self.target_prior!r}")
 
@@ -220,7 +228,7 @@ def _certificates(zo: np.ndarray, bce: np.ndarray, labels: np.ndarray, kl: float
         out[loss] = {m: target_risk_certificate(values.astype(np.float64), labels, kl=kl, target_prior=cfg.target_prior,
                                                 delta=cfg.delta / len(CERT_METHODS), num_classes=num_classes,
                                                 method=m, mc_delta_fraction=cfg.mc_delta_fraction,
-                                                prior_grid_size=len(cfg.sigma_grid))
+                                                prior_grid_size=len(cfg.sigma_grid), mc_bound=cfg.mc_bound)
                      for m in CERT_METHODS}
     return out
 
