@@ -20,7 +20,7 @@ The recipe (Dziugaite & Roy 2018; Dziugaite et al. 2021; Pérez-Ortiz et al. 202
    of D_cert, which is what the PAC-Bayes theorem asks.
 3. **Posterior.** Q starts at P (μ = w_prior, σ_i = σ, so KL(Q‖P) = 0) and is trained on all
    of D (PAC-Bayes lets Q depend on the sample) by minimising the f-quad objective of
-   Pérez-Ortiz et al. (2021, Eq. 10) for the target-prior risk (:func:`quad_objective`), with
+   Pérez-Ortiz et al. (2021, their f_quad) for the target-prior risk (:func:`quad_objective`), with
    one weight sample per mini-batch (reparameterisation trick, Kingma & Welling 2014;
    Blundell et al. 2015) and the bounded cross-entropy (:func:`bounded_cross_entropy`).
 4. **Certificate** on D_cert only (:func:`certification_losses` refuses a set that overlaps
@@ -266,8 +266,9 @@ class StochasticNetwork(nn.Module):
     def kl(self) -> torch.Tensor:
         """KL(Q‖P) of the diagonal Gaussians, summed over the weights, as a differentiable tensor.
 
-        Σ_i [ln(σ_P/σ_i) + (σ_i² + (μ_i − p_i)²) / (2σ_P²) − 1/2] (Pérez-Ortiz et al. 2021,
-        Sect. 5); equals :func:`ltbound.pacbayes.gaussian_kl` (tested).
+        Σ_i [ln(σ_P/σ_i) + (σ_i² + (μ_i − p_i)²) / (2σ_P²) − 1/2], the KL of two normal
+        distributions summed over independent coordinates; equals
+        :func:`ltbound.pacbayes.gaussian_kl` (tested).
         """
         sp2 = self.prior_sigma ** 2
         total = torch.zeros((), dtype=torch.float64, device=self.mu[0].device)
@@ -315,7 +316,7 @@ class StochasticNetwork(nn.Module):
 def bounded_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, p_min: float = DEFAULT_P_MIN) -> torch.Tensor:
     """Per-sample cross-entropy bounded to [0, 1]: −ln max(p_y, p_min) / ln(1/p_min).
 
-    Dziugaite & Roy (2018); Pérez-Ortiz et al. (2021, Sect. 4): the predicted probability of
+    Dziugaite & Roy (2018); Pérez-Ortiz et al. (2021): the predicted probability of
     the true class is floored at p_min, so the loss is the project's clipped cross-entropy
     (``"ce-clipped"`` with cap ln(1/p_min)) divided by its cap, a [0, 1] loss the bounds take.
 
@@ -332,7 +333,7 @@ def bounded_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, p_min: flo
 
 
 def quad_objective(risk: torch.Tensor, kl: torch.Tensor, m: float, delta: float) -> torch.Tensor:
-    """The f-quad training objective of Pérez-Ortiz et al. (2021, Eq. 10), differentiable.
+    """The f-quad training objective (f_quad of Pérez-Ortiz et al. 2021), differentiable.
 
     f_quad = (sqrt(L̂ + B) + sqrt(B))², B = (KL + ln(2√m/δ)) / (2m), an upper bound on the
     risk that follows from the PAC-Bayes-kl bound (Seeger 2002; Maurer 2004) and is a
