@@ -240,3 +240,23 @@ def test_gibbs_lower_bound_is_below_the_measured_error_and_moves_with_it():
     assert lb_high > 0.1                                 # the two-step bound still sees a 0.6 error
     one_step = gibbs_lower_bound((rng.random((60, 200)) < 0.6).astype(np.uint8), labels, 0.05)
     assert one_step > lb_high + 0.15                     # one fresh sample per image: one step, tighter
+
+
+def test_bad_settings_are_refused_naming_the_argument():
+    from ltbound.train.certify import CertifyConfig
+    from ltbound.train.stochastic import PosteriorConfig
+
+    for kwargs, word in (({"sigma_grid": (0.01, 0.01)}, "sigma_grid"), ({"sigma_grid": (0.0,)}, "sigma_grid"),
+                         ({"num_samples": 0}, "num_samples"), ({"delta": 1.0}, "delta"),
+                         ({"mc_bound": "hoeffding"}, "mc_bound"), ({"target_prior": "uniform"}, "target_prior")):
+        with pytest.raises(ValueError, match=word):
+            CertifyConfig(**kwargs)
+    with pytest.raises(ValueError, match="lr"):
+        PosteriorConfig(lr=0.0)
+    with pytest.raises(ValueError, match="prior_sigma"):
+        StochasticNetwork(torch.nn.Linear(2, 2), 0.0)
+    snet = StochasticNetwork(torch.nn.Conv2d(1, 10, 8), 0.01)
+    x = torch.zeros(5, 1, 8, 8, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="cert_indices must be non-empty positions in"):
+        certification_losses(snet, x, torch.arange(5), cert_indices=[3, 9], prior_indices=[0], num_samples=1,
+                             seed=0, mean=torch.tensor([0.3]), std=torch.tensor([0.4]))
