@@ -309,7 +309,8 @@ CHILD = textwrap.dedent("""
     import ltbound.records as R
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "kill-before-manifest":
-        R.write_manifest = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+        import ltbound.records.write as W       # the writer's own reference
+        W.write_manifest = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
     elif mode == "kill-in-split-write":
         real = os.replace
         def replace(src, dst):
