@@ -168,7 +168,7 @@ class RunRecord:
     def loss_matrix(self, epochs: Iterable[int] | None = None, *, loss: str = "ce", cap: float | None = None) -> np.ndarray:
         """Per-sample training losses (K, n) of the models after the given epochs (a finite Θ̂).
 
-        ``loss`` is one of :data:`LOSSES`: "ce" (raw cross-entropy), "ce-clipped" (clipped at
+        ``loss`` is one of :data:`ltbound.losses.LOSSES`: "ce" (raw cross-entropy), "ce-clipped" (clipped at
         ``cap``, required) or "zero-one" (1 - correctness). Default epochs:
         :meth:`final_stage_epochs`.
         """
