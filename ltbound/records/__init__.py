@@ -17,7 +17,6 @@ json only (no torch). One idea per module:
 """
 
 from ..losses import BOUNDED_LOSSES, LOSSES, check_loss
-from ._io import atomic_write_bytes as _atomic_write_bytes
 from .compact import compact_record
 from .format import (LAYOUTS, READABLE_VERSIONS, RECORD_FORMAT, RECORD_VERSION, STATUSES, RecordError,
                      derive_run_fields, json_default, manifest_checksum, read_manifest, training_settings,

@@ -19,9 +19,10 @@ A record is a directory::
     RUN/state.pt                resume state (the trainer's business)
     RUN/.lock                   advisory lock (fcntl.flock) held by the one process writing
 
-A *compact* record (:func:`compact_record`) holds the same arrays in one ``record.npz``
-(correctness of all epochs as packed bits, losses of chosen epochs as float16) beside the
-manifest; :func:`load_record` reads both layouts.
+A *compact* record (:func:`~ltbound.records.compact_record`) holds the same arrays in one
+``record.npz`` (correctness of all epochs as packed bits, training losses of chosen epochs
+``loss_epochs`` and test losses of the final stage's epochs ``test_loss_epochs``, float16)
+beside the manifest; :func:`~ltbound.records.load_record` reads both layouts.
 
 ``manifest.json`` fields: ``format`` ("ltbound-run-record"), ``version`` (2), ``status``
 ("running" | "complete"), ``epochs_completed`` (int >= 0; ``history`` has exactly that many
@@ -54,17 +55,23 @@ A manifest without some of these top-level fields (version 1, or version 2 writt
 derives them from ``config``/``dataset``/``schedule``, and the file itself is left as it is
 (so its checksum still verifies). Readers use the top-level fields, never ``config``.
 
-A compact record (:func:`~ltbound.records.compact_record`) adds ``loss_epochs`` (the epochs
-whose training losses it keeps), ``compacted_from`` (the source folder's name) and
-``source_files``: {``path`` (the source folder), ``manifest_checksum``, ``files`` (the source's
-data-file hashes), ``checkpoints`` (the source's checkpoint hashes)}.
+A compact record's manifest adds ``loss_epochs`` and ``test_loss_epochs`` (the lists its
+``record.npz`` must hold), ``compacted_from`` (the source folder's name), ``source_files``
+(the source's data-file hashes) and ``source_record``: {``path`` (the source folder,
+absolute), ``manifest_checksum`` (of the source manifest), ``checkpoints`` (the source's
+checkpoint hashes)}. Compact records written before ``test_loss_epochs`` existed keep the
+last epoch's test losses only.
 
-Integrity: :func:`~ltbound.records.load_record` checks the version, every file's size and SHA-256 (version 2),
-the split against ``dataset.split_hash``, every array's shape and dtype against n and m,
-value ranges (labels in [0, C), losses finite and >= 0), the epoch sequence and each epoch
-file against its history entry (train and test accuracy), and raises one :class:`RecordError`
-naming the file and what is wrong. A version 1 record has no hashes: it is checked for
-structure and consistency only.
+Integrity: :func:`~ltbound.records.load_record` checks the version, every file's size and
+SHA-256 (version 2), the status against the plan (``complete`` holds exactly
+``epochs_planned`` epochs, and no record holds more), the split against
+``dataset.split_hash`` and against its protocol where the record allows
+(:mod:`ltbound.records.split`), every array's shape and dtype against n and m, value ranges
+(labels in [0, C), losses finite and >= 0), the epoch sequence, each epoch's arrays against
+its history entry (train and test accuracy exactly, ``mean_train_loss`` within the float16
+rounding) and a compact record's epoch lists against its manifest's, and raises one
+:class:`RecordError` naming the file and what is wrong. A version 1 record has no hashes:
+it is checked for structure and consistency only.
 
 Float16 losses: cross-entropy in [0, 65504] keeps about 3 significant digits (relative
 error <= 2**-11), far below the Monte Carlo and sampling errors of every bound term.
