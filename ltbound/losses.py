@@ -36,7 +36,8 @@ def check_loss(loss: Any, cap: Any = None, *, allowed: Iterable[str] = tuple(LOS
     """
     allowed = tuple(allowed)
     if isinstance(loss, str) and loss in LOSSES and loss not in BOUNDED_LOSSES and loss not in allowed:
-        raise ValueError(f"loss={loss!r} is unbounded; the bounds need a bounded loss, one of {list(allowed)}")
+        raise ValueError(f"loss must be one of {list(allowed)}, got {loss!r}, which is unbounded: the bounds need "
+                         "a bounded loss")
     if not isinstance(loss, str) or loss not in allowed:
         raise ValueError(f"loss must be one of {list(allowed)}, got {loss!r}")
     if LOSSES[loss]:
