@@ -65,13 +65,12 @@ from ._validation import (check_counts, check_delta, check_finite_scalar, check_
 from .confidence import _ib_term, _ratio, _term
 from .objectives import _sample_weights, _standard, _weighted
 from .rademacher import RademacherEstimate, _chunk_columns, _monte_carlo, check_num_draws
-from .records import BOUNDED_LOSSES, check_loss
 from .residual import MAX_BOOTSTRAP, ResidualEstimate, _q_residual
 from .sampling import _distribution, parse_sampler
 from .theorem1 import theorem1_condition
 
 __all__ = ["BoundTerm", "BoundResult", "BoundReport", "ib_bound", "sampling_bound",
-           "target_bound", "estimate_bounds", "check_loss_range", "loss_range_of"]
+           "target_bound", "estimate_bounds", "check_loss_range"]
 
 RISK_TRAINING_PRIOR = ("E^s[ℓ]: expected loss under the training (long-tailed) class prior "
                        "n_j/n, class counts fixed")
@@ -334,28 +333,6 @@ def check_loss_range(losses: Any, loss_range: float | None, empirical_range: boo
     if not isinstance(empirical_range, (bool, np.bool_)):
         raise ValueError(f"empirical_range must be True or False, got {empirical_range!r}")
     return _loss_range(*_loss_extremes(losses), loss_range, empirical_range)
-
-
-def loss_range_of(loss: str, cap: float | None = None) -> float:
-    """The loss range M of a bounded loss of the library's vocabulary: the one cap → M rule.
-
-    "ce-clipped" is min(cross-entropy, cap) ∈ [0, cap], so M = cap; "zero-one" lies in
-    [0, 1], so M = 1. Raw "ce" is unbounded and has no M.
-
-    Parameters
-    ----------
-    loss : {"ce-clipped", "zero-one"}
-    cap : float or None
-        The clipping level c > 0, required exactly for "ce-clipped"
-        (:func:`ltbound.records.check_loss`).
-
-    Returns
-    -------
-    float
-        M > 0, in loss units (nats for the clipped cross-entropy).
-    """
-    _, c = check_loss(loss, cap, allowed=BOUNDED_LOSSES)
-    return 1.0 if c is None else c
 
 
 def _loss_range(lo: float, hi: float, loss_range: Any, empirical_range: bool) -> tuple[float, str]:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._validation import (_describe, check_counts, check_finite_scalar, check_labels, check_num_classes,
-                          check_positive_int, real_array)
+                          check_positive_int, check_seed, real_array)
 
 #: q of the named samplers of Sect. 3.1 (Eq. 1).
 SAMPLER_Q: dict[str, float] = {"IB": 1.0, "SQRT": 0.5, "CB": 0.0, "CR": -1.0}
@@ -161,6 +161,50 @@ def _long_tailed_counts(nm: int, c: int, beta: float, profile: str) -> np.ndarra
         return np.array([int(nm * beta ** (-jj / (c - 1))) for jj in j], dtype=np.int64)
     head = c // 2                                                       # profile "step"
     return np.array([nm] * head + [int(nm / beta)] * (c - head), dtype=np.int64)
+
+
+def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
+    """Positions of a long-tailed subset: the first ``counts[j]`` of each class after a seeded shuffle.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (N,)
+        Labels of the source split, in [0, C) with C = len(counts).
+    counts : array_like of int, shape (C,)
+        Images to keep per class, n_j >= 1 (e.g. from
+        :func:`ltbound.sampling.long_tailed_counts`).
+    seed : int in [0, 2**32)
+        Seed of one ``numpy.random.RandomState`` used for all classes in label order.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (sum(counts),)
+        Positions into ``labels``, grouped by class in label order.
+
+    Notes
+    -----
+    For each class, its positions in ascending order are shuffled in place by the one
+    RandomState, sequentially across classes, and the first n_j kept. This reproduces the
+    reference codebases' ``np.random.seed(seed)`` followed by ``np.random.shuffle(idx)``
+    per class (the CIFAR-LT protocol of Cao et al. 2019 / Zhou et al. 2020), without
+    touching numpy's global random state.
+    """
+    n = check_counts(counts, "counts")
+    y = check_labels(labels, len(n))
+    seed = check_seed(seed, maximum=2 ** 32 - 1)                 # a numpy RandomState seed
+    available = np.bincount(y, minlength=len(n))
+    short = np.flatnonzero(available < n)
+    if short.size:
+        j = int(short[0])
+        raise ValueError(f"counts asks for {int(n[j])} images of class {j} but labels hold only "
+                         f"{int(available[j])}; lower n_max or the imbalance")
+    rs = np.random.RandomState(seed)
+    chosen = []
+    for j in range(len(n)):
+        idx = np.flatnonzero(y == j)  # ascending positions, int64 (np.where's order)
+        rs.shuffle(idx)
+        chosen.append(idx[: n[j]])
+    return np.concatenate(chosen).astype(np.int64)
 
 
 def shot_groups(counts: Any) -> dict[str, np.ndarray]:

@@ -115,27 +115,6 @@ def test_run_coverage_checks_delta_once_for_all_draws(calls):
     assert calls[("check_losses", "")] == 0          # the draws are built here, not passed in
 
 
-def test_loss_range_of_is_the_one_cap_to_m_rule():
-    from ltbound.bounds import loss_range_of
-    assert loss_range_of("ce-clipped", 5.0) == 5.0 and loss_range_of("zero-one") == 1.0
-    with pytest.raises(ValueError, match="needs cap"):
-        loss_range_of("ce-clipped")
-    with pytest.raises(ValueError, match="cap applies only"):
-        loss_range_of("zero-one", 5.0)                 # a cap is never silently ignored
-    with pytest.raises(ValueError, match="loss must be one of"):
-        loss_range_of("ce")                            # unbounded: no M
-
-
-def test_model_bounds_takes_m_from_loss_range_of():
-    import ast
-    import inspect
-    import ltbound.model_bounds
-    src = inspect.getsource(ltbound.model_bounds)
-    calls = {n.func.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    assert "loss_range_of" in calls
-    assert "1.0 if cap" not in src
-
-
 def test_one_seed_checker():
     """check_seed is the only definition of a valid seed: the private checkers are gone, and
     ints, numpy ints and Generators behave alike wherever a seed is taken."""
