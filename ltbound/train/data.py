@@ -148,8 +148,6 @@ def split_hash(indices: Any) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr, dtype="<i8").tobytes()).hexdigest()
 
 
-
-
 def _lt_counts(n_max: int, num_classes: int, imbalance: float, where: str) -> np.ndarray:
     counts = long_tailed_counts(n_max, num_classes, imbalance)
     if np.any(counts < 1):
