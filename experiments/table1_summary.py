@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from ltbound.evaluate import accuracy_intervals, compare_on_test_set
+from ltbound.published import table1_accuracy
 from ltbound.records import RecordError, compact_record, load_record
 
-#: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT:
+#: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT (ltbound.published):
 #: "Cross Entropy*" (IB only, reproduced by the authors) and "Ours (S = 1)" (Switching).
-PAPER_TABLE1 = {("cifar10-lt", 100, "ib"): 73.1, ("cifar10-lt", 100, "switching"): 79.7,
-                ("cifar10-lt", 50, "ib"): 77.9, ("cifar10-lt", 50, "switching"): 82.9,
-                ("cifar10-lt", 10, "ib"): 86.4, ("cifar10-lt", 10, "switching"): 88.4}
+PAPER_TABLE1 = {("cifar10-lt", imb, sch): table1_accuracy("cifar10-lt", imb, sch)
+                for imb in (100, 50, 10) for sch in ("ib", "switching")}
 
 
 def record_name(rec) -> Path:
