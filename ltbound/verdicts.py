@@ -25,7 +25,10 @@ variance estimate:
   the statement is about these trained runs, not the schedules;
 * one run on one side and more on the other: no test ("too few seeds").
 
-The flooring only raises the variance, so each test stays at or below its nominal level.
+The floor matters because :func:`ltbound.compare` draws every run's Rademacher signs from one
+seed: the runs' Monte Carlo errors are then not independent, and the spread over seeds can
+miss part of them. Flooring only raises the variance, so each test stays at or below its
+nominal level; with 2-3 seeds it is conservative (``benchmarks/bench_orderings.py``).
 All pairs of one table (one bound, or accuracy, or a measured risk) form a family whose
 p-values are adjusted by Holm's step-down procedure (:func:`holm`): a pair is separated when
 its adjusted p-value is below alpha, so the chance that a table shows any false separation
