@@ -137,6 +137,7 @@ def run_study(n: str, a: argparse.Namespace) -> dict:
                      "base_recipe": st.base(), "stage_ratio": st.stage_ratio(), "epochs_override": st.epochs,
                      "max_test_per_class": st.max_test_per_class, "retrain": st.retrain_settings()},
            "proxy": st.dataset == "digits-lt", "rows": res["rows"], "verdict": res["verdict"], "notes": res["notes"],
+           **{k: v for k, v in res.items() if k.startswith("verdict_")},      # e.g. Table 9's 0-1 verdict
            "figures": res.get("figures", []), "runs": runs, "trained_runs": len(st.trained),
            "reused_runs": len(st.reused), "seconds": seconds,
            "environment": {"python": platform.python_version(), "numpy": np.__version__}}

@@ -53,9 +53,11 @@ def test_cells_the_paper_prints_twice_agree(dataset, offset, column, imbalance):
         assert pub.TABLE5[1][k] == t6["ib-cr"] and pub.TABLE5_IB[k] == t6["ib-ib"]
 
 
-def test_no_other_file_types_a_table1_row():
-    """A row of Table 1 (its three CIFAR-10-LT cells in a row) appears in no source file but ltbound/published.py."""
-    rows = [", ".join(f"{v:.1f}" for v in cells[:3]) for cells in pub.TABLE1.values()]
+def test_no_other_file_types_a_published_row():
+    """A row of Table 1 (its three CIFAR-10-LT cells in a row) or of Table 9 appears in no source file but
+    ltbound/published.py."""
+    rows = ([", ".join(f"{v:.1f}" for v in cells[:3]) for cells in pub.TABLE1.values()]
+            + [", ".join(f"{v:.3f}" for v in cells) for cells in pub.TABLE9.values()])
     hits = []
     for folder in ("ltbound", "experiments", "paper_checks", "benchmarks", "tests"):
         for path in (REPO / folder).rglob("*.py"):
