@@ -6,17 +6,13 @@ Formatting only: the numbers come from :func:`ltbound.compare`, the verdicts fro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._table import format_table
 from .verdicts import BOUND_TARGETS, THESE_RUNS
 
-if TYPE_CHECKING:   # only for annotations: comparison imports this module
-    from .comparison import Comparison
 
-
-def format_comparison(comp: Comparison) -> str:
-    """A readable table: schedules as rows, measured risks and bound terms as columns."""
+def format_comparison(comp) -> str:
+    """A readable table of a :class:`ltbound.comparison.Comparison` (not imported: it imports this
+    module): schedules as rows, measured risks and bound terms as columns."""
     s = comp.summary
     if not s:
         return "(no runs)"

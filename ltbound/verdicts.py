@@ -52,9 +52,12 @@ from scipy import special, stats
 
 from .evaluate import BETTER, NO_DIFFERENCE, TOO_FEW, WORSE, compare_on_test_set, compare_over_seeds
 
-if TYPE_CHECKING:   # only for annotations: comparison imports this module
+if TYPE_CHECKING:   # only for annotations
     from .bounds import BoundResult
-    from .comparison import RunBounds
+
+#: A run as the verdicts read it: :class:`ltbound.comparison.RunBounds` or any object with its fields
+#: (comparison imports this module, so the class is not imported back).
+RunLike = Any
 
 #: (summary key, RunBounds.report attribute, measured risk attribute) of each bound: Eq. 6 and
 #: Eq. 7 bound the risk under the training prior, the target-prior bound the balanced one.
@@ -80,7 +83,7 @@ def total_error(res: "BoundResult") -> float:
     return math.sqrt(var)
 
 
-def bound_coverage(r: "RunBounds", alpha: float = 0.05) -> dict[str, dict]:
+def bound_coverage(r: RunLike, alpha: float = 0.05) -> dict[str, dict]:
     """Does each bound total lie above the risk the final model reaches on the test set?
 
     A bound of Eq. 6/7 holds for the *population* risk with probability 1 − δ; the test
@@ -112,7 +115,7 @@ def bound_coverage(r: "RunBounds", alpha: float = 0.05) -> dict[str, dict]:
     return out
 
 
-def coverage(runs: Sequence["RunBounds"], alpha: float) -> dict:
+def coverage(runs: Sequence[RunLike], alpha: float) -> dict:
     """Per schedule and bound: each run's :func:`bound_coverage` and how many runs fall in each verdict."""
     out: dict = {}
     for r in runs:
@@ -215,7 +218,7 @@ def _family(tests: dict[str, dict], alpha: float) -> dict[str, dict]:
     return tests
 
 
-def _one_test_set(runs: Sequence["RunBounds"]) -> bool:
+def _one_test_set(runs: Sequence[RunLike]) -> bool:
     """Do all runs carry per-image results on the same test labels (so they can be paired)?"""
     ref = runs[0].test_labels
     return ref is not None and all(r.test_correct is not None and np.array_equal(r.test_labels, ref) for r in runs)
@@ -265,7 +268,7 @@ def _pair_tests(pairs, per_label, value, error) -> dict[str, dict]:
     return out
 
 
-def orderings(summary: dict, runs: Sequence["RunBounds"] = (), alpha: float = 0.05) -> dict:
+def orderings(summary: dict, runs: Sequence[RunLike] = (), alpha: float = 0.05) -> dict:
     """Which bounds rank the schedules as balanced test accuracy does, counting only real differences.
 
     Pairs of schedules are compared twice, each table of pairs with Holm's correction (module

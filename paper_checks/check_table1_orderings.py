@@ -57,20 +57,17 @@ def _describe(acc: dict[str, list[float]]) -> str:
 
 def provenance(rec) -> str:
     """Where a record's numbers come from, for the evidence: device, epochs and recipe."""
-    cfg = rec.manifest.get("config") or {}
     env = rec.manifest.get("environment") or {}
     device = "GPU" if str(env.get("device", "")).startswith("cuda") else "CPU"
-    return f"{device}, {cfg.get('epochs')} epochs (preset {cfg.get('preset')})"
+    return f"{device}, {rec.epochs_planned} epochs (preset {rec.preset})"
 
 
 def _is_full_recipe(rec) -> bool:
-    cfg = rec.manifest.get("config") or {}
-    return cfg.get("preset") == "cifar" and int(cfg.get("epochs") or 0) == 200
+    return rec.preset == "cifar" and rec.epochs_planned == 200
 
 
 def _seed(rec) -> int | None:
-    seed = (rec.manifest.get("config") or {}).get("seed")
-    return None if seed is None else int(seed)
+    return rec.seed          # the record's top-level run.seed (derived from config for older records)
 
 
 def _compare_rows(a: list, b: list, alpha: float) -> tuple[dict, bool]:

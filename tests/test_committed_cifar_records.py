@@ -151,3 +151,14 @@ def test_documented_bounds_are_what_compare_computes(records, imb):
     # the README's reading: Eq. 6/7 rank IB first, against balanced accuracy, with the long-tailed risk
     assert comp.orderings["eq6_total"]["verdict"] == "DISAGREES"
     assert comp.orderings["eq6_total"]["versus_own_risk"]["verdict"] == "agrees"
+
+
+def test_committed_records_migrate_and_their_split_is_the_protocols(records):
+    """Written before epochs_planned / preset / test_loss_epochs existed: read through the migration,
+    files untouched (hashes verify); the split is recomputed from (imbalance, split seed) alone."""
+    for (imb, sch), rec in records.items():
+        raw = json.loads((_path(imb, sch) / "manifest.json").read_text())
+        assert "epochs_planned" not in raw and "preset" not in raw
+        assert (rec.epochs_planned, rec.preset) == (EPOCHS, "cifar-short")
+        assert rec.split_check == "protocol"
+        assert rec.test_loss_epochs.tolist() == [EPOCHS] and rec.test_loss.shape == (1, rec.test_labels.size)

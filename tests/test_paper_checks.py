@@ -265,17 +265,28 @@ def test_table1_orderings_never_fakes_gpu_results(verdicts):
 
 
 def _committed_record(path: Path, schedule: str, accuracy: float, seed: int = 0) -> None:
-    """A tiny CIFAR-10-LT-labelled record whose final balanced test accuracy is ``accuracy``."""
+    """A CIFAR-10-LT(100) record (the protocol's split, split seed 0) whose final balanced test accuracy is ``accuracy``.
+
+    60 test images per class: a 0.5-point gap is 3 discordant images (within the paired test's
+    noise), a 10-point gap 60 (beyond it).
+    """
     import numpy as np
     from ltbound.records import RecordWriter
-    train_labels = np.repeat(np.arange(3), [6, 3, 1])
-    test_labels = np.repeat(np.arange(3), 200)   # large enough for a 10-point gap to be significant
-    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed},
-                                     "dataset": {"name": "cifar10-lt", "num_classes": 3, "imbalance": 100},
+    from ltbound.sampling import long_tailed_counts, long_tailed_indices
+    from ltbound.train.data import split_hash
+    source = np.repeat(np.arange(10), 5000)               # the class-folder layout: labels known from the counts
+    idx = long_tailed_indices(source, long_tailed_counts(5000, 10, 100), 0)
+    per_class = 60
+    test_labels = np.repeat(np.arange(10), per_class)
+    total = round(accuracy * per_class * 10)
+    hits = [total // 10 + (c < total % 10) for c in range(10)]      # nested: discordant pairs one way
+    correct = np.concatenate([np.arange(per_class) < k for k in hits])
+    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed, "split_seed": 0},
+                                     "dataset": {"name": "cifar10-lt", "num_classes": 10, "imbalance": 100,
+                                                 "split_hash": split_hash(idx)},
                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
-                     train_indices=np.arange(10), train_labels=train_labels, test_labels=test_labels)
-    correct = np.tile(np.arange(200) < round(accuracy * 200), 3)   # nested: discordant pairs one way
-    w.write_epoch(1, train_loss=np.ones(10), train_correct=np.ones(10, bool), test_correct=correct,
+                     train_indices=idx, train_labels=source[idx], test_labels=test_labels)
+    w.write_epoch(1, train_loss=np.ones(idx.size), train_correct=np.ones(idx.size, bool), test_correct=correct,
                   summary={"lr": 0.1, "sampler": "IB", "q": 1.0})
     w.finish()
 

@@ -127,17 +127,17 @@ class Setup:
             with np.load(cache) as z:
                 got = {k: z[k] for k in z.files}
         else:
-            from ltbound.records import load_record
+            from ltbound.records import checkpoint_path, load_record
             from ltbound.train.models import build_model
             from ltbound.train.retrain import classifier_of, extract_features
             from ltbound.train.theta import load_state_dict
 
             ds = self.dataset_obj()
-            man = load_record(run).manifest
-            if man["dataset"]["split_hash"] != ds.split_hash:
+            rec = load_record(run)
+            if rec.source["split_hash"] != ds.split_hash:
                 raise ValueError(f"{run} was trained on another split than the one loaded; rerun with its settings")
-            net = build_model(man["config"]["model"], ds.num_classes, in_channels=int(ds.train.images.shape[1]))
-            net.load_state_dict(load_state_dict(run / "checkpoints" / f"epoch_{epoch:04d}.pt"))
+            net = build_model(rec.source["model"], ds.num_classes, in_channels=int(ds.train.images.shape[1]))
+            net.load_state_dict(load_state_dict(checkpoint_path(run, epoch)))   # SHA-256 verified
             dev = "cuda" if self.device != "cpu" and _cuda() else "cpu"
             w, b = classifier_of(net)
             got = {"train": extract_features(net, ds.train.images, mean=ds.mean, std=ds.std, device=dev),
