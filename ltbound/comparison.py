@@ -98,12 +98,19 @@ class Comparison:
     summary: dict = field(default_factory=dict)   # label -> metric -> {"mean", "std", "values"}
     orderings: dict = field(default_factory=dict) # which bounds rank the schedules as test accuracy does
     coverage: dict = field(default_factory=dict)  # label -> bound -> per-run bound_coverage and counts
+    theta_label: str = ""       # how Θ̂ was formed, in words (header, figure); "" = ``theta``
+
+    @property
+    def theta_words(self) -> str:
+        """Θ̂ as the header and the figure name it: ``theta_label`` if given, else ``theta``."""
+        return self.theta_label or self.theta
 
     def labels(self) -> list[str]:
         return list(self.summary)
 
     def to_dict(self) -> dict:
         return {"loss": self.loss, "loss_range": self.loss_range, "delta": self.delta, "theta": self.theta,
+                "theta_label": self.theta_words,
                 "runs": [r.to_dict() for r in self.runs], "summary": self.summary,
                 "orderings": self.orderings, "coverage": self.coverage}
 
@@ -486,7 +493,7 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
             theta_index: int | None = None, delta: float = 0.05,
             num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
             mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
-            allow_duplicates: bool = False) -> Comparison:
+            allow_duplicates: bool = False, theta_label: str | None = None) -> Comparison:
     """Bounds of Eq. 6, Eq. 7 and the balanced-risk bound for each run record, aggregated per schedule.
 
     Parameters
@@ -519,6 +526,9 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     allow_duplicates : bool
         Allow one record folder twice, or two records of the same label and seed (which
         would count one run as two seeds); without it they raise RecordError.
+    theta_label : str, optional
+        How Θ̂ was formed, in words, for the header and the figure (e.g. "final model + 16
+        perturbations (relative radius 0.01)" with ``theta='given'``); default ``theta``.
 
     Returns
     -------
@@ -531,6 +541,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     loss, cap = check_loss(loss, cap, allowed=LOSSES)
     if theta not in THETAS:
         raise ValueError(f"theta must be one of {THETAS}, got {theta!r}")
+    if theta_label is not None and (not isinstance(theta_label, str) or not theta_label.strip()):
+        raise ValueError(f"theta_label must be a non-empty string (how Θ̂ was formed, in words), got {theta_label!r}")
     delta = check_delta(delta)
     num_draws = check_positive_int(num_draws, "num_draws")
     mc_delta_fraction = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
@@ -563,7 +575,7 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     summary = {lb: {k: _agg([m[k] for m in ms]) for k in ms[0]} for lb, ms in per_label.items()}
     return Comparison(runs=runs, loss=loss, loss_range=1.0 if cap is None else cap,
                       delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta),
-                      coverage=_coverage(runs, delta))
+                      coverage=_coverage(runs, delta), theta_label=theta_label or "")
 
 
 def _check_duplicates(recs: Sequence[RunRecord]) -> None:
@@ -592,7 +604,7 @@ def format_comparison(comp: Comparison) -> str:
     split = first_run.ib.delta_split
     header = (f"loss: {comp.loss} (M = {comp.loss_range:g}), delta = {comp.delta:g} per bound, split "
               f"McDiarmid {split['mcdiarmid']:g} (confidence terms) + Monte Carlo {split['monte_carlo']:g} "
-              f"(sign draws), Θ̂ = {comp.theta}; mean ± std over seeds; * = estimate, others rigorous; "
+              f"(sign draws), Θ̂ = {comp.theta_words}; mean ± std over seeds; * = estimate, others rigorous; "
               f"acc interval: test-set {1 - comp.delta:g} interval (mean of its ends over seeds); certified: "
               f"rigorous test-set bound on the balanced 0-1 error at delta {comp.delta:g}")
     blocks = []
@@ -662,7 +674,7 @@ def format_comparison(comp: Comparison) -> str:
     below = [(lb, key) for lb, per in comp.coverage.items() for key, e in per.items() if e["BELOW"]]
     if below:
         lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; "
-                     f"R̂ over {'the final-stage checkpoints' if comp.theta == 'checkpoints' else 'the given Θ̂'} "
+                     f"R̂ over {'the final-stage checkpoints' if comp.theta == 'checkpoints' else comp.theta_words} "
                      "misses the generalization gap): "
                      + ", ".join(f"{key} for {lb}" for lb, key in below))
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)

@@ -10,6 +10,7 @@ This module imports torch only inside the call, so ``import ltbound`` stays torc
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ._optional import require
@@ -36,7 +37,11 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
     model : torch.nn.Module
         The trained model whose generalization the bounds speak of.
     train_data : Dataset, DataLoader or (images, labels)
-        The training set D the model was trained on (un-augmented); every class present.
+        The training set D the model was trained on, whole and un-augmented: every class
+        present (an empty class is a ValueError, before the pass where the labels can be read
+        without the images), each sample once (a DataLoader with ``drop_last=True`` or a
+        sampler over part of it is refused), the same image each time an index is read (a few
+        indices are read twice; ``report.data_checks`` says whether this could be checked).
     pixels, mean, std
         How the images are stored and the normalisation (see :func:`ltbound.train.bridge.data_loss_matrix`).
     p : str, float or array_like, shape (C,)
@@ -44,7 +49,9 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
     theta : 'perturb' or sequence of nn.Module / state dict / checkpoint path
         Θ̂ besides the model (see :func:`ltbound.train.bridge.model_loss_matrix`).
     k, radius
-        Perturbations of ``theta='perturb'``.
+        Perturbations of ``theta='perturb'``: the data are read once, through 1 + k models, so
+        the cost is that of 1 + k evaluations of the training set (a line before the pass
+        gives the expected wall time, timed on the second batch). See the Notes on k.
     loss : {'ce-clipped', 'zero-one'}
         A bounded loss: cross-entropy clipped at ``cap`` (M = cap) or 0-1 (M = 1).
     cap : float
@@ -53,7 +60,10 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
         Failure probability of each bound.
     target : 'balanced' or array_like, shape (C,)
         Class prior of the target-prior bound.
-    num_classes, num_draws, num_bootstrap
+    num_classes : int, optional
+        C; default the model's output width (so a data set missing its last class is an
+        error, not a bound for fewer classes). Labels must lie in 0..C−1.
+    num_draws, num_bootstrap
         As in :func:`ltbound.estimate_bounds`.
     seed : int >= 0
         Seeds the perturbations and the Rademacher sign draws (and the bootstrap).
@@ -63,18 +73,22 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
     Returns
     -------
     ltbound.bounds.BoundReport
-        ``report.theta_index == 0`` (the model) and ``report.num_params`` = |Θ̂| = 1 + K.
+        ``report.theta_index == 0`` (the model) and ``report.num_params`` = |Θ̂| = 1 + K;
+        ``report.data_checks`` says what was checked about ``train_data`` and describes Θ̂
+        (printed at the end of ``report.table()``).
     """
     if loss not in ("ce-clipped", "zero-one"):
         raise ValueError(f"loss must be 'ce-clipped' or 'zero-one' (the bounds need a bounded loss), got {loss!r}")
     cap_v = check_finite_scalar(cap, "cap", low=0.0, low_open=True) if loss == "ce-clipped" else None
     s = check_positive_int(seed, "seed", minimum=0)
     require("torch", "bounds_for_model")               # a clear message naming the extra if torch is absent
-    from .train.bridge import model_loss_matrix    # torch, imported only here
+    from .train.bridge import _model_loss_matrix    # torch, imported only here
 
-    losses, labels = model_loss_matrix(model, train_data, theta=theta, k=k, radius=radius, seed=s, pixels=pixels,
-                                       mean=mean, std=std, loss=loss, cap=cap_v, batch_size=batch_size,
-                                       device=device, progress=progress)
-    return estimate_bounds(losses, labels, p, target=target, delta=delta,
-                           loss_range=1.0 if cap_v is None else cap_v, num_classes=num_classes, theta_index=0,
-                           num_draws=num_draws, seed=s, num_bootstrap=num_bootstrap)
+    losses, labels, checks = _model_loss_matrix(model, train_data, theta=theta, k=k, radius=radius, seed=s,
+                                                pixels=pixels, mean=mean, std=std, loss=loss, cap=cap_v,
+                                                batch_size=batch_size, device=device, progress=progress,
+                                                num_classes=num_classes, every_class=True)
+    report = estimate_bounds(losses, labels, p, target=target, delta=delta,
+                             loss_range=1.0 if cap_v is None else cap_v, num_classes=checks["num_classes"],
+                             theta_index=0, num_draws=num_draws, seed=s, num_bootstrap=num_bootstrap)
+    return dataclasses.replace(report, data_checks=checks)
