@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         comp = compare(record_dirs, loss=a.loss, cap=a.cap, theta="given" if losses is not None else "checkpoints",
                        losses=losses, theta_index=0 if losses is not None else None, delta=a.delta,
                        num_draws=a.num_draws, seed=0, mc_delta_fraction=a.mc_delta_fraction,
-                       allow_incomplete=a.allow_incomplete)
+                       allow_incomplete=a.allow_incomplete, theta_label=theta_label(a))
     except ValueError as e:  # RecordError (damaged, incomplete or duplicate records), bad data, other splits, ...
         # one clear line, status 2; the library names arguments, this CLI names its flags
         msg = str(e)

@@ -209,7 +209,7 @@ def test_channels_last_images_get_a_clear_error(digits):
     model and ended in torch's conv error; the model's input channels now name the fix."""
     ds, net = digits
     hwc = _normalized(ds).permute(0, 2, 3, 1)
-    with pytest.raises(ValueError, match=r"takes 1-channel images .*channels last\? permute"):
+    with pytest.raises(ValueError, match=r"first convolution takes 1 channels .*channels last\? permute"):
         data_loss_matrix(net, (hwc, ds.train.labels), pixels="normalized", progress=False)
     flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(63, 10))     # no conv: torch's error, wrapped
     with pytest.raises(ValueError, match="the model cannot run on the data's first batch of shape"):
@@ -270,3 +270,111 @@ def test_the_cost_of_the_pass_is_said_before_it(digits, capsys, caplog):
         _bounds(net, (ds.train.images, ds.train.labels), mean=ds.mean, std=ds.std, k=4, batch_size=64)
     assert "forward passes" not in capsys.readouterr().err          # progress=False: quiet
     assert any("5 forward passes" in r.getMessage() for r in caplog.records)
+
+
+# ----------------------------------------------------------------------------- fuzz over the mistakes
+class _Crop(_Flip):
+    """A random 8x8 crop of the image padded by 1 (RandomCrop(8, padding=1))."""
+
+    def __getitem__(self, i):
+        img = torch.nn.functional.pad(self.x[i], (1, 1, 1, 1))
+        dy, dx = torch.randint(0, 3, (2,)).tolist()
+        return img[:, dy:dy + 8, dx:dx + 8], self.y[i]
+
+
+class _NoisyLabel(_Plain):
+    """A random target transform: a label replaced by a random one on half the reads."""
+
+    def __getitem__(self, i):
+        lab = int(self.y[i])
+        return self.x[i], (int(torch.randint(0, 10, ())) if torch.rand(()) < 0.5 else lab)
+
+
+def _mistake_cases(ds):
+    x, y = ds.train.images, ds.train.labels
+    unit, normed = _unit(ds), _normalized(ds)
+    tds = TensorDataset(x, y)
+    ok = dict(pixels="uint8", mean=ds.mean, std=ds.std)
+    part = torch.utils.data.SubsetRandomSampler(range(400), generator=torch.Generator().manual_seed(0))
+    weighted = torch.utils.data.WeightedRandomSampler(torch.ones(len(y)), len(y))
+    return {
+        "normalized on [0, 1] images": ((unit, y), dict(pixels="normalized")),
+        "uint8 images as unit": ((x, y), dict(ok, pixels="unit")),
+        "unit images as uint8": ((unit, y), ok),
+        "normalized images as unit": ((normed, y), dict(ok, pixels="unit")),
+        "mean/std with normalized": ((normed, y), dict(ok, pixels="normalized")),
+        "mean in 0..255": ((x, y), dict(ok, mean=(78.8,))),
+        "std in 0..255": ((x, y), dict(ok, std=(96.6,))),
+        "random flip": (_Flip(x, y), ok),
+        "random crop": (DataLoader(_Crop(x, y), batch_size=50), ok),
+        "random label": (_NoisyLabel(x, y), ok),
+        "drop_last": (DataLoader(tds, batch_size=64, drop_last=True), ok),
+        "sampler over part": (DataLoader(tds, batch_size=64, sampler=part), ok),
+        "sampler with replacement": (DataLoader(tds, batch_size=64, sampler=weighted), ok),
+        "Subset without the last class": (Subset(tds, torch.nonzero(y != 9).flatten().tolist()), ok),
+        "Dataset without the last class": (_Plain(x[y != 9], y[y != 9]), ok),
+        "2-class Subset": (Subset(tds, torch.nonzero(y < 2).flatten().tolist()), ok),
+        "1-based labels": ((x, y + 1), ok),
+        "negative labels": ((x, y - 1), ok),
+        "float labels": ((x, y.float()), ok),
+        "channels-last uint8": ((x.permute(0, 2, 3, 1), y), ok),
+        "channels-last normalized": ((normed.permute(0, 2, 3, 1), y), dict(pixels="normalized")),
+        "ragged list of images": (([x[0], x[1][:, :4]], [0, 1]), ok),
+        "fewer labels than images": ((x, y[:-1]), ok),
+        "num_classes above the output width": ((x, y), dict(ok, num_classes=11)),
+    }
+
+
+_MISTAKES = [
+    "normalized on [0, 1] images", "uint8 images as unit", "unit images as uint8", "normalized images as unit",
+    "mean/std with normalized", "mean in 0..255", "std in 0..255", "random flip", "random crop", "random label",
+    "drop_last", "sampler over part", "sampler with replacement", "Subset without the last class",
+    "Dataset without the last class", "2-class Subset", "1-based labels", "negative labels", "float labels",
+    "channels-last uint8", "channels-last normalized", "ragged list of images", "fewer labels than images",
+    "num_classes above the output width"]
+
+
+@pytest.mark.parametrize("mistake", _MISTAKES)
+def test_fuzz_every_data_loader_mistake_errors_or_warns(digits, mistake):
+    """No silent number: each mistake is a ValueError or a UserWarning from ltbound."""
+    ds, net = digits
+    data, kw = _mistake_cases(ds)[mistake]
+    torch.manual_seed(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            _bounds(net, data, **kw)
+        except ValueError:
+            return
+    assert [w for w in caught if issubclass(w.category, UserWarning) and "site-packages" not in w.filename], \
+        f"{mistake}: a bound came back with neither an error nor a warning"
+
+
+def test_fuzz_mistake_list_is_the_case_table(digits):
+    """The parametrised names and the case table are one list (a case cannot drop out unseen)."""
+    assert list(_mistake_cases(digits[0])) == _MISTAKES
+
+
+@pytest.mark.parametrize("form", ["tensors", "TensorDataset", "shuffled DataLoader", "custom Dataset",
+                                  "lists", "unit floats", "normalized floats"])
+def test_fuzz_correct_forms_give_one_number_and_no_warning(digits, form):
+    """The control: the right call in every form gives the same objective with no warning."""
+    ds, net = digits
+    x, y = ds.train.images, ds.train.labels
+    ok = dict(pixels="uint8", mean=ds.mean, std=ds.std)
+    data, kw = {
+        "tensors": ((x, y), ok),
+        "TensorDataset": (TensorDataset(x, y), ok),
+        "shuffled DataLoader": (DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True,
+                                           generator=torch.Generator().manual_seed(0)), ok),
+        "custom Dataset": (_Plain(x, y), ok),
+        "lists": (([im for im in x], y.tolist()), ok),
+        "unit floats": ((_unit(ds), y), dict(ok, pixels="unit")),
+        "normalized floats": ((_normalized(ds), y), dict(pixels="normalized")),
+    }[form]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = _bounds(net, data, **kw)
+    ref = _bounds(net, (x, y), **ok)
+    assert rep.ib.term("objective").value == pytest.approx(ref.ib.term("objective").value, abs=1e-6)
+    assert rep.data_checks["samples_read"] == y.numel() and rep.data_checks["num_classes"] == 10

@@ -362,17 +362,20 @@ def _in_channels(net: torch.nn.Module) -> int | None:
 
 
 def _output_width(net: torch.nn.Module, xb: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """The first model's logits on the first batch, with clear errors for the wrong image layout."""
-    ch = _in_channels(net)
-    if ch is not None and xb.shape[1] != ch:
-        hint = " (channels last? permute the images to (batch, C, H, W))" if xb.shape[-1] == ch else ""
-        raise ValueError(f"the model takes {ch}-channel images but the data yields batches of shape "
-                         f"{tuple(xb.shape)}, read as (batch, C, H, W){hint}")
+    """The first model's logits on the first batch; an image layout it cannot take is a ValueError.
+
+    The model is run first and its error explained after, so a model whose first module in
+    ``modules()`` order is not its input layer is never refused wrongly.
+    """
     try:
         logits = net(xb).float()
     except RuntimeError as exc:
-        raise ValueError(f"the model cannot run on the data's first batch of shape {tuple(xb.shape)} "
-                         f"(images as (batch, C, H, W)); torch said: {exc}") from None
+        ch = _in_channels(net)
+        hint = (f"; the model's first convolution takes {ch} channels and the batch's last axis has {ch}: "
+                "channels last? permute the images to (batch, C, H, W)"
+                if ch is not None and xb.shape[1] != ch and xb.shape[-1] == ch else "")
+        raise ValueError(f"the model cannot run on the data's first batch of shape {tuple(xb.shape)}, read as "
+                         f"(batch, C, H, W){hint} (torch said: {str(exc).splitlines()[0]})") from None
     if logits.ndim != 2:
         raise ValueError(f"the model must return logits of shape (batch, C), got {tuple(logits.shape)}")
     return logits, int(logits.shape[1])
@@ -516,7 +519,7 @@ def _evaluate(models: Any, data: Any, *, pixels: str, mean: Any, std: Any, archi
                 lo, hi = min(lo, float(b_lo)), max(hi, float(b_hi))
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            y_cpu = _labels(y, xb.shape[0])
+            y_t = _labels(y, xb.shape[0])
             first = None
             if not labels:                       # first batch: the class count, then the cheap checks
                 first, width = _output_width(nets[0], xb)
@@ -525,9 +528,10 @@ def _evaluate(models: Any, data: Any, *, pixels: str, mean: Any, std: Any, archi
                                      "must not exceed the model's output width")
                 c, source = (c_given, "num_classes") if c_given is not None else (width, "the model's output width")
                 if early is not None:
-                    _check_classes(early, c, source, every_class=every_class, when="the labels, read before the pass,")
-            _check_classes(y_cpu.numpy(), c, source, every_class=False, when=f"the labels of batch {len(labels) + 1}")
-            yb = y_cpu.to(dev, non_blocking=True)
+                    _check_classes(early, c, source, every_class=every_class, when="the labels read before the pass")
+            _check_classes(y_t.cpu().numpy(), c, source, every_class=False,
+                           when=f"the labels of batch {len(labels) + 1}")
+            yb = y_t.to(dev, non_blocking=True)
             for j, (net, row) in enumerate(zip(nets, rows)):
                 logits = first if j == 0 and first is not None else net(xb).float()
                 if logits.shape[1] != width:
