@@ -129,16 +129,18 @@ def main(argv=None) -> int:
     y = torch.tensor([plain.targets[i] for i in idx])
     print(f"CIFAR-10-LT(10) subset: n = {len(y)}, counts {np.bincount(y.numpy()).tolist()}")
     t0 = time.perf_counter()
-    if a.model_cache and a.model_cache.is_file():
+    loaded = bool(a.model_cache and a.model_cache.is_file())
+    if loaded:
         net = small_cnn()
         net.load_state_dict(torch.load(a.model_cache, weights_only=True))
         net.eval()
     else:
+        torch.manual_seed(0)                       # the initial weights too
         net = train(small_cnn(), x, y, epochs=a.epochs, seed=0)
         if a.model_cache:
             torch.save(net.state_dict(), a.model_cache)
-    print(f"trained a small CNN ({sum(p.numel() for p in net.parameters())} weights) for {a.epochs} epochs "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(f"small CNN ({sum(p.numel() for p in net.parameters())} weights), {a.epochs} epochs of training"
+          + (f" (weights loaded from {a.model_cache})" if loaded else f", {time.perf_counter() - t0:.1f} s"))
     kw = dict(k=a.k, radius=0.01, cap=5.0, num_draws=1000, seed=0, progress=False)
     own = float(np.minimum(nn.functional.cross_entropy(
         net((x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]), y, reduction="none")

@@ -671,6 +671,14 @@ def format_comparison(comp: Comparison) -> str:
             tail = "" if risk is None else (f"; test risk {risk['difference']:+.4f} ± {risk['threshold']:.4f} -> "
                                             f"{ {1: 'lower', -1: 'higher', 0: 'tied'}[risk['relation']] }")
             lines.append(f"  {name}: {pr['difference']:+.4f} ± {pr['threshold']:.4f} -> {rel}{tail}")
+    negative = [f"{key} for {lb}" for lb, per in s.items() for key in ("eq6", "eq7", "target")
+                if (per.get(f"{key}_rademacher") or {}).get("mean") is not None
+                and per[f"{key}_rademacher"]["mean"] <= -5e-5]
+    if negative:
+        # E_ξ max_θ Σ w ξ L(θ) >= max_θ E_ξ Σ w ξ L(θ) = 0: only the Monte Carlo mean can go below 0
+        lines.append("2·R̂ below 0 (" + ", ".join(negative) + "): a Monte Carlo mean of sign draws, unbiased for a "
+                     "quantity that is >= 0, so below 0 by sampling error; the totals use R̂⁺ = R̂ + the Monte Carlo "
+                     "term, which that sign does not change")
     below = [(lb, key) for lb, per in comp.coverage.items() for key, e in per.items() if e["BELOW"]]
     if below:
         lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; "

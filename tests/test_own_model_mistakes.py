@@ -255,6 +255,31 @@ def test_a_negative_rademacher_estimate_is_explained():
     assert "below 0" not in clean.ib.table() and "below 0" not in clean.ib.term("rademacher").note
 
 
+def test_comparison_table_explains_a_negative_rademacher_mean(tmp_path):
+    """compare()'s table: a 2·R̂ column mean below 0 gets the same explanation, and none when >= 0."""
+    from ltbound.comparison import compare
+    from ltbound.records import RecordWriter
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], [30, 20])
+    w = RecordWriter(tmp_path / "a", manifest={"config": {"schedule": "ib", "seed": 0}, "dataset": {"num_classes": 2},
+                                               "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                     train_indices=np.arange(50), train_labels=labels, test_labels=np.array([0, 1, 0, 1]))
+    w.write_epoch(1, train_loss=rng.random(50), train_correct=np.ones(50, bool),
+                  test_correct=np.array([1, 0, 1, 1], bool), summary={"sampler": "IB", "q": 1.0})
+    w.finish()
+    row = rng.random((1, 50))              # one row: E max = 0 exactly, the estimate has either sign
+    kw = dict(loss="ce-clipped", cap=5.0, theta="given", losses=[row], theta_index=0, num_draws=20, num_bootstrap=0)
+    signs = {}
+    for seed in range(40):
+        comp = compare([tmp_path / "a"], seed=seed, **kw)
+        signs.setdefault(comp.runs[0].report.ib.rademacher.value < -2.5e-5, comp)
+        if len(signs) == 2:
+            break
+    assert "2·R̂ below 0 (eq6 for ib" in signs[True].table() and "sampling error" in signs[True].table()
+    assert "2·R̂ below 0 (eq6" not in signs[False].table()
+
+
 def test_the_cost_of_the_pass_is_said_before_it(digits, capsys, caplog):
     """k perturbations are 1 + k forward passes: a line gives the expected wall time, timed on
     the second batch, on stderr with progress=True and in the log either way."""
