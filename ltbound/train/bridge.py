@@ -644,7 +644,9 @@ def model_loss_matrix(model: torch.nn.Module, data: Any, *, theta: Any = "pertur
         sequence: rows 1..K are its entries (e.g. the checkpoints of the final training
         stage), state dicts and paths loaded into a copy of ``model``.
     k, radius, seed
-        Used by 'perturb' only.
+        Used by 'perturb' only. The data are read once through 1 + k models, so the cost is
+        1 + k evaluations of the data (the expected wall time is printed after the second
+        batch); how k was chosen: the Notes of :func:`ltbound.bounds_for_model`.
     pixels, mean, std, loss, cap, batch_size, device, progress
         As in :func:`data_loss_matrix`.
 
