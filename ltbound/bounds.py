@@ -238,7 +238,8 @@ class BoundResult:
                 lines.append("  " + "  ".join("-" * w for w in widths))
         if self.rademacher.value < 0:
             # E_ξ max_θ Σ w ξ L(θ) >= max_θ E_ξ Σ w ξ L(θ) = 0, so only the estimate can be negative
-            lines.append(f"  2·R̂ = {2 * self.rademacher.value:+.6f} ± {2 * self.rademacher.std_error:.2g} is a Monte "
+            rad = self.rademacher
+            lines.append(f"  2·R̂ = {2 * rad.value:+.6f} ± {2 * rad.std_error:.2g} is a Monte "
                          f"Carlo mean of {self.rademacher.num_draws} sign draws, below 0 by sampling error "
                          f"({_negative_estimate(self.rademacher)}); the exact 2·R̂ is >= 0 (a max over Θ̂ of "
                          "zero-mean sums), and the total uses R̂⁺ = R̂ + the monte_carlo term, so it is the "
