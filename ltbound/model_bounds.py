@@ -14,8 +14,9 @@ import dataclasses
 from typing import Any
 
 from ._optional import require
-from ._validation import check_finite_scalar, check_positive_int
+from ._validation import check_positive_int
 from .bounds import BoundReport, estimate_bounds
+from .losses import BOUNDED_LOSSES, check_loss, loss_range
 
 __all__ = ["bounds_for_model"]
 
@@ -101,9 +102,8 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
     wall time is printed before it runs, and k = 4 or 8 costs 5 or 9 passes for a 2·R̂
     smaller by a few steps above.
     """
-    if loss not in ("ce-clipped", "zero-one"):
-        raise ValueError(f"loss must be 'ce-clipped' or 'zero-one' (the bounds need a bounded loss), got {loss!r}")
-    cap_v = check_finite_scalar(cap, "cap", low=0.0, low_open=True) if loss == "ce-clipped" else None
+    # cap defaults to 5.0 for the default loss; with "zero-one" it is not used (M = 1)
+    loss, cap_v = check_loss(loss, cap if loss == "ce-clipped" else None, allowed=BOUNDED_LOSSES)
     s = check_positive_int(seed, "seed", minimum=0)
     require("torch", "bounds_for_model")               # a clear message naming the extra if torch is absent
     from .train.bridge import _model_loss_matrix    # torch, imported only here
@@ -112,7 +112,7 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
                                                 pixels=pixels, mean=mean, std=std, loss=loss, cap=cap_v,
                                                 batch_size=batch_size, device=device, progress=progress,
                                                 num_classes=num_classes, every_class=True)
-    report = estimate_bounds(losses, labels, p, target=target, delta=delta,
-                             loss_range=1.0 if cap_v is None else cap_v, num_classes=checks["num_classes"],
-                             theta_index=0, num_draws=num_draws, seed=s, num_bootstrap=num_bootstrap)
+    report = estimate_bounds(losses, labels, p, target=target, delta=delta, loss_range=loss_range(loss, cap_v),
+                             num_classes=checks["num_classes"], theta_index=0, num_draws=num_draws, seed=s,
+                             num_bootstrap=num_bootstrap)
     return dataclasses.replace(report, data_checks=checks)

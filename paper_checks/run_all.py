@@ -11,8 +11,8 @@ Usage (from the repository root)::
     python -m paper_checks.check_table12           # one module's checks
 
 Each row gives the claim, where the paper makes it, the verdict (``holds``, ``fails``,
-``holds only if <condition>``, ``not run: <what produces the input>``), the evidence and
-the command that reproduces it. A ``fails`` verdict is a finding about the paper, not a
+``holds only if <condition>``, ``holds where judged: <what was not judged>``, ``not run: <what
+produces the input>``), the evidence and the command that reproduces it. A ``fails`` verdict is a finding about the paper, not a
 failure of the runner; the exit status is 1 only when a check itself raised (``error``).
 
 Run as a file, this script has its own folder, not the repository root, on ``sys.path``;
@@ -28,7 +28,6 @@ import importlib
 import importlib.util
 import json
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Sequence
@@ -45,6 +44,7 @@ CHECK_MODULES = (
     "check_table12",
     "check_appendix_a_records",
     "check_table1_orderings",
+    "check_table9_decomposition",
     "check_best_claims",
     "check_significance",
 )
@@ -76,26 +76,16 @@ def select(checks: list, only: Sequence[str] | None, fast: bool) -> list:
 
 def format_table(verdicts: Sequence, wall_seconds: float) -> str:
     """The verdicts as a fixed-width text table (long cells wrap within their column)."""
+    from ltbound._table import format_table as grid    # here: run as a file, ltbound may be loaded by path
+
     rows = []
     for v in verdicts:
         evidence = v.summary
         rows.append([f"{v.name}: {v.claim}", v.where, v.verdict_text, evidence,
                      f"{v.command}\n{v.module_command}\n({v.seconds:.1f} s{', slow' if v.slow else ''})"])
-    header = [name for name, _ in _COLUMNS]
-    widths = [w for _, w in _COLUMNS]
-    sep = "  "
-    lines = [sep.join(h.ljust(w) for h, w in zip(header, widths)), sep.join("-" * w for w in widths)]
-    for row in rows:
-        cells = []
-        for text, w in zip(row, widths):
-            wrapped = []
-            for para in str(text).split("\n"):
-                wrapped.extend(textwrap.wrap(para, w, break_long_words=True, break_on_hyphens=False) or [""])
-            cells.append(wrapped)
-        height = max(len(c) for c in cells)
-        for i in range(height):
-            lines.append(sep.join((c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
-        lines.append("")
+    table = grid(rows, [name for name, _ in _COLUMNS], widths=[w for _, w in _COLUMNS], rstrip=True,
+                         row_gap=True)
+    lines = [table]
     counts: dict[str, int] = {}
     for v in verdicts:
         counts[v.status] = counts.get(v.status, 0) + 1
