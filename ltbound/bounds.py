@@ -222,6 +222,14 @@ class BoundResult:
         rows.append(("total", "", "", f"{self.total:+.6f}", ""))
         lines = [head, format_table(rows[1:], rows[0], align="lllr", indent="  ", rstrip=True,
                                     rule_before=(len(rows) - 2,))]
+        if self.rademacher.value < 0:
+            # E_ξ max_θ Σ w ξ L(θ) >= max_θ E_ξ Σ w ξ L(θ) = 0, so only the estimate can be negative
+            rad = self.rademacher
+            lines.append(f"  2·R̂ = {2 * rad.value:+.6f} ± {2 * rad.std_error:.2g} is a Monte "
+                         f"Carlo mean of {self.rademacher.num_draws} sign draws, below 0 by sampling error "
+                         f"({_negative_estimate(self.rademacher)}); the exact 2·R̂ is >= 0 (a max over Θ̂ of "
+                         "zero-mean sums), and the total uses R̂⁺ = R̂ + the monte_carlo term, so it is the "
+                         "same whatever the sign")
         if self.condition is not None:
             lines.append(f"  Theorem 1 condition Q̂_n + L^s(θ) − L(θ) = {self.condition:+.6f} (<= 0 always)")
         verdict = "yes" if self.certificate else (
@@ -249,6 +257,11 @@ class BoundReport:
         Theorem 1's Q̂_n + L^s(θ) − L(θ) at θ (<= 0).
     confidence_ratio : float
         sqrt(n Σ_j p_j²/n_j) >= 1: Eq. 7's confidence term over Eq. 6's.
+    data_checks : dict or None
+        What :func:`ltbound.bounds_for_model` checked about the data that gave the losses
+        (samples read vs the data set's length, C and where it came from, whether a re-read
+        index gave the same image, or that this was not checked) and Θ̂'s description;
+        None when the losses were given (:func:`estimate_bounds`).
     """
 
     ib: BoundResult
@@ -256,6 +269,7 @@ class BoundReport:
     target: BoundResult
     condition: float
     confidence_ratio: float
+    data_checks: dict | None = None
 
     @property
     def theta_index(self) -> int:
@@ -269,18 +283,25 @@ class BoundReport:
 
     def to_dict(self) -> dict:
         """JSON-safe dict of the three bounds and the two comparisons."""
-        return {"ib": self.ib.to_dict(), "sampling": self.sampling.to_dict(),
-                "target": self.target.to_dict(), "condition": _json_float(self.condition),
-                "confidence_ratio": float(self.confidence_ratio)}
+        d = {"ib": self.ib.to_dict(), "sampling": self.sampling.to_dict(),
+             "target": self.target.to_dict(), "condition": _json_float(self.condition),
+             "confidence_ratio": float(self.confidence_ratio)}
+        if self.data_checks is not None:
+            d["data_checks"] = dict(self.data_checks)
+        return d
 
     def table(self) -> str:
         """The three tables and the two comparisons, as text."""
         diff = self.sampling.total - self.ib.total
-        return "\n\n".join([
+        blocks = [
             self.ib.table(), self.sampling.table(), self.target.table(),
             (f"Eq. 7 − Eq. 6 = {diff:+.6f} (same risk; >= 0 with the empirical Q̂_n)\n"
              f"Theorem 1 condition Q̂_n + L^s − L = {self.condition:+.6f}\n"
-             f"confidence ratio sqrt(n Σ p²/n_j) = {self.confidence_ratio:.4f}")])
+             f"confidence ratio sqrt(n Σ p²/n_j) = {self.confidence_ratio:.4f}")]
+        if self.data_checks is not None:
+            blocks.append("Data the losses came from:\n" + "\n".join(
+                f"  {k.replace('_', ' ')}: {v}" for k, v in self.data_checks.items()))
+        return "\n\n".join(blocks)
 
     __str__ = table
 
@@ -479,6 +500,13 @@ def _rademacher(prob: _Problem, weights: np.ndarray | None) -> RademacherEstimat
                         prob.delta_split["monte_carlo"], _chunk_columns(prob.losses, None), False)
 
 
+def _negative_estimate(rad: RademacherEstimate) -> str:
+    """How far below 0 a Monte Carlo R̂ lies, in its standard errors."""
+    if rad.std_error > 0 and math.isfinite(rad.std_error):
+        return f"{rad.value / rad.std_error:+.1f} standard errors"
+    return "no standard error: one draw"
+
+
 def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str,
                       prob: _Problem | None = None, sum_w2: float = 0.0) -> list[BoundTerm]:
     """2·R̂ and its Monte Carlo deviation; with ``prob.theta_fixed`` also the step from R̂_D to R_n.
@@ -495,6 +523,10 @@ def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str,
                     "with the monte_carlo term a rigorous upper bound on 2 R̂_D(Θ̂) — rigorous only if Θ̂ "
                     "was fixed before D was drawn (theta_fixed=True is the caller's assertion)" if fixed else
                     "an estimate of R_n(Θ), which takes E_D and sup over Θ (Eq. 5)"))
+    if rad.value < 0:
+        rad_note += (f"; below 0 by Monte Carlo error ({_negative_estimate(rad)}): the exact value is >= 0, "
+                     f"the mean of {rad.num_draws} draws is unbiased and can fall below it, and the total "
+                     f"uses value + monte_carlo = {symbol}⁺, which does not depend on that sign")
     terms = [
         BoundTerm("rademacher", f"2·{symbol}", 2.0 * rad.value, "rigorous" if fixed else "estimate", eq,
                   2.0 * rad.std_error, rad_note),
