@@ -20,6 +20,7 @@ import pytest
 import ltbound
 from ltbound.records import load_record
 from ltbound.sampling import long_tailed_counts
+from tests._docs import documentation
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "experiments" / "records"
@@ -100,7 +101,7 @@ def test_documented_table_is_what_table1_summary_computes(records):
     spec.loader.exec_module(mod)
     doc = json.loads((RECORDS / "table1_cpu.json").read_text())
     by_name = {Path(r["record"]).parent.name + "/" + Path(r["record"]).name: r for r in doc["runs"]}
-    readme = " ".join((REPO / "README.md").read_text().split())     # line breaks as spaces
+    readme = " ".join(documentation().split())     # README + docs/*.md, line breaks as spaces
     for imb, sch in RUNS:
         now = mod.summarise(records[(imb, sch)])
         was = by_name[f"cifar10-lt-{imb}/{sch}-seed0"]
@@ -143,7 +144,7 @@ def test_documented_bounds_are_what_compare_computes(records, imb):
         now, then = comp.orderings[key], doc["comparison"]["orderings"][key]
         assert now["verdict"] == then["verdict"]
         assert now["versus_own_risk"]["verdict"] == then["versus_own_risk"]["verdict"]
-    readme = (REPO / "README.md").read_text()
+    readme = documentation()
     if cfg["loss"] == "ce-clipped":        # the README table's numbers, rounded as printed there
         for label in ("ib", "switching"):
             for key in ("eq6_total", "eq7_total", "target_total", "test_risk_lt", "test_risk_balanced"):
