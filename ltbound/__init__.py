@@ -1,8 +1,10 @@
 """ltbound: the generalization bounds of the Switching paper, executable and checked on real losses.
 
 The public API is a small set of plain functions over numpy arrays and a few result
-dataclasses. Names are imported lazily, so ``import ltbound`` never imports torch; the
-trainer lives in :mod:`ltbound.train`.
+dataclasses, grouped in :data:`API` (bounds, certificates, statistics, records, simulation,
+paper facts); ``__all__`` is their union. Names are imported lazily, so ``import ltbound`` never
+imports torch; the trainer lives in :mod:`ltbound.train`, the paper's numbers in
+:mod:`ltbound.published`.
 """
 
 from __future__ import annotations
@@ -12,55 +14,48 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_EXPORTS: dict[str, str] = {
-    # Eq. 1
-    "sampling_distribution": "sampling", "sampler_q": "sampling", "parse_sampler": "sampling", "SAMPLER_Q": "sampling",
-    "class_counts": "sampling", "long_tailed_counts": "sampling", "shot_groups": "sampling", "shot_group_means": "sampling",
-    # Eq. 3, 4
-    "standard_objective": "objectives", "weighted_objective": "objectives",
-    "sample_weights": "objectives", "class_mean_losses": "objectives",
-    # Eq. 6, 7 confidence terms
-    "confidence_term_ib": "confidence", "confidence_term": "confidence",
-    "confidence_ratio": "confidence",
-    # Eq. 5
-    "RademacherEstimate": "rademacher", "rademacher_monte_carlo": "rademacher",
-    "rademacher_exact": "rademacher", "massart_bound": "rademacher",
-    # Eq. 18
-    "ResidualEstimate": "residual", "q_residual": "residual",
-    # bounds
-    "BoundTerm": "bounds", "BoundResult": "bounds", "BoundReport": "bounds",
-    "ib_bound": "bounds", "sampling_bound": "bounds", "target_bound": "bounds",
-    "estimate_bounds": "bounds", "check_loss_range": "bounds",
-    # run records
-    "RecordWriter": "records", "RunRecord": "records", "load_record": "records",
-    "compact_record": "records",
-    # Appendix A regularity measures (Eq. 8-13)
-    "forgetting_events": "regularity", "learned_events": "regularity",
-    "class_irregularity": "regularity", "pearson": "regularity",
-    "cardinality_irregularity_correlation": "regularity", "regularity_from_record": "regularity",
-    "plot_events": "regularity", "table12": "regularity",
-    "averaged_events": "regularity", "correlation_test": "regularity",
-    # simulator with known risks
-    "make_problem": "simulate", "draw_training_set": "simulate", "run_coverage": "simulate",
-    "SimProblem": "simulate", "CoverageResult": "simulate",
-    "draw_test_set": "simulate", "certified_risk_coverage": "simulate",
-    # theory as code (sympy), Eq. 21 and App. B.2
-    "exchange_residual": "theory", "increase_residual": "theory", "q_family_residual": "theory",
-    "confidence_excess": "theory", "theorem1_gap": "theory",
-    # test-set statistics: intervals, certified risk, paired comparisons
-    "clopper_pearson": "evaluate", "accuracy_intervals": "evaluate", "AccuracyReport": "evaluate",
-    "certified_risk": "evaluate", "CertifiedRisk": "evaluate", "mcnemar_exact": "evaluate",
-    "compare_on_test_set": "evaluate", "compare_over_seeds": "evaluate", "PairedComparison": "evaluate",
-    "detectable_difference": "evaluate",
-    # Table 9: squared-error bias-variance decomposition of softmax outputs
-    "BiasVariance": "decomposition", "bias_variance": "decomposition",
-    # comparison of run records
-    "compare": "comparison", "Comparison": "comparison", "bounds_for_record": "comparison",
-    "RunBounds": "comparison", "RecordError": "records",
-    # a torch model and its training data in, bounds out (imports torch only when called)
-    "bounds_for_model": "model_bounds",
+#: The curated public API, by what a user does with it: name -> module that defines it. Every
+#: other function stays reachable from its module (``ltbound.regularity.plot_events``,
+#: ``ltbound.objectives.weighted_objective``, ``ltbound.rademacher.massart_bound``, ...).
+API: dict[str, dict[str, str]] = {
+    # Eq. 6/7 and the balanced-risk bound from per-sample losses, every term labelled
+    "bounds": {
+        **{n: "bounds" for n in ("estimate_bounds", "ib_bound", "sampling_bound", "target_bound",
+                                 "BoundReport", "BoundResult", "BoundTerm")},
+        "bounds_for_model": "model_bounds",
+        **{n: "sampling" for n in ("sampling_distribution", "long_tailed_counts")},
+        **{n: "confidence" for n in ("confidence_term_ib", "confidence_term")},
+        "rademacher_monte_carlo": "rademacher", "q_residual": "residual",
+        **{n: "theorem1" for n in ("theorem1_condition", "theorem1_gap", "Theorem1Gap")},
+    },
+    # certificates: PAC-Bayes with a data-dependent prior, and its test-set case
+    "certificates": {
+        **{n: "pacbayes" for n in ("target_risk_certificate", "PacBayesCertificate", "pac_bayes_kl_bound",
+                                   "kl_inverse_upper", "sample_convergence_bound", "gaussian_kl")},
+        **{n: "evaluate" for n in ("certified_risk", "CertifiedRisk")},
+    },
+    # test-set statistics and comparisons that say whether a difference exceeds its uncertainty
+    "statistics": {
+        **{n: "evaluate" for n in ("accuracy_intervals", "AccuracyReport", "clopper_pearson", "mcnemar_exact",
+                                   "compare_on_test_set", "compare_over_seeds", "PairedComparison",
+                                   "detectable_difference")},
+        **{n: "verdicts" for n in ("holm", "difference_test")},
+        **{n: "decomposition" for n in ("bias_variance", "zero_one_decomposition")},
+    },
+    # run records of the trainer, verified on load, and their comparison
+    "records": {
+        **{n: "records" for n in ("load_record", "RunRecord", "RecordError", "compact_record")},
+        **{n: "comparison" for n in ("compare", "Comparison", "bounds_for_record")},
+        **{n: "regularity" for n in ("regularity_from_record", "class_irregularity")},
+    },
+    # the simulator with known risks
+    "simulation": {n: "simulate" for n in ("make_problem", "draw_training_set", "run_coverage", "SimProblem",
+                                            "CoverageResult")},
+    # the paper's published numbers (module ltbound.published) and its Table 12
+    "paper facts": {"table12": "regularity"},
 }
+
+_EXPORTS: dict[str, str] = {name: module for group in API.values() for name, module in group.items()}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -49,3 +49,22 @@ def test_the_trainer_does_not_import_the_consumers_of_its_records():
             "print(sorted(m for m in ('ltbound.train.theta', 'ltbound.bounds', 'ltbound.comparison') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_api_is_grouped_and_all_is_the_union_of_the_groups():
+    """The curated API: every exported name sits in exactly one group, and __all__ is their union."""
+    groups = ltbound.API
+    assert set(groups) == {"bounds", "certificates", "statistics", "records", "simulation", "paper facts"}
+    names = [n for g in groups.values() for n in g]
+    assert len(names) == len(set(names)), "a name in two groups"
+    assert sorted(names) + ["__version__"] == ltbound.__all__
+    assert len(names) <= 60, "the curated API should stay small; reach the rest through its module"
+
+
+def test_building_blocks_stay_reachable_from_their_modules():
+    from ltbound import objectives, rademacher, regularity
+    assert callable(regularity.plot_events) and callable(objectives.weighted_objective)
+    assert callable(rademacher.massart_bound)
+    import pytest
+    with pytest.raises(AttributeError):
+        ltbound.plot_events  # noqa: B018 - not part of the curated top level
