@@ -75,3 +75,39 @@ def test_the_cycle_finder_finds_a_cycle():
     graph = {"a.bridge": {"a.theta"}, "a.theta": {"a.bridge", "a.data"}, "a.data": set()}
     assert find_cycle(graph) == ["a.bridge", "a.theta", "a.bridge"]
     assert find_cycle({"a.bridge": {"a.theta", "a.data"}, "a.theta": {"a.data"}, "a.data": set()}) is None
+
+
+def _design_layers() -> dict[str, int]:
+    import re
+    text = (ROOT.parent / "docs" / "DESIGN.md").read_text()
+    block = re.search(r"```layers\n(.*?)```", text, flags=re.S).group(1)
+    layers = {}
+    for line in block.strip().splitlines():
+        level, names = line.split(":", 1)
+        for n in names.split(","):
+            layers[n.strip()] = int(level)
+    return layers
+
+
+def _layer_of(layers: dict[str, int], module: str) -> int:
+    name = module.removeprefix("ltbound.") if module != "ltbound" else "ltbound"
+    if name in layers:
+        return layers[name]
+    found = [lvl for pat, lvl in layers.items() if pat.endswith(".*") and name.startswith(pat[:-1])]
+    assert len(found) == 1, f"{module} is in {len(found)} layers of docs/DESIGN.md (want exactly one)"
+    return found[0]
+
+
+def test_design_layers_cover_every_module_and_no_arrow_runs_up():
+    """docs/DESIGN.md's house, checked against the imports as they are."""
+    layers = _design_layers()
+    graph = import_graph()
+    upward = [(a, b) for a, deps in graph.items() for b in deps
+              if _layer_of(layers, b) > _layer_of(layers, a)]
+    assert upward == [], f"imports that run up the layers of docs/DESIGN.md: {upward}"
+
+
+def test_layer_check_sees_an_upward_arrow():
+    layers = _design_layers()
+    assert _layer_of(layers, "ltbound.bounds") < _layer_of(layers, "ltbound.comparison")
+    assert _layer_of(layers, "ltbound.train.trainer") == _layer_of(layers, "ltbound.train")
