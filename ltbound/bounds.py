@@ -64,7 +64,7 @@ from ._validation import (check_counts, check_delta, check_finite_scalar, check_
                           check_same_length, check_seed, check_theta_index)
 from .confidence import confidence_ratio, confidence_term, confidence_term_ib
 from .objectives import standard_objective, weighted_objective
-from .rademacher import RademacherEstimate, rademacher_monte_carlo
+from .rademacher import RademacherEstimate, draws_for_std_error, rademacher_monte_carlo
 from .residual import ResidualEstimate, q_residual
 from .sampling import parse_sampler, sampling_distribution
 
@@ -76,6 +76,8 @@ RISK_TRAINING_PRIOR = ("E^s[ℓ]: expected loss under the training (long-tailed)
 
 #: Rows of a memmapped loss matrix scanned at a time by check_loss_range.
 _SCAN_ROWS = 64
+#: Rademacher sign draws when neither num_draws nor mc_std_error is given.
+DEFAULT_DRAWS = 1000
 
 
 # ----------------------------------------------------------------------------- results
@@ -379,9 +381,10 @@ class _Problem:
     delta: float
     delta_split: dict
     theta_index: int
-    num_draws: int
+    num_draws: int | None       # None: chosen per Rademacher estimate from mc_std_error
     seed: Any
     theta_fixed: bool = False
+    mc_std_error: float | None = None
 
     @property
     def n(self) -> int:
@@ -396,9 +399,9 @@ class _Problem:
 
 
 def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: float | None,
-             empirical_range: bool, delta: float, theta_index: int | None, num_draws: int, seed: Any,
+             empirical_range: bool, delta: float, theta_index: int | None, num_draws: int | None, seed: Any,
              mc_delta_fraction: float, class_vectors: dict | None = None,
-             theta_fixed: bool = False) -> _Problem:
+             theta_fixed: bool = False, mc_std_error: float | None = None) -> _Problem:
     """Validate the shared inputs. ``class_vectors`` maps argument names to the per-class
     arguments (p, π); given as arrays and without ``num_classes``, their length is C, so a
     class absent from the labels is reported as empty, and a label beyond them as such."""
@@ -424,7 +427,13 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     f = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
                             low_open=True, high_open=True)
     ti = check_theta_index(theta_index, mat.shape[0])
-    b = check_positive_int(num_draws, "num_draws")
+    if num_draws is not None and mc_std_error is not None:
+        raise ValueError(f"pass num_draws ({num_draws!r}) or mc_std_error ({mc_std_error!r}), not both: "
+                         "mc_std_error chooses the number of sign draws")
+    if num_draws is None and mc_std_error is None:
+        num_draws = DEFAULT_DRAWS
+    b = None if num_draws is None else check_positive_int(num_draws, "num_draws")
+    eps = None if mc_std_error is None else check_finite_scalar(mc_std_error, "mc_std_error", low=0.0, low_open=True)
     check_seed(seed)        # validated here, used by the Rademacher and bootstrap draws
     if (1.0 - f) * d == 0 or f * d == 0:
         raise ValueError(f"delta = {d!r} split by mc_delta_fraction = {f!r} gives a part that rounds to 0 "
@@ -438,7 +447,7 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
                  "monte_carlo": f * d}
     return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
                     delta_split=split, theta_index=ti, num_draws=b, seed=seed,
-                    theta_fixed=bool(theta_fixed))
+                    theta_fixed=bool(theta_fixed), mc_std_error=eps)
 
 
 def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndarray, str]:
@@ -463,7 +472,18 @@ def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndar
 # ----------------------------------------------------------------------------- terms
 
 def _rademacher(prob: _Problem, weights: np.ndarray | None) -> RademacherEstimate:
-    return rademacher_monte_carlo(prob.losses, weights=weights, num_draws=prob.num_draws,
+    b = prob.num_draws
+    if b is None:
+        # mc_std_error is the wanted error of the term 2·R̂, so R̂ itself needs half of it; never
+        # fewer draws than the default, which keeps the rigorous Monte Carlo term and the
+        # standard error's own estimate steady where very few draws would meet the error.
+        try:
+            b = max(DEFAULT_DRAWS, draws_for_std_error(prob.losses, prob.mc_std_error / 2.0, weights))
+        except ValueError as exc:           # too many draws: name this function's argument
+            need = str(exc).split(" would need ", 1)[-1].split(";", 1)[0]
+            raise ValueError(f"mc_std_error = {prob.mc_std_error:g} (of 2·R̂) would need {need}; ask for a larger "
+                             "mc_std_error, or pass num_draws") from None
+    return rademacher_monte_carlo(prob.losses, weights=weights, num_draws=b,
                                   seed=prob.seed, delta=prob.delta_split["monte_carlo"])
 
 
@@ -594,8 +614,9 @@ def _num_bootstrap(num_bootstrap: Any) -> int:
 
 def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
              loss_range: float | None = None, empirical_range: bool = False, delta: float = 0.05,
-             theta_index: int | None = None, num_draws: int = 1000, seed: int | np.random.Generator = 0,
-             mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
+             theta_index: int | None = None, num_draws: int | None = None, seed: int | np.random.Generator = 0,
+             mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
+             mc_std_error: float | None = None) -> BoundResult:
     """The IB bound of Eq. 6 at θ, term by term.
 
     E^s[ℓ(f_θ(x), y)] <= L^s(θ) + 2 R_n(Θ) + M sqrt(ln(1/δ)/(2n))        (Eq. 6)
@@ -619,8 +640,15 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
         ``losses`` has more than one row: the library has no default model row, since
         :func:`ltbound.train.theta.perturbation_loss_matrix` puts the model in row 0 and a
         run's checkpoints put the final model last. ``None`` with one row means that row.
-    num_draws : int
-        Rademacher sign draws (Monte Carlo, Eq. 5).
+    num_draws : int, optional
+        Rademacher sign draws (Monte Carlo, Eq. 5); default 1000 (:data:`DEFAULT_DRAWS`) unless
+        ``mc_std_error`` is given.
+    mc_std_error : float, optional
+        The wanted Monte Carlo standard error of the term 2·R̂ (loss units): each Rademacher
+        estimate then takes the number of sign draws that guarantees it for its loss matrix
+        and weights, and at least :data:`DEFAULT_DRAWS` (:func:`ltbound.rademacher.draws_for_std_error`;
+        the rigorous Monte Carlo term is then at most about 2.7 times it at δ_MC = 0.025).
+        Not with ``num_draws``.
     seed : int or numpy.random.Generator
         Seed of the sign draws; same seed, same numbers.
     mc_delta_fraction : float
@@ -640,15 +668,16 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
     """
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
-                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed)
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error)
     return _ib(prob, _rademacher(prob, None))
 
 
 def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None = None,
                    loss_range: float | None = None, empirical_range: bool = False,
-                   delta: float = 0.05, theta_index: int | None = None, num_draws: int = 1000,
+                   delta: float = 0.05, theta_index: int | None = None, num_draws: int | None = None,
                    seed: int | np.random.Generator = 0, mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
-                   num_bootstrap: int = 0) -> BoundResult:
+                   num_bootstrap: int = 0, mc_std_error: float | None = None) -> BoundResult:
     """The class-sampling bound of Eq. 7 at θ, term by term.
 
     E[ℓ(f_θ(x), y)] <= L(θ) + 2 R_n(Θ) − Q_n(Θ; p, n) + M sqrt(Σ_j p_j²/n_j) sqrt(ln(1/δ)/2)   (Eq. 7)
@@ -676,6 +705,7 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
                     num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error,
                     class_vectors={"p": p})
     pv, label = _class_weights(p, prob.counts)
     return _sampling(prob, _rademacher(prob, None), pv, label, _num_bootstrap(num_bootstrap))
@@ -684,8 +714,9 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
 def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
                  num_classes: int | None = None, loss_range: float | None = None,
                  empirical_range: bool = False, delta: float = 0.05, theta_index: int | None = None,
-                 num_draws: int = 1000, seed: int | np.random.Generator = 0,
-                 mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
+                 num_draws: int | None = None, seed: int | np.random.Generator = 0,
+                 mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
+                 mc_std_error: float | None = None) -> BoundResult:
     """Bound on the risk under a target class prior π (π uniform: the balanced test risk).
 
     With probability >= 1 − δ over D, for all θ ∈ Θ,
@@ -727,6 +758,7 @@ def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
                     num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error,
                     class_vectors={"target_prior": target_prior})
     pi, label = _target_prior(target_prior, prob.counts)
     return _target(prob, _rademacher(prob, (pi / prob.counts)[prob.labels]), pi, label)
@@ -734,10 +766,10 @@ def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
 
 def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced",
                     delta: float = 0.05, loss_range: float | None = 1.0,
-                    num_classes: int | None = None, theta_index: int | None = None, num_draws: int = 1000,
+                    num_classes: int | None = None, theta_index: int | None = None, num_draws: int | None = None,
                     seed: int | np.random.Generator = 0, num_bootstrap: int = 0,
                     empirical_range: bool = False, mc_delta_fraction: float = 0.5,
-                    theta_fixed: bool = False) -> BoundReport:
+                    theta_fixed: bool = False, mc_std_error: float | None = None) -> BoundReport:
     """Eq. 6, Eq. 7 (with p) and the target-prior bound at θ, from one loss matrix.
 
     Parameters
@@ -755,7 +787,7 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     loss_range : float or None
         M, default 1.0 (0-1 loss). To use the observed range pass ``loss_range=None,
         empirical_range=True``.
-    num_classes, theta_index, num_draws, seed, num_bootstrap, empirical_range, mc_delta_fraction, theta_fixed
+    num_classes, theta_index, num_draws, seed, num_bootstrap, empirical_range, mc_delta_fraction, theta_fixed, mc_std_error
         As in :func:`ib_bound` and :func:`sampling_bound`.
 
     Returns
@@ -768,6 +800,7 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
                     num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error,
                     class_vectors={"p": p, "target_prior": target})
     pv, label = _class_weights(p, prob.counts)
     pi, pi_label = _target_prior(target, prob.counts)

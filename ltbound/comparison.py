@@ -187,8 +187,9 @@ def bound_coverage(r: "RunBounds", alpha: float = 0.05) -> dict[str, dict]:
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
                       theta: str = "checkpoints", losses: np.ndarray | None = None,
                       theta_index: int | None = None, delta: float = 0.05,
-                      num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
-                      mc_delta_fraction: float = 0.5, allow_incomplete: bool = False) -> RunBounds:
+                      num_draws: int | None = None, seed: int = 0, num_bootstrap: int = 200,
+                      mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
+                      mc_std_error: float | None = None) -> RunBounds:
     """Bounds and measured risks for one run record (see :func:`compare`).
 
     ``loss`` / ``cap`` as in :func:`compare` (``cap`` required exactly for "ce-clipped").
@@ -233,7 +234,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
     report = estimate_bounds(matrix, rec.train_labels, p, target="balanced", delta=delta,
                              loss_range=m_range, num_classes=rec.num_classes, theta_index=theta_index,
                              num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
-                             mc_delta_fraction=mc_delta_fraction)
+                             mc_delta_fraction=mc_delta_fraction, mc_std_error=mc_std_error)
     lt_risk, bal_risk, lt_se, bal_se = _test_risks(rec, loss, cap)
     per_class_acc = rec.per_class_test_accuracy()[-1]
     groups = shot_group_means(per_class_acc, rec.counts)
@@ -484,9 +485,9 @@ DEFAULT_CAP = 5.0
 def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None | str = "default",
             theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None,
             theta_index: int | None = None, delta: float = 0.05,
-            num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
+            num_draws: int | None = None, seed: int = 0, num_bootstrap: int = 200,
             mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
-            allow_duplicates: bool = False) -> Comparison:
+            allow_duplicates: bool = False, mc_std_error: float | None = None) -> Comparison:
     """Bounds of Eq. 6, Eq. 7 and the balanced-risk bound for each run record, aggregated per schedule.
 
     Parameters
@@ -509,7 +510,12 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         more than one row. Not used with 'checkpoints' (the final model is the last epoch).
     delta : float in (0, 1)
         Total failure probability of each bound (union bound over its estimated parts).
-    num_draws, seed, num_bootstrap : Monte Carlo sign draws, their seed, bootstrap resamples of Q_n.
+    num_draws, seed, num_bootstrap : Monte Carlo sign draws (default 1000 unless ``mc_std_error``), their
+        seed, bootstrap resamples of Q_n.
+    mc_std_error : float, optional
+        The wanted Monte Carlo standard error of every 2·R̂ term: each Rademacher estimate
+        takes the sign draws that guarantee it for its loss matrix and weights, and at least
+        1000 (:func:`ltbound.rademacher.draws_for_std_error`). Not with ``num_draws``.
     mc_delta_fraction : float in (0, 1)
         Share of ``delta`` charged to the Monte Carlo deviation of the sign draws; the
         McDiarmid confidence terms get the rest, (1 − fraction)·delta.
@@ -532,7 +538,13 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     if theta not in THETAS:
         raise ValueError(f"theta must be one of {THETAS}, got {theta!r}")
     delta = check_delta(delta)
-    num_draws = check_positive_int(num_draws, "num_draws")
+    if num_draws is not None and mc_std_error is not None:
+        raise ValueError(f"pass num_draws ({num_draws!r}) or mc_std_error ({mc_std_error!r}), not both: "
+                         "mc_std_error chooses the number of sign draws")
+    if num_draws is not None:
+        num_draws = check_positive_int(num_draws, "num_draws")
+    if mc_std_error is not None:
+        mc_std_error = check_finite_scalar(mc_std_error, "mc_std_error", low=0.0, low_open=True)
     mc_delta_fraction = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
                                             low_open=True, high_open=True)
     recs = [r if isinstance(r, RunRecord) else load_record(r) for r in records]
@@ -555,7 +567,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,
                                    losses=None if losses is None else losses[i], theta_index=theta_index,
                                    delta=delta, num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
-                                   mc_delta_fraction=mc_delta_fraction, allow_incomplete=allow_incomplete)
+                                   mc_delta_fraction=mc_delta_fraction, allow_incomplete=allow_incomplete,
+                                   mc_std_error=mc_std_error)
                  for i, r in enumerate(recs))
     per_label: dict[str, list[dict]] = {}
     for r in runs:
@@ -595,6 +608,14 @@ def format_comparison(comp: Comparison) -> str:
               f"(sign draws), Θ̂ = {comp.theta}; mean ± std over seeds; * = estimate, others rigorous; "
               f"acc interval: test-set {1 - comp.delta:g} interval (mean of its ends over seeds); certified: "
               f"rigorous test-set bound on the balanced 0-1 error at delta {comp.delta:g}")
+    # The Monte Carlo error of every 2·R̂ in the tables, once: the draws and the largest standard error.
+    rads = [res.rademacher for r in comp.runs for res in (r.report.ib, r.report.target)
+            if res.rademacher is not None and res.rademacher.method == "monte-carlo"]
+    ses = [2.0 * rad.std_error for rad in rads if math.isfinite(rad.std_error)]
+    if rads:
+        draws = sorted({rad.num_draws for rad in rads})
+        header += (f"; 2·R̂ from {f'{draws[0]:,}' if len(draws) == 1 else f'{draws[0]:,}-{draws[-1]:,}'} sign draws"
+                   + (f", Monte Carlo standard error <= {max(ses):.4f}" if ses else ""))
     blocks = []
 
     def fmt(stat: dict) -> str:
