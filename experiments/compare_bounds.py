@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="schedules to train (names of ltbound.train.schedule.SCHEDULES)")
     src.add_argument("--seeds", type=int, default=3, help="number of seeds per schedule (seeds 0..N-1)")
     src.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    src.add_argument("--threads", type=int, default=None,
+                     help="CPU threads of torch while training (default: 1 for digits-lt, whose trained models, "
+                          "hence every printed number, depend on the thread count, and which one thread trains as "
+                          "fast; torch's own default otherwise)")
     r = p.add_argument_group("recipe (default: the preset's; the trainer's overrides)")
     r.add_argument("--preset", default=None,
                    help="training recipe (default: digits for digits-lt, else cifar; cifar-short = 60 epochs)")
@@ -156,7 +160,7 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
                              ("--batch-size", a.batch_size, 1), ("--warmup-epochs", a.warmup_epochs, 0),
                              ("--switch-offset", a.switch_offset, 0), ("--split-seed", a.split_seed, 0),
                              ("--max-test-per-class", a.max_test_per_class, 1),
-                             ("--eval-batch-size", a.eval_batch_size, 1)):
+                             ("--eval-batch-size", a.eval_batch_size, 1), ("--threads", a.threads, 1)):
         if value is not None and value < low:
             parser.error(f"{flag} must be >= {low}, got {value}")
     if a.lr is not None and not a.lr > 0:
@@ -519,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.records:
             record_dirs = [Path(r).resolve() for r in a.records]
         else:
+            threads = a.threads if a.threads is not None else (1 if a.dataset == "digits-lt" else None)
+            if threads is not None:
+                import torch
+                torch.set_num_threads(threads)
             ds = load_data(a)
             record_dirs = train_runs(a, out, ds)
         t_train = time.perf_counter() - t0
