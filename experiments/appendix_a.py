@@ -93,7 +93,7 @@ def load_runs(parser: argparse.ArgumentParser, folders: list[str], flag: str, al
         if rec.train_correct.shape[0] == 0:
             parser.error(f"{flag}: {folder} has no completed epoch; there are no events to count")
         if not rec.complete and not allow_incomplete:
-            planned = (rec.manifest.get("config") or {}).get("epochs")
+            planned = rec.epochs_planned
             parser.error(f"{flag}: {folder} is incomplete (status {rec.status}, {rec.train_correct.shape[0]} of "
                          f"{planned} epochs); pass --allow-incomplete to count events over the completed epochs")
         runs.append(rec)
@@ -102,12 +102,11 @@ def load_runs(parser: argparse.ArgumentParser, folders: list[str], flag: str, al
 
 def provenance(rec) -> dict:
     """Where a record's numbers come from: device, epochs, preset, data set, run."""
-    cfg = rec.manifest.get("config") or {}
     env = rec.manifest.get("environment") or {}
     src = rec.source
     return {"path": str(rec.path), "label": rec.label, "seed": rec.seed, "status": rec.status,
-            "epochs_completed": int(rec.train_correct.shape[0]), "epochs_planned": cfg.get("epochs"),
-            "preset": cfg.get("preset"), "device": env.get("device"), "device_name": env.get("device_name"),
+            "epochs_completed": int(rec.train_correct.shape[0]), "epochs_planned": rec.epochs_planned,
+            "preset": rec.preset, "device": env.get("device"), "device_name": env.get("device_name"),
             "dataset": src.get("dataset"), "imbalance": src.get("imbalance"), "model": src.get("model"),
             "split_hash": src.get("split_hash")}
 

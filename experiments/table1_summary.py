@@ -52,12 +52,11 @@ def summarise(rec) -> dict:
     epoch_s = [float(h.get("seconds") or 0) + float(h.get("eval_seconds") or 0) for h in rec.history]
     curve = rec.balanced_test_accuracy()
     best = int(np.argmax(curve))
-    cfg = rec.manifest.get("config", {})
     env = rec.manifest.get("environment", {})
     forked = rec.manifest.get("forked_from")
     return {"record": str(rec.path), "dataset": key[0], "imbalance": key[1], "schedule": key[2],
             "seed": rec.seed, "epochs": int(rec.epochs[-1]) if rec.epochs.size else 0,
-            "preset": cfg.get("preset"), "complete": rec.complete,
+            "preset": rec.preset, "complete": rec.complete,
             "balanced_test_accuracy": float(acc.balanced[0]), "balanced_low": float(acc.balanced[1]),
             "balanced_high": float(acc.balanced[2]),
             "groups": {g: (None if iv is None else float(iv[0])) for g, iv in acc.groups.items()},

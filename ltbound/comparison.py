@@ -38,7 +38,7 @@ from ._validation import check_delta, check_finite_scalar, check_positive_int
 from .bounds import BoundReport, BoundResult, _display_width, _pad, estimate_bounds
 from .evaluate import (PairedComparison, accuracy_intervals, certified_risk, compare_on_test_set,
                        compare_over_seeds)
-from .records import BOUNDED_LOSSES, RecordError, RunRecord, check_loss, load_record
+from .records import BOUNDED_LOSSES, RecordError, RunRecord, check_loss, check_one_experiment, load_record
 from .objectives import class_mean_losses
 from .sampling import sampling_distribution, shot_group_means
 
@@ -523,8 +523,10 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         Compare records whose status is "running" (each run's ``status`` is reported);
         without it they raise :class:`~ltbound.records.RecordError`.
     allow_duplicates : bool
-        Allow one record folder twice, or two records of the same label and seed (which
-        would count one run as two seeds); without it they raise RecordError.
+        Allow one record folder twice, two records of the same label and seed, or two records
+        with identical per-sample results (a copy with its seed relabelled), each of which would
+        count one run as two seeds; without it they raise RecordError. Records of different
+        splits (data set, imbalance, split seed or split hash) are always refused.
 
     Returns
     -------
@@ -555,13 +557,7 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         if running:
             raise RecordError(f"records {running[:3]} are not complete (still running or stopped early); let them "
                               "finish, or pass allow_incomplete=True to compare them as they are")
-    ref = recs[0].train_labels
-    for r in recs[1:]:
-        if not np.array_equal(r.train_labels, ref):
-            raise ValueError(f"records {recs[0].path} and {r.path} were trained on different splits; "
-                             "compare runs of one data set and split")
-    if not allow_duplicates:
-        _check_duplicates(recs)
+    check_one_experiment(recs, allow_duplicates=allow_duplicates)   # one split; each run once
     if theta == "given" and (losses is None or len(losses) != len(recs)):
         raise ValueError("theta='given' needs one loss matrix per record in losses")
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,
@@ -577,21 +573,6 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     return Comparison(runs=runs, loss=loss, loss_range=1.0 if cap is None else cap,
                       delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta),
                       coverage=_coverage(runs, delta))
-
-
-def _check_duplicates(recs: Sequence[RunRecord]) -> None:
-    """One folder twice, or two records of one label and seed, would count one run as two seeds."""
-    seen: dict = {}
-    for r in recs:
-        for key in (("path", str(Path(r.path).resolve())),
-                    ("run", r.label, r.seed) if r.seed is not None else None):
-            if key is None:
-                continue
-            if key in seen:
-                what = "the same folder" if key[0] == "path" else f"the same run (label {r.label!r}, seed {r.seed})"
-                raise RecordError(f"records {seen[key]} and {r.path} are {what}: it would count as two seeds; "
-                                  "pass each run once, or allow_duplicates=True")
-            seen[key] = r.path
 
 
 def format_comparison(comp: Comparison) -> str:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from ._optional import require
-from ._validation import check_finite_scalar, check_positive_int
+from ._validation import check_positive_int
 from .bounds import BoundReport, estimate_bounds
+from .losses import BOUNDED_LOSSES, check_loss, loss_range
 
 __all__ = ["bounds_for_model"]
 
@@ -65,9 +66,8 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
     ltbound.bounds.BoundReport
         ``report.theta_index == 0`` (the model) and ``report.num_params`` = |Θ̂| = 1 + K.
     """
-    if loss not in ("ce-clipped", "zero-one"):
-        raise ValueError(f"loss must be 'ce-clipped' or 'zero-one' (the bounds need a bounded loss), got {loss!r}")
-    cap_v = check_finite_scalar(cap, "cap", low=0.0, low_open=True) if loss == "ce-clipped" else None
+    # cap defaults to 5.0 for the default loss; with "zero-one" it is not used (M = 1)
+    loss, cap_v = check_loss(loss, cap if loss == "ce-clipped" else None, allowed=BOUNDED_LOSSES)
     s = check_positive_int(seed, "seed", minimum=0)
     require("torch", "bounds_for_model")               # a clear message naming the extra if torch is absent
     from .train.bridge import model_loss_matrix    # torch, imported only here
@@ -76,5 +76,5 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
                                        mean=mean, std=std, loss=loss, cap=cap_v, batch_size=batch_size,
                                        device=device, progress=progress)
     return estimate_bounds(losses, labels, p, target=target, delta=delta,
-                           loss_range=1.0 if cap_v is None else cap_v, num_classes=num_classes, theta_index=0,
+                           loss_range=loss_range(loss, cap_v), num_classes=num_classes, theta_index=0,
                            num_draws=num_draws, seed=s, num_bootstrap=num_bootstrap)

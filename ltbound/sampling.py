@@ -143,6 +143,52 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: 
     raise ValueError(f"profile must be 'exp' or 'step', got {profile!r}")
 
 
+def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
+    """Positions of a long-tailed subset: the first ``counts[j]`` of each class after a seeded shuffle.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (N,)
+        Labels of the source split, in [0, C) with C = len(counts).
+    counts : array_like of int, shape (C,)
+        Images to keep per class, n_j >= 1 (e.g. from
+        :func:`ltbound.sampling.long_tailed_counts`).
+    seed : int in [0, 2**32)
+        Seed of one ``numpy.random.RandomState`` used for all classes in label order.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (sum(counts),)
+        Positions into ``labels``, grouped by class in label order.
+
+    Notes
+    -----
+    For each class, its positions in ascending order are shuffled in place by the one
+    RandomState, sequentially across classes, and the first n_j kept. This reproduces the
+    reference codebases' ``np.random.seed(seed)`` followed by ``np.random.shuffle(idx)``
+    per class (the CIFAR-LT protocol of Cao et al. 2019 / Zhou et al. 2020), without
+    touching numpy's global random state.
+    """
+    n = check_counts(counts, "counts")
+    y = check_labels(labels, len(n))
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if seed >= 2 ** 32:
+        raise ValueError(f"seed must be an integer in [0, 2**32) (a RandomState seed), got {seed}")
+    available = np.bincount(y, minlength=len(n))
+    short = np.flatnonzero(available < n)
+    if short.size:
+        j = int(short[0])
+        raise ValueError(f"counts asks for {int(n[j])} images of class {j} but labels hold only "
+                         f"{int(available[j])}; lower n_max or the imbalance")
+    rs = np.random.RandomState(seed)
+    chosen = []
+    for j in range(len(n)):
+        idx = np.flatnonzero(y == j)  # ascending positions, int64 (np.where's order)
+        rs.shuffle(idx)
+        chosen.append(idx[: n[j]])
+    return np.concatenate(chosen).astype(np.int64)
+
+
 def shot_groups(counts: Any) -> dict[str, np.ndarray]:
     """Class indices of the many (> 100), medium (20-100) and few (< 20) shot groups.
 

@@ -272,7 +272,7 @@ def _phase(token: str, start: int) -> Phase:
     return Phase(start, canonical, q)
 
 
-def get_schedule(name: str, recipe: Recipe) -> Schedule:
+def get_schedule(name: str, recipe: Recipe | int) -> Schedule:
     """The sampler schedule ``name`` for ``recipe`` (Algorithm 1; Tables 6 and 7).
 
     Parameters
@@ -289,16 +289,21 @@ def get_schedule(name: str, recipe: Recipe) -> Schedule:
 
         Any sampler token may also be ``q=<float>`` (e.g. ``"ib-q=-0.5"``), and the middle
         duration any number of epochs (``"ib-cb3-cr"``).
-    recipe : Recipe
-        Supplies m_n (last milestone; 0 if none) and S (``switch_offset``).
+    recipe : Recipe or int
+        Supplies m_n (last milestone; 0 if none) and S (``switch_offset``); or, for a training
+        loop of the user's own, the switch epoch m_n + S + 1 itself (an int >= 1).
 
     Returns
     -------
     Schedule
         Not yet checked against the run length: call ``Schedule.validate(epochs)``.
     """
-    if not isinstance(recipe, Recipe):
-        raise ValueError(f"recipe must be a Recipe, got {type(recipe).__name__}")
+    if isinstance(recipe, Recipe):
+        switch = recipe.switch_epoch
+    elif isinstance(recipe, (int, np.integer)) and not isinstance(recipe, (bool, np.bool_)):
+        switch = check_positive_int(recipe, "switch epoch (recipe given as an int)", minimum=1)
+    else:
+        raise ValueError(f"recipe must be a Recipe or the switch epoch (int >= 1), got {type(recipe).__name__}")
     key = name.strip().lower() if isinstance(name, str) else None
     if key == "switching":
         key_phases = ("ib", "cr", None, None)
@@ -309,7 +314,6 @@ def get_schedule(name: str, recipe: Recipe) -> Schedule:
                              "'<a>', '<a>-<b>', '<a>-<b><K>-<c>' with samplers in {ib, cb, cr, sqrt, q=<float>}")
         key_phases = m.groups()
     first, second, middle_len, third = key_phases
-    switch = recipe.switch_epoch
     phases = [_phase(first, 1)]
     if second is not None:
         phases.append(_phase(second, switch))

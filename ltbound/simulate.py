@@ -404,7 +404,7 @@ def draw_test_set(problem: SimProblem, per_class: int, rng: int | np.random.Gene
 
 
 def certified_risk_coverage(problem: SimProblem, *, rule: int = 0, per_class: int = 20, num_draws: int = 200,
-                            delta: float = 0.05, method: str = "binomial", seed: int = 0) -> dict:
+                            delta: float = 0.05, method: str = "auto", seed: int = 0) -> dict:
     """How often :func:`ltbound.evaluate.certified_risk` is above the true balanced 0-1 risk.
 
     The rule is fixed before any test set is drawn (it is part of the problem), as the

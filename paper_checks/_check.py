@@ -11,6 +11,8 @@ Statuses
 ``holds``          the claim is true as the paper states it (within the stated tolerance).
 ``fails``          a measurement or counterexample contradicts the claim as stated.
 ``holds only if``  true under a condition the paper does not state (``condition`` says which).
+``holds where judged``  true on every part of the claim the inputs reach, but some part (a row or a
+                   column of a table without run records) was not judged; ``condition`` names it.
 ``not run``        the inputs (e.g. GPU run records) are absent; ``condition`` says what produces them.
 ``error``          the check itself raised: a bug in the check or the library, never a verdict
                    on the paper.
@@ -31,11 +33,12 @@ import numpy as np
 HOLDS = "holds"
 FAILS = "fails"
 HOLDS_ONLY_IF = "holds only if"
+HOLDS_WHERE_JUDGED = "holds where judged"
 NOT_RUN = "not run"
 ERROR = "error"
-STATUSES = (HOLDS, FAILS, HOLDS_ONLY_IF, NOT_RUN, ERROR)
+STATUSES = (HOLDS, FAILS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, NOT_RUN, ERROR)
 
-__all__ = ["HOLDS", "FAILS", "HOLDS_ONLY_IF", "NOT_RUN", "ERROR", "STATUSES",
+__all__ = ["HOLDS", "FAILS", "HOLDS_ONLY_IF", "HOLDS_WHERE_JUDGED", "NOT_RUN", "ERROR", "STATUSES",
            "Outcome", "Verdict", "Check", "check", "registered", "get", "jsonable"]
 
 
@@ -71,14 +74,16 @@ class Outcome:
     Attributes
     ----------
     status : str
-        One of ``holds``, ``fails``, ``holds only if``, ``not run`` (see the module docstring).
+        One of ``holds``, ``fails``, ``holds only if``, ``holds where judged``, ``not run`` (see
+        the module docstring).
     summary : str
         The evidence in one or two sentences, with the numbers.
     evidence : dict
         The same numbers, machine-readable (made JSON-safe by :func:`jsonable`).
     condition : str
-        For ``holds only if``: the condition; for ``fails``: the counterexample or the
-        correct statement; for ``not run``: the command that produces the missing input.
+        For ``holds only if``: the condition; for ``holds where judged``: what was not judged
+        and why; for ``fails``: the counterexample or the correct statement; for ``not run``:
+        the command that produces the missing input.
     """
 
     status: str
@@ -89,7 +94,7 @@ class Outcome:
     def __post_init__(self) -> None:
         if self.status not in STATUSES or self.status == ERROR:
             raise ValueError(f"status must be one of {STATUSES[:-1]}, got {self.status!r}")
-        if self.status in (HOLDS_ONLY_IF, NOT_RUN) and not self.condition:
+        if self.status in (HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, NOT_RUN) and not self.condition:
             raise ValueError(f"an outcome with status {self.status!r} must say its condition")
 
 
@@ -119,7 +124,7 @@ class Verdict:
     @property
     def verdict_text(self) -> str:
         """The status with its condition, e.g. ``holds only if class counts are fixed``."""
-        if self.status in (HOLDS_ONLY_IF, FAILS, NOT_RUN) and self.condition:
+        if self.status in (HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, FAILS, NOT_RUN) and self.condition:
             return f"{self.status}: {self.condition}"
         return self.status
 

@@ -18,6 +18,7 @@ Evidence:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from fractions import Fraction
 
@@ -26,7 +27,7 @@ import numpy as np
 from ltbound.sampling import long_tailed_counts, sampling_distribution
 from ltbound.theory import exchange_residual
 
-from paper_checks._check import FAILS, HOLDS_ONLY_IF, Outcome, check
+from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 from paper_checks._numeric import ib, residual, sorted_counts
 
 SEED = 20210519          # fixed: same draws, same verdict
@@ -40,14 +41,20 @@ def swapped(p: np.ndarray, i: int, j: int) -> np.ndarray:
     return out
 
 
-def smallest_counterexample() -> dict | None:
-    """Smallest (C, n, max mean) instance with n_1 > n_C whose exchange residual is < 0."""
+def smallest_counterexample(tail_mean_larger: bool = False) -> dict | None:
+    """Smallest (C, n, max mean) instance with n_1 > n_C whose exchange residual is < 0.
+
+    With ``tail_mean_larger`` only class means with L̄_C > L̄_1 (the paper's assumption 3) are
+    searched. None when the search finds no counterexample.
+    """
     for c in (2, 3):
         found = []
         for counts in itertools.product(range(1, 4), repeat=c):
             if list(counts) != sorted(counts, reverse=True) or counts[0] == counts[-1]:
                 continue
             for means in itertools.product(range(3), repeat=c):
+                if tail_mean_larger and not means[-1] > means[0]:
+                    continue
                 cnt = np.array(counts)
                 g = residual(cnt, np.array(means, float), swapped(ib(cnt), 0, c - 1))
                 if g < -TOLERANCE:
@@ -62,10 +69,32 @@ def smallest_counterexample() -> dict | None:
     return None
 
 
+@functools.cache
+def _symbolic() -> dict:
+    """The symbolic identity for C = 2..5 (deterministic; computed once per process)."""
+    return {c: exchange_residual(c) for c in (2, 3, 4, 5)}
+
+
 @check("exchange_eq21", claim="Eq. 21: swapping p_1 and p_C from IB gives (p_C - p_1)(L1 - LC) > 0, so Q_n > 0",
        where="Eq. 21, App. B.2")
-def exchange_eq21() -> Outcome:
-    symbolic = {c: exchange_residual(c) for c in (2, 3, 4, 5)}
+def exchange_eq21(num_draws: int = NUM_DRAWS, tail_mean_larger: bool = False) -> Outcome:
+    """The verdict on Eq. 21, computed from the identity and the counterexamples found.
+
+    Parameters
+    ----------
+    num_draws : int
+        Random instances (C, counts, class means) of the search.
+    tail_mean_larger : bool
+        Examine only class means with L̄_C > L̄_1 (assumption 3): the claim then has no
+        counterexample and the verdict is ``holds``. The registered check searches all means.
+
+    Returns
+    -------
+    Outcome
+        FAILS when the exchange identity breaks; HOLDS_ONLY_IF when some examined instance
+        has a residual <= 0 (the condition names the smallest); HOLDS when none has.
+    """
+    symbolic = _symbolic()
     identity_ok = all(s.equal and s.second_line_equal for s in symbolic.values())
     printed_lhs_zero = all(s.lhs_as_printed == 0 for s in symbolic.values())
     positive_proved = all(s.positive_under_assumptions for s in symbolic.values())
@@ -73,16 +102,20 @@ def exchange_eq21() -> Outcome:
     rng = np.random.default_rng(SEED)
     max_err = 0.0
     sign_ok = 0
-    tail_larger = head_larger = 0
+    tail_larger = head_larger = nonpositive = 0
     pair_err = 0.0
-    for _ in range(NUM_DRAWS):
+    for _ in range(num_draws):
         c = int(rng.integers(2, 7))
         counts = sorted_counts(rng, c)
         means = rng.uniform(0.0, 3.0, size=c)
+        if tail_mean_larger and means[-1] <= means[0]:
+            means[0], means[-1] = means[-1], means[0]
+            means[-1] += 1e-3                  # a tie would give 0, outside L̄_C > L̄_1
         p = ib(counts)
         g = residual(counts, means, swapped(p, 0, c - 1))
         closed = (p[-1] - p[0]) * (means[0] - means[-1])    # Eq. 21's printed last line: the claim under test
         max_err = max(max_err, abs(g - closed))
+        nonpositive += g <= TOLERANCE
         if means[-1] > means[0]:
             tail_larger += 1
             sign_ok += g > 0
@@ -92,7 +125,7 @@ def exchange_eq21() -> Outcome:
         i, j = sorted(rng.choice(c, size=2, replace=False))
         gij = residual(counts, means, swapped(p, i, j))
         pair_err = max(pair_err, abs(gij - (p[j] - p[i]) * (means[i] - means[j])))
-    counter = smallest_counterexample()
+    counter = smallest_counterexample(tail_mean_larger)
 
     # "exactly how class-reversed sampling works": CR vs reversed IB.
     cifar = long_tailed_counts(5000, 10, 100)
@@ -100,28 +133,36 @@ def exchange_eq21() -> Outcome:
     toy = np.array([3, 2, 1])
     toy_cr, toy_rev = sampling_distribution(toy, "CR"), ib(toy)[::-1]
 
+    domain = "means with Lbar_C > Lbar_1 only" if tail_mean_larger else "any class means"
+    smallest = ("none found" if counter is None else f"counts {counter['counts']}, means {counter['means']} -> "
+                f"residual {counter['residual_exact']}")
     summary = (f"Symbolic (C=2..5): identity {'proved' if identity_ok else 'NOT proved'}, > 0 proved for n_1 > n_C and "
                f"Lbar_C > Lbar_1: {positive_proved}. Printed first line omits L_ji: as printed it is "
-               f"{'identically 0' if printed_lhs_zero else 'not 0'}. Random search ({NUM_DRAWS} draws, seed {SEED}): "
-               f"max |residual - closed form| {max_err:.1e} (1<->C), {pair_err:.1e} (any i<j); sign = sign(Lbar_C - Lbar_1) "
-               f"in {sign_ok}/{NUM_DRAWS} ({tail_larger} with tail mean larger, all > 0; {head_larger} with head mean "
-               f"larger, all <= 0). Smallest counterexample: counts {counter['counts']}, means {counter['means']} -> "
-               f"residual {counter['residual_exact']}. CR vs reversed IB: max diff {cr_vs_rev:.1e} on CIFAR-10-LT(100) "
-               f"(exp. profile: n_j n_(C+1-j) ~ const), but counts (3,2,1) give CR {np.round(toy_cr, 3).tolist()} vs "
-               f"reversed IB {np.round(toy_rev, 3).tolist()}.")
+               f"{'identically 0' if printed_lhs_zero else 'not 0'}. Random search ({num_draws} draws, seed {SEED}, "
+               f"{domain}): max |residual - closed form| {max_err:.1e} (1<->C), {pair_err:.1e} (any i<j); sign = "
+               f"sign(Lbar_C - Lbar_1) in {sign_ok}/{num_draws} ({tail_larger} with tail mean larger, {head_larger} with "
+               f"head mean larger or equal); residual <= 0 in {nonpositive}. Smallest counterexample ({domain}): "
+               f"{smallest}. CR vs reversed IB: max diff {cr_vs_rev:.1e} on CIFAR-10-LT(100) (exp. profile: "
+               f"n_j n_(C+1-j) ~ const), but counts (3,2,1) give CR {np.round(toy_cr, 3).tolist()} vs reversed IB "
+               f"{np.round(toy_rev, 3).tolist()}.")
     evidence = {"symbolic_identity": identity_ok, "printed_first_line_is_zero": printed_lhs_zero,
                 "positive_proved_under_assumption": positive_proved, "max_abs_error_closed_form": max_err,
-                "max_abs_error_pair_swap": pair_err, "sign_matches": int(sign_ok), "draws": NUM_DRAWS,
+                "max_abs_error_pair_swap": pair_err, "sign_matches": int(sign_ok), "draws": num_draws,
                 "draws_tail_mean_larger": tail_larger, "draws_head_mean_larger": head_larger,
+                "draws_residual_nonpositive": int(nonpositive), "tail_mean_larger_only": tail_mean_larger,
                 "smallest_counterexample": counter, "cr_vs_reversed_ib_cifar10_lt_100": cr_vs_rev,
                 "cr_toy_321": toy_cr, "reversed_ib_toy_321": toy_rev, "seed": SEED}
-    if not (identity_ok and max_err < 1e-9 and pair_err < 1e-9 and sign_ok == NUM_DRAWS):
+    if not (identity_ok and max_err < 1e-9 and pair_err < 1e-9 and sign_ok == num_draws):
         return Outcome(FAILS, summary, evidence, condition="the exchange identity of Eq. 21 does not hold")
+    if counter is None and not nonpositive:
+        return Outcome(HOLDS, summary, evidence)
+    found = (f"smallest: counts {counter['counts']}, means {counter['means']}, residual {counter['residual_exact']}"
+             if counter is not None else "no small integer instance found")
+    printed = "; the printed first line omits L_ji (as printed it is identically 0)" if printed_lhs_zero else ""
     return Outcome(HOLDS_ONLY_IF, summary, evidence, condition=(
-        "Lbar_1(θ) < Lbar_C(θ) (assumption 3) at every θ ∈ Θ and every D, since Q_n = E_D inf_θ; equal "
-        f"means give 0 and Lbar_1 > Lbar_C a negative residual (smallest: counts {counter['counts']}, means {counter['means']}, residual "
-        f"{counter['residual_exact']}). The identity is exact; the printed first line omits L_ji; CR is a "
-        "reversal of IB only when n_j n_(C+1-j) is constant"))
+        "Lbar_1(θ) < Lbar_C(θ) (assumption 3) at every θ ∈ Θ and every D, since Q_n = E_D inf_θ: "
+        f"{nonpositive} of {num_draws} random instances give a residual <= 0, every one with Lbar_1 >= Lbar_C "
+        f"({found}){printed}"))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ Evidence:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from fractions import Fraction
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from ltbound.theory import increase_residual, q_family_derivative, q_family_residual
 
-from paper_checks._check import FAILS, HOLDS_ONLY_IF, Outcome, check
+from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 from paper_checks._numeric import ib, residual, sorted_counts
 
 SEED = 20210813
@@ -100,10 +101,50 @@ def smallest(kind: str) -> dict | None:
             "residual_float": g, "printed_bound_float": bound}
 
 
+#: Assumptions on the class means the search examines: the paper's assumption 3 (monotone) and two weaker ones.
+KINDS = ("monotone", "tail largest", "last two ordered")
+
+
+@functools.cache
+def _symbolic() -> tuple[dict, bool]:
+    """The symbolic line-by-line analysis (C = 2..4) and the q-family derivative (computed once per process)."""
+    derivative = q_family_derivative(3)
+    return {c: increase_residual(c) for c in (2, 3, 4)}, bool(derivative.equal and derivative.pair_form_equal)
+
+
+def _cex_text(cex: dict | None, relation: str) -> str:
+    if cex is None:
+        return "none found by the exhaustive search"
+    return (f"counts {cex['counts']}, means {cex['means']}, p'_C = 1/2: residual {cex['residual']} {relation} "
+            f"printed bound {cex['printed_bound']}")
+
+
 @check("increase_b2", claim="App. B.2: raising the tail weight gives residual >= (p'_C - p_C)(L_C - L_{C-1}) >= 0",
        where="App. B.2 (2nd display)")
-def increase_b2() -> Outcome:
-    symbolic = {c: increase_residual(c) for c in (2, 3, 4)}
+def increase_b2(num_draws: int = NUM_DRAWS, kinds: tuple[str, ...] = KINDS) -> Outcome:
+    """The verdict on App. B.2's chain, computed from the violations found under each assumption.
+
+    Parameters
+    ----------
+    num_draws : int
+        Random instances per assumption on the class means.
+    kinds : tuple of str
+        The assumptions examined, among :data:`KINDS`; "monotone" is always examined. With
+        ``("monotone",)`` only the paper's assumption 3 is examined and, the chain being valid
+        there, the verdict is ``holds``.
+
+    Returns
+    -------
+    Outcome
+        FAILS when the symbolic analysis or a monotone instance breaks the chain;
+        HOLDS_ONLY_IF when a weaker assumption examined has a violation (of the printed chain
+        or of the conclusion; the condition names the smallest); HOLDS when none has.
+    """
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValueError(f"kinds must be among {KINDS}, got {unknown}")
+    kinds = ("monotone",) + tuple(k for k in KINDS[1:] if k in kinds)
+    symbolic, derivative_ok = _symbolic()
     steps = {s.label: (s.relation, s.verdict) for s in symbolic[4].steps}
     printed_ge_but_equal = [lb for lb, (rel, v) in steps.items() if rel == ">=" and v == "equality"]
     real_inequalities = [lb for lb, (rel, v) in steps.items() if v == "inequality"]
@@ -114,59 +155,66 @@ def increase_b2() -> Outcome:
 
     rng = np.random.default_rng(SEED)
     stats = {}
-    for kind in ("monotone", "tail largest", "last two ordered"):
+    for kind in kinds:
         below_bound = negative = 0
-        for _ in range(NUM_DRAWS):
+        for _ in range(num_draws):
             counts, means, t = _draw(rng, kind)
             p = ib(counts)
             g = residual(counts, means, increased(p, t))
             below_bound += g < paper_bound(p, t, means) - TOLERANCE
             negative += g < -TOLERANCE
-        stats[kind] = {"draws": NUM_DRAWS, "residual_below_printed_bound": int(below_bound),
+        stats[kind] = {"draws": num_draws, "residual_below_printed_bound": int(below_bound),
                        "residual_negative": int(negative)}
-    chain_cex = smallest("chain")
-    conclusion_cex = smallest("conclusion")
+    chain_cex = smallest("chain") if "tail largest" in kinds else None
+    conclusion_cex = smallest("conclusion") if "last two ordered" in kinds else None
 
     # q-family (beyond the paper): CR/CB/SQRT residual >= 0 for monotone means.
-    derivative = q_family_derivative(3)
-    derivative_ok = derivative.equal and derivative.pair_form_equal
     q_negative = {"monotone": 0, "tail largest": 0}
     for kind in q_negative:
-        for _ in range(NUM_DRAWS // 3):
+        for _ in range(num_draws // 3):
             counts, means, _ = _draw(rng, kind)
             for q in ("CR", "CB", "SQRT"):
                 q_negative[kind] += q_family_residual(counts, q, means) < -TOLERANCE
 
-    mono, tail, last2 = stats["monotone"], stats["tail largest"], stats["last two ordered"]
+    search = "; ".join(f"{k} means -> residual below printed bound {v['residual_below_printed_bound']}, negative "
+                       f"{v['residual_negative']}" for k, v in stats.items())
     summary = (f"Symbolic (C=2..4): exact residual = (p'_C - p_C)(Lbar_C - sum_(j<C) p_j Lbar_j/(1-p_C)); printed lines "
                f"{', '.join(printed_ge_but_equal)} are '>=' but equalities; the only inequalities are "
                f"{', '.join(real_inequalities)} (line 3 needs Lbar_j <= Lbar_(C-1) for all j < C; line 7 needs "
                f"Lbar_C >= Lbar_(C-1)); line 2 needs p = IB: {line2_needs_ib}; the printed left-hand sides omit the "
-               f"primes and L_ji. Random search ({NUM_DRAWS} draws each, seed {SEED}): monotone means -> residual below "
-               f"printed bound {mono['residual_below_printed_bound']}, negative {mono['residual_negative']}; tail mean "
-               f"largest only -> below bound {tail['residual_below_printed_bound']}, negative {tail['residual_negative']}; "
-               f"only Lbar_C >= Lbar_(C-1) -> below bound {last2['residual_below_printed_bound']}, negative "
-               f"{last2['residual_negative']}. Smallest chain counterexample (tail largest): counts "
-               f"{chain_cex['counts']}, means {chain_cex['means']}, p'_C = 1/2: residual {chain_cex['residual']} < printed "
-               f"bound {chain_cex['printed_bound']}. Smallest conclusion counterexample: counts {conclusion_cex['counts']}, "
-               f"means {conclusion_cex['means']}: residual {conclusion_cex['residual']} < 0 < printed bound "
-               f"{conclusion_cex['printed_bound']}. q-family: CR/CB/SQRT residual negative in {q_negative['monotone']} "
-               f"monotone draws, {q_negative['tail largest']} tail-largest draws (d/dq = Cov identity proved: "
-               f"{derivative_ok}).")
+               f"primes and L_ji. Random search ({num_draws} draws each, seed {SEED}): {search}.")
+    if "tail largest" in kinds:
+        summary += f" Smallest chain counterexample (tail largest): {_cex_text(chain_cex, '<')}."
+    if "last two ordered" in kinds:
+        summary += (f" Smallest conclusion counterexample (only Lbar_C >= Lbar_(C-1)): "
+                    f"{_cex_text(conclusion_cex, '< 0 <')}.")
+    summary += (f" q-family: CR/CB/SQRT residual negative in {q_negative['monotone']} monotone draws, "
+                f"{q_negative['tail largest']} tail-largest draws (d/dq = Cov identity proved: {derivative_ok}).")
     evidence = {"steps_C4": {k: {"relation": r, "verdict": v} for k, (r, v) in steps.items()},
                 "printed_ge_but_equal": printed_ge_but_equal, "real_inequalities": real_inequalities,
                 "symbolic_ok": sym_ok, "line2_needs_ib": line2_needs_ib, "random_search": stats,
+                "kinds_examined": list(kinds),
                 "smallest_chain_counterexample": chain_cex, "smallest_conclusion_counterexample": conclusion_cex,
                 "q_family_negative": q_negative, "q_family_derivative_proved": derivative_ok, "seed": SEED}
+    mono = stats["monotone"]
     if not sym_ok or mono["residual_below_printed_bound"] or mono["residual_negative"]:
         return Outcome(FAILS, summary, evidence,
                        condition="the chain fails even for monotone class means (see evidence)")
+    parts = []
+    tail = stats.get("tail largest")
+    if tail is not None and (tail["residual_below_printed_bound"] or chain_cex is not None):
+        survives = ("the conclusion (>= 0) survives but " if not tail["residual_negative"] else "")
+        parts.append(f"with only the tail mean largest {survives}the printed chain does not "
+                     f"({tail['residual_below_printed_bound']} of {num_draws} draws below the printed bound; "
+                     f"smallest: {_cex_text(chain_cex, '<')})")
+    last2 = stats.get("last two ordered")
+    if last2 is not None and (last2["residual_negative"] or conclusion_cex is not None):
+        parts.append(f"with only Lbar_C >= Lbar_(C-1) the conclusion fails ({last2['residual_negative']} of "
+                     f"{num_draws} draws negative; smallest: {_cex_text(conclusion_cex, '< 0 <')})")
+    if not parts:
+        return Outcome(HOLDS, summary, evidence)
     return Outcome(HOLDS_ONLY_IF, summary, evidence, condition=(
-        "class means are monotone (assumption 3) for every θ ∈ Θ; with only the tail mean largest the "
-        f"conclusion (>= 0) survives but the printed chain does not (counts {chain_cex['counts']}, means "
-        f"{chain_cex['means']}: {chain_cex['residual']} < {chain_cex['printed_bound']}); with only "
-        f"Lbar_C >= Lbar_(C-1) the conclusion fails (counts {conclusion_cex['counts']}, means "
-        f"{conclusion_cex['means']}: residual {conclusion_cex['residual']})"))
+        "class means are monotone (assumption 3) for every θ ∈ Θ; " + "; ".join(parts)))
 
 
 if __name__ == "__main__":

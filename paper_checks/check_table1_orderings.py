@@ -8,6 +8,10 @@ plain IB training. The CIFAR test sets are balanced, so top-1 accuracy is balanc
     Reads committed run records (experiments/records/, GPU runs) and compares the final
     balanced test accuracy per schedule, mean over seeds, with the published numbers.
     ``not run`` with the producing command when there are none: this check never trains.
+    A claim about three rows in six columns is judged on what the records hold: a row or a
+    column without records is named as not judged (``holds where judged``), and a
+    significant McNemar test between single runs is a difference between two trained
+    models, not two schedules (``holds only if`` each single run stands for its schedule).
 ``table1_digits_proxy`` (slow)
     The same ordering on digits-lt runs trained here on CPU (3 schedules x 2 seeds, 15
     epochs): a proxy, reported whatever it shows, with the bound orderings of
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, NOT_RUN, Outcome, check
+from ltbound.evaluate import TOO_FEW
+
+from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, NOT_RUN, Outcome, check
 
 #: Schedule names of the trainer -> Table 6's row labels.
 ROWS = {"ib": "IB=>IB", "ib-ib": "IB=>IB", "ib-cb": "IB=>CB", "switching": "IB=>CR", "ib-cr": "IB=>CR"}
@@ -57,32 +63,73 @@ def _describe(acc: dict[str, list[float]]) -> str:
 
 def provenance(rec) -> str:
     """Where a record's numbers come from, for the evidence: device, epochs and recipe."""
-    cfg = rec.manifest.get("config") or {}
     env = rec.manifest.get("environment") or {}
     device = "GPU" if str(env.get("device", "")).startswith("cuda") else "CPU"
-    return f"{device}, {cfg.get('epochs')} epochs (preset {cfg.get('preset')})"
+    return f"{device}, {rec.epochs_planned} epochs (preset {rec.preset})"
 
 
 def _is_full_recipe(rec) -> bool:
-    cfg = rec.manifest.get("config") or {}
-    return cfg.get("preset") == "cifar" and int(cfg.get("epochs") or 0) == 200
+    return rec.preset == "cifar" and rec.epochs_planned == 200
 
 
-def records_verdict(records: list, alpha: float = 0.05) -> tuple[str, str, dict]:
+def _seed(rec) -> int | None:
+    return rec.seed          # the record's top-level run.seed (derived from config for older records)
+
+
+def _compare_rows(a: list, b: list, alpha: float) -> tuple[dict, bool]:
+    """(comparison dict, single) of row A vs row B: McNemar for one run each, else over seeds.
+
+    Over seeds the runs are paired by seed when both rows hold the same seeds once each
+    (schedules of one seed share their initialisation, and Switching forks the IB run),
+    otherwise Welch.
+    """
+    from ltbound.evaluate import compare_on_test_set, compare_over_seeds
+
+    if len(a) == 1 and len(b) == 1:
+        cmp = compare_on_test_set(a[0].test_correct[-1], b[0].test_correct[-1], a[0].test_labels,
+                                  alpha=alpha, seed=0, num_classes=a[0].num_classes)
+        return {"difference_points": 100.0 * cmp.difference, "comparison": cmp.to_dict()}, True
+    seeds_a, seeds_b = [_seed(r) for r in a], [_seed(r) for r in b]
+    paired = (None not in seeds_a and len(set(seeds_a)) == len(seeds_a) and sorted(seeds_a) == sorted(seeds_b))
+    if paired:
+        a, b = sorted(a, key=_seed), sorted(b, key=_seed)
+    acc_a = [100.0 * float(r.balanced_test_accuracy()[-1]) for r in a]
+    acc_b = [100.0 * float(r.balanced_test_accuracy()[-1]) for r in b]
+    cmp = compare_over_seeds(acc_a, acc_b, alpha=alpha, paired=paired)
+    return {"difference_points": cmp.difference, "comparison": cmp.to_dict()}, False
+
+
+#: What a McNemar test between single runs can and cannot say (part of the verdict's text).
+SINGLE_RUN_CAVEAT = ("with one run per schedule the paired McNemar test compares two trained models on one test "
+                     "set, not two schedules; the seed-to-seed spread of a schedule is not measured")
+
+
+def _p(pair: dict) -> str:
+    """The pair's p-value for a sentence ('n/a' when it could not be computed: too few seeds)."""
+    value = pair["comparison"]["p_value"]
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
     """The claimed ordering tested on records of one data set and imbalance.
 
     Every adjacent pair of the claimed order (IB=>CR > IB=>CB > IB=>IB) among the rows the
     records hold is compared: with one run per row by the paired test of
     :func:`ltbound.evaluate.compare_on_test_set` (exact McNemar, same test set), with several
-    seeds per row by :func:`ltbound.evaluate.compare_over_seeds`. Records of the paper's full
-    recipe (200 epochs) are used when there are any; otherwise the shortened ones, labelled.
+    seeds per row by :func:`ltbound.evaluate.compare_over_seeds` (paired by seed when the rows
+    hold the same seeds). Records of the paper's full recipe (200 epochs) are used when there
+    are any; otherwise the shortened ones, labelled.
 
-    Returns (status, summary, evidence): HOLDS when every pair is significantly in the claimed
-    order, FAILS when some pair is significantly reversed, HOLDS_ONLY_IF when the order holds
-    in the means but some difference is within its uncertainty; NOT_RUN with fewer than two rows.
+    Returns
+    -------
+    Outcome
+        FAILS when some pair is significantly reversed; otherwise HOLDS_ONLY_IF when some
+        difference is within its uncertainty or rests on one run per row (two models, not two
+        schedules); otherwise HOLDS_WHERE_JUDGED when a row of the claim has no record (the
+        claim about three rows is not judged in full); HOLDS only when all three rows are
+        there and every adjacent pair is significantly in the claimed order over seeds.
+        NOT_RUN with fewer than two rows. The condition names every row not judged.
     """
-    from ltbound.evaluate import compare_on_test_set, compare_over_seeds
-
     full = [r for r in records if _is_full_recipe(r)]
     use = full or list(records)
     rows: dict[str, list] = {}
@@ -91,30 +138,48 @@ def records_verdict(records: list, alpha: float = 0.05) -> tuple[str, str, dict]
         if row is not None and rec.epochs.size:
             rows.setdefault(row, []).append(rec)
     present = [r for r in ORDER if r in rows]
+    missing = [r for r in ORDER if r not in rows]
     if len(present) < 2:
-        return NOT_RUN, f"records hold only {present or 'no'} Table 6 row(s); two are needed", {}
+        return Outcome(NOT_RUN, f"records hold only {present or 'no'} Table 6 row(s); two are needed", {},
+                       condition=f"records of at least two of {', '.join(ORDER)} for this data set and imbalance")
     acc = {r: [100.0 * float(x.balanced_test_accuracy()[-1]) for x in rows[r]] for r in present}
     pairs = []
     for better, worse in zip(present, present[1:]):
-        a, b = rows[better], rows[worse]
-        if len(a) == 1 and len(b) == 1:
-            cmp = compare_on_test_set(a[0].test_correct[-1], b[0].test_correct[-1], a[0].test_labels,
-                                      alpha=alpha, seed=0, num_classes=a[0].num_classes)
-        else:
-            cmp = compare_over_seeds(acc[better], acc[worse], alpha=alpha, paired=False)
-        pairs.append({"pair": f"{better} vs {worse}", "difference_points": 100.0 * cmp.difference
-                      if len(a) == 1 and len(b) == 1 else cmp.difference, "comparison": cmp.to_dict()})
-    verdicts = [p["comparison"]["verdict"] for p in pairs]
+        result, single = _compare_rows(rows[better], rows[worse], alpha)
+        pairs.append({"pair": f"{better} vs {worse}", "single_runs": single, **result})
     sources = sorted({provenance(r) for rs in rows.values() for r in rs})
     summary = (f"{_describe(acc)} [{'; '.join(sources)}]; "
-               + "; ".join(f"{p['pair']}: {p['difference_points']:+.2f} points, p = {p['comparison']['p_value']:.3g} "
-                           f"({p['comparison']['verdict']})" for p in pairs))
-    evidence = {"accuracy": acc, "pairs": pairs, "sources": sources, "full_recipe": bool(full)}
-    if any(v == "worse" for v in verdicts):
-        return FAILS, summary, evidence
-    if all(v == "better" for v in verdicts):
-        return HOLDS, summary, evidence
-    return HOLDS_ONLY_IF, summary, evidence
+               + "; ".join(f"{p['pair']}: {p['difference_points']:+.2f} points, p = {_p(p)} "
+                           f"({p['comparison']['verdict']}, {p['comparison']['method']})" for p in pairs))
+    not_judged = ""
+    if missing:
+        judged = " > ".join(present)
+        not_judged = (f"not judged: {', '.join(missing)} (no record), so the claimed {' > '.join(ORDER)} rests on "
+                      f"{judged} alone")
+    evidence = {"accuracy": acc, "pairs": pairs, "sources": sources, "full_recipe": bool(full),
+                "rows_judged": present, "rows_not_judged": missing}
+    single = [p["pair"] for p in pairs if p["single_runs"]]
+    caveat = f"{', '.join(single)}: {SINGLE_RUN_CAVEAT}" if single else ""
+    reversed_ = [p for p in pairs if p["comparison"]["verdict"] == "worse"]
+    if reversed_:
+        what = "; ".join(f"{p['pair']} is significantly reversed ({p['difference_points']:+.2f} points, "
+                         f"p = {_p(p)})" for p in reversed_)
+        if caveat:
+            what += f" ({caveat})"
+        return Outcome(FAILS, summary, evidence, condition=what)
+    unresolved = [p for p in pairs if p["comparison"]["verdict"] != "better"]
+    if unresolved or single:
+        within = ("in the measured means only: " + ", ".join(
+            f"{p['pair']} ({p['difference_points']:+.2f} points) has too few seeds on a side to be tested"
+            if p["comparison"]["verdict"] == TOO_FEW else
+            f"{p['pair']} ({p['difference_points']:+.2f} points, p = {_p(p)}) is within its "
+            f"uncertainty at alpha {alpha:g}" for p in unresolved)) if unresolved else ""
+        stands = f"each single run stands for its schedule ({caveat})" if single else ""
+        return Outcome(HOLDS_ONLY_IF, summary, evidence,
+                       condition="; ".join(x for x in (within, stands, not_judged) if x))
+    if missing:
+        return Outcome(HOLDS_WHERE_JUDGED, summary, evidence, condition=not_judged)
+    return Outcome(HOLDS, summary, evidence)
 
 
 @check("table1_orderings", claim="Table 1/6: IB=>CR > IB=>CB > IB=>IB in balanced test accuracy (CIFAR-LT records)",
@@ -128,12 +193,13 @@ def table1_orderings() -> Outcome:
         groups.setdefault((str(src.get("dataset") or "").lower(), float(src.get("imbalance") or 0)), []).append(rec)
     results = {}
     for (name, beta), recs in sorted(groups.items()):
-        status, text, evidence = records_verdict(recs)
-        if status == NOT_RUN:
+        out = records_verdict(recs)
+        if out.status == NOT_RUN:
             continue
         key = f"{name}({beta:g})"
         published = PUBLISHED.get((name, int(beta)), {})
-        results[key] = {"status": status, "summary": text, "published": published, **evidence}
+        results[key] = {"status": out.status, "summary": out.summary, "condition": out.condition,
+                        "published": published, **out.evidence}
     if not results:
         return Outcome(NOT_RUN, "No committed CIFAR-LT run records with two or more of IB=>IB, IB=>CB, IB=>CR under "
                        "experiments/records/; the paper's numbers are not re-measured here.",
@@ -142,15 +208,24 @@ def table1_orderings() -> Outcome:
     summary = " | ".join(f"{k}: {v['summary']} (published "
                          + ", ".join(f"{r} {v['published'][r]}" for r in ORDER if r in v["published"]) + ")"
                          for k, v in results.items())
+    # The claim covers every column of Table 6; a column without records is not judged.
+    columns_not_judged = [f"{name}({beta})" for name, beta in PUBLISHED if f"{name}({beta})" not in results]
+    evidence = {"groups": results, "columns_not_judged": columns_not_judged}
+    columns = (f"not judged: columns {', '.join(columns_not_judged)} (no records)" if columns_not_judged else "")
     statuses = {v["status"] for v in results.values()}
-    if statuses == {HOLDS}:
-        return Outcome(HOLDS, summary, {"groups": results})
+
+    def conditions(wanted: tuple[str, ...]) -> str:
+        return " | ".join(f"{k}: {v['condition']}" for k, v in results.items() if v["status"] in wanted)
+
     if FAILS in statuses:
-        bad = [k for k, v in results.items() if v["status"] == FAILS]
-        return Outcome(FAILS, summary, {"groups": results},
-                       condition=f"some pair is significantly reversed on {', '.join(bad)}")
-    return Outcome(HOLDS_ONLY_IF, summary, {"groups": results}, condition=(
-        "in the measured accuracies, but some difference is within its uncertainty (paired test at alpha 0.05)"))
+        return Outcome(FAILS, summary, evidence, condition=conditions((FAILS,)))
+    if HOLDS_ONLY_IF in statuses:
+        return Outcome(HOLDS_ONLY_IF, summary, evidence, condition=" | ".join(
+            x for x in (conditions((HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED)), columns) if x))
+    if HOLDS_WHERE_JUDGED in statuses or columns_not_judged:
+        return Outcome(HOLDS_WHERE_JUDGED, summary, evidence, condition=" | ".join(
+            x for x in (conditions((HOLDS_WHERE_JUDGED,)), columns) if x))
+    return Outcome(HOLDS, summary, evidence)
 
 
 @check("table1_digits_proxy", claim="CPU proxy of Table 6's ordering on digits-lt (3 schedules x 2 seeds)",

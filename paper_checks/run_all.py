@@ -11,8 +11,8 @@ Usage (from the repository root)::
     python -m paper_checks.check_table12           # one module's checks
 
 Each row gives the claim, where the paper makes it, the verdict (``holds``, ``fails``,
-``holds only if <condition>``, ``not run: <what produces the input>``), the evidence and
-the command that reproduces it. A ``fails`` verdict is a finding about the paper, not a
+``holds only if <condition>``, ``holds where judged: <what was not judged>``, ``not run: <what
+produces the input>``), the evidence and the command that reproduces it. A ``fails`` verdict is a finding about the paper, not a
 failure of the runner; the exit status is 1 only when a check itself raised (``error``).
 
 Run as a file, this script has its own folder, not the repository root, on ``sys.path``;
@@ -45,6 +45,7 @@ CHECK_MODULES = (
     "check_table12",
     "check_appendix_a_records",
     "check_table1_orderings",
+    "check_table9_decomposition",
     "check_best_claims",
     "check_significance",
 )

@@ -105,7 +105,7 @@ def test_bad_data_and_models_are_named(digits):
         data_loss_matrix([], pair, **kw)
     with pytest.raises(ValueError, match="cap"):
         data_loss_matrix(net, pair, loss="ce-clipped", **kw)
-    with pytest.raises(ValueError, match="only used with loss='ce-clipped'"):
+    with pytest.raises(ValueError, match="cap applies only to loss='ce-clipped'"):
         data_loss_matrix(net, pair, cap=5.0, **kw)
     with pytest.raises(ValueError, match="channels last"):
         data_loss_matrix(net, (ds.train.images.permute(0, 2, 3, 1), ds.train.labels), **kw)

@@ -195,3 +195,14 @@ def test_paper_numbers_beside_the_records_agree_with_the_paper_checks():
     rows = {"ib": "IB=>IB", "switching": "IB=>CR"}
     for (ds, imb, sch), acc in mod.PAPER_TABLE1.items():
         assert PUBLISHED[(ds, imb)][rows[sch]] == acc
+
+
+def test_committed_records_migrate_and_their_split_is_the_protocols(records):
+    """Written before epochs_planned / preset / test_loss_epochs existed: read through the migration,
+    files untouched (hashes verify); the split is recomputed from (imbalance, split seed) alone."""
+    for (imb, sch), rec in records.items():
+        raw = json.loads((_path(imb, sch) / "manifest.json").read_text())
+        assert "epochs_planned" not in raw and "preset" not in raw
+        assert (rec.epochs_planned, rec.preset) == (EPOCHS, "cifar-short")
+        assert rec.split_check == "protocol"
+        assert rec.test_loss_epochs.tolist() == [EPOCHS] and rec.test_loss.shape == (1, rec.test_labels.size)

@@ -164,6 +164,27 @@ def test_compare_refuses_records_of_different_splits(tmp_path):
     assert "ib" in comp.table()
 
 
+def test_a_record_marked_complete_short_of_its_plan_exits_2(tmp_path):
+    """Issue 24: a manifest saying 'complete' with fewer epochs than planned was compared with exit 0."""
+    from ltbound.records import RecordWriter, write_manifest
+    labels = np.array([0, 0, 0, 1])
+    path = tmp_path / "r"
+    with RecordWriter(path, manifest={"config": {"schedule": "ib", "seed": 0, "epochs": 2},
+                                      "dataset": {"num_classes": 2},
+                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                      train_indices=np.arange(4), train_labels=labels, test_labels=np.array([0, 1, 0, 1])) as w:
+        for e in (1, 2):
+            w.write_epoch(e, train_loss=np.full(4, 0.5), train_correct=np.ones(4, bool),
+                          test_correct=np.array([1, 0, 1, 1], bool), summary={"sampler": "IB", "q": 1.0})
+        w.finish()
+    m = json.loads((path / "manifest.json").read_text())
+    m["history"], m["epochs_completed"] = m["history"][:1], 1
+    write_manifest(path, m)
+    res = _run("--records", str(path), "--out", str(tmp_path / "o"), "--quiet", "--loss", "zero-one")
+    assert res.returncode == 2, res.stdout[-2000:]
+    assert "'complete' but only 1 of the 2 planned epochs" in res.stderr and "Traceback" not in res.stderr
+
+
 @pytest.mark.slow
 def test_theta_perturb_uses_perturbed_final_models(default_run, tmp_path):
     """--theta perturb: Θ̂ = K perturbations of each run's final checkpoint plus the model itself."""

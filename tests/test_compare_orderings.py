@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from ltbound.comparison import _bound_relation, _orderings, compare, total_error
 from ltbound.records import RecordWriter
@@ -103,8 +104,9 @@ def test_runs_carry_accuracy_intervals_and_certified_risk(tmp_path):
     assert run.accuracy["balanced"]["low"] < 0.5 < run.accuracy["balanced"]["high"]
     cert = run.certified_balanced_risk
     assert cert["kind"] == "rigorous" and cert["empirical"] == pytest.approx(0.5)
-    # class 0: 0 errors of 10 -> U = 1 − (δ/C)^(1/10); class 1: 10 errors of 10 -> U = 1
-    assert cert["bound"] == pytest.approx((1 - (0.025) ** 0.1 + 1.0) / 2)
+    # a balanced test set with π balanced: the exact pooled limit of 10 errors in 20 (issue 23)
+    assert cert["method"] == "pooled-binomial"
+    assert cert["bound"] == pytest.approx(stats.beta.isf(0.05, 11, 10))
     d = comp.to_dict()
     json.dumps(d)
     assert d["runs"][0]["certified_balanced_risk"]["bound"] == pytest.approx(cert["bound"])

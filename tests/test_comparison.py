@@ -1,5 +1,6 @@
 """ltbound.compare on run records: incomplete and duplicate records, one loss vocabulary, status
 reported, and the public name `compare` always the function (never the module)."""
+import json
 import subprocess
 import sys
 
@@ -13,13 +14,15 @@ LABELS = np.array([0, 0, 0, 0, 1, 1])
 TEST = np.array([0, 1, 0, 1])
 
 
-def _record(path, *, schedule="ib", seed=0, epochs=2, finish=True):
-    with RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed},
+def _record(path, *, schedule="ib", seed=0, epochs=2, finish=True, split_seed=None):
+    config = {"schedule": schedule, "seed": seed, **({} if split_seed is None else {"split_seed": split_seed})}
+    with RecordWriter(path, manifest={"config": config,
                                       "dataset": {"num_classes": 2},
                                       "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
                       train_indices=np.arange(LABELS.size), train_labels=LABELS, test_labels=TEST) as w:
         for e in range(1, epochs + 1):
-            w.write_epoch(e, train_loss=np.linspace(0.1, 2.0, LABELS.size) / e,
+            # the seed shows in the losses: two seeds of one experiment never hold identical results
+            w.write_epoch(e, train_loss=np.linspace(0.1, 2.0, LABELS.size) / e * (1 + seed),
                           train_correct=np.arange(LABELS.size) % 2 == 0, test_correct=np.array([1, 0, 1, 1], bool),
                           test_loss=np.full(TEST.size, 0.7), summary={"sampler": "IB", "q": 1.0})
         if finish:
@@ -70,6 +73,34 @@ def test_duplicate_records_are_refused_unless_allowed(tmp_path):
     assert comp.summary["ib"]["balanced_test_accuracy"]["values"] == [0.75, 0.75]
     comp = ltbound.compare([a, a], loss="zero-one", cap=None, num_draws=20, num_bootstrap=0, allow_duplicates=True)
     assert len(comp.runs) == 2
+
+
+def test_a_copy_with_its_seed_relabelled_is_not_a_second_seed(tmp_path):
+    """Issue 24: a run copied and its manifest's seed rewritten (checksum resealed) counted as seed 2."""
+    import shutil
+    from ltbound.records import write_manifest
+    a = _record(tmp_path / "a")
+    shutil.copytree(a, tmp_path / "copy")
+    m = json.loads((tmp_path / "copy" / "manifest.json").read_text())
+    m["config"]["seed"] = m["run"]["seed"] = 7
+    write_manifest(tmp_path / "copy", m)
+    assert load_record(tmp_path / "copy").seed == 7            # a well-formed record on its own
+    with pytest.raises(RecordError, match="per-sample results are identical .*seeds 0 and 7"):
+        ltbound.compare([a, tmp_path / "copy"], loss="zero-one", cap=None, num_draws=20, num_bootstrap=0)
+    other = _record(tmp_path / "s1", seed=1)                   # a real second seed still compares
+    assert len(ltbound.compare([a, other], loss="zero-one", cap=None, num_draws=20, num_bootstrap=0).runs) == 2
+
+
+def test_runs_of_different_split_seeds_are_not_seeds_of_one_experiment(tmp_path):
+    """Issue 24: records of split seeds 0 and 1 (same labels) were averaged as two seeds."""
+    a = _record(tmp_path / "a", split_seed=0)
+    b = _record(tmp_path / "b", seed=1, split_seed=1)
+    with pytest.raises(ValueError, match="different splits .*split_seed 0 vs 1"):
+        ltbound.compare([a, b], loss="zero-one", cap=None, num_draws=20, num_bootstrap=0)
+    with pytest.raises(ValueError, match="different splits"):   # allow_duplicates does not lift it
+        ltbound.compare([a, b], loss="zero-one", cap=None, num_draws=20, num_bootstrap=0, allow_duplicates=True)
+    c = _record(tmp_path / "c", seed=1, split_seed=0)
+    assert len(ltbound.compare([a, c], loss="zero-one", cap=None, num_draws=20, num_bootstrap=0).runs) == 2
 
 
 @pytest.mark.parametrize("loss, cap, message", [

@@ -55,7 +55,7 @@ def test_every_verdict_names_place_command_and_condition(verdicts):
         assert v.where and v.claim and v.summary
         assert v.command == f"python paper_checks/run_all.py --only {v.name}"
         assert v.module_command.startswith("python -m paper_checks.check_")
-        if v.status in (HOLDS_ONLY_IF, NOT_RUN, FAILS):
+        if v.status in (HOLDS_ONLY_IF, _check.HOLDS_WHERE_JUDGED, NOT_RUN, FAILS):
             assert v.condition
         json.dumps(v.to_dict())          # JSON-safe
 
@@ -96,6 +96,14 @@ def test_outcome_refuses_bad_status_and_missing_condition():
         Outcome(HOLDS_ONLY_IF, "x")
     with pytest.raises(ValueError, match="condition"):
         Outcome(NOT_RUN, "x")
+    with pytest.raises(ValueError, match="condition"):
+        Outcome(_check.HOLDS_WHERE_JUDGED, "x")       # what was not judged must be said
+
+
+def test_verdict_text_names_what_was_not_judged():
+    out = Outcome(_check.HOLDS_WHERE_JUDGED, "x", condition="not judged: IB=>CB (no record)")
+    c = _check.Check(name="partial", claim="c", where="w", slow=False, func=lambda: out, module="paper_checks.x")
+    assert c.run().verdict_text == "holds where judged: not judged: IB=>CB (no record)"
 
 
 def test_a_raising_check_becomes_an_error_verdict():
@@ -238,33 +246,53 @@ def test_theorem1_confidence_ratios_and_gap(verdicts):
 
 
 def test_table1_orderings_never_fakes_gpu_results(verdicts):
+    from paper_checks._check import HOLDS_WHERE_JUDGED
     from paper_checks._records import committed_records
+    from paper_checks.check_table1_orderings import ROWS
     v = verdicts["table1_orderings"]
-    if committed_records():
-        assert v.status in (HOLDS, FAILS, NOT_RUN)
-    else:
+    records = committed_records()
+    if not records:
         assert v.status == NOT_RUN
         assert "python -m ltbound.train" in v.condition or "gpu_table1" in v.condition
+        return
+    assert v.status in (HOLDS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, FAILS, NOT_RUN)
+    rows = {ROWS.get(r.label.lower()) for r in records}
+    if "IB=>CB" not in rows:
+        # the committed CPU records hold IB=>CR and IB=>IB only: the verdict cannot be a plain holds
+        assert v.status != HOLDS and "not judged: IB=>CB (no record)" in v.condition
+    if all(len(g["accuracy"][r]) == 1 for g in v.evidence["groups"].values() for r in g["accuracy"]):
+        assert "two trained models" in v.condition and "not two schedules" in v.condition
 
 
-def _committed_record(path: Path, schedule: str, accuracy: float) -> None:
-    """A tiny CIFAR-10-LT-labelled record whose final balanced test accuracy is ``accuracy``."""
+def _committed_record(path: Path, schedule: str, accuracy: float, seed: int = 0) -> None:
+    """A CIFAR-10-LT(100) record (the protocol's split, split seed 0) whose final balanced test accuracy is ``accuracy``.
+
+    60 test images per class: a 0.5-point gap is 3 discordant images (within the paired test's
+    noise), a 10-point gap 60 (beyond it).
+    """
     import numpy as np
     from ltbound.records import RecordWriter
-    train_labels = np.repeat(np.arange(3), [6, 3, 1])
-    test_labels = np.repeat(np.arange(3), 200)   # large enough for a 10-point gap to be significant
-    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": 0},
-                                     "dataset": {"name": "cifar10-lt", "num_classes": 3, "imbalance": 100},
+    from ltbound.sampling import long_tailed_counts, long_tailed_indices
+    from ltbound.train.data import split_hash
+    source = np.repeat(np.arange(10), 5000)               # the class-folder layout: labels known from the counts
+    idx = long_tailed_indices(source, long_tailed_counts(5000, 10, 100), 0)
+    per_class = 60
+    test_labels = np.repeat(np.arange(10), per_class)
+    total = round(accuracy * per_class * 10)
+    hits = [total // 10 + (c < total % 10) for c in range(10)]      # nested: discordant pairs one way
+    correct = np.concatenate([np.arange(per_class) < k for k in hits])
+    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed, "split_seed": 0},
+                                     "dataset": {"name": "cifar10-lt", "num_classes": 10, "imbalance": 100,
+                                                 "split_hash": split_hash(idx)},
                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
-                     train_indices=np.arange(10), train_labels=train_labels, test_labels=test_labels)
-    correct = np.tile(np.arange(200) < round(accuracy * 200), 3)   # nested: discordant pairs one way
-    w.write_epoch(1, train_loss=np.ones(10), train_correct=np.ones(10, bool), test_correct=correct,
+                     train_indices=idx, train_labels=source[idx], test_labels=test_labels)
+    w.write_epoch(1, train_loss=np.ones(idx.size), train_correct=np.ones(idx.size, bool), test_correct=correct,
                   summary={"lr": 0.1, "sampler": "IB", "q": 1.0})
     w.finish()
 
 
 @pytest.mark.parametrize("accuracies, status", [
-    ({"ib": 0.6, "ib-cb": 0.7, "switching": 0.8}, HOLDS),
+    ({"ib": 0.6, "ib-cb": 0.7, "switching": 0.8}, HOLDS_ONLY_IF),    # significant, but one run per schedule
     ({"ib": 0.6, "ib-cb": 0.8, "switching": 0.7}, FAILS),
     ({"ib": 0.6, "ib-cb": 0.7, "switching": 0.705}, HOLDS_ONLY_IF),   # CR - CB within the paired test's noise
 ])
@@ -282,3 +310,29 @@ def test_table1_orderings_reads_committed_records(tmp_path, monkeypatch, accurac
                    "IB=>CB": [pytest.approx(100 * accuracies["ib-cb"])],
                    "IB=>CR": [pytest.approx(100 * accuracies["switching"])]}
     assert out.evidence["groups"]["cifar10-lt(100)"]["published"]["IB=>CR"] == 79.7
+
+
+def test_table1_orderings_holds_only_on_every_row_and_column_over_seeds(tmp_path, monkeypatch):
+    """Three rows x 3 seeds, each gap 10 points: holds where judged (five columns of Table 6 have no
+    records); with the published table cut to this one column, a plain holds. Without IB=>CB the
+    same seeds leave the middle row not judged."""
+    from paper_checks import _records
+    from paper_checks import check_table1_orderings as mod
+    from paper_checks._check import HOLDS_WHERE_JUDGED
+    base = {"ib": 0.6, "ib-cb": 0.7, "switching": 0.8}
+    for schedule, acc in base.items():
+        for seed, shift in enumerate((0.0, 0.01, -0.005)):
+            _committed_record(tmp_path / "cifar10-lt-100" / f"{schedule}-seed{seed}", schedule, acc + shift, seed)
+    monkeypatch.setattr(_records, "RECORDS_DIR", tmp_path)
+    out = mod.table1_orderings()
+    assert out.status == HOLDS_WHERE_JUDGED
+    assert "cifar10-lt(50)" in out.condition and "cifar100-lt(10)" in out.condition
+    pairs = out.evidence["groups"]["cifar10-lt(100)"]["pairs"]
+    assert [p["comparison"]["method"] for p in pairs] == ["paired t", "paired t"]     # paired by seed
+    monkeypatch.setattr(mod, "PUBLISHED", {("cifar10-lt", 100): mod.PUBLISHED[("cifar10-lt", 100)]})
+    assert mod.table1_orderings().status == HOLDS
+    import shutil
+    for seed in range(3):
+        shutil.rmtree(tmp_path / "cifar10-lt-100" / f"ib-cb-seed{seed}")
+    out = mod.table1_orderings()
+    assert out.status == HOLDS_WHERE_JUDGED and "not judged: IB=>CB (no record)" in out.condition

@@ -114,6 +114,11 @@ def test_json_numbers_are_the_records(small_all):
     for r in docs["9"]["rows"]:
         assert r["total"] == pytest.approx(r["bias2"] + r["variance"], abs=1e-9)
         assert r["num_models"] == 2
+        # 0-1 loss beside it: Kohavi-Wolpert bias² + variance = mean error = 1 − the models' mean accuracy
+        assert r["zero_one_total"] == pytest.approx(r["kw_bias2"] + r["kw_variance"], abs=1e-9)
+        assert r["zero_one_total"] == pytest.approx(1 - r["accuracy"], abs=1e-9)
+        assert r["zero_one"]["loss"] == pytest.approx(r["zero_one"]["bias"] + r["zero_one"]["net_variance"], abs=1e-9)
+    assert docs["9"]["verdict_zero_one"]["verdict"] in ("same ordering", "different", "not detectable at this size")
     for f in docs["11"]["figures"]:
         assert Path(f).stat().st_size > 5000
 

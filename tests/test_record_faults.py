@@ -41,10 +41,11 @@ def _make(path, epochs=3, finish=True, **kw):
     for e in range(1, epochs + 1):
         rng = np.random.default_rng(100 + e)
         tc, sc = rng.random(N) < 0.3 + 0.2 * e, rng.random(M) < 0.2 + 0.2 * e
-        w.write_epoch(e, train_loss=rng.exponential(size=N), train_correct=tc, test_correct=sc,
-                      test_loss=rng.exponential(size=M),
+        tl = rng.exponential(size=N)
+        w.write_epoch(e, train_loss=tl, train_correct=tc, test_correct=sc, test_loss=rng.exponential(size=M),
                       summary={"lr": 0.1, "sampler": "IB" if e < 3 else "CR", "q": 1.0 if e < 3 else -1.0,
-                               "train_acc": float(tc.mean()), "test_acc": float(sc.mean())})
+                               "train_acc": float(tc.mean()), "test_acc": float(sc.mean()),
+                               "mean_train_loss": float(tl.mean())})
     if finish:
         w.finish()
     w.close()
@@ -309,7 +310,8 @@ CHILD = textwrap.dedent("""
     import ltbound.records as R
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "kill-before-manifest":
-        R.write_manifest = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+        import ltbound.records.write as W       # the writer's own reference
+        W.write_manifest = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
     elif mode == "kill-in-split-write":
         real = os.replace
         def replace(src, dst):
@@ -397,3 +399,176 @@ def test_an_added_loss_matrix_is_hashed_and_verified(pristine, tmp_path):
     delete(rec / "loss_matrices" / "perturb.npz")
     with pytest.raises(RecordError, match="perturb.npz is missing"):
         load_record(rec)
+
+
+# ------------------------------------------------------------------------- issue 24: records say what they hold
+def _reseal(path, edit):
+    """Apply ``edit`` to a v2 manifest and seal it again: a consistent edit the checksum cannot see."""
+    m = json.loads((path / "manifest.json").read_text())
+    edit(m)
+    write_manifest(path, m)
+
+
+def _rewrite_npz(path, rel, edit):
+    """Rewrite one data file and record its new hash, as a consistent editor would."""
+    a = _npz(path / rel)
+    edit(a)
+    np.savez_compressed(path / rel, **a)
+    data = (path / rel).read_bytes()
+    import hashlib
+    _reseal(path, lambda m: m["files"].__setitem__(rel, {"sha256": hashlib.sha256(data).hexdigest(),
+                                                         "size": len(data)}))
+
+
+def test_complete_status_with_fewer_epochs_than_planned_is_refused(tmp_path):
+    """A run planned for 3 epochs whose manifest says 'complete' after 2 was loaded and compared."""
+    rec = _make(tmp_path / "r", config={"schedule": "switching", "seed": 3, "milestones": [2], "epochs": 3})
+    assert load_record(rec).epochs_planned == 3
+
+    def cut(m):
+        m["history"], m["epochs_completed"] = m["history"][:2], 2
+        m["files"].pop("epochs/epoch_0003.npz")
+    _reseal(rec, cut)
+    (rec / "epochs" / "epoch_0003.npz").unlink()
+    with pytest.raises(RecordError, match="'complete' but only 2 of the 3 planned epochs"):
+        load_record(rec)
+    _reseal(rec, lambda m: m.update(status="running"))          # the same epochs, honestly running: fine
+    assert not load_record(rec).complete
+    _reseal(rec, lambda m: m.update(epochs_planned=1))
+    with pytest.raises(RecordError, match="exceeds the 1 epochs the run planned"):
+        load_record(rec)
+
+
+def test_a_writer_cannot_finish_before_the_planned_epochs(tmp_path):
+    with pytest.raises(RecordError, match="2 of its 3 planned epochs"):
+        _make(tmp_path / "r", epochs=2, config={"schedule": "ib", "seed": 0, "epochs": 3})
+
+
+def test_v2_record_without_planned_epochs_and_preset_migrates(tmp_path):
+    """Readers use top-level epochs_planned and preset; a manifest written before them derives them from config."""
+    rec = _make(tmp_path / "r", config={"schedule": "ib", "seed": 0, "epochs": 3, "preset": "digits"})
+    m = json.loads((rec / "manifest.json").read_text())
+    assert m["epochs_planned"] == 3 and m["preset"] == "digits"        # the writer puts them at the top
+    _reseal(rec, lambda m: [m.pop("epochs_planned"), m.pop("preset")])
+    r = load_record(rec)
+    assert (r.epochs_planned, r.preset) == (3, "digits")
+    assert "epochs_planned" not in json.loads((rec / "manifest.json").read_text())   # read, not rewritten
+    assert (load_record(_make(tmp_path / "toy")).epochs_planned, load_record(tmp_path / "toy").preset) == (None, None)
+
+
+def test_checkpoints_are_hashed_when_recorded_and_verified_when_read(tmp_path):
+    from ltbound.records import checkpoint_epochs, checkpoint_path
+    manifest, labels = _manifest()
+    with RecordWriter(tmp_path / "r", manifest=manifest, train_indices=np.arange(N) * 3, train_labels=labels,
+                      test_labels=np.arange(M) % C) as w:
+        for e in (1, 2):
+            w.checkpoint_path(e).write_bytes(bytes([e]) * 1000)        # saved before its epoch is recorded
+            w.write_epoch(e, train_loss=np.ones(N), train_correct=np.ones(N, bool), test_correct=np.ones(M, bool),
+                          summary={})
+    rec = tmp_path / "r"
+    assert sorted(json.loads((rec / "manifest.json").read_text())["checkpoints"]) == \
+        ["checkpoints/epoch_0001.pt", "checkpoints/epoch_0002.pt"]
+    assert checkpoint_epochs(rec) == [1, 2] and checkpoint_path(rec, 2) == rec / "checkpoints" / "epoch_0002.pt"
+    flip(rec / "checkpoints" / "epoch_0002.pt")
+    with pytest.raises(RecordError, match="epoch_0002.pt does not match its SHA-256"):
+        checkpoint_path(rec, 2)
+    delete(rec / "checkpoints" / "epoch_0002.pt")
+    assert checkpoint_epochs(rec) == [1, 2]         # the manifest's list: a deleted last checkpoint is not skipped
+    with pytest.raises(RecordError, match="epoch_0002.pt is missing"):
+        checkpoint_path(rec, 2)
+    (rec / "checkpoints" / "epoch_0003.pt").write_bytes(b"planted")
+    with pytest.raises(RecordError, match="holds no checkpoint of epoch 3"):
+        checkpoint_path(rec, 3)
+
+
+def test_checkpoints_of_a_record_written_before_their_hashes_warn(tmp_path):
+    from ltbound.records import checkpoint_epochs, checkpoint_path
+    rec = _make(tmp_path / "r")
+    (rec / "checkpoints").mkdir()
+    (rec / "checkpoints" / "epoch_0003.pt").write_bytes(b"weights")
+    _reseal(rec, lambda m: m.pop("checkpoints"))
+    with pytest.warns(UserWarning, match="not verified"):
+        assert checkpoint_epochs(rec) == [3]
+    with pytest.warns(UserWarning, match="not verified"):
+        assert checkpoint_path(rec, 3).read_bytes() == b"weights"
+    # a resume hashes them from then on, and says which were found unverified
+    manifest, labels = _manifest()
+    RecordWriter(rec, manifest=manifest, train_indices=np.arange(N) * 3, train_labels=labels,
+                 test_labels=np.arange(M) % C, resume=True).close()
+    m = json.loads((rec / "manifest.json").read_text())
+    assert list(m["checkpoints"]) == ["checkpoints/epoch_0003.pt"]
+    assert m["resumes"][-1]["checkpoints_hashed_unverified"] == ["checkpoints/epoch_0003.pt"]
+
+
+def test_training_losses_the_history_contradicts_are_refused(pristine, tmp_path):
+    """An epoch file rewritten with other losses (same correctness, hash updated) passed every check."""
+    rec = _copy(pristine["v2"], tmp_path / "r")
+    _rewrite_npz(rec, "epochs/epoch_0002.npz", lambda a: a.update(train_loss=(a["train_loss"] * 1.5).astype(np.float16)))
+    with pytest.raises(RecordError, match="epoch_0002.npz: its training losses average .* mean_train_loss"):
+        load_record(rec)
+
+
+def test_compact_loss_epochs_the_manifest_contradicts_are_refused(pristine, tmp_path):
+    rec = compact_record(pristine["v2"], tmp_path / "c", loss_epochs="all")
+    assert load_record(rec).loss_epochs.tolist() == [1, 2, 3]
+
+    def keep_last(a):
+        a["loss_epochs"], a["train_loss"] = a["loss_epochs"][-1:], a["train_loss"][-1:]
+    _rewrite_npz(rec, "record.npz", keep_last)
+    with pytest.raises(RecordError, match=r"loss_epochs \[3\] differs from the manifest's \[1, 2, 3\]"):
+        load_record(rec)
+
+
+def test_compact_record_keeps_final_stage_test_losses_and_links_its_source(tmp_path):
+    src = _make(tmp_path / "full", epochs=5)
+    full = load_record(src)
+    small = load_record(compact_record(src, tmp_path / "small"))
+    final = full.final_stage_epochs()
+    assert final.tolist() == [3, 4, 5]                   # every final-stage epoch, not only the last
+    assert small.test_loss_epochs.tolist() == final.tolist()
+    np.testing.assert_array_equal(small.test_loss, full.test_loss[final - 1].astype(np.float16).astype(np.float32))
+    link = small.manifest["source_record"]
+    assert link["path"] == str(src.resolve())
+    assert link["manifest_checksum"] == full.manifest["checksum"]
+    assert link["checkpoints"] == full.manifest["checkpoints"]
+    assert small.manifest["source_files"] == full.manifest["files"]
+    assert small.manifest["test_loss_epochs"] == final.tolist()
+
+
+def _cifar_record(path, train_indices, train_labels, *, split_seed=0, imbalance=100.0, name="cifar10-lt"):
+    import hashlib
+    manifest = {"config": {"schedule": "ib", "seed": 0, "split_seed": split_seed},
+                "dataset": {"name": name, "num_classes": 10, "imbalance": imbalance,
+                            "split_hash": hashlib.sha256(np.asarray(train_indices, "<i8").tobytes()).hexdigest()},
+                "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]}
+    n = len(train_indices)
+    with RecordWriter(path, manifest=manifest, train_indices=train_indices, train_labels=train_labels,
+                      test_labels=np.arange(20) % 10) as w:
+        w.write_epoch(1, train_loss=np.ones(n), train_correct=np.ones(n, bool), test_correct=np.ones(20, bool),
+                      summary={})
+    return path
+
+
+def test_a_foreign_split_with_its_hash_updated_is_refused_where_the_protocol_is_known(tmp_path):
+    """CIFAR-10-LT in the class-folder layout: the subset follows from (imbalance, split seed) alone."""
+    from ltbound.sampling import long_tailed_counts, long_tailed_indices
+    source = np.repeat(np.arange(10), 5000)            # sorted class folders, 5,000 images each
+    counts = long_tailed_counts(5000, 10, 100)
+    ours = long_tailed_indices(source, counts, 0)
+    assert load_record(_cifar_record(tmp_path / "ok", ours, source[ours])).split_check == "protocol"
+    other = long_tailed_indices(source, counts, 1)     # split seed 1's subset, labelled split seed 0
+    with pytest.raises(RecordError, match="not the subset that cifar10-lt's protocol selects .* split_seed 0"):
+        load_record(_cifar_record(tmp_path / "seed1", other, source[other]))
+    assert load_record(_cifar_record(tmp_path / "s1", other, source[other], split_seed=1)).split_check == "protocol"
+    fifty = long_tailed_indices(source, long_tailed_counts(5000, 10, 50), 0)
+    with pytest.raises(RecordError, match="class counts .* at imbalance 100 keeps"):
+        load_record(_cifar_record(tmp_path / "imb50", fifty, source[fifty]))
+
+
+def test_where_the_source_order_is_unknown_the_split_check_says_so(tmp_path):
+    """torchvision's pickled order is not in the record: counts are checked, the subset cannot be."""
+    from ltbound.sampling import long_tailed_counts, long_tailed_indices
+    source = np.random.default_rng(0).permutation(np.repeat(np.arange(10), 5000))
+    idx = long_tailed_indices(source, long_tailed_counts(5000, 10, 100), 0)
+    assert load_record(_cifar_record(tmp_path / "tv", idx, source[idx])).split_check == "counts"
+    assert load_record(_make(tmp_path / "toy")).split_check == "unverified"

@@ -142,3 +142,27 @@ def test_record_loss_matrix_matches_the_recorded_losses(tmp_path):
     np.testing.assert_array_equal(zo[0], 1.0 - rec.train_correct[1])
     with pytest.raises(ValueError, match="have no checkpoint"):
         record_loss_matrix(out, epochs=[3])
+
+
+def test_a_damaged_or_deleted_final_checkpoint_is_refused_not_used(tmp_path):
+    """Issue 24: a flipped bit in the final checkpoint moved the --theta perturb bound with exit 0, and a
+    deleted one was silently replaced by the previous checkpoint. Checkpoints are hashed in the manifest."""
+    import shutil
+    from ltbound.records import RecordError
+    from ltbound.train.theta import record_perturbation_losses
+    from ltbound.train.trainer import TrainConfig, train
+    out = train(TrainConfig(out=tmp_path / "run", schedule="ib", epochs=2, milestones=[], warmup_epochs=0,
+                            checkpoint_epochs="all", progress=False))
+    good = record_perturbation_losses(out, k=1, radius=0.01, seed=0)
+    ckpt = out / "checkpoints" / "epoch_0002.pt"
+    data = bytearray(ckpt.read_bytes())
+    shutil.copy(ckpt, tmp_path / "backup.pt")
+    data[len(data) // 2] ^= 0x01
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(RecordError, match="epoch_0002.pt does not match its SHA-256"):
+        record_perturbation_losses(out, k=1, radius=0.01, seed=0)
+    ckpt.unlink()
+    with pytest.raises(RecordError, match="epoch_0002.pt is missing"):
+        record_perturbation_losses(out, k=1, radius=0.01, seed=0)
+    shutil.copy(tmp_path / "backup.pt", ckpt)
+    np.testing.assert_array_equal(record_perturbation_losses(out, k=1, radius=0.01, seed=0), good)

@@ -38,7 +38,9 @@ def test_short_run_writes_a_record(tmp_path, capsys):
     assert rec.complete and rec.sampler == ["IB", "IB", "IB", "CR"]
     # the same command again is refused (the folder holds a run) ...
     assert main(["--out", str(out), *SHORT]) == 2
-    assert "already holds a run record" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a run record" in err
+    assert "--resume" in err and "resume=True" not in err       # the CLI names its flag (issue 24)
     # ... and with --resume it is a no-op on a finished run
     assert main(["--out", str(out), "--resume", *SHORT]) == 0
 
@@ -112,3 +114,24 @@ def test_resume_with_only_out_continues_the_recorded_run(tmp_path, capsys):
     np.testing.assert_array_equal(load_record(straight).train_loss, rec.train_loss)   # the same run (CPU, float32)
     # flags that agree with the record are accepted (a finished run: nothing left to do)
     assert main(args + ["--resume"]) == 0
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_resume_of_a_missing_or_empty_folder_is_refused(tmp_path, capsys, make):
+    """Issue 24: --resume on a mistyped or empty --out silently started a fresh run."""
+    out = tmp_path / "run"
+    if make == "empty":
+        out.mkdir()
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(out), "--resume", *SHORT])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "holds no run to continue" in err and "drop --resume" in err
+    assert (not out.exists()) if make == "missing" else not any(out.iterdir())
+
+
+def test_library_switches_in_messages_become_flags():
+    from ltbound.train.__main__ import flags_for
+    assert flags_for("pass resume=True to continue it") == "pass --resume to continue it"
+    assert flags_for("or pass allow_env_change=True to continue") == "or pass --allow-env-change to continue"
+    assert flags_for("dry=True stays") == "dry=True stays"          # not a TrainConfig switch

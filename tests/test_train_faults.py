@@ -161,7 +161,7 @@ def test_full_disk_is_one_line_and_keeps_the_record(run_copy, capsys, monkeypatc
     assert load_record(run_copy).epochs.tolist() == [1]
     monkeypatch.undo()
 
-    import ltbound.records as records
+    import ltbound.records.write as records     # the writer's own reference to the atomic write
     real = records._atomic_write_bytes
 
     def enospc(path, data):

@@ -178,3 +178,84 @@ def test_one_reader_of_the_sampler_vocabulary():
     for bad in ("ROS", "q=abc", "q=nan", float("inf")):
         with pytest.raises(ValueError):
             parse_sampler(bad)
+
+
+# ----------------------------------------------------------------------------- ScheduleSampler
+def test_schedule_sampler_streams_are_the_phase_samplers_streams():
+    """Switching at epoch 4: epochs 1-3 are IB's stream, 4-6 CR's, each seeded by (seed, epoch)."""
+    from ltbound.train.sampler import ScheduleSampler
+    s = ScheduleSampler(LABELS, "switching", switch_epoch=4, seed=7, rank=1, world_size=2)
+    for epoch in range(1, 7):
+        q = 1.0 if epoch < 4 else -1.0
+        s.set_epoch(epoch)
+        expected = ClassSampler(LABELS, q, seed=7, rank=1, world_size=2).rank_indices(epoch)
+        assert torch.equal(torch.tensor(list(s)), expected), epoch
+        assert s.sampler_at().q == q and len(s) == expected.numel()
+
+
+def test_schedule_sampler_three_phases_and_a_schedule_object():
+    from ltbound.schedule import PRESETS, get_schedule
+    from ltbound.train.sampler import ScheduleSampler
+    by_name = ScheduleSampler(LABELS, "ib-cb5-cr", switch_epoch=32)
+    by_object = ScheduleSampler(LABELS, get_schedule("ib-cb5-cr", PRESETS["cifar-short"]))
+    assert [by_name.sampler_at(e).sampler for e in (31, 32, 36, 37)] == ["IB", "CB", "CB", "CR"]
+    for e in (1, 31, 32, 36, 37, 60):
+        assert torch.equal(by_name.rank_indices(e), by_object.rank_indices(e))
+
+
+def test_schedule_sampler_drives_a_dataloader():
+    from ltbound.train.sampler import ScheduleSampler
+    data = torch.utils.data.TensorDataset(torch.arange(LABELS.size), torch.from_numpy(LABELS))
+    s = ScheduleSampler(LABELS, "switching", switch_epoch=2, seed=0)
+    loader = torch.utils.data.DataLoader(data, batch_size=50, sampler=s)
+    counts = []
+    for epoch in (1, 2):
+        s.set_epoch(epoch)
+        ys = torch.cat([y for _, y in loader])
+        counts.append(torch.bincount(ys, minlength=COUNTS.size).numpy())
+    np.testing.assert_array_equal(counts[0], COUNTS)            # IB: every example once
+    assert counts[1][-1] > counts[1][0]                          # CR: the tail drawn most
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(schedule="switching"), "needs switch_epoch"),
+    (dict(schedule="switching", switch_epoch=0), "switch epoch"),
+    (dict(schedule="nonsense", switch_epoch=3), "unknown schedule"),
+    (dict(schedule=3.0), "schedule must be"),
+])
+def test_schedule_sampler_bad_arguments(kwargs, match):
+    from ltbound.train.sampler import ScheduleSampler
+    with pytest.raises(ValueError, match=match):
+        ScheduleSampler(LABELS, **kwargs)
+    s = ScheduleSampler(LABELS, "switching", switch_epoch=3)
+    with pytest.raises(ValueError, match="epoch"):
+        s.set_epoch(0)
+
+
+def test_schedule_sampler_is_the_trainers_stream_bitwise(tmp_path, monkeypatch):
+    """A user's ScheduleSampler built from a name and a switch epoch gives the indices the trainer
+    trained with (captured from the trainer's own sampler), epoch by epoch, bitwise."""
+    from ltbound.train import TrainConfig, train
+    from ltbound.train import sampler as sampler_mod
+    from ltbound.records import load_record
+    seen = {}
+    original = sampler_mod.ScheduleSampler.rank_indices
+
+    def capture(self, epoch=None):
+        out = original(self, epoch)
+        seen[epoch] = out.clone()
+        return out
+    monkeypatch.setattr(sampler_mod.ScheduleSampler, "rank_indices", capture)
+    out = train(TrainConfig(out=tmp_path / "run", dataset="digits-lt", schedule="switching", epochs=4,
+                            milestones=[2], warmup_epochs=0, seed=3, quiet=True))
+    rec = load_record(out)
+    labels = rec.train_labels
+    monkeypatch.undo()
+    user = sampler_mod.ScheduleSampler(labels, "switching", switch_epoch=4, seed=3)
+    assert sorted(seen) == [1, 2, 3, 4]
+    for epoch, indices in seen.items():
+        user.set_epoch(epoch)
+        assert torch.equal(torch.tensor(list(user)), indices), epoch
+        # and the class counts the record keeps for that epoch
+        assert rec.history[epoch - 1]["class_draws"] == np.bincount(labels[indices.numpy()],
+                                                                     minlength=labels.max() + 1).tolist()

@@ -10,7 +10,8 @@ torch until a torch-backed name is used. Modules, one idea each:
 - :mod:`ltbound.train.theta`: loss matrices over a finite Θ̂ (checkpoints, perturbations)
 - :mod:`ltbound.train.data`: long-tailed data sets (CIFAR-LT protocol, image folders, digits)
 - :mod:`ltbound.train.models`: CIFAR ResNet-32 and a small digits net
-- :mod:`ltbound.train.sampler`: :class:`ClassSampler`, one sampler for every q of Eq. 1
+- :mod:`ltbound.train.sampler`: :class:`ClassSampler`, one sampler for every q of Eq. 1, and
+  :class:`ScheduleSampler`, a whole schedule (Switching: IB, then CR) for a user's own loop
 - :mod:`ltbound.train.loader`, :mod:`ltbound.train.augment`: the fast, device-resident batches
 - :mod:`ltbound.train.reference`: the PIL/DataLoader reference pipeline
 - :mod:`ltbound.train.state`, :mod:`ltbound.train.fork`: checkpoints, resume state, forks
@@ -29,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     **{name: "train.data" for name in ("DATASETS", "DataError", "ImageSplit", "LTDataset", "load_dataset",
                                         "long_tailed_indices", "split_hash")},
     **{name: "train.models" for name in ("MODELS", "build_model", "count_parameters", "digits_net", "resnet32")},
-    "ClassSampler": "train.sampler",
+    **{name: "train.sampler" for name in ("ClassSampler", "ScheduleSampler")},
     **{name: "schedule" for name in ("PRESETS", "SCHEDULES", "Phase", "Recipe", "Schedule", "get_schedule",
                                       "lr_at", "epoch_lrs")},
     "TrainConfig": "train.config", "train": "train.trainer",

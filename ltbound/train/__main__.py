@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..records import LOCK_NAME
+
 DESCRIPTION = """\
 Train a model on a long-tailed data set with a class-sampling schedule (instance-balanced,
 class-balanced, class-reversed, or the Switching algorithm of the paper: IB, then CR for
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, metavar="DIR", help="run record folder to create (must be new or empty)")
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last complete epoch, with the settings stored in its "
-                        "record (flags given as well must agree with them)")
+                        "record (flags given as well must agree with them); a missing or empty --out is refused")
     g.add_argument("--fork-from", metavar="RUN", default=None,
                    help="start from RUN's record at its last epoch (same settings but schedule and checkpoints, "
                         "same sampler up to there): e.g. Switching branched off an IB run")
@@ -121,6 +123,10 @@ def flags_for(message: str) -> str:
 
     from .config import TrainConfig
 
+    # "pass resume=True" is the library's way to say a switch; here it is the flag itself
+    switches = {f.name for f in dataclasses.fields(TrainConfig) if f.type in (bool, "bool") and f.name not in _FLAG_OF}
+    message = re.sub(r"(?<![\w-])(\w+)=True\b",
+                     lambda m: "--" + m.group(1).replace("_", "-") if m.group(1) in switches else m.group(0), message)
     notes = []
     for field in dataclasses.fields(TrainConfig):
         name = field.name
@@ -215,8 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError:
             parser.error(f"--milestones must be a comma list of epochs, got {args.milestones!r}")
     kwargs = _config_kwargs(args, milestones)
-    if args.resume and (Path(args.out) / "manifest.json").is_file():
-        kwargs = _resume_kwargs(parser, kwargs, _given_options(argv))
+    if args.resume:
+        out = Path(args.out)
+        if not out.exists() or (out.is_dir() and not any(p.name != LOCK_NAME for p in out.iterdir())):
+            parser.error(f"--resume: {args.out} holds no run to continue ({'no such folder' if not out.exists() else 'the folder is empty'}); "
+                         "check the path, or drop --resume to start a new run there")
+        if (out / "manifest.json").is_file():
+            kwargs = _resume_kwargs(parser, kwargs, _given_options(argv))
     config = TrainConfig(**kwargs)
     try:
         out = train(config)

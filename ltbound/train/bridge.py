@@ -47,15 +47,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from .._validation import check_finite_scalar, check_positive_int
+from .._validation import check_positive_int
+from ..losses import LOSSES, check_loss
+from ..records import checkpoint_epochs, checkpoint_path
+from .data import record_data_dir
 from .theta import load_state_dict, perturbed_state_dicts
 
 __all__ = ["PIXELS", "LOSSES", "data_loss_matrix", "model_loss_matrix", "record_model", "record_data_dir"]
 
 #: Image forms of the ``pixels`` argument (module docstring).
 PIXELS = ("uint8", "unit", "normalized")
-#: Per-sample losses: cross-entropy in nats, cross-entropy clipped at ``cap``, 0-1 loss.
-LOSSES = ("ce", "ce-clipped", "zero-one")
 
 
 # ----------------------------------------------------------------------------- checks
@@ -84,18 +85,6 @@ def _stats(v: Any, name: str) -> torch.Tensor:
     if name == "std" and np.any(arr <= 0):
         raise ValueError(f"std must be > 0 per channel, got {arr.tolist()}")
     return torch.as_tensor(arr, dtype=torch.float32)
-
-
-def _check_loss(loss: Any, cap: Any) -> float | None:
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if loss == "ce-clipped":
-        if cap is None:
-            raise ValueError("loss='ce-clipped' needs cap, the clipping level c > 0 (then M = c)")
-        return check_finite_scalar(cap, "cap", low=0.0, low_open=True)
-    if cap is not None:
-        raise ValueError(f"cap={cap!r} is only used with loss='ce-clipped'; drop it, or pass loss='ce-clipped'")
-    return None
 
 
 def _device(device: Any) -> torch.device:
@@ -270,7 +259,7 @@ def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, s
     from tqdm import tqdm
 
     _check_pixels(pixels, mean, std)
-    cap_v = _check_loss(loss, cap)
+    loss, cap_v = check_loss(loss, cap)
     bs = check_positive_int(batch_size, "batch_size")
     dev = _device(device)
     mean_t = None if mean is None else _stats(mean, "mean")
@@ -356,34 +345,6 @@ def model_loss_matrix(model: torch.nn.Module, data: Any, *, theta: Any = "pertur
 
 
 # ----------------------------------------------------------------------------- run records
-def record_data_dir(manifest: dict, data_dir: Any = None) -> str | None:
-    """Where a run record's data set is: ``data_dir``, else ``$LTBOUND_DATA_DIR``, else the record's path.
-
-    Records written before paths were stored absolute may hold a path relative to the folder
-    the run was started from; such a path is tried as it is and, when missing, the error says
-    so and how to point elsewhere. Built-in data (digits) needs no path: returns None.
-    """
-    from .data import DATA_DIR_ENV
-
-    cfg = manifest.get("config", {}) or {}
-    if str(cfg.get("dataset", "")).startswith("digits"):
-        return None
-    if data_dir is not None:
-        chosen, source = str(data_dir), "data_dir"
-    elif os.environ.get(DATA_DIR_ENV):
-        chosen, source = os.environ[DATA_DIR_ENV], f"${DATA_DIR_ENV}"
-    elif cfg.get("data_dir"):
-        chosen, source = str(cfg["data_dir"]), "the record's data_dir"
-    else:
-        raise ValueError(f"the record names no data_dir for {cfg.get('dataset')!r}; pass data_dir or set {DATA_DIR_ENV}")
-    path = Path(chosen).expanduser()
-    if not path.exists():
-        relative = "" if path.is_absolute() else f" (relative, so read from {Path.cwd()})"
-        raise ValueError(f"{source} {chosen}{relative} does not exist; pass data_dir pointing at the data set's "
-                         f"folder or archive, or set {DATA_DIR_ENV} (the split hash is checked either way)")
-    return str(path.resolve())
-
-
 def record_model(record_dir: Any, *, data_dir: Any = None, dataset: Any = None,
                  epoch: int | None = None) -> tuple[torch.nn.Module, Any]:
     """A run record's model at one checkpoint and the data set it was trained on.
@@ -411,22 +372,22 @@ def record_model(record_dir: Any, *, data_dir: Any = None, dataset: Any = None,
     from .models import build_model
 
     rec = load_record(record_dir)
-    cfg = rec.manifest.get("config", {}) or {}
-    want = rec.manifest.get("dataset", {}).get("split_hash")
+    src = rec.source                       # dataset, imbalance, split_seed, split_hash, model (format v2)
+    want = src.get("split_hash")
     if dataset is None:
-        dataset = load_dataset(cfg["dataset"], data_dir=record_data_dir(rec.manifest, data_dir),
-                               imbalance=cfg["imbalance"], split_seed=cfg.get("split_seed", 0), max_test_per_class=1)
+        dataset = load_dataset(src["dataset"], data_dir=record_data_dir(rec.manifest, data_dir),
+                               imbalance=src["imbalance"], split_seed=src.get("split_seed") or 0, max_test_per_class=1)
     if dataset.split_hash != want:
         raise ValueError(f"the training split of {dataset.name!r} from the given data differs from record "
                          f"{record_dir}'s (split hash {dataset.split_hash} vs {want}); point data_dir at the data "
                          "the run used")
     ckpt_dir = Path(record_dir) / "checkpoints"
-    have = sorted(int(p.stem.split("_")[-1]) for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    have = checkpoint_epochs(record_dir)   # from the manifest's hashes (older records: the files, with a warning)
     if not have:
         raise ValueError(f"record {record_dir} has no checkpoint (looked in {ckpt_dir})")
     e = have[-1] if epoch is None else check_positive_int(epoch, "epoch")
     if e not in have:
         raise ValueError(f"epoch must be one with a checkpoint in {ckpt_dir} ({have}), got {e}")
-    net = build_model(cfg["model"], dataset.num_classes, in_channels=int(dataset.train.images.shape[1]))
-    net.load_state_dict(load_state_dict(ckpt_dir / f"epoch_{e:04d}.pt"))
+    net = build_model(src["model"], dataset.num_classes, in_channels=int(dataset.train.images.shape[1]))
+    net.load_state_dict(load_state_dict(checkpoint_path(record_dir, e)))   # size and SHA-256 verified
     return net.eval(), dataset

@@ -47,8 +47,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
-from ..sampling import class_counts, long_tailed_counts, shot_groups
+from .._validation import check_finite_scalar, check_positive_int
+from ..sampling import class_counts, long_tailed_counts, long_tailed_indices, shot_groups
 from ..schedule import DATASETS   # the names live beside the recipes, readable without torch
 
 #: Environment variable naming the data folder when ``data_dir`` is not given.
@@ -153,50 +153,6 @@ def _check_seed32(seed: Any, name: str) -> int:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
     return int(seed)
-
-
-def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
-    """Positions of a long-tailed subset: the first ``counts[j]`` of each class after a seeded shuffle.
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (N,)
-        Labels of the source split, in [0, C) with C = len(counts).
-    counts : array_like of int, shape (C,)
-        Images to keep per class, n_j >= 1 (e.g. from
-        :func:`ltbound.sampling.long_tailed_counts`).
-    seed : int
-        Seed of one ``numpy.random.RandomState`` used for all classes in label order.
-
-    Returns
-    -------
-    indices : ndarray of int64, shape (sum(counts),)
-        Positions into ``labels``, grouped by class in label order.
-
-    Notes
-    -----
-    For each class, its positions in ascending order are shuffled in place by the one
-    RandomState, sequentially across classes, and the first n_j kept. This reproduces the
-    reference codebases' ``np.random.seed(seed)`` followed by ``np.random.shuffle(idx)``
-    per class (the CIFAR-LT protocol of Cao et al. 2019 / Zhou et al. 2020), without
-    touching numpy's global random state.
-    """
-    n = check_counts(counts, "counts")
-    y = check_labels(labels, len(n))
-    seed = _check_seed32(seed, "seed")
-    available = np.bincount(y, minlength=len(n))
-    short = np.flatnonzero(available < n)
-    if short.size:
-        j = int(short[0])
-        raise ValueError(f"counts asks for {int(n[j])} images of class {j} but labels hold only "
-                         f"{int(available[j])}; lower n_max or the imbalance")
-    rs = np.random.RandomState(seed)
-    chosen = []
-    for j in range(len(n)):
-        idx = np.flatnonzero(y == j)  # ascending positions, int64 (np.where's order)
-        rs.shuffle(idx)
-        chosen.append(idx[: n[j]])
-    return np.concatenate(chosen).astype(np.int64)
 
 
 def _lt_counts(n_max: int, num_classes: int, imbalance: float, where: str) -> np.ndarray:
@@ -496,6 +452,36 @@ def _load_cifar(name: str, root: Path, imbalance: float | None, download: bool, 
     train_labels = train_y[train_idx]
     return _assemble(name, list(train_set.classes), train_x[train_idx], train_labels, train_idx,
                      test_x[test_idx], test_y[test_idx], test_idx, imbalance, "crop-flip", "resnet32")
+
+
+# ----------------------------------------------------------------------------- a record's data
+def record_data_dir(manifest: dict, data_dir: Any = None) -> str | None:
+    """Where a run record's data set is: ``data_dir``, else ``$LTBOUND_DATA_DIR``, else the record's path.
+
+    Records written before paths were stored absolute may hold a path relative to the folder
+    the run was started from; such a path is tried as it is and, when missing, the error says
+    so and how to point elsewhere. Built-in data (digits) needs no path: returns None.
+    """
+    from ..records import derive_run_fields
+
+    cfg = manifest.get("config", {}) or {}       # data_dir has no top-level field: the trainer's setting
+    name = derive_run_fields(manifest)["source"].get("dataset")
+    if str(name or "").startswith("digits"):
+        return None
+    if data_dir is not None:
+        chosen, source = str(data_dir), "data_dir"
+    elif os.environ.get(DATA_DIR_ENV):
+        chosen, source = os.environ[DATA_DIR_ENV], f"${DATA_DIR_ENV}"
+    elif cfg.get("data_dir"):
+        chosen, source = str(cfg["data_dir"]), "the record's data_dir"
+    else:
+        raise ValueError(f"the record names no data_dir for {name!r}; pass data_dir or set {DATA_DIR_ENV}")
+    path = Path(chosen).expanduser()
+    if not path.exists():
+        relative = "" if path.is_absolute() else f" (relative, so read from {Path.cwd()})"
+        raise ValueError(f"{source} {chosen}{relative} does not exist; pass data_dir pointing at the data set's "
+                         f"folder or archive, or set {DATA_DIR_ENV} (the split hash is checked either way)")
+    return str(path.resolve())
 
 
 def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, imbalance: float | None = 100.0,

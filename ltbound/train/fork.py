@@ -14,8 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
-from ..records import (DETERMINISM_FIELDS, RECORD_VERSION, derive_run_fields, load_record, training_settings,
-                       write_manifest)
+from ..records import (DETERMINISM_FIELDS, RECORD_VERSION, checkpoint_path, derive_run_fields, load_record,
+                       training_settings, write_manifest)
+from ..records.format import checkpoint_rel
 from ..schedule import Schedule
 from .state import read_state
 
@@ -100,10 +101,13 @@ def _fork_once(source: Path, out: Path, manifest: dict, schedule: Schedule) -> i
     for h in history:
         name = f"epoch_{int(h['epoch']):04d}.npz"
         shutil.copy2(source / "epochs" / name, out / "epochs" / name)
+    checkpoints = {}
     for c in manifest["checkpoint_epochs"]:
         if c <= e:
+            rel = checkpoint_rel(c)
             (out / "checkpoints").mkdir(exist_ok=True)
-            shutil.copy2(source / "checkpoints" / f"epoch_{c:04d}.pt", out / "checkpoints" / f"epoch_{c:04d}.pt")
+            shutil.copy2(checkpoint_path(source, c), out / rel)     # verified against the source's hash
+            checkpoints[rel] = (src.get("checkpoints") or {}).get(rel) or _file_entry(out / rel)
     shutil.copy2(source / "state.pt", out / "state.pt")
     # A running source writes epoch e+1's files, then state.pt, then its manifest: an unchanged
     # manifest and a copied state at e mean every copied file is the one of epochs 1..e.
@@ -111,12 +115,13 @@ def _fork_once(source: Path, out: Path, manifest: dict, schedule: Schedule) -> i
         raise _SourceChanged
     fixed = json.loads(json.dumps(manifest, default=str))
     fixed.update(derive_run_fields(fixed))       # the new run's label, final stage and source
-    kept = {k: v for k, v in src.items() if k not in fixed and k not in ("checksum", "resumes", "files")}
+    kept = {k: v for k, v in src.items() if k not in fixed and k not in ("checksum", "resumes", "files", "checkpoints")}
     copied = ["split.npz"] + [f"epochs/epoch_{int(h['epoch']):04d}.npz" for h in history]
     files = {rel: (src.get("files") or {}).get(rel) for rel in copied}
     new = {**kept, **fixed, "version": RECORD_VERSION, "status": "running", "epochs_completed": e,
            "history": history, "timings": {}, "resumes": [],
            "files": {rel: f if f is not None else _file_entry(out / rel) for rel, f in files.items()},
+           "checkpoints": checkpoints,
            "forked_from": {"path": str(source.resolve()), "epoch": e, "schedule": old_cfg.get("schedule"),
                            "manifest_sha256": hashlib.sha256(raw).hexdigest()}}
     write_manifest(out, new)      # last: a crash before it leaves writer debris only (a rerun clears it)

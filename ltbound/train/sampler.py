@@ -176,3 +176,86 @@ class ClassSampler(torch.utils.data.Sampler[int]):
     def __repr__(self) -> str:
         return (f"ClassSampler(sampler={self.sampler!r}, q={self.q:g}, n={self.n}, C={self.num_classes}, "
                 f"num_samples={self.num_samples}, seed={self.seed}, rank={self.rank}/{self.world_size})")
+
+
+class ScheduleSampler(torch.utils.data.Sampler[int]):
+    """Algorithm 1's sampling for a training loop of your own: a sampler schedule as one Sampler.
+
+    The paper's method is a change of sampler, not of model or loss: IB (q = 1) until the switch
+    epoch m_n + S + 1, then CR (q = -1) (Algorithm 1, lines 4-9). Give this sampler to a
+    ``torch.utils.data.DataLoader`` and call :meth:`set_epoch` before every epoch, as with
+    ``torch.utils.data.distributed.DistributedSampler``; it yields the active phase's
+    :class:`ClassSampler` stream for that epoch. The stream is the one ``ltbound.train`` trains
+    with: the same (labels, schedule, seed, epoch, rank, world_size) give bitwise the same indices.
+
+    Parameters
+    ----------
+    labels : array_like or torch.Tensor of int, shape (n,)
+        Training labels in [0, C), every class present.
+    schedule : Schedule or str
+        A :class:`ltbound.schedule.Schedule`, or a schedule name of
+        :data:`ltbound.schedule.SCHEDULES` ("switching", "ib-cb", "ib-cb5-cr", ...), which then
+        needs ``switch_epoch``.
+    switch_epoch : int, optional
+        First epoch of the second sampler, m_n + S + 1 (e.g. 102 for the paper's CIFAR recipe:
+        x0.1 after epoch 100, S = 1). Only with a schedule name.
+    seed, rank, world_size, num_classes, num_samples
+        As for :class:`ClassSampler` (the same seed for every phase: the stream of an epoch
+        depends on seed, epoch and the phase's q only).
+
+    Notes
+    -----
+    Epochs are 1-based, as in Algorithm 1 and the trainer: call ``set_epoch(1)`` before the
+    first epoch. ``set_epoch(0)`` is refused because no phase holds epoch 0.
+    """
+
+    def __init__(self, labels: Any, schedule: Any, *, switch_epoch: int | None = None, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, num_classes: int | None = None,
+                 num_samples: int | None = None):
+        from ..schedule import Schedule, get_schedule
+        if isinstance(schedule, Schedule):
+            if switch_epoch is not None:
+                raise ValueError("switch_epoch is only for a schedule given by name; a Schedule already "
+                                 "holds its phases' start epochs")
+            self.schedule = schedule
+        elif isinstance(schedule, str):
+            if switch_epoch is None:
+                raise ValueError(f"schedule {schedule!r} given by name needs switch_epoch (m_n + S + 1, "
+                                 "the first epoch of the second sampler)")
+            self.schedule = get_schedule(schedule, switch_epoch)
+        else:
+            raise ValueError(f"schedule must be a Schedule or a schedule name, got {type(schedule).__name__}")
+        # One ClassSampler per distinct q, built now so that bad labels fail here, not mid-run.
+        first = ClassSampler(labels, self.schedule.phases[0].q, num_samples=num_samples, seed=seed, rank=rank,
+                             world_size=world_size, num_classes=num_classes)
+        self._samplers = {first.q: first}
+        for phase in self.schedule.phases[1:]:
+            if phase.q not in self._samplers:
+                self._samplers[phase.q] = ClassSampler(first.labels, phase.q, num_samples=num_samples, seed=seed,
+                                                       rank=rank, world_size=world_size,
+                                                       num_classes=first.num_classes)
+        self.epoch = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the (1-based) epoch whose stream ``__iter__`` yields; call before each epoch."""
+        self.epoch = check_positive_int(epoch, "epoch", minimum=1)
+
+    def sampler_at(self, epoch: int | None = None) -> ClassSampler:
+        """The :class:`ClassSampler` of the phase in force at ``epoch`` (default: the current one)."""
+        e = self.epoch if epoch is None else check_positive_int(epoch, "epoch", minimum=1)
+        return self._samplers[float(self.schedule.q_at(e))]
+
+    def rank_indices(self, epoch: int | None = None) -> torch.Tensor:
+        """This rank's indices for ``epoch`` (default: the current one), shape (len(self),)."""
+        e = self.epoch if epoch is None else check_positive_int(epoch, "epoch", minimum=1)
+        return self.sampler_at(e).rank_indices(e)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.rank_indices().tolist())
+
+    def __len__(self) -> int:
+        return len(next(iter(self._samplers.values())))
+
+    def __repr__(self) -> str:
+        phases = ", ".join(f"{p.sampler} from {p.start_epoch}" for p in self.schedule.phases)
+        return f"ScheduleSampler({phases}; epoch {self.epoch})"

@@ -33,19 +33,20 @@ import numpy as np
 import torch
 
 from .._validation import check_finite_scalar, check_positive_int
+from ..losses import check_loss
+from ..records import checkpoint_epochs, checkpoint_path
 from .evaluate import per_sample_losses
 
 __all__ = ["loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts", "per_sample_losses",
            "record_loss_matrix", "load_state_dict"]
 
-#: the losses a model evaluation gives (the record vocabulary, ltbound.records.LOSSES, without
+#: the losses a model evaluation gives (the vocabulary of ltbound.losses.LOSSES, without
 #: "ce-clipped": clip the returned matrix, or use record_perturbation_losses with a cap)
 _LOSSES = ("ce", "zero-one")
 
 
 # ----------------------------------------------------------------------------- helpers
 def _check_loss(loss: str) -> str:
-    from ..records import check_loss
     return check_loss(loss, None, allowed=_LOSSES)[0]
 
 
@@ -206,7 +207,8 @@ def record_loss_matrix(record_dir: str | os.PathLike, *, epochs: Iterable[int] |
         Checkpoint epochs to use (1-based); default every checkpoint in the record.
     data_dir : path, optional
         Where the data set lives; default ``$LTBOUND_DATA_DIR``, else the record's own path
-        (:func:`ltbound.train.bridge.record_data_dir`). The split hash is checked.
+        (:func:`ltbound.train.data.record_data_dir`). The split hash is checked. Each checkpoint
+        is verified against its SHA-256 in the manifest before it is read.
 
     Returns
     -------
@@ -219,7 +221,7 @@ def record_loss_matrix(record_dir: str | os.PathLike, *, epochs: Iterable[int] |
     missing = [e for e in want if e not in have]
     if not want or missing:
         raise ValueError(f"epochs {missing or want} have no checkpoint in {ckpt_dir} (available: {have})")
-    mat = loss_matrix(net, [ckpt_dir / f"epoch_{e:04d}.pt" for e in want], ds.train.images, ds.train.labels,
+    mat = loss_matrix(net, (checkpoint_path(record_dir, e) for e in want), ds.train.images, ds.train.labels,
                       mean=ds.mean, std=ds.std, batch_size=batch_size, device=device, loss=loss)
     return mat, np.asarray(want, dtype=np.int64)
 
@@ -230,15 +232,15 @@ def record_perturbation_losses(record_dir: str | os.PathLike, *, k: int, radius:
                                device: str | torch.device = "cpu") -> np.ndarray:
     """:func:`perturbation_loss_matrix` around a run record's final checkpoint, on its training split.
 
-    ``loss`` is one of :data:`ltbound.records.LOSSES`: "ce", "ce-clipped" (with ``cap``,
+    ``loss`` is one of :data:`ltbound.losses.LOSSES`: "ce", "ce-clipped" (with ``cap``,
     required) or "zero-one". Returns (k + 1, n) float32, row 0 the unperturbed final model.
+    The final checkpoint is verified against its SHA-256 in the manifest before it is read.
     """
-    from ..records import check_loss
     loss, cap = check_loss(loss, cap)
     ds, net, ckpt_dir, have = _record_setup(record_dir, data_dir)
     if not have:
         raise ValueError(f"{record_dir} has no checkpoint to perturb (looked in {ckpt_dir})")
-    net.load_state_dict(load_state_dict(ckpt_dir / f"epoch_{have[-1]:04d}.pt"))
+    net.load_state_dict(load_state_dict(checkpoint_path(record_dir, have[-1])))
     if str(device) == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     mat = perturbation_loss_matrix(net, ds.train.images, ds.train.labels, k=k, radius=radius, seed=seed,
@@ -252,8 +254,7 @@ def record_perturbation_losses(record_dir: str | os.PathLike, *, k: int, radius:
 def _record_setup(record_dir, data_dir):
     """Rebuild a record's data set (split hash checked) and model; list its checkpoint epochs."""
     from ..records import load_record
-    from .bridge import record_data_dir
-    from .data import load_dataset
+    from .data import load_dataset, record_data_dir
     from .models import build_model
 
     rec = load_record(record_dir)
@@ -263,7 +264,7 @@ def _record_setup(record_dir, data_dir):
         raise ValueError(f"record {record_dir} does not name its source {missing}; it was not written by "
                          "ltbound.train, so its data and model cannot be rebuilt")
     ckpt_dir = Path(record_dir) / "checkpoints"
-    have = sorted(int(p.stem.split("_")[-1]) for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    have = checkpoint_epochs(record_dir)   # from the manifest's hashes (older records: the files, with a warning)
     # data_dir, else $LTBOUND_DATA_DIR, else the record's (absolute since records store it so)
     ds = load_dataset(src["dataset"], data_dir=record_data_dir(rec.manifest, data_dir), imbalance=src["imbalance"],
                       split_seed=src.get("split_seed") or 0)

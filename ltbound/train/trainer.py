@@ -134,7 +134,7 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
            on_event, t_setup: float, writers: list) -> Path:
     from .data import load_dataset
     from .models import build_model
-    from .sampler import ClassSampler
+    from .sampler import ScheduleSampler
 
     device, recipe, schedule, out = plan.device, plan.recipe, plan.schedule, plan.out
     epochs = int(recipe.epochs)
@@ -208,8 +208,9 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
     if not config.fast:
         ref_dataset = PILDataset(ds.train.images.numpy(), ds.train.labels.numpy(),
                                  reference_transform(int(ds.train.images.shape[2]), ds.mean, ds.std, augment))
-    samplers: dict[float, ClassSampler] = {}       # one per q of the schedule, built when first used
-    labels_np = ds.train.labels.numpy()
+    # The schedule's samplers (Eq. 1), the same object a user's own loop would use.
+    sampler = ScheduleSampler(ds.train.labels.numpy(), schedule, seed=config.seed, rank=info.rank,
+                              world_size=info.world_size)
     local_batch = recipe.batch_size // info.world_size
     recording = _Recording(writer=writer, splits=eval_splits, info=info, mean=mean, std=std,
                            batch_size=plan.eval_batch_size, device=device, channels_last=plan.channels_last,
@@ -233,9 +234,7 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
         t0 = time.perf_counter()
         # This rank's sample stream from the active phase's sampler (Eq. 1).
         q, sampler_name = float(schedule.q_at(epoch)), str(schedule.sampler_at(epoch))
-        if q not in samplers:
-            samplers[q] = ClassSampler(labels_np, q, seed=config.seed, rank=info.rank, world_size=info.world_size)
-        indices = samplers[q].rank_indices(epoch)
+        indices = sampler.rank_indices(epoch)
         draws = torch.bincount(ds.train.labels[indices], minlength=ds.num_classes)   # host side, this rank
         aug_gen.manual_seed(_epoch_seed(config.seed, epoch, 1))
         if config.fast:
