@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ltbound._table import format_table
 from ltbound.records import load_record
 from ltbound.sampling import long_tailed_counts
 from ltbound.train.data import ImageSplit, LTDataset, load_dataset, split_hash
@@ -226,9 +227,8 @@ def format_cpu_table(results: dict, steps: int) -> str:
              f"# ResNet-32, channels-last, the trainer's own training step (batch 64, crop+flip) and per-sample evaluation",
              f"# (1,024 training images per call); {steps} interleaved rounds after warm-up. 'best' = fastest round (least",
              "# disturbed by the load), 'median' = median round. Epoch s = a full CIFAR-10-LT(100) epoch with its record,",
-             f"# extrapolated: {FULL_TRAIN:,} / train rate + {FULL_TRAIN + FULL_TEST:,} / eval rate.", "",
-             "| data | setting | train img/s best (median) | eval img/s best (median) | epoch s best (median) | speed-up vs old best (median) |",
-             "|---|---|---|---|---|---|"]
+             f"# extrapolated: {FULL_TRAIN:,} / train rate + {FULL_TRAIN + FULL_TEST:,} / eval rate.", ""]
+    rows = []
     for src, by in results.items():
         base = {stat: _epoch_seconds(*_rates(by["old"], stat)) for stat in (min, np.median)} if "old" in by else None
         for n, m in by.items():
@@ -238,7 +238,9 @@ def format_cpu_table(results: dict, steps: int) -> str:
             (tb, eb), (tm, em) = _rates(m, min), _rates(m, np.median)
             sb, sm = _epoch_seconds(tb, eb), _epoch_seconds(tm, em)
             ratio = "-" if base is None else f"{base[min] / sb:.2f}x ({base[np.median] / sm:.2f}x)"
-            lines.append(f"| {src} | {label} | {tb:.0f} ({tm:.0f}) | {eb:.0f} ({em:.0f}) | {sb:.0f} ({sm:.0f}) | {ratio} |")
+            rows.append([src, label, f"{tb:.0f} ({tm:.0f})", f"{eb:.0f} ({em:.0f})", f"{sb:.0f} ({sm:.0f})", ratio])
+    lines.append(format_table(rows, ["data", "setting", "train img/s best (median)", "eval img/s best (median)",
+                                     "epoch s best (median)", "speed-up vs old best (median)"], style="markdown"))
     for src, by in results.items():
         if "new+compile" not in by:
             continue

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ltbound._table import format_table
 from ltbound.records import RecordError, json_default, load_record
 from ltbound.regularity import (averaged_events, class_irregularity, correlation_test, match_samples,
                                 plot_events, table12)
@@ -172,11 +173,11 @@ def _p(p: float) -> str:
     return f"{p:>8.4f}" if p >= 1e-3 else f"{p:>8.1e}"
 
 
-def _corr_row(name: str, corr: dict) -> str:
+def _corr_row(name: str, corr: dict) -> list[str]:
     if "undefined" in corr:
-        return f"{name:<24} undefined ({corr['undefined']})"
-    return (f"{name:<24} {corr['pearson']:>+8.4f} {_p(corr['p_pearson'])} {_p(corr['p_pearson_negative'])}"
-            f" {corr['spearman']:>+9.4f} {_p(corr['p_spearman'])} {_p(corr['p_spearman_negative'])}")
+        return [name, "undefined", "", "", "", "", ""]
+    return [name, f"{corr['pearson']:+.4f}", _p(corr['p_pearson']), _p(corr['p_pearson_negative']),
+            f"{corr['spearman']:+.4f}", _p(corr['p_spearman']), _p(corr['p_spearman_negative'])]
 
 
 def _provenance_line(p: dict) -> str:
@@ -198,38 +199,48 @@ def report(res: dict) -> str:
         lines += [_provenance_line(p) for p in bal["records"]]
     tr, te = res["train"], res["test"]
     show_pub = len(tr["cardinality"]) == len(pub["cardinality"])
-    head = f"{'class':>5} {'n_j':>6} {'F-norm':>10} {'irreg':>8}"
-    lines += ["", "Training set: learned L (Eq. 9), forgetting F (Eq. 8); F-norm (Eq. 11), irregularity (Eq. 12)",
-              head + (f" | {'Table 12: n_j':>13} {'F-norm':>10} {'irreg':>8}" if show_pub else "")
-              + (f" | {'balanced F-norm':>15} {'irreg':>8}" if bal else "")]
+    head, widths = ["class", "n_j", "F-norm", "irreg"], [5, 6, 10, 8]
+    if show_pub:
+        head, widths = head + ["|", "Table 12: n_j", "F-norm", "irreg"], widths + [1, 13, 10, 8]
+    if bal:
+        head, widths = head + ["|", "balanced F-norm", "irreg"], widths + [1, 15, 8]
+    rows = []
     for j, n in enumerate(tr["cardinality"]):
-        row = f"{j:>5} {n:>6} {tr['frobenius'][j]:>10.4f} {tr['irregularity'][j]:>8.4f}"
+        row = [j, n, f"{tr['frobenius'][j]:.4f}", f"{tr['irregularity'][j]:.4f}"]
         if show_pub:
-            row += f" | {pub['cardinality'][j]:>13} {pub['frobenius'][j]:>10.4f} {pub['irregularity'][j]:>8.4f}"
+            row += ["|", pub["cardinality"][j], f"{pub['frobenius'][j]:.4f}", f"{pub['irregularity'][j]:.4f}"]
         if bal:
-            row += f" | {bal['train']['frobenius'][j]:>15.4f} {bal['train']['irregularity'][j]:>8.4f}"
-        lines.append(row)
-    lines += ["", "Test set: generalized and mal-generalizing events (App. A.1; Fig. 9); the paper gives no numbers",
-              f"{'class':>5} {'n_train':>7} {'n_test':>6} {'F-norm':>10} {'irreg':>8}"
-              + (f" | {'balanced F-norm':>15} {'irreg':>8}" if bal else "")]
+            row += ["|", f"{bal['train']['frobenius'][j]:.4f}", f"{bal['train']['irregularity'][j]:.4f}"]
+        rows.append(row)
+    lines += ["", "Training set: learned L (Eq. 9), forgetting F (Eq. 8); F-norm (Eq. 11), irregularity (Eq. 12)",
+              format_table(rows, head, align="r", sep=" ", rule=None, min_widths=widths)]
+    head, widths = ["class", "n_train", "n_test", "F-norm", "irreg"], [5, 7, 6, 10, 8]
+    if bal:
+        head, widths = head + ["|", "balanced F-norm", "irreg"], widths + [1, 15, 8]
+    rows = []
     for j, n in enumerate(te["cardinality"]):
-        row = f"{j:>5} {tr['cardinality'][j]:>7} {n:>6} {te['frobenius'][j]:>10.4f} {te['irregularity'][j]:>8.4f}"
+        row = [j, tr["cardinality"][j], n, f"{te['frobenius'][j]:.4f}", f"{te['irregularity'][j]:.4f}"]
         if bal:
-            row += f" | {bal['test']['frobenius'][j]:>15.4f} {bal['test']['irregularity'][j]:>8.4f}"
-        lines.append(row)
+            row += ["|", f"{bal['test']['frobenius'][j]:.4f}", f"{bal['test']['irregularity'][j]:.4f}"]
+        rows.append(row)
+    lines += ["", "Test set: generalized and mal-generalizing events (App. A.1; Fig. 9); the paper gives no numbers",
+              format_table(rows, head, align="r", sep=" ", rule=None, min_widths=widths)]
     perm = res["published"]["correlation"]
     how = (f"exact over all {perm['num_permutations']} permutations" if perm["exact"]
            else f"{perm['num_permutations']} random permutations, seed {perm['seed']}, "
                 f"smallest possible p {1 / (perm['num_permutations'] + 1):.1e}")
+    named = [("train (this run)" if res["num_runs"] == 1 else "train (averaged runs)", tr["correlation"]),
+             ("test", te["correlation"])]
+    if bal:
+        named += [("balanced, train", bal["train"]["correlation"]), ("balanced, test", bal["test"]["correlation"])]
+    named.append(("paper Table 12 (train)", pub["correlation"]))
+    rows = [_corr_row(name, corr) for name, corr in named]
+    rows[-1].append(f"  [published {pub['pearson']}]")
     lines += ["", f"Eq. 13 against the training counts n_j, C = {len(tr['cardinality'])} classes "
                   f"(p-values: {how}; p(<=) is one-sided for a negative sign)",
-              f"{'':<24} {'Pearson':>8} {'p':>8} {'p(<=)':>8} {'Spearman':>9} {'p':>8} {'p(<=)':>8}",
-              _corr_row("train (this run)" if res["num_runs"] == 1 else "train (averaged runs)", tr["correlation"]),
-              _corr_row("test", te["correlation"])]
-    if bal:
-        lines += [_corr_row("balanced, train", bal["train"]["correlation"]),
-                  _corr_row("balanced, test", bal["test"]["correlation"])]
-    lines.append(_corr_row("paper Table 12 (train)", pub["correlation"]) + f"   [published {pub['pearson']}]")
+              format_table(rows, ["", "Pearson", "p", "p(<=)", "Spearman", "p", "p(<=)", ""], align="lrrrrrrl",
+                           sep=" ", rule=None, min_widths=(24, 8, 8, 8, 9, 8, 8), rstrip=True)]
+    lines += [f"  {name}: undefined ({corr['undefined']})" for name, corr in named if "undefined" in corr]
     lines += [""] + [f"Note: {n}" for n in res["notes"]]
     figs = ", ".join(f"{k}: {v}" for k, v in res["figures"].items() if v)
     lines.append(f"Wrote {res['json']}" + (f"; figures {figs}" if figs else ""))

@@ -25,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ltbound._table import format_table
 from ltbound.evaluate import accuracy_intervals, compare_on_test_set
+from ltbound.published import table1_accuracy
 from ltbound.records import RecordError, compact_record, load_record
 
-#: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT:
+#: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT (ltbound.published):
 #: "Cross Entropy*" (IB only, reproduced by the authors) and "Ours (S = 1)" (Switching).
-PAPER_TABLE1 = {("cifar10-lt", 100, "ib"): 73.1, ("cifar10-lt", 100, "switching"): 79.7,
-                ("cifar10-lt", 50, "ib"): 77.9, ("cifar10-lt", 50, "switching"): 82.9,
-                ("cifar10-lt", 10, "ib"): 86.4, ("cifar10-lt", 10, "switching"): 88.4}
+PAPER_TABLE1 = {("cifar10-lt", imb, sch): table1_accuracy("cifar10-lt", imb, sch)
+                for imb in (100, 50, 10) for sch in ("ib", "switching")}
 
 
 def record_name(rec) -> Path:
@@ -129,17 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     rows = [summarise(r) for r in recs]
     pairs = pair_tests(recs)
-    f = lambda v: "   -  " if v is None else f"{100 * v:6.1f}"  # noqa: E731
-    print(f"{'record':34} {'ep':>3} {'bal.acc':>7} {'95% interval':>13} {'paper':>5} {'many':>6} {'med':>6} "
-          f"{'few':>6} {'best@ep':>9} {'epoch s: sum':>12} {'fastest':>7} {'median':>6}")
-    for w in rows:
-        g = w["groups"]
-        name = "/".join(Path(w["record"]).parts[-2:])
-        print(f"{name:34} {w['epochs']:>3} {100 * w['balanced_test_accuracy']:7.1f} "
-              f"{100 * w['balanced_low']:6.1f}-{100 * w['balanced_high']:<5.1f} "
-              f"{w['paper_accuracy'] if w['paper_accuracy'] is not None else '-':>5} {f(g['many'])} "
-              f"{f(g['medium'])} {f(g['few'])} {100 * w['best_balanced_test_accuracy']:5.1f}@{w['best_epoch']:<3} "
-              f"{w['epoch_seconds_sum']:12.0f} {w['epoch_seconds_fastest']:7.0f} {w['epoch_seconds_median']:6.0f}")
+    f = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    table = [["/".join(Path(w["record"]).parts[-2:]), w["epochs"], f"{100 * w['balanced_test_accuracy']:.1f}",
+              f"{100 * w['balanced_low']:.1f}-{100 * w['balanced_high']:.1f}",
+              "-" if w["paper_accuracy"] is None else w["paper_accuracy"], f(w["groups"]["many"]),
+              f(w["groups"]["medium"]), f(w["groups"]["few"]),
+              f"{100 * w['best_balanced_test_accuracy']:.1f}@{w['best_epoch']}", f"{w['epoch_seconds_sum']:.0f}",
+              f"{w['epoch_seconds_fastest']:.0f}", f"{w['epoch_seconds_median']:.0f}"] for w in rows]
+    print(format_table(table, ["record", "ep", "bal.acc", "95% interval", "paper", "many", "med", "few", "best@ep",
+                               "epoch s: sum", "fastest", "median"], align="lr", sep=" ", rule=None,
+                       min_widths=(34,)))
     for q in pairs:
         print(f"{q['dataset']}({q['imbalance']:g}) Switching - IB: {100 * q['difference']:+.1f} points "
               f"[{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "

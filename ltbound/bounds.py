@@ -53,12 +53,12 @@ together would need 3δ.
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ._table import format_table
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
                           check_losses, check_positive_int, check_probability_vector,
                           check_same_length, check_seed, check_theta_index)
@@ -87,16 +87,6 @@ def _json_float(x: float | None) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
-
-
-def _display_width(text: str) -> int:
-    # Combining marks (the hat of R̂, Q̂) take no column of their own.
-    return sum(1 for ch in text if not unicodedata.combining(ch))
-
-
-def _pad(text: str, width: int, *, left: bool) -> str:
-    fill = " " * (width - _display_width(text))
-    return text + fill if left else fill + text
 
 
 @dataclass(frozen=True)
@@ -231,13 +221,8 @@ class BoundResult:
             rows.append((t.name, t.symbol, t.kind, f"{t.value:+.6f}",
                          "" if t.error is None or not math.isfinite(t.error) else f"{t.error:.2g}"))
         rows.append(("total", "", "", f"{self.total:+.6f}", ""))
-        widths = [max(_display_width(r[i]) for r in rows) for i in range(5)]
-        lines = [head]
-        for k, r in enumerate(rows):
-            cells = [_pad(r[i], widths[i], left=i < 3) for i in range(5)]
-            lines.append("  " + "  ".join(cells).rstrip())
-            if k == 0 or k == len(rows) - 2:
-                lines.append("  " + "  ".join("-" * w for w in widths))
+        lines = [head, format_table(rows[1:], rows[0], align="lllr", indent="  ", rstrip=True,
+                                    rule_before=(len(rows) - 2,))]
         if self.condition is not None:
             lines.append(f"  Theorem 1 condition Q̂_n + L^s(θ) − L(θ) = {self.condition:+.6f} (<= 0 always)")
         verdict = "yes" if self.certificate else (

@@ -22,6 +22,12 @@ model, θ. A Rademacher complexity over this Θ̂ is an *estimate* of R_n(Θ) (�
 training on D), never a certificate. ``"given"``: the caller passes loss matrices (e.g.
 K perturbations of the final model from :func:`ltbound.train.theta.perturbation_loss_matrix`)
 and names the final model's row with ``theta_index`` (0 for perturbation matrices).
+
+Three rooms
+-----------
+This module computes (:func:`compare`, :func:`bounds_for_record`); :mod:`ltbound.verdicts`
+judges (coverage of each bound, orderings of the schedules, the pair tests and their family
+correction); :mod:`ltbound.comparison_table` prints (:func:`format_comparison`).
 """
 
 from __future__ import annotations
@@ -32,15 +38,20 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy import stats
 
 from ._validation import check_delta, check_finite_scalar, check_positive_int
-from .bounds import BoundReport, BoundResult, _display_width, _pad, estimate_bounds
-from .evaluate import (PairedComparison, accuracy_intervals, certified_risk, compare_on_test_set,
-                       compare_over_seeds)
+from .bounds import BoundReport, estimate_bounds
+from .comparison_table import format_comparison
+from .evaluate import accuracy_intervals, certified_risk
 from .records import BOUNDED_LOSSES, RecordError, RunRecord, check_loss, check_one_experiment, load_record
 from .objectives import class_mean_losses
 from .sampling import sampling_distribution, shot_group_means
+from .verdicts import BOUND_TARGETS, bound_coverage, total_error
+from .verdicts import coverage as _coverage, orderings as _orderings
+
+__all__ = ["RunBounds", "Comparison", "bounds_for_record", "compare", "DEFAULT_CAP", "LOSSES", "THETAS",
+           # judged in ltbound.verdicts, printed by ltbound.comparison_table; importable from here as before
+           "BOUND_TARGETS", "bound_coverage", "total_error", "format_comparison"]
 
 LOSSES = BOUNDED_LOSSES
 THETAS = ("checkpoints", "given")
@@ -146,44 +157,6 @@ def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, fl
             float(np.sqrt(w_lt ** 2 @ var_of_mean)), float(np.sqrt(w_bal ** 2 @ var_of_mean)))
 
 
-#: (summary key, RunBounds.report attribute, measured risk attribute) of each bound: Eq. 6 and
-#: Eq. 7 bound the risk under the training prior, the target-prior bound the balanced one.
-BOUND_TARGETS = (("eq6", "ib", "test_risk_lt"), ("eq7", "sampling", "test_risk_lt"),
-                 ("target", "target", "test_risk_balanced"))
-
-
-def bound_coverage(r: "RunBounds", alpha: float = 0.05) -> dict[str, dict]:
-    """Does each bound total lie above the risk the final model reaches on the test set?
-
-    A bound of Eq. 6/7 holds for the *population* risk with probability 1 − δ; the test
-    set estimates that risk with standard error ``se`` (:func:`_test_risks`). The slack
-    total − measured is compared with z_{1−α/2}·sqrt(se² + σ_total²), σ_total the
-    resampling error of the estimated terms (:func:`total_error`):
-
-    * ``"above"``: the total lies above the measured risk beyond that error;
-    * ``"BELOW"``: it lies below beyond that error: the estimate is *not* a bound for this
-      model. With Θ̂ = checkpoints this is expected when training overfits: R̂ over a few
-      nearby checkpoints is far smaller than R_n(Θ) (module docstring), so the estimate
-      misses the generalization gap;
-    * ``"within error"`` otherwise.
-
-    Returns bound key ("eq6", "eq7", "target") -> {"total", "measured", "slack", "error",
-    "threshold", "verdict"}.
-    """
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    out = {}
-    for key, attr, risk in BOUND_TARGETS:
-        res = getattr(r.report, attr)
-        measured = getattr(r, risk)
-        se = getattr(r, risk + "_se")
-        err = math.hypot(total_error(res), se if math.isfinite(se) else 0.0)
-        slack = res.total - measured
-        verdict = "above" if slack > z * err else "BELOW" if slack < -z * err else "within error"
-        out[key] = {"total": res.total, "measured": measured, "slack": slack, "error": err,
-                    "threshold": z * err, "verdict": verdict}
-    return out
-
-
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
                       theta: str = "checkpoints", losses: np.ndarray | None = None,
                       theta_index: int | None = None, delta: float = 0.05,
@@ -281,201 +254,12 @@ def _metrics(r: RunBounds) -> dict[str, float]:
     return out
 
 
-def _coverage(runs: Sequence[RunBounds], alpha: float) -> dict:
-    """Per schedule and bound: each run's :func:`bound_coverage` and how many runs fall in each verdict."""
-    out: dict = {}
-    for r in runs:
-        for key, cov in bound_coverage(r, alpha).items():
-            entry = out.setdefault(r.label, {}).setdefault(key, {"runs": [], "above": 0, "BELOW": 0,
-                                                                "within error": 0})
-            entry["runs"].append({"seed": r.seed, **cov})
-            entry[cov["verdict"]] += 1
-    return out
-
-
 def _agg(values: Sequence[float]) -> dict:
     v = np.asarray(values, dtype=np.float64)
     finite = v[np.isfinite(v)]
     return {"mean": float(finite.mean()) if finite.size else None,
             "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0 if finite.size else None,
             "values": [None if not math.isfinite(x) else float(x) for x in v]}
-
-
-def total_error(res: BoundResult) -> float:
-    """Standard error of a bound total from its estimated parts (loss units).
-
-    The Monte Carlo standard error of the Rademacher term (2·σ̂/sqrt(B)) and the bootstrap
-    standard error of Q̂_n (half-width of its interval over z at its level), added in
-    quadrature; 0 when no term is estimated by resampling.
-    """
-    var = (2.0 * res.rademacher.std_error) ** 2 if math.isfinite(res.rademacher.std_error) else 0.0
-    q = res.residual
-    if q is not None and q.ci_low is not None:
-        z = float(stats.norm.ppf(0.5 + q.level / 2))
-        var += ((q.ci_high - q.ci_low) / (2 * z)) ** 2
-    return math.sqrt(var)
-
-
-def _bound_relation(ta: list[float], ea: list[float], tb: list[float], eb: list[float], z: float) -> dict:
-    """Is schedule a's mean bound total lower (+1) or higher (−1) than b's beyond the combined error, or tied (0)?
-
-    The error of a mean over k seeds is sqrt((mean_r σ_r² + s²)/k): σ_r the resampling error of
-    run r's total (:func:`total_error`), s the standard deviation over seeds (0 for one seed).
-    """
-    def mean_se(t, e):
-        t, e = np.asarray(t), np.asarray(e)
-        spread = t.var(ddof=1) if t.size > 1 else 0.0
-        return float(t.mean()), math.sqrt((np.mean(e ** 2) + spread) / t.size)
-    ma, sa = mean_se(ta, ea)
-    mb, sb = mean_se(tb, eb)
-    diff, err = ma - mb, math.hypot(sa, sb)
-    rel = 0 if abs(diff) <= z * err else (1 if diff < 0 else -1)
-    return {"difference": diff, "error": err, "threshold": z * err, "relation": rel}
-
-
-def _orderings(summary: dict, runs: Sequence[RunBounds] = (), alpha: float = 0.05) -> dict:
-    """Which bounds rank the schedules as balanced test accuracy does, counting only real differences.
-
-    Pairs of schedules are compared twice. Accuracy: the mean difference over seeds with a
-    t-interval (:func:`ltbound.evaluate.compare_over_seeds`, paired by seed when both have the
-    same seeds); a pair is tied unless p < ``alpha``. When *every* schedule has exactly one
-    run on one test set, the pair is compared image by image instead
-    (:func:`ltbound.evaluate.compare_on_test_set`, exact McNemar on a balanced test set):
-    a statement about these two trained models, not about the schedules (``single_runs``).
-    Bound total: tied unless the difference of the means exceeds z_{1−α/2} times its
-    combined resampling and seed error (:func:`_bound_relation`). A bound's verdict:
-
-    * ``"too few seeds"`` when some schedule has fewer than 2 seeds (no seed variance to test);
-    * ``"DISAGREES"`` when some pair is significantly ordered one way by accuracy and the
-      other way by the bound;
-    * ``"agrees"`` when every pair that accuracy separates is separated the same way by the
-      bound (and accuracy separates at least one);
-    * ``"tied"`` otherwise: accuracy or the bound cannot separate the schedules.
-
-    ``agrees`` is True / False / None for agrees / DISAGREES / anything else. The same
-    verdict against the test risk the bound bounds (:data:`BOUND_TARGETS`; pairs compared
-    with the test-set standard errors, :func:`_risk_relation`) is ``versus_own_risk``.
-    """
-    labels = list(summary)
-    acc = np.array([summary[lb]["balanced_test_accuracy"]["mean"] for lb in labels])
-    by_acc = [labels[i] for i in np.argsort(-acc, kind="stable")]
-    out: dict = {"by_test_accuracy": by_acc, "alpha": alpha}
-    per_label: dict[str, list[RunBounds]] = {lb: [] for lb in labels}
-    for r in runs:
-        per_label.setdefault(r.label, []).append(r)
-    few = [lb for lb in labels if len(per_label.get(lb, [])) < 2]
-    single = len(labels) >= 2 and bool(runs) and all(len(per_label.get(lb, [])) == 1 for lb in labels) and _one_test_set(runs)
-    if single:
-        few = []
-        out["single_runs"] = True
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
-    acc_pairs: dict[str, dict] = {}
-    for a, b in pairs:
-        ra, rb = per_label.get(a, []), per_label.get(b, [])
-        if not ra or not rb:
-            continue
-        seeds_a, seeds_b = [r.seed for r in ra], [r.seed for r in rb]
-        paired = sorted(seeds_a) == sorted(seeds_b) and len(set(seeds_a)) == len(seeds_a)
-        va = [r.balanced_test_accuracy for r in sorted(ra, key=lambda r: r.seed)]
-        vb = [r.balanced_test_accuracy for r in sorted(rb, key=lambda r: r.seed)]
-        if single:
-            pc: PairedComparison = compare_on_test_set(ra[0].test_correct, rb[0].test_correct, ra[0].test_labels,
-                                                       alpha=alpha, seed=0)
-        else:
-            pc = compare_over_seeds(va, vb, alpha=alpha, paired=paired)
-        acc_pairs[f"{a} vs {b}"] = pc.to_dict()
-    out["accuracy_pairs"] = acc_pairs
-    for bound, attr, risk_attr in BOUND_TARGETS:
-        key = f"{bound}_total"
-        b = np.array([summary[lb][key]["mean"] for lb in labels])
-        by_bound = [labels[i] for i in np.argsort(b, kind="stable")]
-        bound_pairs: dict[str, dict] = {}
-        disagree = agree = unseparated = 0
-        own = {"agree": 0, "disagree": 0, "unseparated": 0, "separated": False, "available": True}
-        for a_lb, b_lb in pairs:
-            name = f"{a_lb} vs {b_lb}"
-            ra, rb = per_label.get(a_lb, []), per_label.get(b_lb, [])
-            if not ra or not rb:
-                continue
-            rel = _bound_relation([getattr(r.report, attr).total for r in ra],
-                                  [total_error(getattr(r.report, attr)) for r in ra],
-                                  [getattr(r.report, attr).total for r in rb],
-                                  [total_error(getattr(r.report, attr)) for r in rb], z)
-            bound_pairs[name] = rel
-            risk_rel = _risk_relation(ra, rb, risk_attr, z)
-            if risk_rel is None:
-                own["available"] = False
-            else:
-                rel["risk"] = risk_rel
-                own["separated"] |= bool(risk_rel["relation"])
-                if risk_rel["relation"] and rel["relation"]:
-                    own["agree" if risk_rel["relation"] == rel["relation"] else "disagree"] += 1
-                elif risk_rel["relation"]:
-                    own["unseparated"] += 1
-            verdict = acc_pairs[name]["verdict"]
-            acc_rel = 1 if verdict == "better" else -1 if verdict == "worse" else 0
-            if acc_rel and rel["relation"] and acc_rel != rel["relation"]:
-                disagree += 1
-            elif acc_rel and rel["relation"] == acc_rel:
-                agree += 1
-            elif acc_rel:
-                unseparated += 1
-        separated = any(pc["verdict"] in ("better", "worse") for pc in acc_pairs.values())
-        if few or not runs:
-            verdict = "too few seeds"
-        elif disagree:
-            verdict = "DISAGREES"
-        elif agree and not unseparated:
-            verdict = "agrees"
-        else:
-            verdict = "tied"
-        out[key] = {"by_bound": by_bound, "verdict": verdict,
-                    "agrees": True if verdict == "agrees" else False if verdict == "DISAGREES" else None,
-                    "tied": verdict == "tied", "accuracy_separates_a_pair": separated,
-                    "pairs": bound_pairs, "kendall_tau": _kendall_tau(-b, acc)}
-        if own["available"] and runs:
-            # The risk the bound speaks of: Eq. 6/7 bound the long-tailed risk, which can rank
-            # schedules the other way round from balanced accuracy.
-            own_verdict = ("too few seeds" if few else "DISAGREES" if own["disagree"] else
-                           "agrees" if own["agree"] and not own["unseparated"] else "tied")
-            risks = np.array([summary[lb][risk_attr]["mean"] for lb in labels])
-            out[key]["versus_own_risk"] = {"risk": risk_attr, "verdict": own_verdict,
-                                           "by_risk": [labels[i] for i in np.argsort(risks, kind="stable")],
-                                           "risk_separates_a_pair": own["separated"]}
-    if few:
-        out["too_few_seeds"] = few
-    return out
-
-
-def _risk_relation(ra: Sequence[RunBounds], rb: Sequence[RunBounds], attr: str, z: float) -> dict | None:
-    """Is a's measured test risk lower (+1) or higher (−1) than b's beyond the error, or tied (0)?
-
-    As :func:`_bound_relation`, with each run's test-set standard error in place of the
-    resampling error (the two test risks are treated as independent, which is conservative
-    for runs evaluated on the same images). None when the runs carry no such risk.
-    """
-    vals = [[getattr(r, attr) for r in rs] for rs in (ra, rb)]
-    errs = [[getattr(r, attr + "_se") for r in rs] for rs in (ra, rb)]
-    if not all(math.isfinite(v) for side in vals + errs for v in side):
-        return None
-    return _bound_relation(vals[0], errs[0], vals[1], errs[1], z)
-
-
-def _one_test_set(runs: Sequence[RunBounds]) -> bool:
-    """Do all runs carry per-image results on the same test labels (so they can be paired)?"""
-    ref = runs[0].test_labels
-    return ref is not None and all(r.test_correct is not None and np.array_equal(r.test_labels, ref) for r in runs)
-
-
-def _kendall_tau(x: np.ndarray, y: np.ndarray) -> float | None:
-    if x.size < 2:
-        return None
-    s = 0
-    for i in range(x.size):
-        for j in range(i + 1, x.size):
-            s += np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])
-    return float(s / (x.size * (x.size - 1) / 2))
 
 
 #: compare's cap when none is given: 5.0 for "ce-clipped" (the main job's M), none for "zero-one"
@@ -573,131 +357,3 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     return Comparison(runs=runs, loss=loss, loss_range=1.0 if cap is None else cap,
                       delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta),
                       coverage=_coverage(runs, delta))
-
-
-def format_comparison(comp: Comparison) -> str:
-    """A readable table: schedules as rows, measured risks and bound terms as columns."""
-    s = comp.summary
-    if not s:
-        return "(no runs)"
-    first_run = comp.runs[0].report
-    mark = {t.name: ("*" if t.kind == "estimate" else "") for res in (first_run.ib, first_run.sampling, first_run.target)
-            for t in res.terms}
-    split = first_run.ib.delta_split
-    header = (f"loss: {comp.loss} (M = {comp.loss_range:g}), delta = {comp.delta:g} per bound, split "
-              f"McDiarmid {split['mcdiarmid']:g} (confidence terms) + Monte Carlo {split['monte_carlo']:g} "
-              f"(sign draws), Θ̂ = {comp.theta}; mean ± std over seeds; * = estimate, others rigorous; "
-              f"acc interval: test-set {1 - comp.delta:g} interval (mean of its ends over seeds); certified: "
-              f"rigorous test-set bound on the balanced 0-1 error at delta {comp.delta:g}")
-    # The Monte Carlo error of every 2·R̂ in the tables, once: the draws and the largest standard error.
-    rads = [res.rademacher for r in comp.runs for res in (r.report.ib, r.report.target)
-            if res.rademacher is not None and res.rademacher.method == "monte-carlo"]
-    ses = [2.0 * rad.std_error for rad in rads if math.isfinite(rad.std_error)]
-    if rads:
-        draws = sorted({rad.num_draws for rad in rads})
-        header += (f"; 2·R̂ from {f'{draws[0]:,}' if len(draws) == 1 else f'{draws[0]:,}-{draws[-1]:,}'} sign draws"
-                   + (f", Monte Carlo standard error <= {max(ses):.4f}" if ses else ""))
-    blocks = []
-
-    def fmt(stat: dict) -> str:
-        if stat["mean"] is None:
-            return "-"
-        # a spread that rounds to zero at 4 decimals is not shown; nor is the sign of a zero
-        mean = 0.0 if abs(stat["mean"]) < 5e-5 else stat["mean"]
-        return f"{mean:.4f}±{stat['std']:.4f}" if stat["std"] >= 5e-5 else f"{mean:.4f}"
-
-    def fmt_count(stat: dict) -> str:
-        vals = [int(v) for v in stat["values"] if v is not None]
-        return str(vals[0]) if len(set(vals)) == 1 else f"{min(vals)}-{max(vals)}"
-
-    acc_cols = ["balanced_test_accuracy", "balanced_acc_low", "balanced_acc_high", "certified_balanced_risk",
-                "acc_many", "acc_medium", "acc_few", "test_risk_lt",
-                "test_risk_balanced", "condition", "confidence_ratio", "num_params"]
-    acc_names = [c if c != "num_params" else "|Θ̂|" for c in acc_cols]
-    blocks.append(_grid("Measured (balanced test set), Theorem 1's condition Q_n + L^s - L, and |Θ̂| "
-                        "(models in each run's Θ̂; with 1 the Rademacher term is 0 by construction)",
-                        acc_cols, s, fmt, acc_names, special={"num_params": fmt_count}))
-    risk_of = {key: risk for key, _, risk in BOUND_TARGETS}
-    for key, title in (("eq6", "Eq. 6 (IB objective): bounds the long-tailed risk"),
-                       ("eq7", "Eq. 7 (final-stage p): bounds the long-tailed risk"),
-                       ("target", "Target prior uniform: bounds the balanced test risk")):
-        cols = [k for k in next(iter(s.values())) if k.startswith(key + "_") and k != key + "_total"]
-        cols.append(key + "_total")
-        names = [_TERM_LABELS.get(c[len(key) + 1:], c[len(key) + 1:]) + mark.get(c[len(key) + 1:], "")
-                 for c in cols]
-        cols += [risk_of[key], f"slack_{key}"]
-        names += ["test risk", "total − test"]
-        if comp.coverage:
-            cols.append(f"cover_{key}")
-            names.append("vs test risk")
-        blocks.append(_grid(title, cols, s, fmt, names,
-                            cells={(lb, f"cover_{key}"): _coverage_cell(comp.coverage.get(lb, {}).get(key))
-                                   for lb in s}))
-    o = comp.orderings
-    lines = [f"By balanced test accuracy: {' > '.join(o['by_test_accuracy'])}"]
-    if o.get("single_runs"):
-        lines.append("  one run per schedule: accuracy pairs are paired tests on the test images and bound pairs use "
-                     "the resampling error only; both speak of these trained models, not of the schedules")
-    for name, pc in o.get("accuracy_pairs", {}).items():
-        ci = "" if pc["low"] is None else f" [{pc['low']:+.4f}, {pc['high']:+.4f}]"
-        p = "" if pc["p_value"] is None else f", p = {pc['p_value']:.3g}"
-        lines.append(f"  balanced acc {name}: {pc['difference']:+.4f}{ci} ({pc['method']}{p}) -> {pc['verdict']}")
-    words = {"agrees": "agrees with test accuracy", "DISAGREES": "DISAGREES with test accuracy",
-             "too few seeds": "not assessed: fewer than 2 seeds for " + ", ".join(o.get("too_few_seeds", []))}
-    for key in ("eq6_total", "eq7_total", "target_total"):
-        words["tied"] = ("tied: the bound does not separate the pairs test accuracy separates"
-                         if o[key].get("accuracy_separates_a_pair") else
-                         f"tied: test accuracy separates no pair at alpha = {o.get('alpha', comp.delta):g}")
-        lines.append(f"By {key[:-6]} bound (lowest first): {' < '.join(o[key]['by_bound'])}"
-                     f"  -> {words[o[key]['verdict']]}")
-        own = o[key].get("versus_own_risk")
-        if own:
-            what = "balanced" if own["risk"] == "test_risk_balanced" else "long-tailed"
-            lines.append(f"  against the {what} test risk it bounds (lowest first: {' < '.join(own['by_risk'])}): "
-                         f"{own['verdict']}")
-        for name, pr in o[key].get("pairs", {}).items():
-            rel = {1: "lower", -1: "higher", 0: "tied"}[pr["relation"]]
-            risk = pr.get("risk")
-            tail = "" if risk is None else (f"; test risk {risk['difference']:+.4f} ± {risk['threshold']:.4f} -> "
-                                            f"{ {1: 'lower', -1: 'higher', 0: 'tied'}[risk['relation']] }")
-            lines.append(f"  {name}: {pr['difference']:+.4f} ± {pr['threshold']:.4f} -> {rel}{tail}")
-    below = [(lb, key) for lb, per in comp.coverage.items() for key, e in per.items() if e["BELOW"]]
-    if below:
-        lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; "
-                     f"R̂ over {'the final-stage checkpoints' if comp.theta == 'checkpoints' else 'the given Θ̂'} "
-                     "misses the generalization gap): "
-                     + ", ".join(f"{key} for {lb}" for lb, key in below))
-    return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)
-
-
-def _coverage_cell(entry: dict | None) -> str:
-    """'above 3/3', 'BELOW 2/3, within 1/3', ... for one schedule and bound."""
-    if not entry:
-        return "-"
-    n = len(entry["runs"])
-    return ", ".join(f"{v} {entry[v]}/{n}" for v in ("above", "BELOW", "within error") if entry[v])
-
-
-#: Column labels of bound terms in the table: the Rademacher column holds 2·R̂ (Eq. 6, 7), not R̂.
-_TERM_LABELS = {"rademacher": "2·R̂", "monte_carlo": "2·(R̂⁺−R̂)", "residual": "−Q̂_n"}
-
-
-def _grid(title: str, cols: list[str], s: dict, fmt, names: list[str] | None = None,
-          special: dict | None = None, cells: dict | None = None) -> str:
-    names = names or cols
-    special = special or {}
-    cells = cells or {}
-
-    def cell(lb: str, c: str) -> str:
-        if (lb, c) in cells:
-            return cells[(lb, c)]
-        if c not in s[lb]:
-            return "-"
-        return special[c](s[lb][c]) if c in special else fmt(s[lb][c])
-
-    rows = [["schedule", *names]] + [[lb, *(cell(lb, c) for c in cols)] for lb in s]
-    widths = [max(_display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = [title, "  ".join(_pad(h, w, left=True) for h, w in zip(rows[0], widths)),
-           "  ".join("-" * w for w in widths)]
-    out += ["  ".join(_pad(c, w, left=True) for c, w in zip(r, widths)) for r in rows[1:]]
-    return "\n".join(out)

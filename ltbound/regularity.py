@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ._table import format_table
 from ._validation import _describe, check_finite_scalar, check_labels, check_positive_int, check_seed, real_array
 
 __all__ = [
@@ -179,10 +180,10 @@ class ClassIrregularity:
 
     def table(self) -> str:
         """One row per class, in the layout of Table 12."""
-        lines = [f"{'class':>5} {'cardinality':>11} {'F-norm':>12} {'irregularity':>12}"]
-        for j, (n, f, i) in enumerate(zip(self.cardinality, self.frobenius, self.irregularity)):
-            lines.append(f"{j:>5} {int(n):>11} {f:>12.4f} {i:>12.4f}")
-        return "\n".join(lines)
+        rows = [[j, int(n), f"{f:.4f}", f"{i:.4f}"]
+                for j, (n, f, i) in enumerate(zip(self.cardinality, self.frobenius, self.irregularity))]
+        return format_table(rows, ["class", "cardinality", "F-norm", "irregularity"], align="r", sep=" ", rule=None,
+                            min_widths=(5, 11, 12, 12))
 
     __str__ = table
 
@@ -360,15 +361,14 @@ class RegularityResult:
         """Per-class table for both sets and the two Pearson coefficients."""
         def fmt(p: float | None) -> str:
             return "undefined" if p is None else f"{p:.4f}"
-        rows = [f"{'class':>5} {'n_train':>7} {'F-norm':>10} {'irreg':>8} | "
-                f"{'n_test':>6} {'F-norm':>10} {'irreg':>8}"]
-        for j in range(self.train_counts.size):
-            rows.append(f"{j:>5} {int(self.train.cardinality[j]):>7} {self.train.frobenius[j]:>10.4f} "
-                        f"{self.train.irregularity[j]:>8.4f} | {int(self.test.cardinality[j]):>6} "
-                        f"{self.test.frobenius[j]:>10.4f} {self.test.irregularity[j]:>8.4f}")
-        rows.append(f"Pearson (Eq. 13) vs training cardinality: train {fmt(self.train_pearson)}, "
-                    f"test {fmt(self.test_pearson)}  [{self.num_epochs} epochs]")
-        return "\n".join(rows)
+        rows = [[j, int(self.train.cardinality[j]), f"{self.train.frobenius[j]:.4f}",
+                 f"{self.train.irregularity[j]:.4f}", "|", int(self.test.cardinality[j]),
+                 f"{self.test.frobenius[j]:.4f}", f"{self.test.irregularity[j]:.4f}"]
+                for j in range(self.train_counts.size)]
+        grid = format_table(rows, ["class", "n_train", "F-norm", "irreg", "|", "n_test", "F-norm", "irreg"], align="r",
+                            sep=" ", rule=None, min_widths=(5, 7, 10, 8, 1, 6, 10, 8))
+        return (grid + f"\nPearson (Eq. 13) vs training cardinality: train {fmt(self.train_pearson)}, "
+                f"test {fmt(self.test_pearson)}  [{self.num_epochs} epochs]")
 
     __str__ = table
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ._table import format_table
 from ._validation import (check_counts, check_delta, check_finite_scalar, check_positive_int,
                           check_probability_vector)
 from .confidence import confidence_term, confidence_term_ib
@@ -594,13 +595,13 @@ class CoverageResult:
             "Q_n (E_D of Eq. 18, MC): " + ", ".join(f"{s} {m:+.5f} ± {e:.5f}" for s, (m, e) in self.q_n.items()),
             f"max s.e. of a per-class true risk: {p['max_class_risk_se']:.5f}",
             "",
-            f"{'bound':<20} {'claims':<9} {'mean bound':>10} | coverage at θ̂ (uniform over Θ)",
-            f"{'':<20} {'':<9} {'':>10} | " + "  ".join(f"{r:>17}" for r in RISKS),
+            "coverage of each risk at θ̂ (in brackets: at θ uniform over Θ)",
+            format_table([[b.name, b.claimed_risk, f"{b.mean_bound:.4f}", "|",
+                           *(f"{b.coverage[r]:.3f} ({b.uniform_coverage[r]:.3f})" for r in RISKS)] for b in self.bounds],
+                         ["bound", "claims", "mean bound", "|", *RISKS], align="llr", rule=None,
+                         min_widths=(20, 9, 10)),
+            "",
         ]
-        for b in self.bounds:
-            cells = "  ".join(f"{b.coverage[r]:>7.3f} ({b.uniform_coverage[r]:.3f})" for r in RISKS)
-            lines.append(f"{b.name:<20} {b.claimed_risk:<9} {b.mean_bound:>10.4f} | {cells}")
-        lines.append("")
         for s, t in self.theorem1.items():
             gap = self.bound_gap[s]
             b7, b6 = self.per_draw.get(f"bound/Eq. 7 ({s})"), self.per_draw.get("bound/Eq. 6 (IB)")

@@ -9,8 +9,9 @@ every such sentence against them; nothing is re-measured.
 
 Data
 ----
-:data:`TABLE1`, :data:`TABLE2`, :data:`TABLE3` are the printed top-1 accuracies (%), row
-by row, with the paper's marks († copied from another paper, * reproduced). Table 2 prints
+:data:`TABLE1`, :data:`TABLE2`, :data:`TABLE3` are the printed top-1 accuracies (%) of
+:mod:`ltbound.published` (the one home of the paper's cells), row by row, with the paper's
+marks († copied from another paper, * reproduced). Table 2 prints
 a single number, with no epoch budget, for Cross Entropy, CE-DRW, CE-DRS, CB-Focal and
 LDAM-DRW, beside two-number rows for 90 / 200 epochs; those rows are stored with the same
 number in both columns and flagged ``one_number``.
@@ -49,6 +50,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
+
+from ltbound.published import (C100, IMNET, INAT90, INAT200, TABLE1_COLUMNS, TABLE2_COLUMNS,
+                               TABLE2_ONE_NUMBER, TABLE3_COLUMNS)
+from ltbound.published import TABLE1 as PUBLISHED_TABLE1, TABLE2 as PUBLISHED_TABLE2, TABLE3 as PUBLISHED_TABLE3
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 from paper_checks.check_significance import (CIFAR_TEST, IMAGENET_LT_TEST, INAT_TEST, ROUNDING, SIGNIFICANT,
@@ -93,66 +98,20 @@ class Table:
         return rows
 
 
-C10, C100 = "CIFAR-10-LT", "CIFAR-100-LT"
+def _table(name: str, columns: tuple[str, ...], test_size: int, rows: dict[str, tuple[float, ...]],
+           one_number: frozenset = frozenset()) -> Table:
+    """A published table (ltbound.published) as rows, "Ours" rows and one-number rows flagged."""
+    return Table(name, columns=columns, test_sizes=(test_size,) * len(columns),
+                 rows=tuple(Row(m, cells, ours=m.startswith("Ours"), one_number=m in one_number)
+                            for m, cells in rows.items()))
+
 
 #: Table 1: top-1 % of ResNet-32 on long-tailed CIFAR, imbalance ratio 100 / 50 / 10.
-TABLE1 = Table(
-    "Table 1",
-    columns=(f"{C10}(100)", f"{C10}(50)", f"{C10}(10)", f"{C100}(100)", f"{C100}(50)", f"{C100}(10)"),
-    test_sizes=(CIFAR_TEST,) * 6,
-    rows=(
-        Row("Cross Entropy†", (70.4, 74.8, 86.7, 38.3, 43.9, 55.7)),
-        Row("Cross Entropy*", (73.1, 77.9, 86.4, 40.7, 44.9, 57.2)),
-        Row("Focal†", (70.4, 76.7, 86.7, 38.4, 44.3, 55.8)),
-        Row("CE-DRW†", (76.3, 80.0, 87.6, 41.5, 45.3, 58.1)),
-        Row("CE-DRS†", (75.6, 79.8, 87.4, 41.6, 45.5, 58.1)),
-        Row("CB-Focal†", (74.6, 79.3, 87.1, 39.6, 45.2, 58.0)),
-        Row("LDAM-DRW†", (77.0, 81.0, 88.2, 42.0, 46.6, 58.7)),
-        Row("Decouple-cRT*", (73.8, 80.7, 86.7, 40.1, 46.4, 57.7)),
-        Row("Decouple-LWS*", (73.5, 77.5, 86.1, 40.2, 45.7, 58.1)),
-        Row("BBN†", (79.8, 82.2, 88.3, 42.6, 47.0, 59.1)),
-        Row("Ours (S=1)", (79.7, 82.9, 88.4, 44.7, 49.5, 59.5), ours=True),
-    ))
-
-INAT90, INAT200 = "iNat2018, 90 epochs", "iNat2018, 200 epochs"
-
+TABLE1 = _table("Table 1", TABLE1_COLUMNS, CIFAR_TEST, PUBLISHED_TABLE1)
 #: Table 2: top-1 % of ResNet-50 on iNaturalist 2018, 90 / 200 training epochs.
-TABLE2 = Table(
-    "Table 2",
-    columns=(INAT90, INAT200),
-    test_sizes=(INAT_TEST, INAT_TEST),
-    rows=(
-        Row("Cross Entropy†", (57.2, 57.2), one_number=True),
-        Row("CE-DRW†", (63.7, 63.7), one_number=True),
-        Row("CE-DRS†", (63.6, 63.6), one_number=True),
-        Row("CB-Focal†", (61.1, 61.1), one_number=True),
-        Row("LDAM-DRW†", (68.0, 68.0), one_number=True),
-        Row("Decouple-NCM†", (58.2, 63.1)),
-        Row("Decouple-cRT†", (65.2, 67.6)),
-        Row("Decouple-τ-normed†", (65.6, 69.3)),
-        Row("Decouple-LWS†", (65.9, 69.5)),
-        Row("BBN†", (66.3, 69.6)),
-        Row("Ours (S=1 / S=1)", (66.7, 70.4), ours=True),
-        Row("Ours (S=10 / S=40)", (66.8, 70.0), ours=True),
-    ))
-
-IMNET = "ImageNet-LT"
-
+TABLE2 = _table("Table 2", TABLE2_COLUMNS, INAT_TEST, PUBLISHED_TABLE2, TABLE2_ONE_NUMBER)
 #: Table 3: top-1 % of ResNet-50 on ImageNet-LT.
-TABLE3 = Table(
-    "Table 3",
-    columns=(IMNET,),
-    test_sizes=(IMAGENET_LT_TEST,),
-    rows=(
-        Row("Cross Entropy†", (41.6,)),
-        Row("Decouple-NCM†", (44.3,)),
-        Row("Decouple-cRT†", (47.3,)),
-        Row("Decouple-τ-normed†", (46.7,)),
-        Row("Decouple-LWS†", (47.7,)),
-        Row("BBN*", (45.9,)),
-        Row("Ours (S=1)", (47.9,), ours=True),
-        Row("Ours (S=10)", (48.2,), ours=True),
-    ))
+TABLE3 = _table("Table 3", TABLE3_COLUMNS, IMAGENET_LT_TEST, PUBLISHED_TABLE3)
 
 TABLES = {t.name: t for t in (TABLE1, TABLE2, TABLE3)}
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ltbound.evaluate import TOO_FEW
+from ltbound.published import TABLE6
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, NOT_RUN, Outcome, check
 
@@ -30,14 +31,7 @@ from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED,
 ROWS = {"ib": "IB=>IB", "ib-ib": "IB=>IB", "ib-cb": "IB=>CB", "switching": "IB=>CR", "ib-cr": "IB=>CR"}
 ORDER = ("IB=>CR", "IB=>CB", "IB=>IB")     # claimed, best first
 #: Table 6 (first block), top-1 % on the balanced test sets: (dataset, imbalance) -> row -> accuracy.
-PUBLISHED = {
-    ("cifar10-lt", 100): {"IB=>IB": 73.1, "IB=>CB": 77.1, "IB=>CR": 79.7},
-    ("cifar10-lt", 50): {"IB=>IB": 77.9, "IB=>CB": 81.9, "IB=>CR": 82.9},
-    ("cifar10-lt", 10): {"IB=>IB": 86.4, "IB=>CB": 87.9, "IB=>CR": 88.4},
-    ("cifar100-lt", 100): {"IB=>IB": 40.7, "IB=>CB": 44.2, "IB=>CR": 44.7},
-    ("cifar100-lt", 50): {"IB=>IB": 44.9, "IB=>CB": 48.7, "IB=>CR": 49.5},
-    ("cifar100-lt", 10): {"IB=>IB": 57.2, "IB=>CB": 59.2, "IB=>CR": 59.5},
-}
+PUBLISHED = {key: {ROWS[s]: cells[s] for s in ("ib-ib", "ib-cb", "ib-cr")} for key, cells in TABLE6.items()}
 
 
 def accuracy_by_row(records: list) -> dict[str, list[float]]:

@@ -28,7 +28,6 @@ import importlib
 import importlib.util
 import json
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Sequence
@@ -77,26 +76,16 @@ def select(checks: list, only: Sequence[str] | None, fast: bool) -> list:
 
 def format_table(verdicts: Sequence, wall_seconds: float) -> str:
     """The verdicts as a fixed-width text table (long cells wrap within their column)."""
+    from ltbound._table import format_table as grid    # here: run as a file, ltbound may be loaded by path
+
     rows = []
     for v in verdicts:
         evidence = v.summary
         rows.append([f"{v.name}: {v.claim}", v.where, v.verdict_text, evidence,
                      f"{v.command}\n{v.module_command}\n({v.seconds:.1f} s{', slow' if v.slow else ''})"])
-    header = [name for name, _ in _COLUMNS]
-    widths = [w for _, w in _COLUMNS]
-    sep = "  "
-    lines = [sep.join(h.ljust(w) for h, w in zip(header, widths)), sep.join("-" * w for w in widths)]
-    for row in rows:
-        cells = []
-        for text, w in zip(row, widths):
-            wrapped = []
-            for para in str(text).split("\n"):
-                wrapped.extend(textwrap.wrap(para, w, break_long_words=True, break_on_hyphens=False) or [""])
-            cells.append(wrapped)
-        height = max(len(c) for c in cells)
-        for i in range(height):
-            lines.append(sep.join((c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
-        lines.append("")
+    table = grid(rows, [name for name, _ in _COLUMNS], widths=[w for _, w in _COLUMNS], rstrip=True,
+                         row_gap=True)
+    lines = [table]
     counts: dict[str, int] = {}
     for v in verdicts:
         counts[v.status] = counts.get(v.status, 0) + 1

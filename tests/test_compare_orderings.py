@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ltbound.comparison import _bound_relation, _orderings, compare, total_error
+from ltbound.comparison import compare, total_error
+from ltbound.verdicts import THESE_RUNS, difference_test, holm, orderings as _orderings
 from ltbound.records import RecordWriter
 
 
@@ -65,16 +66,53 @@ def test_ordering_verdict_takes_every_value():
     assert o["accuracy_pairs"]["A vs B"]["verdict"] == "too few seeds"
 
 
-def test_bound_relation_uses_seed_spread_and_resampling_error():
-    z = 1.959963984540054
-    r = _bound_relation([0.30, 0.30], [0.0, 0.0], [0.31, 0.31], [0.0, 0.0], z)
-    assert r["relation"] == 1 and r["threshold"] == 0.0
-    # resampling error sqrt(mean σ²/k) per side: 0.01/sqrt(2) each -> combined 0.01
-    r = _bound_relation([0.30, 0.30], [0.01, 0.01], [0.31, 0.31], [0.01, 0.01], z)
-    assert r["error"] == pytest.approx(0.01) and r["relation"] == 0
-    r = _bound_relation([0.30, 0.32], [0.0, 0.0], [0.40, 0.40], [0.0, 0.0], z)
-    assert r["error"] == pytest.approx(np.sqrt(0.0002 / 2)) and r["relation"] == 1
-    assert _bound_relation([0.5], [0.0], [0.4], [0.0], z)["relation"] == -1
+def test_difference_test_counts_each_error_once():
+    """Seeds: the spread of the per-seed differences already holds the resampling error, which
+    only floors it; t with k − 1 degrees of freedom. One run each: resampling error, normal."""
+    from scipy import stats
+    # paired, differences 0.01, 0.03, 0.02: mean 0.02, sd 0.01, t = 0.02 / (0.01 / sqrt 3) on 2 df
+    r = difference_test([0.31, 0.33, 0.32], [0.0] * 3, [0, 1, 2], [0.30, 0.30, 0.30], [0.0] * 3, [0, 1, 2])
+    assert r["method"] == "paired t" and r["df"] == 2
+    assert r["error"] == pytest.approx(0.01 / np.sqrt(3))
+    assert r["p_value"] == pytest.approx(2 * stats.t.sf(0.02 / (0.01 / np.sqrt(3)), 2))
+    assert r["p_value"] == pytest.approx(stats.ttest_rel([0.31, 0.33, 0.32], [0.30] * 3).pvalue)
+    # the same seeds in another order are paired seed by seed
+    shuffled = difference_test([0.33, 0.31, 0.32], [0.0] * 3, [1, 0, 2], [0.30] * 3, [0.0] * 3, [0, 1, 2])
+    assert shuffled["p_value"] == pytest.approx(r["p_value"])
+    # errors larger than the spread: the floor mean(σ_a² + σ_b²), not spread + errors
+    r = difference_test([0.31, 0.33, 0.32], [0.02] * 3, [0, 1, 2], [0.30] * 3, [0.02] * 3, [0, 1, 2])
+    assert r["error"] == pytest.approx(np.sqrt(2 * 0.02 ** 2 / 3))
+    # other seeds: Welch, as scipy's unequal-variance t
+    r = difference_test([0.31, 0.33, 0.32], [0.0] * 3, [0, 1, 2], [0.30, 0.28, 0.33, 0.29], [0.0] * 4, [3, 4, 5, 6])
+    ref = stats.ttest_ind([0.31, 0.33, 0.32], [0.30, 0.28, 0.33, 0.29], equal_var=False)
+    assert r["method"] == "Welch t" and r["p_value"] == pytest.approx(ref.pvalue)
+    # one run each: the resampling errors in quadrature, normal reference
+    r = difference_test([0.5], [0.03], [0], [0.4], [0.04], [0])
+    assert r["method"] == THESE_RUNS and r["error"] == pytest.approx(0.05) and r["df"] is None
+    assert r["p_value"] == pytest.approx(2 * stats.norm.sf(2.0))
+    # one run against two: nothing to test
+    assert np.isnan(difference_test([0.5], [0.0], [0], [0.4, 0.41], [0.0] * 2, [0, 1])["p_value"])
+
+
+def test_holm_adjusts_as_the_step_down_procedure():
+    # sorted 0.01, 0.02, 0.04 -> 3·0.01, max(0.03, 2·0.02), max(0.04, 1·0.04)
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    got = holm([0.01, float("nan"), 0.03])                # NaN is not in the family (m = 2)
+    assert got[0] == pytest.approx(0.02) and np.isnan(got[1]) and got[2] == pytest.approx(0.03)
+
+
+def test_holm_keeps_a_pair_tied_that_one_test_alone_would_separate():
+    """Three schedules, three accuracy pairs: p = 0.046 alone is below 0.05, but not after Holm."""
+    acc = {"A": [0.910, 0.913, 0.907], "B": [0.90, 0.90, 0.90], "C": [0.95, 0.85, 0.90]}
+    runs = [_run(lb, s, a, 0.5 + 0.0001 * s) for lb, v in acc.items() for s, a in enumerate(v)]
+    pairs = _orderings(_summary(runs), runs)["accuracy_pairs"]
+    ab = pairs["A vs B"]           # differences 0.010, 0.013, 0.007: t = 5.77 on 2 df, p = 0.029
+    assert ab["p_value"] == pytest.approx(0.0288, abs=5e-4)
+    assert ab["p_holm"] == pytest.approx(3 * ab["p_value"]) and ab["verdict"] == "no detectable difference"
+    # alone (two schedules, one pair) the same runs are separated
+    two = [r for r in runs if r.label != "C"]
+    assert _orderings(_summary(two), two)["accuracy_pairs"]["A vs B"]["verdict"] == "better"
 
 
 def test_total_error_adds_rademacher_and_bootstrap_in_quadrature():

@@ -481,8 +481,8 @@ def test_table9_decomposition_verdict_follows_the_table():
 
 
 def test_table9_cells_agree_with_the_other_tables():
-    """Table 9's accuracies repeat single-run cells of Tables 1 and 6; its bias², variance and totals are
-    typed a second time in experiments/paper_tables.py (the study), which leaves BBN out."""
+    """Table 9's accuracies repeat single-run cells of Tables 1 and 6; the study
+    (experiments/paper_studies/table9.py, which leaves BBN out) and the check quote the same cells."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -508,4 +508,5 @@ def test_table9_cells_agree_with_the_other_tables():
     spec.loader.exec_module(mod)
     study = {"IB only": "Cross Entropy (IB only)", "CR only": "Cross Entropy (CR only)",
              "Decouple-cRT": "Decouple-cRT", "Switching (S = 1)": "Ours (S = 1)"}
-    assert {study[k]: v for k, v in mod.PAPER_T9.items()} == {m: TABLE9[m] for m in study.values()}
+    paper_t9 = sys.modules["paper_studies"].table9.PAPER_T9      # the study (loaded by paper_tables.py)
+    assert {study[k]: v for k, v in paper_t9.items()} == {m: TABLE9[m] for m in study.values()}

@@ -8,6 +8,8 @@ torch until a torch-backed name is used. Modules, one idea each:
 - :mod:`ltbound.train.trainer`: :func:`train`, the training loop that writes a run record
 - :mod:`ltbound.train.evaluate`: per-sample evaluation (the trainer's records and :mod:`~ltbound.train.theta`)
 - :mod:`ltbound.train.theta`: loss matrices over a finite Θ̂ (checkpoints, perturbations)
+- :mod:`ltbound.train.stochastic`: mean-field Gaussian networks over these models (PAC-Bayes posteriors)
+- :mod:`ltbound.train.certify`: a schedule's certified balanced risk (data-dependent prior, record-verified)
 - :mod:`ltbound.train.data`: long-tailed data sets (CIFAR-LT protocol, image folders, digits)
 - :mod:`ltbound.train.models`: CIFAR ResNet-32 and a small digits net
 - :mod:`ltbound.train.sampler`: :class:`ClassSampler`, one sampler for every q of Eq. 1, and
@@ -37,6 +39,10 @@ _EXPORTS: dict[str, str] = {
     **{name: "train.theta" for name in ("loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts",
                                          "record_loss_matrix")},
     "per_sample_losses": "train.evaluate",
+    **{name: "train.stochastic" for name in ("StochasticNetwork", "PosteriorConfig", "PriorSplit", "split_prior",
+                                              "train_posterior", "certification_losses")},
+    **{name: "train.certify" for name in ("CertifyConfig", "CertifiedRun", "certify_schedule",
+                                           "load_certified_run")},
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,340 @@
+"""Certify each sampler schedule's balanced risk from its training data (PAC-Bayes, data-dependent prior).
+
+With no arguments: on scikit-learn's 8x8 digits made long-tailed (imbalance 20), for the
+schedules IB, Switching (IB -> CR) and IB -> CB, splits the training set per class into
+D_prior (half) and D_cert, trains the prior network on D_prior with the schedule, trains a
+Gaussian posterior on all of D for each prior σ of a fixed grid, and certifies the balanced
+0-1 risk (and the bounded cross-entropy) of the stochastic network on D_cert
+(:mod:`ltbound.train.certify`). Prints, per schedule, the certificate and its terms beside
+the measured balanced test errors and the test-set certificate of the posterior mean, and
+what a difference between two schedules' certificates does and does not prove. Writes
+``results.json`` and ``certify.png`` (and the run records under ``runs/``) into a folder it
+names at the end.
+
+    python experiments/certify.py
+    python experiments/certify.py --dataset cifar10-lt --data-dir ../shared/data/cifar10-jpeg.tar.xz \\
+        --preset cifar-short --num-samples 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ltbound.schedule import DATASETS, SCHEDULES   # torch-free: the trainer's own names
+
+DEFAULT_SCHEDULES = ("ib", "switching", "ib-cb")
+DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.DATA_DIR_ENV (not imported: torch)
+DEFAULT_SIGMA_GRID = "0.003,0.01,0.03"   # as ltbound.train.stochastic.DEFAULT_SIGMA_GRID (tested equal)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="certify.py",
+        description=("Certify, from the training data alone, the balanced risk of a stochastic network "
+                     "trained with each sampler schedule (PAC-Bayes with a data-dependent prior), beside the "
+                     "measured test errors. Every setting is checked before any training."),
+        epilog=("With no arguments: digits-lt (imbalance 20), schedules " + ", ".join(DEFAULT_SCHEDULES)
+                + ", on the CPU. CIFAR-10-LT: --dataset cifar10-lt --data-dir cifar10-jpeg.tar.xz "
+                  "--preset cifar-short (hours on a CPU)"),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = p.add_argument_group("data and prior training (the trainer's settings)")
+    d.add_argument("--dataset", default="digits-lt", choices=DATASETS)
+    d.add_argument("--data-dir", default=None,
+                   help=f"folder or .tar/.tar.gz/.tar.xz of the images; default ${DATA_DIR_ENV}")
+    d.add_argument("--imbalance", type=float, default=None,
+                   help="imbalance n_max/n_min (default: 20 for digits-lt, 100 otherwise)")
+    d.add_argument("--split-seed", type=int, default=0, help="seed of the long-tailed subset")
+    d.add_argument("--max-test-per-class", type=int, default=None, metavar="K",
+                   help="keep only K test images per class")
+    d.add_argument("--schedules", nargs="+", default=list(DEFAULT_SCHEDULES),
+                   help="sampler schedules of the prior network (ltbound.schedule.SCHEDULES)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the prior's training and of the posterior")
+    d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    d.add_argument("--preset", default=None, help="training recipe (default: digits / cifar; cifar-short = 60 epochs)")
+    d.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (prior network)")
+    d.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size (prior network)")
+    d.add_argument("--lr", type=float, default=None, help="override the preset's learning rate (prior network)")
+    d.add_argument("--milestones", default=None, metavar="LIST", help="override the milestones: comma list")
+    d.add_argument("--warmup-epochs", type=int, default=None, help="override the warm-up epochs")
+    d.add_argument("--switch-offset", type=int, default=None, metavar="S", help="override S of Algorithm 1")
+    d.add_argument("--model", default=None, help="override the preset's model")
+    d.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"), help="bfloat16 autocast (prior training)")
+    c = p.add_argument_group("certificate")
+    c.add_argument("--prior-fraction", type=float, default=0.5, help="share of every class in D_prior")
+    c.add_argument("--prior-seed", type=int, default=0, help="seed of the D_prior / D_cert split")
+    c.add_argument("--sigma-grid", default=DEFAULT_SIGMA_GRID,
+                   help="prior standard deviations, comma list fixed in advance (union bound paid)")
+    c.add_argument("--posterior-epochs", type=int, default=5, help="epochs of the posterior's training on D")
+    c.add_argument("--posterior-lr", type=float, default=10.0,
+                   help="posterior SGD learning rate (on ln σ; on μ times σ_P², see ltbound.train.stochastic)")
+    c.add_argument("--posterior-batch-size", type=int, default=64)
+    c.add_argument("--p-min", type=float, default=1e-4, help="probability floor of the bounded cross-entropy")
+    c.add_argument("--num-samples", type=int, default=400, help="N weight samples of the certificate")
+    c.add_argument("--test-samples", type=int, default=50, help="weight samples of the stochastic test error")
+    c.add_argument("--mc-bound", default="best", choices=("kl", "bernstein", "best"),
+                   help="Monte Carlo bound: kl (Langford & Caruana), empirical Bernstein (Maurer & Pontil), "
+                        "or the smaller of both at half the Monte Carlo δ each")
+    c.add_argument("--delta", type=float, default=0.05, help="failure probability of each loss's certificate")
+    c.add_argument("--mc-delta-fraction", type=float, default=0.1,
+                   help="share of each candidate's δ spent on the Monte Carlo term")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", help="output folder (default: out/certify/<UTC time>)")
+    o.add_argument("--quiet", action="store_true", help="print only the table and the folder")
+    o.add_argument("--dry-run", action="store_true", help="check every setting and print the plan; train nothing")
+    return p
+
+
+def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """Refuse bad arguments before any work, naming the flag (exit status 2)."""
+    if not 0 < a.delta < 1:
+        parser.error(f"--delta must lie in (0, 1), got {a.delta}")
+    if not 0 < a.prior_fraction < 1:
+        parser.error(f"--prior-fraction must lie in (0, 1), got {a.prior_fraction}")
+    if not 0 < a.mc_delta_fraction < 1:
+        parser.error(f"--mc-delta-fraction must lie in (0, 1), got {a.mc_delta_fraction}")
+    if not 0 < a.p_min < 1:
+        parser.error(f"--p-min must lie in (0, 1), got {a.p_min}")
+    for flag, value, low in (("--num-samples", a.num_samples, 1), ("--test-samples", a.test_samples, 1),
+                             ("--posterior-epochs", a.posterior_epochs, 0), ("--seed", a.seed, 0),
+                             ("--posterior-batch-size", a.posterior_batch_size, 1), ("--prior-seed", a.prior_seed, 0),
+                             ("--epochs", a.epochs, 1), ("--batch-size", a.batch_size, 1),
+                             ("--split-seed", a.split_seed, 0), ("--max-test-per-class", a.max_test_per_class, 1)):
+        if value is not None and value < low:
+            parser.error(f"{flag} must be >= {low}, got {value}")
+    if not a.posterior_lr > 0:
+        parser.error(f"--posterior-lr must be > 0, got {a.posterior_lr}")
+    try:
+        a.sigma_grid = tuple(float(s) for s in a.sigma_grid.split(",") if s.strip())
+    except ValueError:
+        parser.error(f"--sigma-grid must be a comma list of numbers, got {a.sigma_grid!r}")
+    if not a.sigma_grid or any(not s > 0 or not math.isfinite(s) for s in a.sigma_grid) \
+            or len(set(a.sigma_grid)) != len(a.sigma_grid):
+        parser.error(f"--sigma-grid must hold distinct positive numbers, got {a.sigma_grid}")
+    if a.milestones is not None:
+        try:
+            a.milestones = [int(m) for m in a.milestones.split(",") if m.strip()]
+        except ValueError:
+            parser.error(f"--milestones must be a comma list of epochs, got {a.milestones!r}")
+    bad = [s for s in a.schedules if s not in SCHEDULES]
+    if bad:
+        parser.error(f"--schedules: unknown {bad}; choose from {', '.join(SCHEDULES)}")
+    if len(set(a.schedules)) != len(a.schedules):
+        parser.error(f"--schedules lists a schedule twice: {a.schedules}")
+    raw = a.data_dir or os.environ.get(DATA_DIR_ENV) or None
+    a.data_dir = None if raw is None else str(Path(raw).expanduser().resolve())
+    if a.data_dir is not None and not Path(a.data_dir).exists():
+        parser.error(f"--data-dir: {a.data_dir} does not exist; point it at the data set's folder or archive")
+    if a.dataset != "digits-lt" and a.data_dir is None:
+        parser.error(f"--dataset {a.dataset} needs --data-dir (or ${DATA_DIR_ENV})")
+    for sched in a.schedules:
+        try:
+            train_config(a, sched, Path(a.out or "out") / "runs" / sched, check=True)
+        except ValueError as e:
+            parser.error(f"--schedules {sched}: {e}")
+
+
+def train_config(a: argparse.Namespace, sched: str, out: Path, *, check: bool = False):
+    """The prior network's TrainConfig for one schedule (checked by the trainer's own plan_run when ``check``)."""
+    from ltbound.train import distributed
+    from ltbound.train.config import TrainConfig, plan_run
+
+    cfg = TrainConfig(out=str(out), dataset=a.dataset, data_dir=a.data_dir, imbalance=a.imbalance, schedule=sched,
+                      preset=a.preset, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, milestones=a.milestones,
+                      warmup_epochs=a.warmup_epochs, switch_offset=a.switch_offset, model=a.model,
+                      max_test_per_class=a.max_test_per_class, split_seed=a.split_seed, amp=a.amp, seed=a.seed,
+                      device=a.device, checkpoint_epochs="end", progress=False, quiet=a.quiet)
+    if check:
+        plan_run(cfg, distributed.dist_from_env())
+    return cfg
+
+
+def certify_config(a: argparse.Namespace):
+    from ltbound.train.certify import CertifyConfig
+    from ltbound.train.stochastic import PosteriorConfig
+
+    post = PosteriorConfig(epochs=a.posterior_epochs, batch_size=a.posterior_batch_size, lr=a.posterior_lr,
+                           p_min=a.p_min, seed=a.seed)
+    return CertifyConfig(prior_fraction=a.prior_fraction, prior_split_seed=a.prior_seed, sigma_grid=a.sigma_grid,
+                         posterior=post, num_samples=a.num_samples, test_samples=a.test_samples, delta=a.delta,
+                         mc_delta_fraction=a.mc_delta_fraction, mc_bound=a.mc_bound)
+
+
+# ----------------------------------------------------------------------------- what is printed
+def comparisons(runs: list, delta: float) -> list[dict]:
+    """What each pair of schedules' certificates proves about their balanced risks.
+
+    Both certificates are upper bounds: cert(A) < cert(B) says nothing about which risk is
+    lower. Risk(A) < risk(B) is proved (probability >= 1 − 2δ) only when cert(A) is below a
+    lower confidence bound of risk(B), here the test-set lower bound of B's stochastic
+    predictor (:func:`ltbound.train.certify.gibbs_lower_bound`, at δ).
+    """
+    out = []
+    for ra, rb in itertools.combinations(runs, 2):
+        ca, cb = ra.best()["bound"], rb.best()["bound"]
+        if abs(ca - cb) < 5e-5:     # equal as printed (4 decimals): nothing to read into an ordering
+            continue
+        lo, hi = (ra, rb) if ca < cb else (rb, ra)
+        c_lo, lcb_hi = lo.best()["bound"], hi.test["stochastic_lower_bound"]
+        proved = c_lo < lcb_hi
+        text = (f"{lo.schedule} has the lower certificate ({c_lo:.4f} < {hi.best()['bound']:.4f}). Both are upper "
+                f"bounds, so this alone does not prove that {lo.schedule}'s balanced risk is lower. It would if "
+                f"{lo.schedule}'s certificate were below a lower confidence bound of {hi.schedule}'s risk: the "
+                f"test-set lower bound of {hi.schedule}'s stochastic balanced error is {lcb_hi:.4f}, so ")
+        text += (f"risk({lo.schedule}) < risk({hi.schedule}) IS proved, with probability >= {1 - 2 * delta:g}."
+                 if proved else f"the ordering is NOT proved ({c_lo:.4f} >= {lcb_hi:.4f}).")
+        out.append({"lower": lo.schedule, "higher": hi.schedule, "certificate_lower": c_lo,
+                    "certificate_higher": hi.best()["bound"], "lower_bound_of_higher": lcb_hi, "proved": bool(proved),
+                    "text": text})
+    return out
+
+
+def table(runs: list, num_classes: int) -> str:
+    guess = 1 - 1 / num_classes
+    head = (f"{'schedule':<10} {'cert 0-1':>8} {'method':<15} {'emp':>6} {'MC':>6} {'KL':>7} {'σ_P':>6} "
+            f"{'cert bCE':>8} {'stoch test':>13} {'det test':>13} {'det test-cert':>13} non-vacuous")
+    lines = [head, "-" * len(head)]
+    for r in runs:
+        b, bce = r.best("zero-one"), r.best("bounded-ce")
+        t = r.test
+        lines.append(f"{r.schedule:<10} {b['bound']:>8.4f} {b['method']:<15} {b['empirical']:>6.4f} "
+                     f"{b['mc_term']:>6.4f} "
+                     f"{b['kl']:>7.3g} {r.sigma:>6g} {bce['bound']:>8.4f} "
+                     f"{t['stochastic_balanced_error']:>6.4f}±{t['stochastic_se']:.4f} "
+                     f"{t['deterministic_balanced_error']:>6.4f}±{t['deterministic_se']:.4f} "
+                     f"{t['deterministic_certificate']['bound']:>13.4f} "
+                     f"{'yes' if b['bound'] < guess else 'NO'} (< {guess:.2f})")
+    return "\n".join(lines)
+
+
+def details(r) -> str:
+    """Each method's certificate and δ split for one schedule."""
+    lines = [f"{r.schedule}: D_prior {r.split['n_prior']} / D_cert {r.split['n_cert']} images, D_cert per class "
+             f"{r.split['cert_counts']}; σ_P = {r.sigma:g} chosen from {r.config['sigma_grid']}"]
+    for loss in r.certificates:
+        for m, c in r.certificates[loss].items():
+            ds = c["delta_split"]
+            lines.append(f"  {loss:<10} {m:<15} {c['bound']:.4f} = bound on (empirical {c['empirical']:.4f} + MC "
+                         f"{c['mc_term']:.4f}, KL {c['kl']:.4g}); δ {ds['delta']:g} → /{ds['prior_grid_size']} σ "
+                         f"grid → MC {ds['monte_carlo']:.3g}, PAC-Bayes {ds.get('pac_bayes', ds.get('test_set')):.3g}"
+                         + (f" ({ds['per_class']:.3g} per class)" if "per_class" in ds else "")
+                         + (f" ({ds['per_lambda']:.3g} per λ)" if "per_lambda" in ds else ""))
+    return "\n".join(lines)
+
+
+def make_figure(runs: list, num_classes: int, path: Path) -> None:
+    """Per schedule: the 0-1 certificate as stacked terms beside the measured test errors."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(runs)), 4.5))
+    for i, r in enumerate(runs):
+        b = r.best("zero-one")
+        emp, mc = b["empirical"], b["mc_term"]
+        ax.bar(i - 0.2, emp, width=0.35, color="tab:blue", label="empirical on D_cert" if i == 0 else None)
+        ax.bar(i - 0.2, mc, bottom=emp, width=0.35, color="tab:orange", label="Monte Carlo term" if i == 0 else None)
+        ax.bar(i - 0.2, b["bound"] - emp - mc, bottom=emp + mc, width=0.35, color="tab:green",
+               label="PAC-Bayes (KL, m_j, δ)" if i == 0 else None)
+        t = r.test
+        ax.errorbar(i + 0.12, t["stochastic_balanced_error"], yerr=t["stochastic_se"], fmt="o", color="black",
+                    label="stochastic test error" if i == 0 else None)
+        ax.errorbar(i + 0.24, t["deterministic_balanced_error"], yerr=t["deterministic_se"], fmt="s", color="grey",
+                    label="posterior-mean test error" if i == 0 else None)
+        ax.plot(i + 0.36, t["deterministic_certificate"]["bound"], "v", color="tab:red",
+                label="test-set certificate (posterior mean)" if i == 0 else None)
+    ax.axhline(1 - 1 / num_classes, color="grey", ls="--", lw=1, label="guessing (1 − 1/C)")
+    ax.set_xticks(range(len(runs)), [r.schedule for r in runs])
+    ax.set_ylabel("balanced 0-1 risk")
+    ax.set_ylim(0, 1)
+    ax.set_title("Certified balanced risk (PAC-Bayes, data-dependent prior) vs measured")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def environment() -> dict:
+    import platform
+
+    import numpy
+    import torch
+
+    import ltbound
+    return {"python": platform.python_version(), "numpy": numpy.__version__, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "cpus": sorted(os.sched_getaffinity(0)),
+            "ltbound": ltbound.__version__, "platform": platform.platform()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    check_args(parser, a)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    out = Path(a.out or Path("out") / "certify" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
+    if (out / "results.json").exists():
+        parser.error(f"--out {out} already holds results.json; choose a new folder")
+    cfg = certify_config(a)
+    if a.dry_run:
+        print(f"dry run: {a.dataset}, schedules {', '.join(a.schedules)}; certificate settings "
+              f"{json.dumps(cfg.to_dict())}; would write {out}/results.json, certify.png, runs/")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+
+    from ltbound.records import json_default
+    from ltbound.schedule import default_imbalance
+    from ltbound.train.certify import certify_schedule
+    from ltbound.train.data import load_dataset
+
+    try:
+        imbalance = a.imbalance if a.imbalance is not None else default_imbalance(a.dataset)
+        ds = load_dataset(a.dataset, data_dir=a.data_dir, imbalance=imbalance, split_seed=a.split_seed,
+                          max_test_per_class=a.max_test_per_class)
+        runs = []
+        for i, sched in enumerate(a.schedules, 1):
+            if not a.quiet:
+                print(f"[{i}/{len(a.schedules)}] {sched}: prior on D_prior, posteriors, certificate", flush=True)
+            runs.append(certify_schedule(train_config(a, sched, out / "runs" / sched), ds, cfg, progress=not a.quiet))
+    except ValueError as e:
+        print(f"certify.py: error: {e}", file=sys.stderr)
+        return 2
+    comps = comparisons(runs, a.delta)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    results = {
+        "command": ["python", "experiments/certify.py", *(argv if argv is not None else sys.argv[1:])],
+        "configuration": {**vars(a), "certify": cfg.to_dict()},
+        "dataset": {"name": ds.name, "num_classes": ds.num_classes, "counts": [int(v) for v in ds.counts],
+                    "imbalance": float(ds.imbalance), "n_test": len(ds.test)},
+        "environment": environment(),
+        "timings": {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+                    "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
+        "runs": [r.to_dict() for r in runs],
+        "comparisons": comps,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default) + "\n")
+    make_figure(runs, ds.num_classes, out / "certify.png")
+    print(f"\nCertified balanced risk of the stochastic network, δ = {a.delta:g} per loss "
+          f"({ds.name}, imbalance {ds.imbalance:g}, C = {ds.num_classes})")
+    print(table(runs, ds.num_classes))
+    print("cert = min over {union, pooled-chernoff} x σ grid, each at δ/2 and δ/|grid| (valid at δ); emp, MC, KL: "
+          "its terms; test errors: mean ± standard error on the balanced test set; det test-cert: "
+          "ltbound.evaluate.certified_risk of the posterior mean on the test set")
+    if not a.quiet:
+        for r in runs:
+            print(details(r))
+    for c in comps:
+        print(c["text"])
+    print(f"\nwall time {wall:.1f} s (CPU {cpu:.1f} s); results in {out}/ (results.json, certify.png, runs/)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""docs/certificates.md's digits table is what the committed experiments/results/certify-digits run printed."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results" / "certify-digits" / "results.json"
+DOC = ROOT / "docs" / "certificates.md"
+NAMES = {"IB": "ib", "Switching": "switching", "IB → CB": "ib-cb"}
+
+
+def _doc_rows() -> dict[str, list[str]]:
+    rows = {}
+    for line in DOC.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] in NAMES and len(cells) == 11:
+            rows[NAMES[cells[0]]] = cells[1:]
+    return rows
+
+
+def test_docs_table_matches_the_committed_certify_results():
+    runs = {r["schedule"]: r for r in json.loads(RESULTS.read_text())["runs"]}
+    rows = _doc_rows()
+    assert set(rows) == set(runs) == {"ib", "switching", "ib-cb"}
+    for name, cells in rows.items():
+        r = runs[name]
+        best = min(r["certificates"]["zero-one"].values(), key=lambda c: c["bound"])
+        bce = min(c["bound"] for c in r["certificates"]["bounded-ce"].values())
+        t = r["test"]
+        expected = [f"{best['bound']:.4f}", best["method"], f"{best['empirical']:.4f}", f"{best['mc_term']:.4f}",
+                    None, f"{r['sigma']:g}", f"{bce:.4f}", f"{t['stochastic_balanced_error']:.3f}",
+                    f"{t['deterministic_balanced_error']:.3f}", f"{t['deterministic_certificate']['bound']:.4f}"]
+        for i, (got, want) in enumerate(zip(cells, expected)):
+            if want is not None:
+                assert got == want, (name, i, got, want)
+        assert float(cells[4]) == pytest.approx(best["kl"], rel=0.05, abs=5e-5)
+        assert best["non_vacuous"] and best["bound"] < 0.9
+
+
+def test_docs_ordering_sentence_matches_the_committed_comparison():
+    comps = json.loads(RESULTS.read_text())["comparisons"]
+    sw_ib = next(c for c in comps if {c["lower"], c["higher"]} == {"switching", "ib"})
+    text = DOC.read_text()
+    assert f"{sw_ib['certificate_lower']:.4f}" in text and f"{sw_ib['lower_bound_of_higher']:.4f}" in text
+    assert sw_ib["proved"] is False and re.search(r"not\s+proved", text)
