@@ -426,6 +426,13 @@ def perturbation_losses(record_dirs: list[Path], a: argparse.Namespace, ds=None)
     return mats
 
 
+def theta_label(a: argparse.Namespace) -> str:
+    """Θ̂ in words for the header and the figure ("given" alone says nothing of how it was formed)."""
+    if a.theta == "perturb":
+        return f"final model + {a.k} perturbations (relative radius {a.radius:g})"
+    return "final-stage checkpoints"
+
+
 #: Legend labels of the bound terms (as the table's columns: the Rademacher term is 2·R̂).
 _FIGURE_LABELS = {"rademacher": "2·R̂ (Rademacher)", "monte_carlo": "2·(R̂⁺−R̂) (Monte Carlo)",
                   "residual": "−Q̂_n (residual)"}
@@ -481,7 +488,7 @@ def make_figure(comp, path: Path) -> None:
     names = [_FIGURE_LABELS.get(n, n) for n in term_names] + ["measured test risk"]
     fig.legend(handles, names, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
     axes[0][0].set_ylabel(f"{comp.loss} risk (M = {comp.loss_range:g}); black line = bound")
-    fig.suptitle(f"Bound terms vs measured test risk\n(mean over seeds, delta = {comp.delta:g}, Θ̂ = {comp.theta})")
+    fig.suptitle(f"Bound terms vs measured test risk\n(mean over seeds, delta = {comp.delta:g}, Θ̂ = {comp.theta_words})")
     legend_height = (0.35 * legend_rows + 0.1) / (4.6 + 0.3 * legend_rows)   # figure fraction
     fig.tight_layout(rect=(0, legend_height, 1, 0.93))
     fig.savefig(path, dpi=110)
@@ -534,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
         comp = compare(record_dirs, loss=a.loss, cap=a.cap, theta="given" if losses is not None else "checkpoints",
                        losses=losses, theta_index=0 if losses is not None else None, delta=a.delta,
                        num_draws=a.num_draws, mc_std_error=a.mc_error, seed=0,
-                       mc_delta_fraction=a.mc_delta_fraction, allow_incomplete=a.allow_incomplete)
+                       mc_delta_fraction=a.mc_delta_fraction, allow_incomplete=a.allow_incomplete,
+                       theta_label=theta_label(a))
     except ValueError as e:  # RecordError (damaged, incomplete or duplicate records), bad data, other splits, ...
         # one clear line, status 2; the library names arguments, this CLI names its flags
         msg = str(e)

@@ -2,12 +2,24 @@
 
 Every public function of ltbound calls these first, so that bad input fails with a
 ``ValueError`` that names the argument, what it got and what it needs, instead of a
-silent wrong number or a traceback from inside numpy. Internals then trust their inputs.
+silent wrong number or a traceback from inside numpy.
+
+The contract (scikit-learn's): a public function checks each argument once, then calls
+private cores (``_name``, beside the public function) that trust their inputs and never
+check again; a public function does not call another public function, whose checks would
+run a second time. ``tests/test_validation_once.py`` counts the checks of one call.
+
+Scalars: Python and NumPy real numbers are accepted and give the same float; bools,
+complex numbers (NumPy's too, whose float() silently drops the imaginary part), strings
+and integers beyond the float64 range are refused. Integers have documented maxima
+(:data:`MAX_INT`, :data:`MAX_CLASSES`, :data:`MAX_SEED`) so that a stray huge value fails
+here instead of overflowing, hanging or allocating terabytes further in.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -31,19 +43,42 @@ def real_array(x: Any) -> np.ndarray | None:
     return arr.astype(np.float64)
 
 
+def _is_real_scalar(value: Any) -> bool:
+    """A real number: int, float, NumPy integer/floating, or another numbers.Real (Fraction).
+
+    Refused: bool (True is not a number of samples or a probability), complex (float() of a
+    NumPy complex silently drops the imaginary part), strings (float("0.05") would parse), and
+    0-d arrays of those kinds.
+    """
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "iuf"
+    if isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating)):
+        return False
+    return isinstance(value, (numbers.Real, np.integer, np.floating))
+
+
 def check_finite_scalar(value: Any, name: str, *, low: float | None = None,
                         high: float | None = None, low_open: bool = False,
                         high_open: bool = False) -> float:
     """Return ``value`` as a float after checking it is a finite real in the given range.
 
-    ``low``/``high`` are inclusive unless ``low_open``/``high_open``.
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``. Python and NumPy real
+    scalars give the same float; bools, complex numbers (NumPy's too), strings and integers
+    beyond the float64 range are refused with a ValueError naming ``name``.
     """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {_describe(value)}") from None
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a real number, got the boolean {value!r}")
+    if not _is_real_scalar(value):
+        kind = " (complex: pass the real part only if the imaginary part is truly 0)" \
+            if np.iscomplexobj(value) else ""
+        raise ValueError(f"{name} must be a real number, got {_describe(value)}{kind}")
+    try:
+        v = float(value)
+    except OverflowError:       # a Python int beyond 1.8e308
+        raise ValueError(f"{name} must be finite, got an integer of {len(str(abs(int(value))))} digits "
+                         "(beyond the float64 range)") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {_describe(value)}") from None
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v!r}")
     if low is not None and (v < low or (low_open and v == low)):
@@ -64,8 +99,18 @@ def check_delta(delta: Any, name: str = "delta") -> float:
     return check_finite_scalar(delta, name, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
-def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """An integer >= ``minimum`` (bools and non-integral floats are refused)."""
+#: Largest integer a count-like argument (num_draws, num_bootstrap, n, ...) may take unless
+#: its checker says otherwise: sample counts are int64 everywhere (and below 2**62 in check_counts).
+MAX_INT = 2 ** 62
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None,
+                       why: str = "") -> int:
+    """An integer in [``minimum``, ``maximum``] (bools and non-integral floats are refused).
+
+    ``maximum`` defaults to :data:`MAX_INT`; ``why`` (a clause) says why an argument has a
+    smaller maximum, e.g. the run time it would take.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
@@ -73,7 +118,22 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if int(value) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {int(value)}")
+    top = MAX_INT if maximum is None else maximum
+    if int(value) > top:
+        shown = f"{int(value)}" if int(value) < 10 ** 30 else f"an integer of {len(str(int(value)))} digits"
+        raise ValueError(f"{name} must be at most {top:_}{why}, got {shown}")
     return int(value)
+
+
+#: Largest number of classes (and largest class label + 1): per-class arrays are allocated
+#: with one entry per class, so a stray label of 2**40 would ask for terabytes.
+MAX_CLASSES = 2 ** 24
+
+
+def check_num_classes(value: Any, name: str = "num_classes", *, minimum: int = 1) -> int:
+    """C, the number of classes: an integer in [``minimum``, :data:`MAX_CLASSES`]."""
+    return check_positive_int(value, name, minimum=minimum, maximum=MAX_CLASSES,
+                              why=" (one entry per class is allocated)")
 
 
 def check_counts(counts: Any, name: str = "counts", *, allow_zero: bool = False) -> np.ndarray:
@@ -158,6 +218,15 @@ def check_loss_magnitude(arr: np.ndarray, name: str = "losses", offset: int = 0)
                          "term scales with them)")
 
 
+def check_m(loss_range: Any, name: str = "loss_range") -> float:
+    """M, the range of a bounded loss: a finite float in (0, :data:`MAX_LOSS`].
+
+    The one check of M (the bounds and the confidence terms call it); above MAX_LOSS the
+    confidence terms M·sqrt(ln(1/δ)/2)·... overflow float64.
+    """
+    return check_finite_scalar(loss_range, name, low=0.0, low_open=True, high=MAX_LOSS)
+
+
 def _first_bad(arr: np.ndarray) -> str:
     bad = ~np.isfinite(arr) | (arr != np.round(arr))
     return repr(float(arr.flat[int(np.flatnonzero(bad.ravel())[0])])) if bad.any() else "whole numbers"
@@ -176,6 +245,9 @@ def check_labels(labels: Any, num_classes: int | None = None, name: str = "label
         if np.any(np.abs(arr) > 2.0 ** 62):
             raise ValueError(f"{name} must hold class indices, got {float(arr[np.argmax(np.abs(arr))])!r}")
     arr = arr.astype(np.int64)
+    if num_classes is None and arr.max() >= MAX_CLASSES:
+        raise ValueError(f"{name} must be class indices below {MAX_CLASSES:_} (one entry per class is "
+                         f"allocated), found {int(arr.max())}; relabel the classes 0..C-1")
     if num_classes is not None:
         if arr.min() < 0 or arr.max() >= num_classes:
             bad = arr[(arr < 0) | (arr >= num_classes)]
@@ -209,17 +281,39 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
                          "they must describe the same samples in the same order")
 
 
-def check_seed(seed: Any, name: str = "seed") -> tuple[np.random.Generator, int | None]:
-    """A seed: a non-negative int, or a numpy Generator used as it is.
+#: Largest accepted integer seed: torch.Generator.manual_seed takes seeds below 2**64, and a
+#: seed recorded in a run record must fit an unsigned 64-bit integer.
+MAX_SEED = 2 ** 64 - 1
 
-    Returns ``(generator, seed_value)``; ``seed_value`` is None for a Generator, so results
-    can record the integer seed that reproduces them when there is one.
+
+def check_seed(seed: Any, name: str = "seed", *, maximum: int = MAX_SEED, _or: str = "") -> int:
+    """The one seed checker: an explicit integer seed in [0, ``maximum``].
+
+    Python and NumPy integers are accepted; bools, floats (3.0 is not a seed), None (no
+    implicit entropy: the standards require an explicit seed) and negative numbers are refused.
+    ``maximum`` is lower where a consumer needs it (2**32 − 1 for numpy's RandomState).
+    Use :func:`check_random_state` where a numpy Generator is also accepted.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= int(seed) <= maximum:
+        top = "2**64 - 1" if maximum == MAX_SEED else ("2**32 - 1" if maximum == 2 ** 32 - 1 else f"{maximum}")
+        shown = repr(seed) if not isinstance(seed, (int, np.integer)) or abs(int(seed)) < 10 ** 30 \
+            else f"an integer of {len(str(int(seed)))} digits"
+        raise ValueError(f"{name} must be {_or}an integer >= 0 and <= {top} (an explicit seed), got {shown}")
+    return int(seed)
+
+
+def check_random_state(seed: Any, name: str = "seed") -> tuple[np.random.Generator, int | None]:
+    """A seed or a numpy Generator, as the Generator to draw from (scikit-learn's check_random_state).
+
+    Returns ``(generator, seed_value)``; ``seed_value`` is None for a Generator (used as it
+    is, its state advancing), so results can record the integer seed that reproduces them
+    when there is one. Integers are checked by :func:`check_seed`.
     """
     if isinstance(seed, np.random.Generator):
         return seed, None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{name} must be a non-negative int or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed)), int(seed)
+    s = check_seed(seed, name, _or="a numpy Generator or ")
+    return np.random.default_rng(s), s
 
 
 def check_theta_index(theta_index: Any, num_rows: int) -> int:

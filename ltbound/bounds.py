@@ -59,14 +59,16 @@ from typing import Any
 import numpy as np
 
 from ._table import format_table
-from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels,
-                          check_losses, check_positive_int, check_probability_vector,
-                          check_same_length, check_seed, check_theta_index)
-from .confidence import confidence_ratio, confidence_term, confidence_term_ib
-from .objectives import standard_objective, weighted_objective
-from .rademacher import RademacherEstimate, draws_for_std_error, rademacher_monte_carlo
-from .residual import ResidualEstimate, q_residual
-from .sampling import parse_sampler, sampling_distribution
+from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels, check_losses, check_m,
+                          check_num_classes, check_positive_int, check_probability_vector, check_random_state,
+                          check_same_length, check_theta_index)
+from .confidence import _ib_term, _ratio, _term
+from .objectives import _sample_weights, _standard, _weighted
+from .rademacher import (RademacherEstimate, _chunk_columns, _draw_variance, _draws_for_variance,
+                         _monte_carlo, _MAX_AUTO_DRAWS, check_num_draws)
+from .residual import MAX_BOOTSTRAP, ResidualEstimate, _q_residual
+from .sampling import _distribution, parse_sampler
+from .theorem1 import theorem1_condition
 
 __all__ = ["BoundTerm", "BoundResult", "BoundReport", "ib_bound", "sampling_bound",
            "target_bound", "estimate_bounds", "check_loss_range"]
@@ -223,6 +225,14 @@ class BoundResult:
         rows.append(("total", "", "", f"{self.total:+.6f}", ""))
         lines = [head, format_table(rows[1:], rows[0], align="lllr", indent="  ", rstrip=True,
                                     rule_before=(len(rows) - 2,))]
+        if self.rademacher.value < 0:
+            # E_ξ max_θ Σ w ξ L(θ) >= max_θ E_ξ Σ w ξ L(θ) = 0, so only the estimate can be negative
+            rad = self.rademacher
+            lines.append(f"  2·R̂ = {2 * rad.value:+.6f} ± {2 * rad.std_error:.2g} is a Monte "
+                         f"Carlo mean of {self.rademacher.num_draws} sign draws, below 0 by sampling error "
+                         f"({_negative_estimate(self.rademacher)}); the exact 2·R̂ is >= 0 (a max over Θ̂ of "
+                         "zero-mean sums), and the total uses R̂⁺ = R̂ + the monte_carlo term, so it is the "
+                         "same whatever the sign")
         if self.condition is not None:
             lines.append(f"  Theorem 1 condition Q̂_n + L^s(θ) − L(θ) = {self.condition:+.6f} (<= 0 always)")
         verdict = "yes" if self.certificate else (
@@ -250,6 +260,11 @@ class BoundReport:
         Theorem 1's Q̂_n + L^s(θ) − L(θ) at θ (<= 0).
     confidence_ratio : float
         sqrt(n Σ_j p_j²/n_j) >= 1: Eq. 7's confidence term over Eq. 6's.
+    data_checks : dict or None
+        What :func:`ltbound.bounds_for_model` checked about the data that gave the losses
+        (samples read vs the data set's length, C and where it came from, whether a re-read
+        index gave the same image, or that this was not checked) and Θ̂'s description;
+        None when the losses were given (:func:`estimate_bounds`).
     """
 
     ib: BoundResult
@@ -257,6 +272,7 @@ class BoundReport:
     target: BoundResult
     condition: float
     confidence_ratio: float
+    data_checks: dict | None = None
 
     @property
     def theta_index(self) -> int:
@@ -270,18 +286,25 @@ class BoundReport:
 
     def to_dict(self) -> dict:
         """JSON-safe dict of the three bounds and the two comparisons."""
-        return {"ib": self.ib.to_dict(), "sampling": self.sampling.to_dict(),
-                "target": self.target.to_dict(), "condition": _json_float(self.condition),
-                "confidence_ratio": float(self.confidence_ratio)}
+        d = {"ib": self.ib.to_dict(), "sampling": self.sampling.to_dict(),
+             "target": self.target.to_dict(), "condition": _json_float(self.condition),
+             "confidence_ratio": float(self.confidence_ratio)}
+        if self.data_checks is not None:
+            d["data_checks"] = dict(self.data_checks)
+        return d
 
     def table(self) -> str:
         """The three tables and the two comparisons, as text."""
         diff = self.sampling.total - self.ib.total
-        return "\n\n".join([
+        blocks = [
             self.ib.table(), self.sampling.table(), self.target.table(),
             (f"Eq. 7 − Eq. 6 = {diff:+.6f} (same risk; >= 0 with the empirical Q̂_n)\n"
              f"Theorem 1 condition Q̂_n + L^s − L = {self.condition:+.6f}\n"
-             f"confidence ratio sqrt(n Σ p²/n_j) = {self.confidence_ratio:.4f}")])
+             f"confidence ratio sqrt(n Σ p²/n_j) = {self.confidence_ratio:.4f}")]
+        if self.data_checks is not None:
+            blocks.append("Data the losses came from:\n" + "\n".join(
+                f"  {k.replace('_', ' ')}: {v}" for k, v in self.data_checks.items()))
+        return "\n\n".join(blocks)
 
     __str__ = table
 
@@ -318,7 +341,11 @@ def check_loss_range(losses: Any, loss_range: float | None, empirical_range: boo
     """
     if not isinstance(empirical_range, (bool, np.bool_)):
         raise ValueError(f"empirical_range must be True or False, got {empirical_range!r}")
-    lo, hi = _loss_extremes(losses)
+    return _loss_range(*_loss_extremes(losses), loss_range, empirical_range)
+
+
+def _loss_range(lo: float, hi: float, loss_range: Any, empirical_range: bool) -> tuple[float, str]:
+    """M and its source from the extremes of checked losses (the one check of ``loss_range``)."""
     if loss_range is None:
         if not empirical_range:
             raise ValueError("loss_range must be given: M with every loss in [0, M] (0-1 loss: 1.0; "
@@ -332,7 +359,7 @@ def check_loss_range(losses: Any, loss_range: float | None, empirical_range: boo
     if empirical_range:
         raise ValueError(f"loss_range={loss_range!r} and empirical_range=True both given; pass "
                          "loss_range=None to use the observed range, or empirical_range=False")
-    m = check_finite_scalar(loss_range, "loss_range", low=0.0, low_open=True)
+    m = check_m(loss_range)
     if hi > m:
         raise ValueError(f"losses reach {hi:.6g} but loss_range is {m:g}: the bounds need every loss in "
                          f"[0, loss_range]; clip cross-entropy at the cap (np.minimum(losses, cap)) "
@@ -341,7 +368,11 @@ def check_loss_range(losses: Any, loss_range: float | None, empirical_range: boo
 
 
 def _loss_extremes(losses: Any) -> tuple[float, float]:
-    """(min, max) of validated losses; memmaps are scanned in row blocks and checked there."""
+    """(min, max) of the losses, checking them on the way (once: callers pass them unchecked).
+
+    A memmap is scanned in row blocks, each block checked as it is read, so it is never
+    loaded whole; every later pass over it trusts this scan.
+    """
     if isinstance(losses, np.memmap):
         mat = check_losses(losses)                     # shape checks only for a memmap
         mat2 = mat.reshape(1, -1) if mat.ndim == 1 else mat
@@ -353,6 +384,14 @@ def _loss_extremes(losses: Any) -> tuple[float, float]:
         return lo, hi
     arr = check_losses(losses)
     return float(arr.min()), float(arr.max())
+
+
+def _checked_losses(losses: Any) -> tuple[Any, float, float]:
+    """(losses, min, max): an in-memory array checked once (a memmap is kept and scanned)."""
+    if isinstance(losses, np.memmap):
+        return losses, *_loss_extremes(losses)
+    arr = check_losses(losses)
+    return arr, float(arr.min()), float(arr.max())
 
 
 @dataclass(frozen=True)
@@ -367,9 +406,15 @@ class _Problem:
     delta_split: dict
     theta_index: int
     num_draws: int | None       # None: chosen per Rademacher estimate from mc_std_error
-    seed: Any
+    generator: np.random.Generator | None     # the caller's Generator (None: an int seed)
+    seed: int | None                          # the int seed (None: a Generator)
     theta_fixed: bool = False
     mc_std_error: float | None = None
+
+    def rng(self) -> np.random.Generator:
+        """The stream of one consumer (sign draws, bootstrap): a fresh Generator from an int
+        seed for each, or the caller's Generator, shared and advancing, as documented."""
+        return self.generator if self.seed is None else np.random.default_rng(self.seed)
 
     @property
     def n(self) -> int:
@@ -390,11 +435,12 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     """Validate the shared inputs. ``class_vectors`` maps argument names to the per-class
     arguments (p, π); given as arrays and without ``num_classes``, their length is C, so a
     class absent from the labels is reported as empty, and a label beyond them as such."""
-    if not isinstance(losses, np.memmap):
-        losses = check_losses(losses)
-    m, source = check_loss_range(losses, loss_range, empirical_range)
+    if not isinstance(empirical_range, (bool, np.bool_)):
+        raise ValueError(f"empirical_range must be True or False, got {empirical_range!r}")
+    losses, lo, hi = _checked_losses(losses)
+    m, source = _loss_range(lo, hi, loss_range, empirical_range)
     mat = losses.reshape(1, -1) if losses.ndim == 1 else losses
-    c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
+    c = None if num_classes is None else check_num_classes(num_classes)
     y = check_labels(labels, c)
     check_same_length(mat, y, "losses", "labels")
     if c is None:
@@ -417,9 +463,9 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
                          "mc_std_error chooses the number of sign draws")
     if num_draws is None and mc_std_error is None:
         num_draws = DEFAULT_DRAWS
-    b = None if num_draws is None else check_positive_int(num_draws, "num_draws")
+    b = None if num_draws is None else check_num_draws(num_draws)
     eps = None if mc_std_error is None else check_finite_scalar(mc_std_error, "mc_std_error", low=0.0, low_open=True)
-    check_seed(seed)        # validated here, used by the Rademacher and bootstrap draws
+    generator, seed_value = check_random_state(seed)
     if (1.0 - f) * d == 0 or f * d == 0:
         raise ValueError(f"delta = {d!r} split by mc_delta_fraction = {f!r} gives a part that rounds to 0 "
                          "(no finite bound); use a larger delta or a fraction nearer 0.5")
@@ -431,7 +477,8 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
         split = {"mcdiarmid": 0.5 * (1.0 - f) * d, "rademacher_concentration": 0.5 * (1.0 - f) * d,
                  "monte_carlo": f * d}
     return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
-                    delta_split=split, theta_index=ti, num_draws=b, seed=seed,
+                    delta_split=split, theta_index=ti, num_draws=b,
+                    generator=None if seed_value is not None else generator, seed=seed_value,
                     theta_fixed=bool(theta_fixed), mc_std_error=eps)
 
 
@@ -440,16 +487,16 @@ def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndar
     if isinstance(p, str):
         q, canonical = parse_sampler(p, name)
         label = f"q = {q:g}" if canonical.startswith("q=") else f"{canonical} (q = {q:g})"
-        return sampling_distribution(counts, q), label
+        return _distribution(counts, q), label
     if isinstance(p, (bool, np.bool_)):
         raise ValueError(f"{name} must be a probability vector, a sampler name or a real q, got {p!r}")
     if np.ndim(p) == 0:
         try:
-            q = parse_sampler(float(p), name)[0]
-        except (TypeError, ValueError):
+            q = check_finite_scalar(p, name)
+        except ValueError:
             raise ValueError(f"{name} as a number is the exponent q of Eq. 1 and must be a finite real, "
                              f"got {p!r}") from None
-        return sampling_distribution(counts, q), f"q = {q:g}"
+        return _distribution(counts, q), f"q = {q:g}"
     pv = check_probability_vector(p, name, size=counts.size)
     return pv, "given p"
 
@@ -457,19 +504,29 @@ def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndar
 # ----------------------------------------------------------------------------- terms
 
 def _rademacher(prob: _Problem, weights: np.ndarray | None) -> RademacherEstimate:
+    # The losses were checked (a memmap scanned) by _problem: the core does not check again.
+    w_abs = np.full(prob.n, 1.0 / prob.n) if weights is None else np.abs(weights)
     b = prob.num_draws
     if b is None:
         # mc_std_error is the wanted error of the term 2·R̂, so R̂ itself needs half of it; never
         # fewer draws than the default, which keeps the rigorous Monte Carlo term and the
         # standard error's own estimate steady where very few draws would meet the error.
-        try:
-            b = max(DEFAULT_DRAWS, draws_for_std_error(prob.losses, prob.mc_std_error / 2.0, weights))
-        except ValueError as exc:           # too many draws: name this function's argument
-            need = str(exc).split(" would need ", 1)[-1].split(";", 1)[0]
-            raise ValueError(f"mc_std_error = {prob.mc_std_error:g} (of 2·R̂) would need {need}; ask for a larger "
-                             "mc_std_error, or pass num_draws") from None
-    return rademacher_monte_carlo(prob.losses, weights=weights, num_draws=b,
-                                  seed=prob.seed, delta=prob.delta_split["monte_carlo"])
+        v = _draw_variance(prob.losses, w_abs, False)
+        need = _draws_for_variance(v, prob.mc_std_error / 2.0)
+        if need is None:
+            raise ValueError(f"mc_std_error = {prob.mc_std_error:g} (of 2·R̂) would need "
+                             f"{v / (prob.mc_std_error / 2.0) ** 2:.3g} sign draws for these losses (more than "
+                             f"{_MAX_AUTO_DRAWS:,}); ask for a larger mc_std_error, or pass num_draws")
+        b = max(DEFAULT_DRAWS, need)
+    return _monte_carlo(prob.losses, w_abs, b, prob.rng(), prob.seed,
+                        prob.delta_split["monte_carlo"], _chunk_columns(prob.losses, None), False)
+
+
+def _negative_estimate(rad: RademacherEstimate) -> str:
+    """How far below 0 a Monte Carlo R̂ lies, in its standard errors."""
+    if rad.std_error > 0 and math.isfinite(rad.std_error):
+        return f"{rad.value / rad.std_error:+.1f} standard errors"
+    return "no standard error: one draw"
 
 
 def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str,
@@ -488,6 +545,10 @@ def _rademacher_terms(rad: RademacherEstimate, eq: str, symbol: str, what: str,
                     "with the monte_carlo term a rigorous upper bound on 2 R̂_D(Θ̂) — rigorous only if Θ̂ "
                     "was fixed before D was drawn (theta_fixed=True is the caller's assertion)" if fixed else
                     "an estimate of R_n(Θ), which takes E_D and sup over Θ (Eq. 5)"))
+    if rad.value < 0:
+        rad_note += (f"; below 0 by Monte Carlo error ({_negative_estimate(rad)}): the exact value is >= 0, "
+                     f"the mean of {rad.num_draws} draws is unbiased and can fall below it, and the total "
+                     f"uses value + monte_carlo = {symbol}⁺, which does not depend on that sign")
     terms = [
         BoundTerm("rademacher", f"2·{symbol}", 2.0 * rad.value, "rigorous" if fixed else "estimate", eq,
                   2.0 * rad.std_error, rad_note),
@@ -528,13 +589,13 @@ def _m_note(prob: _Problem) -> str:
 
 def _ib(prob: _Problem, rad: RademacherEstimate) -> BoundResult:
     d_mcd = prob.delta_split["mcdiarmid"]
-    objective = float(standard_objective(prob.row()))                      # Eq. 3, R(θ) = 0
+    objective = float(_standard(prob.row()))                               # Eq. 3, R(θ) = 0
     terms = [
         BoundTerm("objective", "L^s(θ)", objective, "rigorous", "Eq. 3",
                   None, "mean training loss of θ (the IB objective, regulariser excluded)"),
         *_rademacher_terms(rad, "Eq. 6", "R̂_n(Θ̂)", "(1/n) Σ_i ξ_i L_i(θ)", prob, 1.0 / prob.n),
         BoundTerm("confidence", "M·sqrt(ln(1/δ)/(2n))",
-                  confidence_term_ib(prob.n, prob.loss_range, d_mcd), "rigorous", "Eq. 6", None,
+                  _ib_term(prob.n, prob.loss_range, d_mcd), "rigorous", "Eq. 6", None,
                   f"McDiarmid over D at δ = {d_mcd:g}, bounded differences M/n" + _m_note(prob)),
     ]
     return _result("IB bound", "Eq. 6", RISK_TRAINING_PRIOR, terms, prob, rad=rad)
@@ -543,11 +604,12 @@ def _ib(prob: _Problem, rad: RademacherEstimate) -> BoundResult:
 def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: str,
               num_bootstrap: int) -> BoundResult:
     d_mcd = prob.delta_split["mcdiarmid"]
-    objective = float(weighted_objective(prob.row(), prob.labels, pv))     # Eq. 4, R(θ) = 0
-    res = q_residual(prob.losses, prob.labels, pv, num_bootstrap=num_bootstrap, seed=prob.seed)
+    objective = float(_weighted(prob.row(), _sample_weights(prob.labels, pv, prob.counts)))  # Eq. 4, R = 0
+    res = _q_residual(np.asarray(prob.losses).astype(np.float64, copy=False), prob.labels, pv, prob.counts,
+                      num_bootstrap, prob.rng(), 0.95)
     err = None if res.ci_low is None else 0.5 * (res.ci_high - res.ci_low)
     # Theorem 1's condition from the same per-row g that gave Q̂_n, so its sign is exact.
-    condition = float(res.value - res.per_param[prob.theta_index])
+    condition = float(theorem1_condition(res.per_param, prob.theta_index))
     terms = [
         BoundTerm("objective", "L(θ)", objective, "rigorous", "Eq. 4", None,
                   f"class-weighted training loss of θ, weights p_j/n_j with p = {label}"),
@@ -557,7 +619,7 @@ def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: st
                   "Eq. 18 takes E_D of an infimum over Θ, one D gives an estimate"
                   + ("" if err is None else f" (error: half-width of a {res.level:g} within-class bootstrap interval)")),
         BoundTerm("confidence", "M·sqrt(Σp²/n)·sqrt(ln(1/δ)/2)",
-                  confidence_term(prob.counts, pv, prob.loss_range, d_mcd), "rigorous", "Eq. 7", None,
+                  _term(prob.counts, pv, prob.loss_range, d_mcd), "rigorous", "Eq. 7", None,
                   f"McDiarmid over D at δ = {d_mcd:g}, bounded differences p_j M/n_j (Eq. 15, 16)"
                   + _m_note(prob)),
     ]
@@ -567,14 +629,14 @@ def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: st
 
 def _target(prob: _Problem, rad: RademacherEstimate, pi: np.ndarray, label: str) -> BoundResult:
     d_mcd = prob.delta_split["mcdiarmid"]
-    objective = float(weighted_objective(prob.row(), prob.labels, pi))     # L_π: Eq. 4 with p = π
+    objective = float(_weighted(prob.row(), _sample_weights(prob.labels, pi, prob.counts)))  # L_π: Eq. 4, p = π
     terms = [
         BoundTerm("objective", "L_π(θ)", objective, "rigorous", "target prior", None,
                   f"training loss of θ reweighted to the target prior ({label}): Σ_j π_j/n_j Σ_i L_ji"),
         *_rademacher_terms(rad, "target prior", "R̂_w(Θ̂)", "Σ_i ξ_i (π_j/n_j) L_i(θ)", prob,
                            float(np.sum(pi ** 2 / prob.counts))),
         BoundTerm("confidence", "M·sqrt(Σπ²/n)·sqrt(ln(1/δ)/2)",
-                  confidence_term(prob.counts, pi, prob.loss_range, d_mcd), "rigorous", "target prior",
+                  _term(prob.counts, pi, prob.loss_range, d_mcd), "rigorous", "target prior",
                   None, f"McDiarmid over D at δ = {d_mcd:g}, bounded differences π_j M/n_j" + _m_note(prob)),
     ]
     risk = (f"R_π(θ) = Σ_j π_j E[ℓ | y = j], the risk under the target class prior ({label})")
@@ -592,7 +654,8 @@ def _target_prior(target_prior: Any, counts: np.ndarray) -> tuple[np.ndarray, st
 
 
 def _num_bootstrap(num_bootstrap: Any) -> int:
-    return check_positive_int(num_bootstrap, "num_bootstrap", minimum=0)
+    return check_positive_int(num_bootstrap, "num_bootstrap", minimum=0, maximum=MAX_BOOTSTRAP,
+                              why=" (each replicate is a pass over the losses)")
 
 
 # ----------------------------------------------------------------------------- public
@@ -626,8 +689,8 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
         :func:`ltbound.train.theta.perturbation_loss_matrix` puts the model in row 0 and a
         run's checkpoints put the final model last. ``None`` with one row means that row.
     num_draws : int, optional
-        Rademacher sign draws (Monte Carlo, Eq. 5); default 1000 (:data:`DEFAULT_DRAWS`) unless
-        ``mc_std_error`` is given.
+        Rademacher sign draws (Monte Carlo, Eq. 5), at most 10^7; default 1000
+        (:data:`DEFAULT_DRAWS`) unless ``mc_std_error`` is given.
     mc_std_error : float, optional
         The wanted Monte Carlo standard error of the term 2·R̂ (loss units): each Rademacher
         estimate then takes the number of sign draws that guarantees it for its loss matrix
@@ -677,7 +740,7 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
         Class weights: a probability vector, a sampler name ('IB', 'SQRT', 'CB', 'CR') or
         the exponent q of Eq. 1.
     num_bootstrap : int
-        Within-class bootstrap replicates for the error of −Q̂_n (0: none).
+        Within-class bootstrap replicates for the error of −Q̂_n (0: none; at most 10^7).
     Other parameters
         As :func:`ib_bound`.
 
@@ -795,4 +858,4 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     sampling = _sampling(prob, rad, pv, label, nb)
     tgt = _target(prob, _rademacher(prob, (pi / prob.counts)[prob.labels]), pi, pi_label)
     return BoundReport(ib=ib, sampling=sampling, target=tgt, condition=float(sampling.condition),
-                       confidence_ratio=confidence_ratio(prob.counts, pv))
+                       confidence_ratio=_ratio(prob.counts, pv))

@@ -109,12 +109,19 @@ class Comparison:
     summary: dict = field(default_factory=dict)   # label -> metric -> {"mean", "std", "values"}
     orderings: dict = field(default_factory=dict) # which bounds rank the schedules as test accuracy does
     coverage: dict = field(default_factory=dict)  # label -> bound -> per-run bound_coverage and counts
+    theta_label: str = ""       # how Θ̂ was formed, in words (header, figure); "" = ``theta``
+
+    @property
+    def theta_words(self) -> str:
+        """Θ̂ as the header and the figure name it: ``theta_label`` if given, else ``theta``."""
+        return self.theta_label or self.theta
 
     def labels(self) -> list[str]:
         return list(self.summary)
 
     def to_dict(self) -> dict:
         return {"loss": self.loss, "loss_range": self.loss_range, "delta": self.delta, "theta": self.theta,
+                "theta_label": self.theta_words,
                 "runs": [r.to_dict() for r in self.runs], "summary": self.summary,
                 "orderings": self.orderings, "coverage": self.coverage}
 
@@ -271,7 +278,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
             theta_index: int | None = None, delta: float = 0.05,
             num_draws: int | None = None, seed: int = 0, num_bootstrap: int = 200,
             mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
-            allow_duplicates: bool = False, mc_std_error: float | None = None) -> Comparison:
+            allow_duplicates: bool = False, theta_label: str | None = None,
+            mc_std_error: float | None = None) -> Comparison:
     """Bounds of Eq. 6, Eq. 7 and the balanced-risk bound for each run record, aggregated per schedule.
 
     Parameters
@@ -311,6 +319,9 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         with identical per-sample results (a copy with its seed relabelled), each of which would
         count one run as two seeds; without it they raise RecordError. Records of different
         splits (data set, imbalance, split seed or split hash) are always refused.
+    theta_label : str, optional
+        How Θ̂ was formed, in words, for the header and the figure (e.g. "final model + 16
+        perturbations (relative radius 0.01)" with ``theta='given'``); default ``theta``.
 
     Returns
     -------
@@ -323,6 +334,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     loss, cap = check_loss(loss, cap, allowed=LOSSES)
     if theta not in THETAS:
         raise ValueError(f"theta must be one of {THETAS}, got {theta!r}")
+    if theta_label is not None and (not isinstance(theta_label, str) or not theta_label.strip()):
+        raise ValueError(f"theta_label must be a non-empty string (how Θ̂ was formed, in words), got {theta_label!r}")
     delta = check_delta(delta)
     if num_draws is not None and mc_std_error is not None:
         raise ValueError(f"pass num_draws ({num_draws!r}) or mc_std_error ({mc_std_error!r}), not both: "
@@ -356,4 +369,4 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     summary = {lb: {k: _agg([m[k] for m in ms]) for k in ms[0]} for lb, ms in per_label.items()}
     return Comparison(runs=runs, loss=loss, loss_range=1.0 if cap is None else cap,
                       delta=delta, theta=theta, summary=summary, orderings=_orderings(summary, runs, alpha=delta),
-                      coverage=_coverage(runs, delta))
+                      coverage=_coverage(runs, delta), theta_label=theta_label or "")

@@ -22,9 +22,10 @@ def format_comparison(comp) -> str:
     mark = {t.name: ("*" if t.kind == "estimate" else "") for res in (first_run.ib, first_run.sampling, first_run.target)
             for t in res.terms}
     split = first_run.ib.delta_split
+    theta = getattr(comp, "theta_words", comp.theta)      # how Θ̂ was formed, in words, when given
     header = (f"loss: {comp.loss} (M = {comp.loss_range:g}), delta = {comp.delta:g} per bound, split "
               f"McDiarmid {split['mcdiarmid']:g} (confidence terms) + Monte Carlo {split['monte_carlo']:g} "
-              f"(sign draws), Θ̂ = {comp.theta}; mean ± std over seeds; * = estimate, others rigorous; "
+              f"(sign draws), Θ̂ = {theta}; mean ± std over seeds; * = estimate, others rigorous; "
               f"acc interval: test-set {1 - comp.delta:g} interval (mean of its ends over seeds); certified: "
               f"rigorous test-set bound on the balanced 0-1 error at delta {comp.delta:g}")
     # The Monte Carlo error of every 2·R̂ in the tables, once: the draws and the largest standard error.
@@ -105,10 +106,18 @@ def format_comparison(comp) -> str:
             tail = "" if risk is None else (f"; test risk {_difference(risk)} -> "
                                             f"{ {1: 'lower', -1: 'higher', 0: 'tied'}[risk['relation']] }")
             lines.append(f"  {name}: {_difference(pr)} -> {rel}{tail}")
+    negative = [f"{key} for {lb}" for lb, per in s.items() for key in ("eq6", "eq7", "target")
+                if (per.get(f"{key}_rademacher") or {}).get("mean") is not None
+                and per[f"{key}_rademacher"]["mean"] <= -5e-5]
+    if negative:
+        # E_ξ max_θ Σ w ξ L(θ) >= max_θ E_ξ Σ w ξ L(θ) = 0: only the Monte Carlo mean can go below 0
+        lines.append("2·R̂ below 0 (" + ", ".join(negative) + "): a Monte Carlo mean of sign draws, unbiased for a "
+                     "quantity that is >= 0, so below 0 by sampling error; the totals use R̂⁺ = R̂ + the Monte Carlo "
+                     "term, which that sign does not change")
     below = [(lb, key) for lb, per in comp.coverage.items() for key, e in per.items() if e["BELOW"]]
     if below:
         lines.append("Bound below the measured test risk beyond its error (so not a bound for that model; "
-                     f"R̂ over {'the final-stage checkpoints' if comp.theta == 'checkpoints' else 'the given Θ̂'} "
+                     f"R̂ over {'the final-stage checkpoints' if comp.theta == 'checkpoints' else theta} "
                      "misses the generalization gap): "
                      + ", ".join(f"{key} for {lb}" for lb, key in below))
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)

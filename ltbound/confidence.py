@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_counts, check_delta, check_finite_scalar, check_positive_int,
-                          check_probability_vector)
+from ._validation import check_counts, check_delta, check_m, check_positive_int, check_probability_vector
 
 __all__ = ["confidence_term_ib", "confidence_term", "confidence_ratio"]
 
 
 def _loss_range(loss_range: Any) -> float:
-    return check_finite_scalar(loss_range, "loss_range", low=0.0, low_open=True)
+    return check_m(loss_range)
 
 
 def _counts_and_p(counts: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -52,10 +51,12 @@ def confidence_term_ib(n: int, loss_range: float, delta: float) -> float:
     float
         In the units of the loss.
     """
-    nv = check_positive_int(n, "n")
-    m = _loss_range(loss_range)
-    d = check_delta(delta)
-    return m * math.sqrt(-math.log(d) / (2.0 * nv))
+    return _ib_term(check_positive_int(n, "n"), _loss_range(loss_range), check_delta(delta))
+
+
+def _ib_term(n: int, loss_range: float, delta: float) -> float:
+    """Core of :func:`confidence_term_ib`; trusts its (checked) inputs."""
+    return loss_range * math.sqrt(-math.log(delta) / (2.0 * n))
 
 
 def confidence_term(counts: Any, p: Any, loss_range: float, delta: float) -> float:
@@ -84,9 +85,12 @@ def confidence_term(counts: Any, p: Any, loss_range: float, delta: float) -> flo
     (Eq. 16): Σ_i c_i² = M² Σ_j n_j (p_j / n_j)² = M² Σ_j p_j² / n_j.
     """
     n_j, pv = _counts_and_p(counts, p)
-    m = _loss_range(loss_range)
-    d = check_delta(delta)
-    return m * math.sqrt(float(np.sum(pv ** 2 / n_j))) * math.sqrt(-math.log(d) / 2.0)
+    return _term(n_j, pv, _loss_range(loss_range), check_delta(delta))
+
+
+def _term(counts: np.ndarray, p: np.ndarray, loss_range: float, delta: float) -> float:
+    """Core of :func:`confidence_term`: int64 counts (C,) >= 1, probability vector p (C,)."""
+    return loss_range * math.sqrt(float(np.sum(p ** 2 / counts))) * math.sqrt(-math.log(delta) / 2.0)
 
 
 def confidence_ratio(counts: Any, p: Any) -> float:
@@ -111,6 +115,9 @@ def confidence_ratio(counts: Any, p: Any) -> float:
     re-sampling (CB, CR, Switching's final phase) therefore *widens* the confidence
     term of Eq. 7 relative to Eq. 6, by this factor.
     """
-    n_j, pv = _counts_and_p(counts, p)
-    n = float(n_j.sum())
-    return math.sqrt(n * float(np.sum(pv ** 2 / n_j)))
+    return _ratio(*_counts_and_p(counts, p))
+
+
+def _ratio(counts: np.ndarray, p: np.ndarray) -> float:
+    """Core of :func:`confidence_ratio`; trusts its (checked) inputs."""
+    return math.sqrt(float(counts.sum()) * float(np.sum(p ** 2 / counts)))

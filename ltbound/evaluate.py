@@ -62,12 +62,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
-from ._validation import (check_counts, check_delta, check_finite_scalar, check_labels, check_positive_int,
-                          check_probability_vector, check_seed)
+from ._validation import (MAX_LOSS, _describe, check_counts, check_delta, check_finite_scalar, check_labels,
+                          check_num_classes, check_positive_int, check_probability_vector, check_random_state,
+                          real_array)
 from . import pacbayes as _pb
-from .sampling import shot_groups
+from .sampling import _shot_groups
 
 BETTER, WORSE, NO_DIFFERENCE, TOO_FEW = "better", "worse", "no detectable difference", "too few seeds"
 VERDICTS = (BETTER, WORSE, NO_DIFFERENCE, TOO_FEW)
@@ -107,7 +108,7 @@ def _test_counts(labels: np.ndarray, num_classes: int | None) -> tuple[np.ndarra
 
 def _inputs(correct: Any, labels: Any, num_classes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     ok = _check_correct(correct)
-    c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
+    c = None if num_classes is None else check_num_classes(num_classes)
     y = check_labels(labels, c)
     if y.size != ok.size:
         raise ValueError(f"correct has {ok.size} samples but labels has {y.size}; they must describe the same "
@@ -133,9 +134,13 @@ def clopper_pearson(successes: Any, trials: Any, level: float = 0.95) -> tuple[n
     low, high : ndarray of float64, the shape of ``successes``
     """
     level = _check_level(level)
-    x = np.asarray(successes, dtype=np.float64)
-    m = np.asarray(trials, dtype=np.float64)
-    if x.shape != m.shape or np.any(m <= 0) or np.any(x < 0) or np.any(x > m) or not np.all(np.isfinite(x)):
+    x, m = real_array(successes), real_array(trials)
+    for name, v, given in (("successes", x, successes), ("trials", m, trials)):
+        if v is None or np.asarray(given).dtype == bool:
+            raise ValueError(f"{name} must be real numbers (counts), got {_describe(given)}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} must be finite, got {v.tolist()}")
+    if x.shape != m.shape or np.any(m <= 0) or np.any(x < 0) or np.any(x > m):
         raise ValueError(f"successes and trials must have one shape with 0 <= successes <= trials and trials > 0, "
                          f"got {x.tolist()} out of {m.tolist()}")
     return _cp(x, m, level)
@@ -243,7 +248,7 @@ def accuracy_intervals(correct: Any, labels: Any, *, train_counts: Any = None, n
         if tc.size != c:
             raise ValueError(f"train_counts has {tc.size} classes but the test labels have {c}; "
                              "pass one training count per class")
-        for g, idx in shot_groups(tc).items():
+        for g, idx in _shot_groups(tc).items():
             if idx.size:
                 ge, gl, gh, methods[g] = _weighted_interval(x[idx], m[idx], np.full(idx.size, 1.0 / idx.size), level)
                 groups[g] = (ge, gl, gh)
@@ -414,6 +419,11 @@ def mcnemar_exact(correct_a: Any, correct_b: Any) -> tuple[float, int, int]:
     if a.size != b_.size:
         raise ValueError(f"correct_a has {a.size} samples but correct_b has {b_.size}: a paired test needs the "
                          "same test samples in the same order")
+    return _mcnemar(a, b_)
+
+
+def _mcnemar(a: np.ndarray, b_: np.ndarray) -> tuple[float, int, int]:
+    """Core of :func:`mcnemar_exact`: two checked bool arrays of one length."""
     b = int(np.sum(a & ~b_))
     c = int(np.sum(~a & b_))
     p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
@@ -452,7 +462,7 @@ def compare_on_test_set(correct_a: Any, correct_b: Any, labels: Any, *, alpha: f
                          "the same test samples in the same order")
     alpha = check_delta(alpha, "alpha")
     num_bootstrap = check_positive_int(num_bootstrap, "num_bootstrap")
-    rng, seed_value = check_seed(seed)
+    rng, seed_value = check_random_state(seed)
     d = a.astype(np.float64) - b.astype(np.float64)          # +1: A right, B wrong
     diff = float(np.mean(np.bincount(y, weights=d, minlength=c) / m))
     # Paired bootstrap, stratified by class (the class sizes of the test set are fixed by design).
@@ -468,7 +478,7 @@ def compare_on_test_set(correct_a: Any, correct_b: Any, labels: Any, *, alpha: f
     reps /= c
     low, high = (float(v) for v in np.quantile(reps, [alpha / 2, 1 - alpha / 2]))
     if np.all(m == m[0]):
-        p, nb, nc = mcnemar_exact(a, b)
+        p, nb, nc = _mcnemar(a, b)
         method = "exact McNemar + stratified paired bootstrap"
     else:
         disc = d != 0
@@ -503,11 +513,19 @@ def compare_over_seeds(values_a: Any, values_b: Any, *, alpha: float = 0.05, pai
         With fewer than 2 values on a side the interval and p-value are NaN and the verdict
         is "too few seeds".
     """
-    va = np.asarray(values_a, dtype=np.float64).ravel()
-    vb = np.asarray(values_b, dtype=np.float64).ravel()
-    for name, v in (("values_a", va), ("values_b", vb)):
+    if not isinstance(paired, (bool, np.bool_)):
+        raise ValueError(f"paired must be True (pair the seeds) or False (Welch), got {paired!r}")
+    va, vb = real_array(values_a), real_array(values_b)
+    for name, v, given in (("values_a", va, values_a), ("values_b", vb, values_b)):
+        if v is None:
+            raise ValueError(f"{name} must be real per-seed values, got {_describe(given)}")
+        v = v.ravel()
         if v.size == 0 or not np.all(np.isfinite(v)):
             raise ValueError(f"{name} must be a non-empty list of finite per-seed values, got {v.tolist()}")
+        if np.any(np.abs(v) > MAX_LOSS):
+            raise ValueError(f"{name} must be at most {MAX_LOSS:g} in magnitude (per-seed metrics such as "
+                             f"accuracies; larger values overflow the variance), got {v.tolist()}; rescale them")
+    va, vb = va.ravel(), vb.ravel()
     alpha = check_delta(alpha, "alpha")
     if paired and va.size != vb.size:
         raise ValueError(f"paired=True needs one value per seed on both sides, got {va.size} and {vb.size}; "
@@ -532,7 +550,7 @@ def compare_over_seeds(values_a: Any, values_b: Any, *, alpha: float = 0.05, pai
     else:
         t = diff / se
         p = float(2 * stats.t.sf(abs(t), df))
-        half = float(stats.t.ppf(1 - alpha / 2, df) * se)
+        half = float(stats.t.isf(alpha / 2, df) * se)     # isf: 1 − α/2 rounds to 1 for tiny α
         low, high = diff - half, diff + half
     return PairedComparison(diff, low, high, p, _verdict(diff, p, alpha), alpha, method, details)
 
@@ -548,4 +566,15 @@ def detectable_difference(accuracy: float, test_size: int, *, alpha: float = 0.0
     a = check_finite_scalar(accuracy, "accuracy", low=0.0, high=1.0, low_open=True, high_open=True)
     n = check_positive_int(test_size, "test_size")
     alpha = check_delta(alpha, "alpha")
-    return float(stats.norm.ppf(1 - alpha / 2) * math.sqrt(2 * a * (1 - a) / n))
+    return float(_z_two_sided(alpha) * math.sqrt(2 * a * (1 - a) / n))
+
+
+def _z_two_sided(alpha: float) -> float:
+    """z_{1−α/2} for any α in (0, 1), finite down to the smallest subnormal α = 5e-324.
+
+    isf(α/2), not ppf(1 − α/2): for α below ~1e-16, 1 − α/2 rounds to 1 and ppf gives inf.
+    For α/2 that underflows to 0 (α = 5e-324) the quantile comes from log(α/2) instead.
+    """
+    if alpha / 2 > 0:
+        return float(stats.norm.isf(alpha / 2))
+    return float(-special.ndtri_exp(math.log(alpha) - math.log(2.0)))

@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_counts, check_labels, check_losses, check_positive_int,
+from ._validation import (check_counts, check_labels, check_losses, check_num_classes,
                           check_probability_vector, check_same_length)
-from .sampling import class_counts
 
 __all__ = ["standard_objective", "weighted_objective", "sample_weights", "class_mean_losses"]
 
@@ -59,7 +58,11 @@ def standard_objective(losses: Any) -> float | np.ndarray:
     -----
     R(θ) is taken as 0 (see the module docstring).
     """
-    arr = _loss_array(losses)
+    return _standard(_loss_array(losses))
+
+
+def _standard(arr: np.ndarray) -> float | np.ndarray:
+    """Core of :func:`standard_objective`: ``arr`` a checked loss vector or matrix."""
     return _scalar_or_rows(arr.mean(axis=-1, dtype=np.float64), arr.ndim)
 
 
@@ -82,19 +85,27 @@ def sample_weights(labels: Any, p: Any, counts: Any = None) -> np.ndarray:
         Non-negative weights summing to 1; w_i = 1/n for all i when p is IB (p_j = n_j/n).
     """
     pv = check_probability_vector(p, "p")
-    c = pv.size
-    y = check_labels(labels, c)
-    observed = class_counts(y, c)
+    y = check_labels(labels, pv.size)
+    return _sample_weights(y, pv, _check_counts_of(y, pv.size, counts))
+
+
+def _check_counts_of(labels: np.ndarray, num_classes: int, counts: Any) -> np.ndarray:
+    """n_j of checked labels, or the given ``counts`` after checking they equal them."""
+    observed = np.bincount(labels, minlength=num_classes).astype(np.int64)
     if counts is None:
-        n_j = check_counts(observed, "counts of labels")
-    else:
-        n_j = check_counts(counts, "counts")
-        if n_j.size != c:
-            raise ValueError(f"counts must have one entry per class ({c} = len(p)), got {n_j.size}")
-        if not np.array_equal(n_j, observed):
-            raise ValueError(f"counts {n_j.tolist()} do not match the class counts of labels "
-                             f"{observed.tolist()}; pass counts=None to use the labels' counts")
-    return (pv / n_j)[y]
+        return check_counts(observed, "counts of labels")
+    n_j = check_counts(counts, "counts")
+    if n_j.size != num_classes:
+        raise ValueError(f"counts must have one entry per class ({num_classes} = len(p)), got {n_j.size}")
+    if not np.array_equal(n_j, observed):
+        raise ValueError(f"counts {n_j.tolist()} do not match the class counts of labels "
+                         f"{observed.tolist()}; pass counts=None to use the labels' counts")
+    return n_j
+
+
+def _sample_weights(labels: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Core of :func:`sample_weights`: int64 labels (n,), probability vector p (C,), counts (C,) >= 1."""
+    return (p / counts)[labels]
 
 
 def weighted_objective(losses: Any, labels: Any, p: Any, counts: Any = None) -> float | np.ndarray:
@@ -125,6 +136,11 @@ def weighted_objective(losses: Any, labels: Any, p: Any, counts: Any = None) -> 
     arr = _loss_array(losses)
     w = sample_weights(labels, p, counts)
     check_same_length(arr, w, "losses", "labels")
+    return _weighted(arr, w)
+
+
+def _weighted(arr: np.ndarray, w: np.ndarray) -> float | np.ndarray:
+    """Core of :func:`weighted_objective`: checked losses (..., n) and weights w (n,) of Eq. 4."""
     return _scalar_or_rows(arr.astype(np.float64, copy=False) @ w, arr.ndim)
 
 
@@ -147,7 +163,7 @@ def class_mean_losses(losses: Any, labels: Any, num_classes: int) -> np.ndarray:
     -------
     ndarray of float64, shape (C,) or (num_params, C)
     """
-    c = check_positive_int(num_classes, "num_classes")
+    c = check_num_classes(num_classes)
     arr = _loss_array(losses)
     y = check_labels(labels, c)
     check_same_length(arr, y, "losses", "labels")

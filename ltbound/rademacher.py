@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import (check_delta, check_finite_scalar, check_loss_magnitude, check_losses, check_positive_int,
-                          check_seed)
+                          check_random_state)
 
 __all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound",
            "draws_for_std_error"]
@@ -222,7 +222,7 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     weights : array_like, shape (n,), optional
         Per-sample weights w_i, finite (any sign; ξ is symmetric). Default 1/n (Eq. 5).
     num_draws : int, default 1000
-        B >= 1 independent sign vectors.
+        B independent sign vectors, 1 <= B <= 10^7 (:data:`MAX_DRAWS`).
     seed : int or numpy.random.Generator, default 0
         Same seed, same signs, same value, whatever ``chunk_size``.
     delta : float, default 0.05
@@ -268,13 +268,33 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     chunk the losses are re-read (and re-quantised) once per block of 512 draws.
     """
     mat = _losses_2d(losses)
-    k, n = mat.shape
-    w_abs = np.abs(_weights(weights, n))
-    b_total = check_positive_int(num_draws, "num_draws")
+    w_abs = np.abs(_weights(weights, mat.shape[1]))
+    b_total = check_num_draws(num_draws)
     d = check_delta(delta)
-    rng, seed_value = check_seed(seed)
-    is_memmap = isinstance(losses, np.memmap)
+    rng, seed_value = check_random_state(seed)
     cols = _chunk_columns(mat, chunk_size)
+    return _monte_carlo(mat, w_abs, b_total, rng, seed_value, d, cols, isinstance(losses, np.memmap))
+
+
+#: Largest num_draws accepted: the run time is linear in the draws, and 10^7 draws already put
+#: the Monte Carlo standard error at 3e-4 of the spread of the per-draw maxima.
+MAX_DRAWS = 10 ** 7
+
+
+def check_num_draws(num_draws: Any) -> int:
+    """B, the number of Rademacher sign draws: an integer in [1, :data:`MAX_DRAWS`]."""
+    return check_positive_int(num_draws, "num_draws", maximum=MAX_DRAWS,
+                              why=" (the run time is linear in the draws)")
+
+
+def _monte_carlo(mat: np.ndarray, w_abs: np.ndarray, b_total: int, rng: np.random.Generator,
+                 seed_value: int | None, d: float, cols: int, is_memmap: bool) -> RademacherEstimate:
+    """Core of :func:`rademacher_monte_carlo`; trusts its inputs.
+
+    ``mat`` (K, n) checked losses (a memmap's values are checked here chunk by chunk when
+    ``is_memmap``), ``w_abs`` (n,) |weights|, ``cols`` columns per chunk (a multiple of the tile).
+    """
+    k, n = mat.shape
     chunk_starts = list(range(0, n, cols))
     # Equal weights factor out of the product: scale the float64 result once (max commutes
     # with a non-negative scale) instead of scaling every loss.
@@ -334,12 +354,28 @@ def rademacher_monte_carlo(losses: Any, *, weights: Any = None, num_draws: int =
     half_step = 0.5 * scale * np.repeat(steps, _TILE)[:n]          # max |a'_i − a_i|
     spread = (w_abs if w_mat is not None else scale) * colmax        # max_θ a_i(θ)
     c = 2.0 * (spread + half_step)
-    t = math.sqrt(float(np.sum(c ** 2)) * -math.log(d) / (2.0 * count))
-    r_q = math.sqrt(2.0 * math.log(k)) * math.sqrt(float(np.sum(half_step ** 2)))
+    c_scale, c_sq = _scaled_sum_sq(c)
+    t = c_scale * math.sqrt(c_sq * -math.log(d) / (2.0 * count))
+    h_scale, h_sq = _scaled_sum_sq(half_step)
+    r_q = math.sqrt(2.0 * math.log(k)) * (h_scale * math.sqrt(h_sq))
     r_64 = _gamma(steps.size + 3, _U64) * float(spread.sum())
     return RademacherEstimate(value=mean, std_error=std_error, upper=mean + t + r_q + r_64,
                               delta=d, num_draws=count, method="monte-carlo",
                               num_params=k, n=n, seed=seed_value)
+
+
+def _scaled_sum_sq(v: np.ndarray) -> tuple[float, float]:
+    """(s, Σ (v_i/s)²) with s·sqrt(Σ (v_i/s)²) = ||v||_2, free of under- and overflow.
+
+    s = 1 while Σ v_i² is a normal float64 well inside the range (then the sum is the plain
+    one, bit for bit); otherwise s = max |v_i|, so that losses scaled to 1e-170 (whose
+    squares underflow to 0) still get their deviation terms instead of a silent 0.
+    """
+    sq = float(np.sum(v ** 2))
+    if 1e-280 < sq < 1e280 or not np.any(v):
+        return 1.0, sq
+    top = float(np.max(np.abs(v)))
+    return top, float(np.sum((v / top) ** 2))
 
 
 def _gamma(k: int, u: float) -> float:
@@ -403,22 +439,32 @@ def draws_for_std_error(losses: Any, std_error: float, weights: Any = None) -> i
     Boucheron, S., Lugosi, G. and Massart, P. (2013). Concentration Inequalities, Thm. 3.1 and Cor. 3.2.
     """
     mat = _losses_2d(losses)
-    k, n = mat.shape
-    w_abs = np.abs(_weights(weights, n))
+    w_abs = np.abs(_weights(weights, mat.shape[1]))
     eps = check_finite_scalar(std_error, "std_error", low=0.0, low_open=True)
-    is_memmap = isinstance(losses, np.memmap)
+    v = _draw_variance(mat, w_abs, isinstance(losses, np.memmap))
+    b = _draws_for_variance(v, eps)
+    if b is None:
+        raise ValueError(f"std_error = {eps:g} would need {v / (eps * eps):.3g} sign draws for these losses (more "
+                         f"than {_MAX_AUTO_DRAWS:,}); ask for a larger std_error, or pass num_draws")
+    return b
+
+
+def _draw_variance(mat: np.ndarray, w_abs: np.ndarray, is_memmap: bool) -> float:
+    """V = Σ_i max_θ (|w_i| L_i(θ))², the bound on the variance of one draw (trusts its inputs)."""
     cols = _chunk_columns(mat, None)
     v = 0.0
-    for c0 in range(0, n, cols):
+    for c0 in range(0, mat.shape[1], cols):
         block = np.asarray(mat[:, c0:c0 + cols], dtype=np.float64)
         if is_memmap:
             _check_chunk(block, c0)
         v += float(((block.max(axis=0) * w_abs[c0:c0 + cols]) ** 2).sum())
+    return v
+
+
+def _draws_for_variance(v: float, eps: float) -> int | None:
+    """max(2, ceil(V / ε²)), or None when that exceeds :data:`_MAX_AUTO_DRAWS`."""
     ratio = v / (eps * eps)
-    if not ratio <= _MAX_AUTO_DRAWS:
-        raise ValueError(f"std_error = {eps:g} would need {ratio:.3g} sign draws for these losses (more than "
-                         f"{_MAX_AUTO_DRAWS:,}); ask for a larger std_error, or pass num_draws")
-    return max(2, math.ceil(ratio))
+    return max(2, math.ceil(ratio)) if ratio <= _MAX_AUTO_DRAWS else None
 
 
 # --------------------------------------------------------------------------- exact
@@ -492,12 +538,21 @@ def massart_bound(losses: Any, weights: Any = None) -> RademacherEstimate:
     w = _weights(weights, n)
     is_memmap = isinstance(losses, np.memmap)
     cols = _chunk_columns(mat, None)
-    sq = np.zeros(k)
+    sq, top = np.zeros(k), 0.0
     for c0 in range(0, n, cols):
         block = np.asarray(mat[:, c0:c0 + cols], dtype=np.float64)
         if is_memmap:
             _check_chunk(block, c0)
-        sq += ((block * w[c0:c0 + cols]) ** 2).sum(axis=1)
-    value = math.sqrt(float(sq.max())) * math.sqrt(2.0 * math.log(k))
+        a = block * w[c0:c0 + cols]
+        top = max(top, float(np.abs(a).max()))
+        sq += (a ** 2).sum(axis=1)
+    scale = 1.0
+    if top > 0 and not float(sq.max()) > 1e-280:
+        # The squares underflowed (losses near 1e-170): sum them again scaled by the largest
+        # entry, so that the ceiling is not a silent 0. Normal inputs never take this path.
+        scale, sq = top, np.zeros(k)
+        for c0 in range(0, n, cols):
+            sq += ((np.asarray(mat[:, c0:c0 + cols], dtype=np.float64) * w[c0:c0 + cols] / top) ** 2).sum(axis=1)
+    value = scale * math.sqrt(float(sq.max())) * math.sqrt(2.0 * math.log(k))
     return RademacherEstimate(value=value, std_error=0.0, upper=value, delta=0.0, num_draws=0,
                               method="massart", num_params=k, n=n, seed=None)

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ._table import format_table
-from ._validation import _describe, check_finite_scalar, check_labels, check_positive_int, check_seed, real_array
+from ._validation import _describe, check_finite_scalar, check_labels, check_positive_int, check_random_state, real_array
 
 __all__ = [
     "forgetting_events", "learned_events", "mal_generalizing_events", "generalized_events",
@@ -612,7 +612,7 @@ def correlation_test(x: Any, y: Any, *, num_permutations: int = 100_000, seed: A
     if xv.size < 3:
         raise ValueError(f"x and y need at least 3 pairs for a permutation test, got {xv.size}")
     b = check_positive_int(num_permutations, "num_permutations")
-    rng, seed_value = check_seed(seed)
+    rng, seed_value = check_random_state(seed)
     rx, ry = rankdata(xv), rankdata(yv)
     rho = pearson(rx, ry)                                 # Spearman: Eq. 13 on ranks
     c = xv.size

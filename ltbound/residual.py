@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from ._validation import (check_finite_scalar, check_labels, check_losses,
-                          check_positive_int, check_probability_vector, check_same_length,
-                          check_seed)
-from .objectives import sample_weights
+                          check_positive_int, check_probability_vector, check_random_state,
+                          check_same_length)
+from .objectives import _check_counts_of, _sample_weights
 
 __all__ = ["ResidualEstimate", "q_residual"]
 
@@ -100,7 +100,8 @@ def q_residual(losses: Any, labels: Any, p: Any, *, counts: Any = None, num_boot
     counts : array_like of int, shape (C,), optional
         Samples per class; defaults to (and must equal) the counts of ``labels``.
     num_bootstrap : int, default 0
-        Bootstrap replicates for the percentile interval; 0 skips the bootstrap.
+        Bootstrap replicates for the percentile interval, at most 10^7 (:data:`MAX_BOOTSTRAP`);
+        0 skips the bootstrap.
     seed : int or numpy.random.Generator, default 0
         Seed of the bootstrap; same seed, same interval.
     level : float, default 0.95
@@ -128,23 +129,33 @@ def q_residual(losses: Any, labels: Any, p: Any, *, counts: Any = None, num_boot
     pv = check_probability_vector(p, "p")
     y = check_labels(labels, pv.size)
     check_same_length(mat, y, "losses", "labels")
-    w = sample_weights(y, pv, counts)
-    nb = check_positive_int(num_bootstrap, "num_bootstrap", minimum=0)
+    n_j = _check_counts_of(y, pv.size, counts)
+    nb = check_positive_int(num_bootstrap, "num_bootstrap", minimum=0, maximum=MAX_BOOTSTRAP,
+                            why=" (each replicate is a pass over the losses)")
     lev = check_finite_scalar(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
-    rng, _ = check_seed(seed)
+    rng, _ = check_random_state(seed)
+    return _q_residual(mat, y, pv, n_j, nb, rng, lev)
 
+
+#: Largest num_bootstrap accepted (a replicate costs one pass over the loss matrix).
+MAX_BOOTSTRAP = 10 ** 7
+
+
+def _q_residual(mat: np.ndarray, y: np.ndarray, p: np.ndarray, counts: np.ndarray, num_bootstrap: int,
+                rng: np.random.Generator, level: float) -> ResidualEstimate:
+    """Core of :func:`q_residual`: float64 losses (K, n), int64 labels (n,), p (C,), counts (C,)."""
     n = y.size
-    coef = w - 1.0 / n                                  # Eq. 18: p_j/n_j − 1/n per sample
+    coef = _sample_weights(y, p, counts) - 1.0 / n      # Eq. 18: p_j/n_j − 1/n per sample
     per_param = mat @ coef                              # g(θ) for every row
     argmin = int(np.argmin(per_param))
     value = float(per_param[argmin])
 
     ci_low = ci_high = None
-    if nb > 0:
-        minima = _bootstrap_minima(mat, y, coef, pv.size, nb, rng)
-        ci_low, ci_high = (float(v) for v in np.quantile(minima, [(1 - lev) / 2, (1 + lev) / 2]))
+    if num_bootstrap > 0:
+        minima = _bootstrap_minima(mat, y, coef, p.size, num_bootstrap, rng)
+        ci_low, ci_high = (float(v) for v in np.quantile(minima, [(1 - level) / 2, (1 + level) / 2]))
     return ResidualEstimate(value=value, argmin=argmin, per_param=per_param, ci_low=ci_low,
-                            ci_high=ci_high, level=lev, num_bootstrap=nb)
+                            ci_high=ci_high, level=level, num_bootstrap=num_bootstrap)
 
 
 def _bootstrap_minima(mat: np.ndarray, y: np.ndarray, coef: np.ndarray, num_classes: int,

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import check_counts, check_finite_scalar, check_labels, check_positive_int
+from ._validation import (_describe, check_counts, check_finite_scalar, check_labels, check_num_classes,
+                          check_positive_int, check_seed, real_array)
 
 #: q of the named samplers of Sect. 3.1 (Eq. 1).
 SAMPLER_Q: dict[str, float] = {"IB": 1.0, "SQRT": 0.5, "CB": 0.0, "CR": -1.0}
@@ -96,19 +97,35 @@ def sampling_distribution(counts: Any, q: str | float) -> np.ndarray:
     -----
     Computed in log space, log p_j = q log n_j - logsumexp(q log n), so that large |q| or
     large counts neither overflow nor underflow to 0/0 (n_j^q alone overflows float64 for
-    n_j = 10^6, q = 60). An empty class is refused: n_j^q is undefined for q < 0 and for
-    q >= 0 the example draw of step 2 is impossible.
+    n_j = 10^6, q = 60); for |q| so large that even q log n_j overflows, p is the limit (the
+    uniform distribution over the largest classes for q → +∞, the smallest for q → −∞). An
+    empty class is refused: n_j^q is undefined for q < 0 and for q >= 0 the example draw of
+    step 2 is impossible.
     """
-    n = check_counts(counts)
-    qv = sampler_q(q)
-    log_w = qv * np.log(n.astype(np.float64))
+    return _distribution(check_counts(counts), sampler_q(q))
+
+
+def _distribution(counts: np.ndarray, q: float) -> np.ndarray:
+    """Core of :func:`sampling_distribution`: int64 counts (C,) >= 1 and a finite q.
+
+    When |q| is so large that q log n_j overflows (|q| >~ 1e307), the logs are first shifted
+    by the extreme class (largest n_j for q > 0, smallest for q < 0), which leaves every
+    exponent <= 0 and the extreme classes at exactly 0: p tends to the uniform distribution
+    over the largest (q → +∞) or smallest (q → −∞) classes, and this computes that limit.
+    The ordinary path is kept for all other q so that its numbers do not change.
+    """
+    log_n = np.log(counts.astype(np.float64))
+    with np.errstate(over="ignore"):
+        log_w = q * log_n
+        if not np.all(np.isfinite(log_w)):
+            log_w = q * (log_n - (log_n.max() if q > 0 else log_n.min()))
     p = np.exp(log_w - logsumexp(log_w))
     return p / p.sum()
 
 
 def class_counts(labels: Any, num_classes: int) -> np.ndarray:
     """Examples per class, n_j, for labels in [0, num_classes); shape (num_classes,), int64."""
-    c = check_positive_int(num_classes, "num_classes")
+    c = check_num_classes(num_classes)
     y = check_labels(labels, c)
     return np.bincount(y, minlength=c).astype(np.int64)
 
@@ -125,11 +142,16 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: 
     139, 83, 50] (12,406 in all); imbalance 50 gives the cardinality column of Table 12
     (13,996).
     """
-    nm = check_positive_int(n_max, "n_max")
-    if nm >= 2 ** 62:
-        raise ValueError(f"n_max must be a sample count below 2**62, got {nm:.3g}")
-    c = check_positive_int(num_classes, "num_classes")
+    nm = check_positive_int(n_max, "n_max", maximum=2 ** 62 - 1, why=" (a sample count)")
+    c = check_num_classes(num_classes)
     beta = check_finite_scalar(imbalance, "imbalance", low=1.0)
+    if profile not in ("exp", "step"):
+        raise ValueError(f"profile must be 'exp' or 'step', got {profile!r}")
+    return _long_tailed_counts(nm, c, beta, profile)
+
+
+def _long_tailed_counts(nm: int, c: int, beta: float, profile: str) -> np.ndarray:
+    """Core of :func:`long_tailed_counts`; trusts its (checked) inputs."""
     if profile == "exp":
         if c == 1:
             return np.array([nm], dtype=np.int64)
@@ -137,10 +159,8 @@ def long_tailed_counts(n_max: int, num_classes: int, imbalance: float, profile: 
         # Computed as in the reference implementations (float product, then int()),
         # so that the rounding matches the published counts exactly.
         return np.array([int(nm * beta ** (-jj / (c - 1))) for jj in j], dtype=np.int64)
-    if profile == "step":
-        head = c // 2
-        return np.array([nm] * head + [int(nm / beta)] * (c - head), dtype=np.int64)
-    raise ValueError(f"profile must be 'exp' or 'step', got {profile!r}")
+    head = c // 2                                                       # profile "step"
+    return np.array([nm] * head + [int(nm / beta)] * (c - head), dtype=np.int64)
 
 
 def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
@@ -171,9 +191,7 @@ def long_tailed_indices(labels: Any, counts: Any, seed: int = 0) -> np.ndarray:
     """
     n = check_counts(counts, "counts")
     y = check_labels(labels, len(n))
-    seed = check_positive_int(seed, "seed", minimum=0)
-    if seed >= 2 ** 32:
-        raise ValueError(f"seed must be an integer in [0, 2**32) (a RandomState seed), got {seed}")
+    seed = check_seed(seed, maximum=2 ** 32 - 1)                 # a numpy RandomState seed
     available = np.bincount(y, minlength=len(n))
     short = np.flatnonzero(available < n)
     if short.size:
@@ -195,7 +213,11 @@ def shot_groups(counts: Any) -> dict[str, np.ndarray]:
     Thresholds of Sect. 4.4 on training examples per class. Returns a dict
     ``{'many': idx, 'medium': idx, 'few': idx}`` of int64 index arrays (possibly empty).
     """
-    n = check_counts(counts, allow_zero=True)
+    return _shot_groups(check_counts(counts, allow_zero=True))
+
+
+def _shot_groups(n: np.ndarray) -> dict[str, np.ndarray]:
+    """Core of :func:`shot_groups`: checked int64 counts."""
     return {
         "many": np.flatnonzero(n >= MANY_SHOT_MIN),
         "medium": np.flatnonzero((n > FEW_SHOT_MAX) & (n < MANY_SHOT_MIN)),
@@ -209,12 +231,14 @@ def shot_group_means(per_class: Any, counts: Any) -> dict[str, float | None]:
     Non-finite entries (a class with no test sample) are left out; a group with no class, or
     only such entries, gives None. Returns ``{'many': ..., 'medium': ..., 'few': ...}``.
     """
-    values = np.asarray(per_class, dtype=np.float64)
+    values = real_array(per_class)
+    if values is None:
+        raise ValueError(f"per_class must be real numbers, one per class, got {_describe(per_class)}")
     n = check_counts(counts, allow_zero=True)
     if values.shape != n.shape:
         raise ValueError(f"per_class has shape {values.shape} but counts has {n.shape}: one value per class")
     out: dict[str, float | None] = {}
-    for group, idx in shot_groups(n).items():
+    for group, idx in _shot_groups(n).items():
         v = values[idx]
         v = v[np.isfinite(v)]
         out[group] = float(v.mean()) if v.size else None

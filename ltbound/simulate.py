@@ -40,13 +40,14 @@ from typing import Any
 import numpy as np
 
 from ._table import format_table
-from ._validation import (check_counts, check_delta, check_finite_scalar, check_positive_int,
-                          check_probability_vector)
-from .confidence import confidence_term, confidence_term_ib
-from .objectives import sample_weights, standard_objective, weighted_objective
-from .rademacher import rademacher_monte_carlo
-from .residual import q_residual
-from .sampling import long_tailed_counts, sampler_q, sampling_distribution
+from ._validation import (check_counts, check_delta, check_finite_scalar, check_num_classes,
+                          check_positive_int, check_probability_vector, check_random_state, check_seed)
+from .confidence import _ib_term, _term
+from .objectives import _sample_weights, _standard, _weighted
+from .rademacher import _chunk_columns, _monte_carlo
+from .residual import _q_residual
+from .sampling import _distribution, _long_tailed_counts, sampler_q
+from .theorem1 import theorem1_condition
 
 __all__ = ["SimProblem", "make_problem", "PRESETS", "problem_from_rules", "draw_training_set",
            "training_set_rng", "BoundCoverage", "CoverageResult", "run_coverage", "LOSSES",
@@ -168,12 +169,6 @@ def _check_loss(loss: Any, margin: Any) -> tuple[str, float]:
     return loss, check_finite_scalar(margin, "margin", low=0.0, low_open=True)
 
 
-def _seed_int(seed: Any, name: str = "seed") -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {seed!r}")
-    return int(seed)
-
-
 def _losses_of(weights: np.ndarray, biases: np.ndarray, x: np.ndarray, y: np.ndarray,
                loss: str, margin: float) -> np.ndarray:
     """ℓ(f_θ(x_i), y_i) for every rule θ and point i, shape (K, m).
@@ -253,10 +248,17 @@ def problem_from_rules(means: Any, counts: Any, weights: Any, biases: Any, *, lo
         raise ValueError("weights and biases must be finite")
     lname, gamma = _check_loss(loss, margin)
     m = check_positive_int(num_risk_samples, "num_risk_samples", minimum=2)
-    s = _seed_int(seed)
+    s = check_seed(seed)
     t = np.full(w.shape[0], np.nan) if taus is None else np.asarray(taus, dtype=np.float64)
     if t.shape != (w.shape[0],):
         raise ValueError(f"taus must have one entry per rule ({w.shape[0]}), got shape {t.shape}")
+    return _problem_from_rules(mu, n_j, w, b, lname, gamma, m, s, t)
+
+
+def _problem_from_rules(mu: np.ndarray, n_j: np.ndarray, w: np.ndarray, b: np.ndarray, lname: str,
+                        gamma: float, m: int, s: int, t: np.ndarray) -> SimProblem:
+    """Core of :func:`problem_from_rules`: checked means (C, d), counts, rules, loss, seed."""
+    c, d = mu.shape
 
     # Each class gets its own child stream, so a class's risks do not depend on C's order.
     rngs = [np.random.default_rng(ss) for ss in np.random.SeedSequence([s, 1]).spawn(c)]
@@ -316,23 +318,26 @@ def make_problem(num_classes: int = 10, dim: int | None = None, n_max: int = 500
     -------
     SimProblem
     """
-    c = check_positive_int(num_classes, "num_classes", minimum=2)
+    c = check_num_classes(num_classes, minimum=2)
     d = c if dim is None else check_positive_int(dim, "dim")
     if d < c:
         raise ValueError(f"dim must be >= num_classes ({c}) for the simplex means, got {d}")
-    counts = long_tailed_counts(n_max, c, imbalance)
+    nm = check_positive_int(n_max, "n_max", maximum=2 ** 62 - 1, why=" (a sample count)")
+    beta = check_finite_scalar(imbalance, "imbalance", low=1.0)
+    counts = _long_tailed_counts(nm, c, beta, "exp")
     if np.any(counts < 1):
         raise ValueError(f"n_max={n_max} and imbalance={imbalance} leave empty classes "
                          f"(counts {counts.tolist()}); raise n_max or lower imbalance")
     sep = check_finite_scalar(separation, "separation", low=0.0, low_open=True)
     k = check_positive_int(num_hypotheses, "num_hypotheses", minimum=2)
-    _check_loss(loss, margin)
+    lname, gamma = _check_loss(loss, margin)
+    m = check_positive_int(num_risk_samples, "num_risk_samples", minimum=2)
     if not (isinstance(tau_range, (tuple, list)) and len(tau_range) == 2):
         raise ValueError(f"tau_range must be a pair (low, high), got {tau_range!r}")
     t_lo = check_finite_scalar(tau_range[0], "tau_range[0]")
     t_hi = check_finite_scalar(tau_range[1], "tau_range[1]", low=t_lo)
     sigma_max = check_finite_scalar(perturbation, "perturbation", low=0.0)
-    s = _seed_int(seed)
+    s = check_seed(seed)
 
     means = np.zeros((c, d))
     means[np.arange(c), np.arange(c)] = sep / math.sqrt(2.0)   # ||μ_i − μ_j|| = separation
@@ -343,8 +348,7 @@ def make_problem(num_classes: int = 10, dim: int | None = None, n_max: int = 500
     sigma = np.concatenate([np.zeros(k_grid), sigma_max * rng.uniform(0.0, 1.0, k - k_grid)])
     w = means[None] + sigma[:, None, None] * rng.standard_normal((k, c, d))
     b = -0.5 * np.sum(w ** 2, axis=2) + taus[:, None] * log_prior        # logit adjustment
-    return problem_from_rules(means, counts, w, b, loss=loss, margin=margin,
-                              num_risk_samples=num_risk_samples, seed=s, taus=taus)
+    return _problem_from_rules(means, counts, w, b, lname, gamma, m, s, taus)
 
 
 def training_set_rng(seed: int, draw: int) -> np.random.Generator:
@@ -353,7 +357,7 @@ def training_set_rng(seed: int, draw: int) -> np.random.Generator:
     Draw i uses ``SeedSequence([seed, 2]).spawn(i + 1)[i]``: its first child stream draws
     D, its second the Rademacher signs. Exposed so a test can redraw the same D.
     """
-    return _draw_rngs(_seed_int(seed), check_positive_int(draw, "draw", minimum=0))[0]
+    return _draw_rngs(check_seed(seed), check_positive_int(draw, "draw", minimum=0))[0]
 
 
 def _draw_rngs(seed: int, draw: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -381,9 +385,12 @@ def draw_training_set(problem: SimProblem, rng: int | np.random.Generator) -> tu
     """
     if not isinstance(problem, SimProblem):
         raise ValueError(f"problem must be a SimProblem (from make_problem), got {type(problem).__name__}")
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(_seed_int(rng, "rng"))
-    y = np.repeat(np.arange(problem.num_classes), problem.counts)
+    return _draw(problem, problem.counts, check_random_state(rng, "rng")[0])
+
+
+def _draw(problem: SimProblem, per_class: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Core of the two draws: ``per_class`` points of class j (an int, or counts n_j), class-sorted."""
+    y = np.repeat(np.arange(problem.num_classes), per_class)
     x = problem.means[y] + rng.standard_normal((y.size, problem.dim))
     return _losses_of(problem.weights, problem.biases, x, y, problem.loss, problem.margin), y
 
@@ -397,11 +404,7 @@ def draw_test_set(problem: SimProblem, per_class: int, rng: int | np.random.Gene
     if not isinstance(problem, SimProblem):
         raise ValueError(f"problem must be a SimProblem (from make_problem), got {type(problem).__name__}")
     m = check_positive_int(per_class, "per_class")
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(_seed_int(rng, "rng"))
-    y = np.repeat(np.arange(problem.num_classes), m)
-    x = problem.means[y] + rng.standard_normal((y.size, problem.dim))
-    return _losses_of(problem.weights, problem.biases, x, y, problem.loss, problem.margin), y
+    return _draw(problem, m, check_random_state(rng, "rng")[0])
 
 
 def certified_risk_coverage(problem: SimProblem, *, rule: int = 0, per_class: int = 20, num_draws: int = 200,
@@ -432,22 +435,23 @@ def certified_risk_coverage(problem: SimProblem, *, rule: int = 0, per_class: in
     if k >= problem.class_risks.shape[0]:
         raise ValueError(f"rule must be in [0, {problem.class_risks.shape[0]}), got {k}")
     draws = check_positive_int(num_draws, "num_draws")
+    m = check_positive_int(per_class, "per_class")
     delta = check_delta(delta)
-    s = _seed_int(seed)
+    s = check_seed(seed)
     c = problem.num_classes
     true = float(problem.class_risks[k].mean())
     true_se = float(np.sqrt(np.sum(problem.class_risk_se[k] ** 2)) / c)
     bounds, emp = np.empty(draws), np.empty(draws)
     for i in range(draws):
         rng = np.random.default_rng(np.random.SeedSequence([s, 3, i]))
-        losses, y = draw_test_set(problem, per_class, rng)
+        losses, y = _draw(problem, m, rng)
         res = certified_risk(losses[k] == 0, y, delta=delta, num_classes=c, method=method)
         bounds[i], emp[i] = res.bound, res.empirical
     return {"coverage": float(np.mean(bounds >= true)),
             "ambiguous": float(np.mean(np.abs(bounds - true) <= 3 * true_se)),
             "true_risk": true, "true_risk_se": true_se, "mean_bound": float(bounds.mean()),
             "mean_empirical": float(emp.mean()), "num_draws": draws, "delta": delta,
-            "per_class": int(per_class), "rule": k, "seed": s, "method": method}
+            "per_class": m, "rule": k, "seed": s, "method": method}
 
 
 # ----------------------------------------------------------------------------- coverage
@@ -671,10 +675,11 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
     draws = check_positive_int(num_draws, "num_draws", minimum=2)
     d = check_delta(delta)
     signs = check_positive_int(num_sign_draws, "num_sign_draws")
-    s = _seed_int(seed)
+    s = check_seed(seed)
     if isinstance(samplers, str) or not isinstance(samplers, (tuple, list)) or len(samplers) == 0:
         raise ValueError(f"samplers must be a non-empty tuple of sampler names or q values, got {samplers!r}")
-    names = [f"{sp.strip().upper()}" if isinstance(sp, str) else f"q={sampler_q(sp):g}" for sp in samplers]
+    qs = [sampler_q(sp) for sp in samplers]
+    names = [f"{sp.strip().upper()}" if isinstance(sp, str) else f"q={q:g}" for sp, q in zip(samplers, qs)]
     if len(set(names)) != len(names):
         raise ValueError(f"samplers must be distinct, got {list(samplers)}")
     t0 = time.perf_counter()
@@ -682,8 +687,15 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
     counts = problem.counts
     n, k, c = problem.n, problem.num_hypotheses, problem.num_classes
     m_range = problem.loss_range
-    p_of = {nm: sampling_distribution(counts, sp) for nm, sp in zip(names, samplers)}
+    p_of = {nm: _distribution(counts, q) for nm, q in zip(names, qs)}
     pi = np.full(c, 1.0 / c)
+    # Every D has the same labels (n_j samples of class j, in class order), so the weights
+    # of Eq. 4 and the residual are fixed; the library cores take the checked problem as it is.
+    labels = np.repeat(np.arange(c), counts)
+    w_of = {nm: _sample_weights(labels, p_of[nm], counts) for nm in names}
+    w_pi = _sample_weights(labels, pi, counts)                                     # π_j / n_j
+    w_n, w_pi_abs = np.full(n, 1.0 / n), np.abs(w_pi)
+    never = np.random.default_rng(0)             # the residual without bootstrap draws nothing
 
     # Per-draw empirical quantities, every rule.
     obj_ib = np.empty((draws, k))
@@ -695,17 +707,17 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
     rad_pi = np.empty(draws)
     for i in range(draws):
         data_rng, sign_rng = _draw_rngs(s, i)
-        losses, labels = draw_training_set(problem, data_rng)
-        obj_ib[i] = standard_objective(losses)                                   # Eq. 3
+        losses, _ = _draw(problem, counts, data_rng)                  # labels: always ``labels``
+        cols = _chunk_columns(losses, None)
+        obj_ib[i] = _standard(losses)                                             # Eq. 3
         for nm in names:
-            obj_p[nm][i] = weighted_objective(losses, labels, p_of[nm])            # Eq. 4
-            res = q_residual(losses, labels, p_of[nm])                            # Eq. 18, one D
+            obj_p[nm][i] = _weighted(losses, w_of[nm])                             # Eq. 4
+            res = _q_residual(losses, labels, p_of[nm], counts, 0, never, 0.95)    # Eq. 18, one D
             q_hat[nm][i] = res.value
             gap_g[nm][i] = res.per_param
-        obj_pi[i] = weighted_objective(losses, labels, pi)
-        rad[i] = rademacher_monte_carlo(losses, num_draws=signs, seed=sign_rng).value          # Eq. 5
-        w_pi = sample_weights(labels, pi, counts)                                  # π_j / n_j
-        rad_pi[i] = rademacher_monte_carlo(losses, weights=w_pi, num_draws=signs, seed=sign_rng).value
+        obj_pi[i] = _weighted(losses, w_pi)
+        rad[i] = _monte_carlo(losses, w_n, signs, sign_rng, None, 0.05, cols, False).value      # Eq. 5
+        rad_pi[i] = _monte_carlo(losses, w_pi_abs, signs, sign_rng, None, 0.05, cols, False).value
 
     r_n = _mean_se(rad)
     r_pi = _mean_se(rad_pi)
@@ -716,12 +728,12 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
     # draws above, whereas ib_bound/sampling_bound use one D's empirical Rademacher value (with
     # a Monte Carlo term charged to a share of δ) and its plug-in Q̂_n, at one θ at a time.
     # The terms themselves come from the library (objectives, confidence, residual, rademacher).
-    conf_ib = confidence_term_ib(n, m_range, d)
-    conf_p = {nm: confidence_term(counts, p_of[nm], m_range, d) for nm in names}
+    conf_ib = _ib_term(n, m_range, d)
+    conf_p = {nm: _term(counts, p_of[nm], m_range, d) for nm in names}
     values = {"Eq. 6 (IB)": obj_ib + 2 * r_n[0] + conf_ib}                                        # Eq. 6
     for nm in names:
         values[f"Eq. 7 ({nm})"] = obj_p[nm] + 2 * r_n[0] - q_n[nm][0] + conf_p[nm]                 # Eq. 7
-    values["target (balanced)"] = obj_pi + 2 * r_pi[0] + confidence_term(counts, pi, m_range, d)
+    values["target (balanced)"] = obj_pi + 2 * r_pi[0] + _term(counts, pi, m_range, d)
 
     risk_lt, risk_bal = problem.risk("lt"), problem.risk("balanced")
     se_lt, se_bal = problem.risk_se("lt"), problem.risk_se("balanced")
@@ -760,9 +772,8 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
         theta = np.argmin(obj_p[nm], axis=1)
         # L^s − L at θ̂ is −g(θ̂), taken from the same per-rule g that gave Q̂_n, so that the
         # per-draw condition min g − g(θ̂) is exactly 0 when θ̂ attains the min.
-        diff = -gap_g[nm][rows, theta]
-        cond_expected = q_n[nm][0] + diff
-        cond_empirical = q_hat[nm] + diff
+        cond_expected = theorem1_condition(gap_g[nm], theta, q_n[nm][0])
+        cond_empirical = theorem1_condition(gap_g[nm], theta)
         conf_diff = conf_p[nm] - conf_ib
         theorem1[nm] = {"condition_expected": float(np.mean(cond_expected > _CONDITION_TOL)),
                         "confidence_difference": float(conf_diff),

@@ -41,9 +41,10 @@ from typing import Any
 import numpy as np
 
 from ._optional import require
-from ._validation import (check_counts, check_finite_scalar, check_labels, check_losses,
-                          check_positive_int, check_probability_vector, check_same_length, check_theta_index)
-from .sampling import sampler_q, sampling_distribution
+from ._validation import check_counts, check_finite_scalar, check_positive_int
+from .sampling import _distribution, sampler_q
+# The numeric Theorem-1 functions live in ltbound.theorem1 (numpy only); re-exported here.
+from .theorem1 import Theorem1Gap, confidence_excess, theorem1_condition, theorem1_gap  # noqa: F401
 
 sp = require("sympy", "ltbound.theory (the symbolic derivations)")
 
@@ -602,7 +603,7 @@ def q_family_residual(counts: Any, q: str | float, class_means: Any, *,
     qv = sampler_q(q)
     if not exact:
         lbar = _class_means(class_means, n_j.size)
-        p = sampling_distribution(n_j, qv)
+        p = _distribution(n_j, qv)
         return float(np.dot(p - n_j / n_j.sum(), lbar))
     if len(class_means) != n_j.size:
         raise ValueError(f"class_means must have one entry per class ({n_j.size}), got {len(class_means)}")
@@ -617,92 +618,3 @@ def q_family_residual(counts: Any, q: str | float, class_means: Any, *,
     z = sp.Add(*[x ** qs for x in ns])
     total = sp.Add(*ns)
     return sp.nsimplify(sp.Add(*[(x ** qs / z - x / total) * lj for x, lj in zip(ns, lbar)]))
-
-
-def confidence_excess(counts: Any, p: Any) -> float:
-    """n Σ_j p_j²/n_j − 1 = χ²(p ‖ p^IB) >= 0 (see :func:`confidence_identity`).
-
-    The squared ratio of the Eq. 7 to the Eq. 6 confidence terms, minus one. Computed in
-    the χ² form Σ_j (p_j − π_j)²/π_j, which is exactly 0 at p = π = IB and never negative
-    in floating point.
-    """
-    n_j = check_counts(counts, "counts")
-    pv = check_probability_vector(p, "p", size=n_j.size)
-    pi = n_j / n_j.sum()
-    return float(np.sum((pv - pi) ** 2 / pi))
-
-
-@dataclass(frozen=True)
-class Theorem1Gap:
-    """Theorem 1's condition evaluated with the empirical Q̂_n over a finite Θ̂.
-
-    Attributes
-    ----------
-    condition : float
-        Q̂_n + L^s(θ) − L(θ) at θ = row ``theta_index``; always <= 0.
-    q_hat : float
-        Q̂_n = min over rows of g(θ') = Σ_j Σ_i (p_j/n_j − 1/n) L_ji(θ') (Eq. 18, one D).
-    g_theta : float
-        g(θ) = L(θ) − L^s(θ) at the chosen row.
-    argmin : int
-        Row attaining Q̂_n; the condition is 0 exactly there.
-    g : ndarray, shape (num_params,)
-        g for every row.
-    theta_index : int
-        The chosen row, as a nonnegative index.
-    """
-
-    condition: float
-    q_hat: float
-    g_theta: float
-    argmin: int
-    g: np.ndarray
-    theta_index: int
-
-
-def theorem1_gap(losses: Any, labels: Any, p: Any, *, num_classes: int | None = None,
-                 theta_index: int | None = None) -> Theorem1Gap:
-    """Theorem 1's condition Q̂_n + L^s(θ) − L(θ) with the empirical Q̂_n; it is never > 0.
-
-    Identity. With g(θ) = L(θ) − L^s(θ) = Σ_j Σ_i (p_j/n_j − 1/n) L_ji(θ) (Eq. 3, 4, 18)
-    and the empirical Q̂_n = min_{θ' ∈ Θ̂} g(θ') over a finite Θ̂ that contains θ,
-
-        Q̂_n + L^s(θ) − L(θ) = min_θ' g(θ') − g(θ) <= 0,
-
-    with equality exactly at the argmin. So Theorem 1's condition ("Q_n + L^s − L > 0")
-    can never hold strictly with the quantities computed from one training set; only the
-    gap between E_D[inf g] (the paper's Q_n) and one draw of D could make it positive.
-
-    Parameters
-    ----------
-    losses : array_like, shape (num_params, n) or (n,)
-        Per-sample losses, finite, >= 0.
-    labels : array_like of int, shape (n,)
-    p : array_like, shape (C,)
-        Class weights (a probability vector).
-    num_classes : int, optional
-        C; defaults to len(p).
-    theta_index : int, optional
-        Row of the loss matrix that is θ (negative counts from the end); required with more
-        than one row (:func:`ltbound._validation.check_theta_index`).
-
-    Returns
-    -------
-    Theorem1Gap
-    """
-    arr = check_losses(np.asarray(losses))
-    mat = arr.reshape(1, -1) if arr.ndim == 1 else arr
-    pv = check_probability_vector(p, "p")
-    c = pv.size if num_classes is None else check_positive_int(num_classes, "num_classes")
-    if pv.size != c:
-        raise ValueError(f"p must have one entry per class ({c}), got {pv.size}")
-    y = check_labels(labels, c)
-    check_same_length(mat, y, "losses", "labels")
-    n_j = check_counts(np.bincount(y, minlength=c), "counts of labels")
-    ti = check_theta_index(theta_index, mat.shape[0])
-    w = (pv / n_j)[y] - 1.0 / y.size         # per-sample weight of g, Eq. 18
-    g = mat.astype(np.float64, copy=False) @ w
-    am = int(np.argmin(g))
-    # min g − g(θ) from the same vector g, so that the sign is exact in floating point.
-    return Theorem1Gap(condition=float(g[am] - g[ti]), q_hat=float(g[am]), g_theta=float(g[ti]),
-                       argmin=am, g=g, theta_index=ti)

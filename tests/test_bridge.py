@@ -72,7 +72,8 @@ def test_cifar_totensor_dataloader_matches_uint8_path(cifar_subset_dir):
     assert np.bincount(y_raw).tolist() == [20] * 10
     np.testing.assert_allclose(unit, raw, rtol=0, atol=1e-4)
     # the trap, shown: the same floats taken as normalised give other losses
-    wrong, _ = data_loss_matrix(net, loader, pixels="normalized", progress=False)
+    with pytest.warns(UserWarning, match="inside \\[0, 1\\]"):     # ... and now a warning says so
+        wrong, _ = data_loss_matrix(net, loader, pixels="normalized", progress=False)
     assert np.abs(wrong - raw).max() > 1e-2
 
 
@@ -167,7 +168,9 @@ def test_bounds_for_model_names_the_model_row(digits):
     mat, y = model_loss_matrix(net, pair, k=4, radius=0.02, seed=2, loss="ce-clipped", cap=3.0, **kw)
     ref = estimate_bounds(mat, y, "CR", loss_range=3.0, theta_index=0, num_draws=50, seed=2)
     assert rep.theta_index == 0 and rep.num_params == 5
-    assert rep.to_dict() == ref.to_dict()
+    got = rep.to_dict()
+    assert got.pop("data_checks")["samples_read"] == y.size     # what was checked about the data
+    assert got == ref.to_dict()
     assert rep.ib.term("objective").value == pytest.approx(float(mat[0].astype(np.float64).mean()))
     # the perturbed rows differ from the model's, so naming the row matters
     last = estimate_bounds(mat, y, "CR", loss_range=3.0, theta_index=-1, num_draws=50, seed=2)

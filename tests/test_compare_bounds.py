@@ -195,12 +195,39 @@ def test_theta_perturb_uses_perturbed_final_models(default_run, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     run = json.loads((tmp_path / "p" / "results.json").read_text())["comparison"]["runs"][0]
     assert run["theta"] == "given" and run["bounds"]["ib"]["num_params"] == 4 and run["num_params"] == 4
+    # the header and results.json say how Θ̂ was formed, not just "given"
+    assert "Θ̂ = final model + 3 perturbations (relative radius 0.05)" in res.stdout
+    comp = json.loads((tmp_path / "p" / "results.json").read_text())["comparison"]
+    assert comp["theta_label"] == "final model + 3 perturbations (relative radius 0.05)"
     assert run["theta_index"] == 0 and run["bounds"]["ib"]["theta_index"] == 0   # row 0 is the model
     # the bound speaks of the final model: its objective is the record's last-epoch training loss
     from ltbound.records import load_record
     rec = load_record(runs[0])
     assert run["bounds"]["ib"]["terms"][0]["value"] == pytest.approx(
         float(np.minimum(rec.train_loss[-1], 5.0).mean()), rel=2e-3)
+
+
+def test_header_names_how_the_given_theta_was_formed(tmp_path):
+    """theta='given' said only "Θ̂ = given" for K perturbations of the final model; theta_label
+    names them (header, results), and without it the header still says "given"."""
+    from ltbound.comparison import compare
+    from ltbound.records import RecordWriter
+
+    labels = np.array([0, 0, 0, 1])
+    w = RecordWriter(tmp_path / "a", manifest={"config": {"schedule": "ib", "seed": 0}, "dataset": {"num_classes": 2},
+                                               "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
+                     train_indices=np.arange(4), train_labels=labels, test_labels=np.array([0, 1, 0, 1]))
+    w.write_epoch(1, train_loss=np.full(4, 0.5), train_correct=np.ones(4, bool),
+                  test_correct=np.array([1, 0, 1, 1], bool), summary={"sampler": "IB", "q": 1.0})
+    w.finish()
+    mat = np.array([[0.5, 0.5, 0.5, 0.5], [0.4, 0.6, 0.5, 0.7], [0.6, 0.5, 0.4, 0.5]])
+    kw = dict(loss="ce-clipped", cap=5.0, theta="given", losses=[mat], theta_index=0, num_draws=20, num_bootstrap=0)
+    named = compare([tmp_path / "a"], theta_label="final model + 2 perturbations (relative radius 0.05)", **kw)
+    assert "Θ̂ = final model + 2 perturbations (relative radius 0.05);" in named.table()
+    assert named.to_dict()["theta"] == "given" and named.to_dict()["theta_label"].startswith("final model + 2")
+    assert "Θ̂ = given;" in compare([tmp_path / "a"], **kw).table()
+    with pytest.raises(ValueError, match="theta_label must be a non-empty string"):
+        compare([tmp_path / "a"], theta_label="  ", **kw)
 
 
 # ----------------------------------------------------------------------------- refused before training

@@ -239,8 +239,9 @@ def test_appendix_a_and_digits_proxy_verdicts_follow_the_numbers():
     assert proxy_verdict(wrong, 2)[0] == FAILS
 
 
-def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=60, seed=0):
-    """A one-epoch record standing in for a CIFAR run of ``schedule`` with the given test correctness."""
+def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=1, seed=0):
+    """A record standing in for a CIFAR run of ``schedule`` with the given test correctness (every
+    planned epoch is written, since a record marked complete must hold its plan; they are tiny)."""
     from ltbound.records import RecordWriter, load_record
     labels = np.repeat(np.arange(2), 50)
     test_labels = np.repeat(np.arange(2), test_correct.size // 2)
@@ -249,8 +250,9 @@ def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs
                                      "environment": {"device": "cpu"},
                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
                      train_indices=np.arange(labels.size), train_labels=labels, test_labels=test_labels)
-    w.write_epoch(1, train_loss=np.full(labels.size, 0.5), train_correct=np.ones(labels.size, bool),
-                  test_correct=test_correct, summary={"sampler": "IB", "q": 1.0})
+    for epoch in range(1, epochs + 1):
+        w.write_epoch(epoch, train_loss=np.full(labels.size, 0.5), train_correct=np.ones(labels.size, bool),
+                      test_correct=test_correct, summary={"sampler": "IB", "q": 1.0, "mean_train_loss": 0.5})
     w.finish()
     return load_record(path)
 
@@ -272,7 +274,7 @@ def test_table1_records_verdict_follows_paired_tests(tmp_path):
     noise[:3] = ~noise[:3]                                # three flips: no detectable difference
     ib = _table1_record(tmp_path / "ib", "ib", base)
     out = records_verdict([ib, _table1_record(tmp_path / "sw1", "switching", better)])
-    assert out.status == HOLDS_ONLY_IF and "CPU, 60 epochs" in out.summary
+    assert out.status == HOLDS_ONLY_IF and "CPU, 1 epochs (preset cifar-short)" in out.summary
     assert out.evidence["pairs"][0]["difference_points"] > 5 and out.evidence["pairs"][0]["comparison"]["p_value"] < 1e-6
     assert "two trained models" in out.condition and "not two schedules" in out.condition
     assert "not judged: IB=>CB (no record)" in out.condition and out.evidence["rows_not_judged"] == ["IB=>CB"]

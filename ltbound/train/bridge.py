@@ -33,19 +33,45 @@ sees the same order); the labels come back in that order.
 The data are read once: each batch goes through every model before the next batch is
 read, so a ``DataLoader`` that decodes or shuffles pays that once, not K times. The K
 models are held on the device together (K copies of the weights).
+
+Data-loader mistakes that are caught (the losses of D are per-sample losses on D's own,
+un-augmented images; each mistake below would give a number that is silently wrong)
+----------------------------------------------------------------------------------
+* ``mean`` / ``std`` in 0..255 units (outside [0, 1] / (0, 1]): ValueError before any work.
+* ``pixels='normalized'`` on images that all lie in [0, 1] (never normalised): a warning
+  after the pass, naming ``pixels='unit'``.
+* A random transform (crop, flip): two reads of one index must give the same image; a few
+  indices of a map-style Dataset are read twice before the pass (ValueError if they differ).
+  An ``IterableDataset`` has no indices, so this is not checked, and the result says so.
+* A loader that skips samples (``drop_last=True`` with a ragged last batch, a sampler over
+  part of the data, one that draws with replacement): ValueError before the pass where the
+  DataLoader shows it, else after it when the samples read differ from ``len(dataset)``.
+* Labels outside 0..C−1 (1-based labels, C the model's output width or ``num_classes``) and
+  channels-last images: a ValueError at the first batch, not a torch error from inside the model.
+* With ``every_class=True`` (:func:`ltbound.bounds_for_model`): a class with no sample (a
+  ``Subset``, a data set missing the last class) is a ValueError, raised before the pass
+  when the labels can be read without the images (tensors, ``TensorDataset``, torchvision
+  data sets, ``Subset`` / ``ConcatDataset`` of those), else after it.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+import math
 import os
+import random
+import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import (ConcatDataset, DataLoader, Dataset, IterableDataset, RandomSampler, Subset,
+                              TensorDataset, WeightedRandomSampler)
 
 from .._validation import check_positive_int
 from ..losses import LOSSES, check_loss
@@ -57,6 +83,11 @@ __all__ = ["PIXELS", "LOSSES", "data_loss_matrix", "model_loss_matrix", "record_
 
 #: Image forms of the ``pixels`` argument (module docstring).
 PIXELS = ("uint8", "unit", "normalized")
+#: Indices of a map-style dataset read twice to detect a random transform (a flip alone
+#: leaves one index unchanged with probability 1/2, so 8 indices miss it with 1/256).
+REPEAT_READS = 8
+
+_log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -84,6 +115,14 @@ def _stats(v: Any, name: str) -> torch.Tensor:
         raise ValueError(f"{name} must hold one finite float per channel, got {arr.tolist()}")
     if name == "std" and np.any(arr <= 0):
         raise ValueError(f"std must be > 0 per channel, got {arr.tolist()}")
+    # [0, 1] pixel units: a mean lies in [0, 1] and a std of values in [0, 1] is at most 0.5
+    # (1 allowed: mean 0, std 1 is "no normalisation"); 0..255 units (e.g. 125.3, 63.0) are refused
+    if name == "mean" and (np.any(arr < 0) or np.any(arr > 1)):
+        raise ValueError(f"mean must be in [0, 1] pixel units (as Normalize takes it after ToTensor), got "
+                         f"{arr.tolist()}{'; in 0..255 units? divide by 255' if np.any(arr > 1) else ''}")
+    if name == "std" and np.any(arr > 1):
+        raise ValueError(f"std must be in (0, 1] pixel units (as Normalize takes it after ToTensor), got "
+                         f"{arr.tolist()}; in 0..255 units? divide by 255")
     return torch.as_tensor(arr, dtype=torch.float32)
 
 
@@ -102,25 +141,233 @@ def _device(device: Any) -> torch.device:
 
 
 # ----------------------------------------------------------------------------- data
+def _is_label_sequence(v: Any) -> bool:
+    """True for a 1-D sequence of scalars (labels), False for an (image, label) sample or images."""
+    if isinstance(v, (torch.Tensor, np.ndarray)):
+        return v.ndim == 1
+    if not isinstance(v, (tuple, list)):
+        return False
+    try:
+        arr = np.asarray(v)
+    except (TypeError, ValueError):   # ragged: e.g. (image, label)
+        return False
+    return arr.ndim == 1 and arr.dtype != object
+
+
+def _is_pair(data: Any) -> bool:
+    """(images, labels): a pair whose second entry is as long a sequence of labels.
+
+    A list of two (image, label) samples is not a pair: its second entry holds an image.
+    """
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        return False
+    if not isinstance(data[0], (tuple, list)):
+        return True                     # tensors / arrays: checked for shape by _pair
+    return _is_label_sequence(data[1]) and len(data[1]) == len(data[0])
+
+
+def _stack_images(images: Any) -> torch.Tensor:
+    if isinstance(images, torch.Tensor):
+        return images
+    if isinstance(images, (tuple, list)):
+        if not images:
+            raise ValueError("data as (images, labels) holds no images")
+        if all(isinstance(im, torch.Tensor) for im in images):
+            shapes = {tuple(im.shape) for im in images}
+            if len(shapes) > 1:
+                raise ValueError(f"data as (images, labels): the images have different shapes {sorted(shapes)[:3]}; "
+                                 "resize them to one (C, H, W)")
+            return torch.stack(list(images))
+        try:
+            arrs = [np.asarray(im) for im in images]
+            return torch.as_tensor(np.stack(arrs))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"data as (images, labels): the images cannot be stacked into one (n, C, H, W) "
+                             f"array ({exc}); give tensors of one shape") from None
+    try:
+        return torch.as_tensor(np.asarray(images))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"data as (images, labels): images must be a tensor, an array or a list of tensors, "
+                         f"got {type(images).__name__} ({exc})") from None
+
+
+def _pair(data: Any, batch_size: int) -> tuple[Iterable, int]:
+    x = _stack_images(data[0])
+    try:
+        y = data[1] if isinstance(data[1], torch.Tensor) else torch.as_tensor(np.asarray(data[1]))
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"data as (images, labels): labels must be a sequence of integers, got "
+                         f"{type(data[1]).__name__}") from None
+    if x.ndim < 1 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"data as (images, labels) needs images of shape (n, C, H, W) and labels of shape "
+                         f"(n,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    return ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)), int(x.shape[0])
+
+
 def _loader(data: Any, batch_size: int) -> tuple[Iterable, int | None]:
-    """An iterable of (images, labels) batches and the number of samples when known."""
+    """An iterable of (images, labels) batches and the number of samples when known.
+
+    A DataLoader that would skip or repeat samples is refused here, before the pass.
+    """
     if isinstance(data, DataLoader):
         try:
             n = len(data.dataset)  # type: ignore[arg-type]
         except TypeError:       # an IterableDataset without __len__
             n = None
+        if data.drop_last and n is not None and data.batch_size and n % data.batch_size:
+            raise ValueError(f"data is a DataLoader with drop_last=True: it skips the last {n % data.batch_size} of "
+                             f"its {n} samples (batch_size {data.batch_size}), and the bounds need every sample "
+                             "of D; build it with drop_last=False")
+        sampler = data.sampler
+        if (isinstance(sampler, WeightedRandomSampler) and sampler.replacement) or \
+                (isinstance(sampler, RandomSampler) and sampler.replacement):
+            raise ValueError(f"data is a DataLoader whose sampler ({type(sampler).__name__}) draws with "
+                             "replacement: samples repeat and others are missed, and the bounds need each sample "
+                             "of D once; use shuffle=False (or shuffle=True) without a weighted sampler")
         return data, n
-    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], (tuple, list)):
-        x = data[0] if isinstance(data[0], torch.Tensor) else torch.as_tensor(np.asarray(data[0]))
-        y = data[1] if isinstance(data[1], torch.Tensor) else torch.as_tensor(np.asarray(data[1]))
-        if x.ndim < 1 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"data as (images, labels) needs images of shape (n, C, H, W) and labels of shape "
-                             f"(n,), got {tuple(x.shape)} and {tuple(y.shape)}")
-        return ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)), int(x.shape[0])
+    if _is_pair(data):
+        return _pair(data, batch_size)
     if isinstance(data, Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
         return DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0), len(data)
     raise ValueError(f"data must be a torch Dataset, a DataLoader or a pair (images, labels), got "
                      f"{type(data).__name__}")
+
+
+def _map_dataset(data: Any) -> Any:
+    """The indexable data set behind ``data``; None for tensors (nothing random) or an IterableDataset."""
+    if _is_pair(data):
+        return None
+    ds = data.dataset if isinstance(data, DataLoader) else data
+    return None if isinstance(ds, IterableDataset) else ds
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float, str, bytes, np.generic)) or a is None:
+        return a == b or (a != a and b != b)
+    ta = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.array(a))    # a copy: PIL arrays are read-only
+    tb = b if isinstance(b, torch.Tensor) else torch.as_tensor(np.array(b))
+    return ta.shape == tb.shape and ta.dtype == tb.dtype and torch.equal(torch.nan_to_num(ta), torch.nan_to_num(tb))
+
+
+def _check_repeatable(data: Any, n: int | None) -> str:
+    """Read ``REPEAT_READS`` indices twice; a random transform gives two different images.
+
+    The global RNGs (torch, numpy, random) are restored afterwards, so the check does not
+    move the caller's random streams. Returns what was found, for the result.
+    """
+    ds = _map_dataset(data)
+    if ds is None and _is_pair(data):
+        return "not needed: tensors given"
+    if ds is None or not n:
+        return ("NOT CHECKED: an IterableDataset has no indices to read twice; if it applies a random "
+                "transform the losses are not those of D's own images")
+    idx = sorted({int(i) for i in np.linspace(0, n - 1, min(n, REPEAT_READS))})
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        for i in idx:
+            first, second = ds[i], ds[i]
+            fa = first[0] if isinstance(first, (tuple, list)) else first
+            fb = second[0] if isinstance(second, (tuple, list)) else second
+            try:
+                same = _same(fa, fb)
+            except (TypeError, ValueError, RuntimeError):
+                same = True        # not comparable as arrays (e.g. PIL): _batches will name the fix
+            if not same:
+                raise ValueError(f"data yields a different image each time index {i} is read: a random transform "
+                                 "(RandomCrop, RandomHorizontalFlip, ...) is applied. The training losses in the "
+                                 "bounds are those of D's own images; pass the training set with the test-time "
+                                 "transform only (e.g. ToTensor(), then pixels='unit' with mean and std)")
+            if isinstance(first, (tuple, list)) and len(first) > 1 and not _same(first[1], second[1]):
+                raise ValueError(f"data yields a different label each time index {i} is read (a random target "
+                                 "transform?); the bounds need each sample's own label")
+    finally:
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
+    return f"checked: {len(idx)} indices read twice gave the same images"
+
+
+def _labels_without_images(data: Any) -> np.ndarray | None:
+    """The labels ``data`` will yield (in some order), when they can be read without the images.
+
+    Tensors, TensorDataset, torchvision data sets (their ``targets``, unless a
+    ``target_transform`` changes them), and Subset / ConcatDataset of those; else None.
+    Only for the class checks, which need the counts, not the order; a DataLoader qualifies
+    when its sampler visits every index once (sequential or shuffled).
+    """
+    if _is_pair(data):
+        y = data[1]
+        return np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
+    if isinstance(data, DataLoader):
+        if type(data.sampler) not in (torch.utils.data.SequentialSampler, RandomSampler):
+            return None
+        data = data.dataset
+    return _dataset_labels(data)
+
+
+def _dataset_labels(ds: Any) -> np.ndarray | None:
+    if isinstance(ds, Subset):
+        inner = _dataset_labels(ds.dataset)
+        return None if inner is None else inner[np.asarray(ds.indices, dtype=np.int64)]
+    if isinstance(ds, ConcatDataset):
+        parts = [_dataset_labels(d) for d in ds.datasets]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+    if isinstance(ds, TensorDataset) and len(ds.tensors) >= 2:
+        return ds.tensors[1].cpu().numpy()
+    if type(ds).__module__.startswith("torchvision.datasets") and getattr(ds, "target_transform", None) is None:
+        targets = getattr(ds, "targets", None)
+        if targets is not None:
+            arr = np.asarray(targets.cpu() if isinstance(targets, torch.Tensor) else targets)
+            if arr.ndim == 1 and arr.size == len(ds):
+                return arr
+    return None
+
+
+def _check_classes(labels: np.ndarray, c: int, source: str, *, every_class: bool, when: str) -> None:
+    """Labels within 0..c−1 and, with ``every_class``, every class present."""
+    if labels.size == 0:
+        return
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= c:
+        one_based = " (1-based labels? subtract 1)" if lo >= 1 and hi == c else ""
+        raise ValueError(f"labels must lie in 0..{c - 1} (C = {c}, {source}) but {when} reach {lo if lo < 0 else hi}"
+                         f"{one_based}")
+    if every_class:
+        counts = np.bincount(labels.astype(np.int64), minlength=c)
+        empty = np.flatnonzero(counts == 0).tolist()
+        if empty:
+            raise ValueError(f"classes {empty} have no sample in data ({when}), but C = {c} ({source}): the bounds "
+                             "need the whole training set D, every class present (a Subset? a data set missing "
+                             "classes?); pass the full training set, or num_classes if C is not the number of "
+                             "classes")
+
+
+def _in_channels(net: torch.nn.Module) -> int | None:
+    for m in net.modules():
+        ch = getattr(m, "in_channels", None)
+        if isinstance(ch, int):
+            return ch
+    return None
+
+
+def _output_width(net: torch.nn.Module, xb: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The first model's logits on the first batch; an image layout it cannot take is a ValueError.
+
+    The model is run first and its error explained after, so a model whose first module in
+    ``modules()`` order is not its input layer is never refused wrongly.
+    """
+    try:
+        logits = net(xb).float()
+    except RuntimeError as exc:
+        ch = _in_channels(net)
+        hint = (f"; the model's first convolution takes {ch} channels and the batch's last axis has {ch}: "
+                "channels last? permute the images to (batch, C, H, W)"
+                if ch is not None and xb.shape[1] != ch and xb.shape[-1] == ch else "")
+        raise ValueError(f"the model cannot run on the data's first batch of shape {tuple(xb.shape)}, read as "
+                         f"(batch, C, H, W){hint} (torch said: {str(exc).splitlines()[0]})") from None
+    if logits.ndim != 2:
+        raise ValueError(f"the model must return logits of shape (batch, C), got {tuple(logits.shape)}")
+    return logits, int(logits.shape[1])
 
 
 def _batches(loader: Iterable) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -210,7 +457,110 @@ def _modules(models: Any, architecture: torch.nn.Module | None, dev: torch.devic
 
 
 # ----------------------------------------------------------------------------- public
+def _say_cost(desc: str, k: int, total: int | None, rate: float, progress: bool) -> None:
+    """The expected wall time of the whole pass, from the images per second of a timed batch."""
+    if total is None or not rate > 0:
+        return
+    eta = total / rate
+    line = (f"{desc}: {k} forward pass{'es' if k > 1 else ''} over {total} images at {rate:.0f} images/s "
+            f"(timed on the second batch): about {eta:.0f} s ({eta / 60:.1f} min) in all")
+    _log.info(line)
+    if progress:
+        from tqdm import tqdm
+        tqdm.write(line, file=sys.stderr)
+
+
 @torch.no_grad()
+def _evaluate(models: Any, data: Any, *, pixels: str, mean: Any, std: Any, architecture: torch.nn.Module | None,
+              loss: str, cap: float | None, batch_size: int, device: Any, channels_last: bool, progress: bool,
+              desc: str, num_classes: int | None = None,
+              every_class: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """:func:`data_loss_matrix` plus what was checked about the data (a dict for the result).
+
+    ``num_classes``: C, else the models' output width; labels must lie in 0..C−1.
+    ``every_class``: a class without a sample is a ValueError (the bounds need them all).
+    """
+    from tqdm import tqdm
+
+    _check_pixels(pixels, mean, std)
+    loss, cap_v = check_loss(loss, cap)
+    bs = check_positive_int(batch_size, "batch_size")
+    dev = _device(device)
+    mean_t = None if mean is None else _stats(mean, "mean")
+    std_t = None if std is None else _stats(std, "std")
+    if mean_t is not None and mean_t.numel() != std_t.numel():
+        raise ValueError(f"mean and std must have one entry per channel each, got {mean_t.numel()} and {std_t.numel()}")
+    c_given = None if num_classes is None else check_positive_int(num_classes, "num_classes")
+    loader, total = _loader(data, bs)
+    if not isinstance(channels_last, (bool, np.bool_)):
+        raise ValueError(f"channels_last must be True or False, got {channels_last!r}")
+    nets = _modules(models, architecture, dev, bool(channels_last))
+    repeat = _check_repeatable(data, total)
+    early = _labels_without_images(data)
+    rows: list[list[torch.Tensor]] = [[] for _ in nets]
+    labels: list[torch.Tensor] = []
+    c, width, source, lo, hi, t0, timed = 0, 0, "", math.inf, -math.inf, 0.0, False
+    with tqdm(total=total, unit="img", desc=desc, disable=not progress) as bar:
+        for x, y in _batches(loader):
+            xb = _inputs(x, pixels, mean_t, std_t, dev)
+            if pixels == "normalized":
+                b_lo, b_hi = torch.aminmax(xb)
+                lo, hi = min(lo, float(b_lo)), max(hi, float(b_hi))
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            y_t = _labels(y, xb.shape[0])
+            first = None
+            if not labels:                       # first batch: the class count, then the cheap checks
+                first, width = _output_width(nets[0], xb)
+                if c_given is not None and c_given > width:
+                    raise ValueError(f"num_classes = {c_given} but the model has {width} outputs; num_classes "
+                                     "must not exceed the model's output width")
+                c, source = (c_given, "num_classes") if c_given is not None else (width, "the model's output width")
+                if early is not None:
+                    _check_classes(early, c, source, every_class=every_class, when="the labels read before the pass")
+            _check_classes(y_t.cpu().numpy(), c, source, every_class=False,
+                           when=f"the labels of batch {len(labels) + 1}")
+            yb = y_t.to(dev, non_blocking=True)
+            for j, (net, row) in enumerate(zip(nets, rows)):
+                logits = first if j == 0 and first is not None else net(xb).float()
+                if logits.shape[1] != width:
+                    raise ValueError(f"models[{j}] has {logits.shape[1]} outputs but models[0] has {width}")
+                if loss == "zero-one":
+                    row.append((logits.argmax(dim=1) != yb).to(torch.float32))
+                else:
+                    row.append(F.cross_entropy(logits, yb, reduction="none"))
+            labels.append(yb)
+            bar.update(xb.shape[0])
+            # the first batch carries one-off costs (allocation, oneDNN set-up): time the second
+            if len(labels) == 1:
+                t0 = time.perf_counter()
+            elif not timed:
+                timed = True
+                _say_cost(desc, len(nets), total, xb.shape[0] / max(time.perf_counter() - t0, 1e-9), progress)
+    if not labels:
+        raise ValueError("data yielded no samples")
+    y_all = torch.cat(labels).cpu().numpy().astype(np.int64, copy=False)
+    if total is not None and y_all.size != total:
+        raise ValueError(f"data yielded {y_all.size} samples but its dataset holds {total}: the loader skips or "
+                         "repeats samples (drop_last=True? a sampler over part of the data?), and the bounds need "
+                         "each sample of D once; pass the Dataset itself, or a DataLoader with drop_last=False "
+                         "and no sampler (pass a Subset to use part of a data set)")
+    if every_class:
+        _check_classes(y_all, c, source, every_class=True, when="the labels read")
+    if pixels == "normalized" and lo >= 0.0 and hi <= 1.0:
+        warnings.warn(f"pixels='normalized' but every pixel lies in [{lo:.3g}, {hi:.3g}], inside [0, 1] as "
+                      "ToTensor() floats are before Normalize: if the model was trained on normalised images, "
+                      "pass pixels='unit' with its mean and std; if it takes [0, 1] images as they are, pass "
+                      "pixels='unit', mean=(0,)*C, std=(1,)*C to say so", UserWarning, stacklevel=3)
+    mat = torch.stack([torch.cat(r) for r in rows]).cpu().numpy().astype(np.float32, copy=False)
+    if cap_v is not None:
+        np.minimum(mat, np.float32(cap_v), out=mat)
+    checks = {"samples_read": int(y_all.size), "dataset_length": total, "num_classes": int(c),
+              "num_classes_from": source, "same_image_on_reread": repeat,
+              "classes_checked_before_pass": early is not None}
+    return mat, y_all, checks
+
+
 def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, std: Any = None,
                      architecture: torch.nn.Module | None = None, loss: str = "ce", cap: float | None = None,
                      batch_size: int = 256, device: Any = "cpu", channels_last: bool = True,
@@ -224,13 +574,17 @@ def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, s
         dicts and paths (``torch.save(model.state_dict(), path)`` or a trainer checkpoint) are
         loaded into a copy of ``architecture``. Every copy runs in eval mode, float32.
     data : Dataset, DataLoader or (images, labels)
-        Yields ``(images (B, C, H, W), labels (B,))``, un-augmented. A Dataset or a pair is
-        batched by ``batch_size`` in order; a DataLoader keeps its own batching.
+        Yields ``(images (B, C, H, W), labels (B,))``, un-augmented: a few indices of a
+        map-style Dataset are read twice and must give the same image. A Dataset or a pair
+        is batched by ``batch_size`` in order; a DataLoader keeps its own batching, and must
+        yield each of its dataset's samples once (no ``drop_last``). The pair may be tensors,
+        arrays, or a list of (C, H, W) images and a list of labels.
     pixels : {'uint8', 'unit', 'normalized'}
-        How the images are stored (module docstring). Required: never guessed.
+        How the images are stored (module docstring). Required: never guessed. 'normalized'
+        on images that all lie in [0, 1] warns.
     mean, std : sequence of float, shape (C,), optional
-        Per-channel normalisation in [0, 1] pixel units; required unless
-        ``pixels='normalized'``, refused with it.
+        Per-channel normalisation in [0, 1] pixel units (mean in [0, 1], std in (0, 1];
+        0..255 units are refused); required unless ``pixels='normalized'``, refused with it.
     architecture : torch.nn.Module, optional
         The network that state-dict and path entries are loaded into.
     loss : {'ce', 'ce-clipped', 'zero-one'}
@@ -245,7 +599,8 @@ def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, s
         ResNet-32 on a 2-core CPU (oneDNN) 1.4x the images per CPU-second of NCHW; the losses
         agree with NCHW up to float32 rounding.
     progress : bool
-        A tqdm bar over the samples.
+        A tqdm bar over the samples, and a line with the expected wall time once the
+        second batch is timed (also logged at INFO level to ``ltbound.train.bridge``).
     desc : str
         The bar's label.
 
@@ -254,47 +609,12 @@ def data_loss_matrix(models: Any, data: Any, *, pixels: str, mean: Any = None, s
     losses : ndarray of float32, shape (K, n)
         Row k: the k-th entry of ``models``; column i: the i-th sample ``data`` yields.
     labels : ndarray of int64, shape (n,)
-        The labels in the same column order.
+        The labels in the same column order, each in 0..C−1 with C the models' output width.
     """
-    from tqdm import tqdm
-
-    _check_pixels(pixels, mean, std)
-    loss, cap_v = check_loss(loss, cap)
-    bs = check_positive_int(batch_size, "batch_size")
-    dev = _device(device)
-    mean_t = None if mean is None else _stats(mean, "mean")
-    std_t = None if std is None else _stats(std, "std")
-    if mean_t is not None and mean_t.numel() != std_t.numel():
-        raise ValueError(f"mean and std must have one entry per channel each, got {mean_t.numel()} and {std_t.numel()}")
-    loader, total = _loader(data, bs)
-    if not isinstance(channels_last, (bool, np.bool_)):
-        raise ValueError(f"channels_last must be True or False, got {channels_last!r}")
-    nets = _modules(models, architecture, dev, bool(channels_last))
-    rows: list[list[torch.Tensor]] = [[] for _ in nets]
-    labels: list[torch.Tensor] = []
-    with tqdm(total=total, unit="img", desc=desc, disable=not progress) as bar:
-        for x, y in _batches(loader):
-            xb = _inputs(x, pixels, mean_t, std_t, dev)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            yb = _labels(y, xb.shape[0]).to(dev, non_blocking=True)
-            for net, row in zip(nets, rows):
-                logits = net(xb).float()
-                if loss == "zero-one":
-                    row.append((logits.argmax(dim=1) != yb).to(torch.float32))
-                else:
-                    row.append(F.cross_entropy(logits, yb, reduction="none"))
-            labels.append(yb)
-            bar.update(xb.shape[0])
-    if not labels:
-        raise ValueError("data yielded no samples")
-    y_all = torch.cat(labels).cpu().numpy()
-    if y_all.min() < 0:
-        raise ValueError(f"labels must be >= 0, got {int(y_all.min())}")
-    mat = torch.stack([torch.cat(r) for r in rows]).cpu().numpy().astype(np.float32, copy=False)
-    if cap_v is not None:
-        np.minimum(mat, np.float32(cap_v), out=mat)
-    return mat, y_all.astype(np.int64, copy=False)
+    mat, labels, _ = _evaluate(models, data, pixels=pixels, mean=mean, std=std, architecture=architecture,
+                               loss=loss, cap=cap, batch_size=batch_size, device=device,
+                               channels_last=channels_last, progress=progress, desc=desc)
+    return mat, labels
 
 
 def model_loss_matrix(model: torch.nn.Module, data: Any, *, theta: Any = "perturb", k: int = 16,
@@ -313,7 +633,9 @@ def model_loss_matrix(model: torch.nn.Module, data: Any, *, theta: Any = "pertur
         sequence: rows 1..K are its entries (e.g. the checkpoints of the final training
         stage), state dicts and paths loaded into a copy of ``model``.
     k, radius, seed
-        Used by 'perturb' only.
+        Used by 'perturb' only. The data are read once through 1 + k models, so the cost is
+        1 + k evaluations of the data (the expected wall time is printed after the second
+        batch); how k was chosen: the Notes of :func:`ltbound.bounds_for_model`.
     pixels, mean, std, loss, cap, batch_size, device, progress
         As in :func:`data_loss_matrix`.
 
@@ -323,6 +645,17 @@ def model_loss_matrix(model: torch.nn.Module, data: Any, *, theta: Any = "pertur
         Row 0: ``model``; rows 1..: Θ̂'s other members, in order.
     labels : ndarray of int64, shape (n,)
     """
+    mat, labels, _ = _model_loss_matrix(model, data, theta=theta, k=k, radius=radius, seed=seed, pixels=pixels,
+                                        mean=mean, std=std, loss=loss, cap=cap, batch_size=batch_size,
+                                        device=device, progress=progress)
+    return mat, labels
+
+
+def _model_loss_matrix(model: Any, data: Any, *, theta: Any, k: int, radius: float, seed: int, pixels: str,
+                       mean: Any, std: Any, loss: str, cap: float | None, batch_size: int, device: Any,
+                       progress: bool, num_classes: int | None = None,
+                       every_class: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """:func:`model_loss_matrix` plus the data checks of :func:`_evaluate` and Θ̂'s description."""
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(theta, str):
@@ -331,17 +664,21 @@ def model_loss_matrix(model: torch.nn.Module, data: Any, *, theta: Any = "pertur
                              f"paths, got {theta!r}")
         others: list[Any] = list(perturbed_state_dicts(model, k=k, radius=radius, seed=seed))
         desc = f"losses of the model and {k} perturbations"
+        described = f"the model + {k} perturbations (relative radius {float(radius):g}, seed {seed})"
     elif isinstance(theta, Iterable):
         others = list(theta)
         if not others:
             raise ValueError("theta is an empty sequence; pass 'perturb' or at least one model / checkpoint")
         desc = f"losses of the model and {len(others)} others"
+        described = f"the model + {len(others)} given models"
     else:
         raise ValueError(f"theta must be 'perturb' or a sequence of models / state dicts / checkpoint paths, "
                          f"got {type(theta).__name__}")
-    return data_loss_matrix([model, *others], data, pixels=pixels, mean=mean, std=std, architecture=model,
-                            loss=loss, cap=cap, batch_size=batch_size, device=device, progress=progress,
-                            desc=desc)
+    mat, labels, checks = _evaluate([model, *others], data, pixels=pixels, mean=mean, std=std, architecture=model,
+                                    loss=loss, cap=cap, batch_size=batch_size, device=device, channels_last=True,
+                                    progress=progress, desc=desc, num_classes=num_classes,
+                                    every_class=every_class)
+    return mat, labels, {"theta": described, **checks}
 
 
 # ----------------------------------------------------------------------------- run records

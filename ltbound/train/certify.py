@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_delta, check_finite_scalar, check_positive_int
+from .._validation import check_delta, check_finite_scalar, check_positive_int, check_seed
 from ..records import RecordError, add_file, json_default, load_record, read_file
 from .stochastic import (DEFAULT_SIGMA_GRID, PosteriorConfig, PriorSplit, StochasticNetwork, certification_losses,
                          check_disjoint, effective_size, sample_losses, split_prior, train_posterior)
@@ -107,7 +107,7 @@ class CertifyConfig:
 
     def __post_init__(self) -> None:
         check_finite_scalar(self.prior_fraction, "prior_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
-        check_positive_int(self.prior_split_seed, "prior_split_seed", minimum=0)
+        check_seed(self.prior_split_seed, "prior_split_seed")
         grid = tuple(float(check_finite_scalar(s, "sigma_grid entry", low=0.0, low_open=True))
                      for s in (self.sigma_grid if isinstance(self.sigma_grid, (tuple, list)) else [self.sigma_grid]))
         if not grid or len(set(grid)) != len(grid):

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .._validation import check_finite_scalar, check_positive_int
+from .._validation import check_finite_scalar, check_positive_int, check_seed
 from ..records import LOCK_NAME, is_writer_debris, probe_lock, read_manifest
 from ..schedule import (DEFAULT_IMBALANCE, PRESETS, SCHEDULES, Recipe, Schedule, default_imbalance, default_preset,
                         get_schedule)
@@ -342,8 +342,8 @@ def plan_run(config: TrainConfig, info: D.DistInfo) -> RunPlan:
         check_positive_int(config.max_test_per_class, "max_test_per_class")
     if not isinstance(config.schedule, str):
         raise ValueError(f"schedule must be a schedule name (one of {list(SCHEDULES)}), got {config.schedule!r}")
-    check_positive_int(config.seed, "seed", minimum=0)
-    check_positive_int(config.split_seed, "split_seed", minimum=0)
+    check_seed(config.seed, "seed")
+    check_seed(config.split_seed, "split_seed", maximum=2 ** 32 - 1)     # numpy RandomState
     if config.eval_batch_size is not None:
         check_positive_int(config.eval_batch_size, "eval_batch_size")
     check_positive_int(config.workers, "workers", minimum=0)

@@ -47,7 +47,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._validation import check_finite_scalar, check_positive_int
+from .._validation import check_finite_scalar, check_positive_int, check_seed
 from ..sampling import class_counts, long_tailed_counts, long_tailed_indices, shot_groups
 from ..schedule import DATASETS   # the names live beside the recipes, readable without torch
 
@@ -146,13 +146,6 @@ def split_hash(indices: Any) -> str:
     if arr.ndim != 1:
         raise ValueError(f"indices must be a 1-D array of positions, got shape {arr.shape}")
     return hashlib.sha256(np.ascontiguousarray(arr, dtype="<i8").tobytes()).hexdigest()
-
-
-def _check_seed32(seed: Any, name: str) -> int:
-    """A ``numpy.random.RandomState`` seed: an integer in [0, 2**32) (bools and floats refused)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
-    return int(seed)
 
 
 def _lt_counts(n_max: int, num_classes: int, imbalance: float, where: str) -> np.ndarray:
@@ -522,7 +515,7 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, imbala
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"name must be one of {list(DATASETS)}, got {name!r}")
     imb = None if imbalance is None else check_finite_scalar(imbalance, "imbalance", low=1.0)
-    split_seed = _check_seed32(split_seed, "split_seed")
+    split_seed = check_seed(split_seed, "split_seed", maximum=2 ** 32 - 1)
     k = None if max_test_per_class is None else check_positive_int(max_test_per_class, "max_test_per_class")
     if not isinstance(download, (bool, np.bool_)):
         raise ValueError(f"download must be True or False, got {download!r}")

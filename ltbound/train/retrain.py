@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_finite_scalar, check_labels, check_positive_int
+from .._validation import check_finite_scalar, check_labels, check_positive_int, check_seed
 from .augment import normalize
 from .sampler import ClassSampler
 
@@ -137,7 +137,7 @@ def retrain_classifier(features: Any, labels: Any, q: float | str, *, num_classe
     wd = check_finite_scalar(weight_decay, "weight_decay", low=0.0)
     if lr_schedule not in ("cosine", "constant"):
         raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     d = x.shape[1]
     gen = torch.Generator().manual_seed(seed)
     if init is None:

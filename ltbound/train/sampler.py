@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .._validation import check_counts, check_labels, check_positive_int
+from .._validation import check_counts, check_labels, check_positive_int, check_seed
 from ..sampling import parse_sampler, sampling_distribution
 
 #: Multiplier that separates the seeds of different epochs: generator seed = seed * K + epoch.
@@ -88,7 +88,7 @@ class ClassSampler(torch.utils.data.Sampler[int]):
         self.n = int(y.size)
         self.probabilities = sampling_distribution(counts, self.q)
         self.num_samples = self.n if num_samples is None else check_positive_int(num_samples, "num_samples")
-        self.seed = check_positive_int(seed, "seed", minimum=0)
+        self.seed = check_seed(seed)
         self.world_size = check_positive_int(world_size, "world_size")
         if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, (int, np.integer)) \
                 or not 0 <= rank < self.world_size:

@@ -75,7 +75,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from .._validation import check_delta, check_finite_scalar, check_labels, check_positive_int
+from .._validation import check_delta, check_finite_scalar, check_labels, check_positive_int, check_seed
 
 __all__ = ["DEFAULT_SIGMA_GRID", "DEFAULT_P_MIN", "PriorSplit", "split_prior", "check_disjoint",
            "StochasticNetwork", "bounded_cross_entropy", "quad_objective", "PosteriorConfig",
@@ -147,7 +147,7 @@ def split_prior(labels: Any, fraction: float = 0.5, *, seed: int = 0, num_classe
         outside (0, 1), a bad seed.
     """
     frac = check_finite_scalar(fraction, "fraction", low=0.0, high=1.0, low_open=True, high_open=True)
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
     y = check_labels(labels, c)
     counts = np.bincount(y, minlength=c or 0)
@@ -390,7 +390,7 @@ class PosteriorConfig:
         check_finite_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
         check_finite_scalar(self.p_min, "p_min", low=0.0, high=1.0, low_open=True, high_open=True)
         check_delta(self.delta)
-        check_positive_int(self.seed, "seed", minimum=0)
+        check_seed(self.seed)
 
 
 def effective_size(target_prior: np.ndarray, counts: np.ndarray) -> float:

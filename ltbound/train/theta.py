@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import torch
 
-from .._validation import check_finite_scalar, check_positive_int
+from .._validation import check_finite_scalar, check_positive_int, check_seed
 from ..losses import check_loss
 from ..records import checkpoint_epochs, checkpoint_path
 from .evaluate import per_sample_losses
@@ -142,7 +142,7 @@ def perturbed_state_dicts(model: torch.nn.Module, *, k: int, radius: float, seed
     """
     kk = check_positive_int(k, "k")
     r = check_finite_scalar(radius, "radius", low=0.0)
-    sd = check_positive_int(seed, "seed", minimum=0)
+    sd = check_seed(seed)
     base = {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
     params = [name for name, _ in model.named_parameters()]
     gen = torch.Generator(device="cpu").manual_seed(sd)
@@ -183,7 +183,7 @@ def perturbation_loss_matrix(model: torch.nn.Module, images: Any, labels: Any, *
     _check_loss(loss)
     check_positive_int(k, "k")
     check_finite_scalar(radius, "radius", low=0.0)
-    check_positive_int(seed, "seed", minimum=0)
+    check_seed(seed)
     original = {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
     thetas = itertools.chain([original], perturbed_state_dicts(model, k=k, radius=radius, seed=seed))
     return loss_matrix(model, thetas, images, labels, mean=mean, std=std, batch_size=batch_size,
