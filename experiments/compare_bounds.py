@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 import warnings
 from datetime import datetime, timezone
@@ -30,6 +31,11 @@ from ltbound.schedule import DATASETS, SCHEDULES   # torch-free: the trainer's o
 
 DEFAULT_SCHEDULES = ("ib", "switching", "ib-cb")
 DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.DATA_DIR_ENV (not imported: torch)
+DEFAULT_CAP = 5.0                     # --cap of --loss ce-clipped (M = 5), as ltbound.comparison.DEFAULT_CAP
+DEFAULT_K, DEFAULT_RADIUS = 16, 0.01  # --k and --radius of --theta perturb
+#: --mc-error: the Monte Carlo standard error wanted of each 2·R̂, below the third decimal the
+#: README prints (with 1,000 fixed draws it reached 0.0007-0.0015 on the CIFAR-10-LT records).
+DEFAULT_MC_ERROR = 0.0005
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="schedules to train (names of ltbound.train.schedule.SCHEDULES)")
     src.add_argument("--seeds", type=int, default=3, help="number of seeds per schedule (seeds 0..N-1)")
     src.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    src.add_argument("--threads", type=int, default=None,
+                     help="CPU threads of torch while training (default: 1 for digits-lt, whose trained models, "
+                          "hence every printed number, depend on the thread count, and which one thread trains as "
+                          "fast; torch's own default otherwise)")
     r = p.add_argument_group("recipe (default: the preset's; the trainer's overrides)")
     r.add_argument("--preset", default=None,
                    help="training recipe (default: digits for digits-lt, else cifar; cifar-short = 60 epochs)")
@@ -87,14 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bounded loss of the bounds: cross-entropy clipped at --cap (M = cap) or the 0-1 loss "
                         "(M = 1; on digits the final-stage models fit the training set, so its objective "
                         "and Rademacher terms are 0 and only the confidence term is left)")
-    b.add_argument("--cap", type=float, default=5.0, help="clipping level C of --loss ce-clipped (M = C)")
+    b.add_argument("--cap", type=float, default=None,
+                   help=f"clipping level C of --loss ce-clipped (M = C; default {DEFAULT_CAP:g}); not used by --loss zero-one")
     b.add_argument("--theta", default="checkpoints", choices=("checkpoints", "perturb"),
                    help="finite parameter set for the Rademacher and Q_n terms: the final-stage epochs' "
                         "models, or K perturbations of the final model within relative radius R")
-    b.add_argument("--radius", type=float, default=0.01, help="relative radius R of --theta perturb")
-    b.add_argument("--k", type=int, default=16, help="number K of perturbed models of --theta perturb")
+    b.add_argument("--radius", type=float, default=None,
+                   help=f"relative radius R of --theta perturb (default {DEFAULT_RADIUS:g}); only with --theta perturb")
+    b.add_argument("--k", type=int, default=None,
+                   help=f"number K of perturbed models of --theta perturb (default {DEFAULT_K}); only with --theta perturb")
     b.add_argument("--delta", type=float, default=0.05, help="failure probability of each bound, in (0, 1)")
-    b.add_argument("--num-draws", type=int, default=1000, help="Monte Carlo sign draws of the Rademacher estimate")
+    b.add_argument("--mc-error", type=float, default=None,
+                   help=f"wanted Monte Carlo standard error of every 2·R̂ (default {DEFAULT_MC_ERROR:g}): each Rademacher "
+                        "estimate takes the sign draws that guarantee it for its losses, at least 1000 (the header "
+                        "prints the draws and the largest standard error); not with --num-draws")
+    b.add_argument("--num-draws", type=int, default=None,
+                   help="a fixed number of Monte Carlo sign draws for every Rademacher estimate, instead of --mc-error")
     b.add_argument("--mc-delta-fraction", type=float, default=0.5,
                    help="share of --delta charged to the Monte Carlo error of the sign draws; the McDiarmid "
                         "confidence terms get the rest (the header prints the split)")
@@ -121,25 +139,45 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     """
     if not 0 < a.delta < 1:
         parser.error(f"--delta must lie in (0, 1), got {a.delta}")
-    if not a.cap > 0:
-        parser.error(f"--cap must be > 0 (the clipping level of the cross-entropy; M = cap), got {a.cap}")
-    if a.loss == "zero-one":
-        a.cap = None  # the 0-1 loss needs no clipping: M = 1
+    if a.loss == "zero-one" and a.cap is not None:
+        parser.error(f"--cap {a.cap:g} applies only to --loss ce-clipped (the clipping level of the cross-entropy); "
+                     "--loss zero-one has M = 1 and no cap: drop --cap, or use --loss ce-clipped")
+    if a.loss == "ce-clipped":
+        a.cap = DEFAULT_CAP if a.cap is None else a.cap
+        if not a.cap > 0:
+            parser.error(f"--cap must be > 0 (the clipping level of the cross-entropy; M = cap), got {a.cap}")
+    if a.theta != "perturb":
+        given = [flag for flag, v in (("--k", a.k), ("--radius", a.radius)) if v is not None]
+        if given:
+            one = len(given) == 1
+            parser.error(f"{' and '.join(given)} {'applies' if one else 'apply'} only to --theta perturb (K perturbations "
+                         f"of the final model within relative radius R); with --theta {a.theta} {'it' if one else 'they'} "
+                         f"would be ignored: add --theta perturb, or drop {' and '.join(given)}")
+    else:
+        a.k = DEFAULT_K if a.k is None else a.k
+        a.radius = DEFAULT_RADIUS if a.radius is None else a.radius
     for flag, value, low in (("--seeds", a.seeds, 1), ("--epochs", a.epochs, 1), ("--num-draws", a.num_draws, 1),
                              ("--batch-size", a.batch_size, 1), ("--warmup-epochs", a.warmup_epochs, 0),
                              ("--switch-offset", a.switch_offset, 0), ("--split-seed", a.split_seed, 0),
                              ("--max-test-per-class", a.max_test_per_class, 1),
-                             ("--eval-batch-size", a.eval_batch_size, 1)):
+                             ("--eval-batch-size", a.eval_batch_size, 1), ("--threads", a.threads, 1)):
         if value is not None and value < low:
             parser.error(f"{flag} must be >= {low}, got {value}")
     if a.lr is not None and not a.lr > 0:
         parser.error(f"--lr must be > 0, got {a.lr}")
+    if a.num_draws is not None and a.mc_error is not None:
+        parser.error(f"--num-draws {a.num_draws} and --mc-error {a.mc_error:g} both choose the number of sign draws: "
+                     "give one of them")
+    if a.num_draws is None:
+        a.mc_error = DEFAULT_MC_ERROR if a.mc_error is None else a.mc_error
+        if not a.mc_error > 0:
+            parser.error(f"--mc-error must be > 0 (a standard error of 2·R̂, loss units), got {a.mc_error}")
     if not 0 < a.mc_delta_fraction < 1:
         parser.error(f"--mc-delta-fraction must lie in (0, 1), got {a.mc_delta_fraction}")
     if a.imbalance is not None and a.imbalance < 1:
         parser.error(f"--imbalance must be >= 1 (n_max / n_min), got {a.imbalance}")
     if a.theta == "perturb" and (a.k < 1 or not a.radius >= 0):
-        parser.error("--theta perturb needs --k >= 1 and --radius >= 0")
+        parser.error(f"--theta perturb needs --k >= 1 and --radius >= 0, got --k {a.k} --radius {a.radius:g}")
     if a.milestones is not None:
         try:
             a.milestones = [int(m) for m in a.milestones.split(",") if m.strip()]
@@ -154,6 +192,9 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         import torch
         if not torch.cuda.is_available():
             parser.error(f"--device {a.device}: CUDA is not available on this machine; use --device cpu or auto")
+    if a.out is None:
+        a.out = str(Path("out") / "compare_bounds" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
+    check_out(parser, Path(a.out))
     if a.records:
         for r in a.records:
             if not (Path(r) / "manifest.json").is_file():
@@ -168,9 +209,31 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
                      f"or ${DATA_DIR_ENV}")
     for sched in a.schedules:
         try:
-            plan_run(a, sched, seed=0, out=Path(a.out or "out") / "runs" / f"{sched}-seed0")
+            plan_run(a, sched, seed=0, out=Path(a.out) / "runs" / f"{sched}-seed0")
         except ValueError as e:
             parser.error(f"--schedules {sched}: {e}{_flag_hint(str(e))}")
+
+
+def check_out(parser: argparse.ArgumentParser, out: Path) -> None:
+    """Refuse an --out that cannot hold the results, before any work and without creating it.
+
+    A path under a file, or in a place where no file can be written (``/proc``, a read-only
+    mount), is found by writing and removing a probe file in ``out`` or, if ``out`` does not
+    exist yet, in its nearest existing parent; so the refusal comes before training, not as
+    a traceback when results.json is written.
+    """
+    if (out / "results.json").exists():
+        parser.error(f"--out {out} already holds results.json; choose a new folder")
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under {existing}, which is a file"
+        parser.error(f"--out {out} {where}, not a folder; choose a folder path")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".compare-bounds-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        parser.error(f"--out {out}: cannot write there ({exc.strerror or exc}); choose a folder you can write")
 
 
 #: Words of library messages -> the flags of this script that set them.
@@ -186,13 +249,16 @@ def _flag_hint(message: str) -> str:
     return f" [flags: {', '.join(dict.fromkeys(flags))}]" if flags else ""
 
 
-def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path):
+def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path, checkpoints: list[int] | None = None,
+             fork_from: Path | None = None, check: bool = True):
     """The TrainConfig of one (schedule, seed) run, checked by the trainer's own boundary check.
 
     :func:`ltbound.train.config.plan_run` checks everything that needs no data (recipe,
     schedule within the run, checkpoints, device, output folder). A preset's warm-up that is
     not below the run's epochs is capped by the trainer with a warning; here the warning
     becomes a note and the capped value is set on ``a`` (so every run and results.json carry it).
+    ``checkpoints`` (default: the trainer's "switch,end") and ``fork_from`` come from
+    :func:`fork_plan`; ``check=False`` only builds the config.
     """
     from ltbound.train import distributed
     from ltbound.train.config import TrainConfig, plan_run as check_run
@@ -202,7 +268,11 @@ def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path):
                       warmup_epochs=a.warmup_epochs, switch_offset=a.switch_offset, model=a.model,
                       max_test_per_class=a.max_test_per_class, split_seed=a.split_seed, amp=a.amp,
                       eval_batch_size=a.eval_batch_size, seed=seed, device=a.device, out=str(out),
-                      progress=False, quiet=a.quiet, resume=(out / "manifest.json").exists())
+                      progress=False, quiet=a.quiet, resume=(out / "manifest.json").exists(),
+                      fork_from=None if fork_from is None else str(fork_from),
+                      **({} if checkpoints is None else {"checkpoint_epochs": list(checkpoints)}))
+    if not check:
+        return cfg
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         plan = check_run(cfg, distributed.dist_from_env())
@@ -210,7 +280,7 @@ def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path):
         a.warmup_epochs = plan.recipe.warmup_epochs
         if not a.quiet:
             print(f"note: {caught[0].message} [flag: --warmup-epochs]", file=sys.stderr)
-        return plan_run(a, sched, seed=seed, out=out)
+        return plan_run(a, sched, seed=seed, out=out, checkpoints=checkpoints, fork_from=fork_from)
     return cfg
 
 
@@ -224,11 +294,62 @@ def load_data(a: argparse.Namespace):
                         max_test_per_class=a.max_test_per_class)
 
 
+def fork_plan(a: argparse.Namespace) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
+    """Which runs continue another run's first epochs instead of training them again.
+
+    Two schedules that use the same sampler in epochs 1..e train bitwise the same model up
+    to epoch e (same seed, recipe, data and environment): Switching and IB -> CB repeat the IB
+    run until their switch. Each schedule that shares e >= 1 leading epochs with an earlier
+    one in ``a.schedules`` is *forked* off it at epoch e (the earlier one with the longest
+    shared prefix; :func:`ltbound.train.fork.fork_record` copies the record and checks that
+    the settings, samplers and environment agree), so each seed trains a shared prefix once.
+
+    Returns
+    -------
+    parents : dict
+        schedule -> (schedule it is forked from, last shared epoch e), for the forked ones.
+    checkpoints : dict
+        schedule -> checkpointed epochs: the trainer's default ("switch,end") plus the epochs
+        <= e that a run forked off it keeps (the fork copies them, so the source must have them).
+    """
+    from ltbound.schedule import get_schedule
+    from ltbound.train.config import checkpoint_epochs, resolve_recipe
+
+    qs, own = {}, {}
+    for sched in a.schedules:
+        cfg = plan_run(a, sched, seed=0, out=Path(a.out) / "runs" / f"{sched}-seed0", check=False)
+        recipe = resolve_recipe(cfg)[1]
+        schedule = get_schedule(sched, recipe)
+        qs[sched] = [float(schedule.q_at(e)) for e in range(1, recipe.epochs + 1)]
+        own[sched] = checkpoint_epochs(cfg.checkpoint_epochs, recipe.epochs, schedule)
+    parents: dict[str, tuple[str, int]] = {}
+    for i, sched in enumerate(a.schedules):
+        best = (None, 0)
+        for earlier in a.schedules[:i]:
+            shared = next((k for k, (x, y) in enumerate(zip(qs[sched], qs[earlier])) if x != y), len(qs[sched]))
+            # a fork continues the source for at least one epoch
+            shared = min(shared, len(qs[sched]) - 1)
+            if shared > best[1]:
+                best = (earlier, shared)
+        if best[0] is not None:
+            parents[sched] = best
+    ckpts = {s: set(own[s]) for s in a.schedules}
+    for sched in reversed(a.schedules):        # a source comes before the runs forked off it
+        if sched in parents:
+            src, e = parents[sched]
+            ckpts[src] |= {c for c in ckpts[sched] if c <= e}
+    return parents, {s: sorted(c) for s, c in ckpts.items()}
+
+
 def train_runs(a: argparse.Namespace, out: Path, ds) -> list[Path]:
     """Train every (schedule, seed) pair into out/runs/<schedule>-seed<k>; returns the record folders.
 
-    Unless --quiet, a line names each run and the trainer prints one line per epoch (learning
-    rate, loss, train and test accuracy, seconds).
+    Runs that share their first epochs with another schedule are forked off it (:func:`fork_plan`):
+    per seed, the source trains up to the fork epoch, the forked runs continue from a copy of
+    its record, and the source then goes on. Every record is the one a run trained from epoch 1
+    would have written (bitwise on CPU: the trainer's resume and fork tests). Unless --quiet, a
+    line names each run and the trainer prints one line per epoch (learning rate, loss, train
+    and test accuracy, seconds).
     """
     from ltbound.train.trainer import train
 
@@ -238,16 +359,48 @@ def train_runs(a: argparse.Namespace, out: Path, ds) -> list[Path]:
             print(f"warning: training ResNet-32 on {a.dataset} without a GPU takes minutes per epoch"
                   + ("" if a.preset == "cifar-short" or a.epochs else "; consider --preset cifar-short or --epochs")
                   + " (or --records with runs made on a GPU)", file=sys.stderr)
-    jobs = [(s, seed) for s in a.schedules for seed in range(a.seeds)]
     if ds.train.labels.numel() < (a.batch_size or 1):
         raise ValueError(f"--batch-size {a.batch_size} is larger than the training set ({ds.train.labels.numel()} images)")
-    paths = []
-    for i, (sched, seed) in enumerate(jobs, 1):
-        run_dir = out / "runs" / f"{sched}-seed{seed}"
+    parents, ckpts = fork_plan(a)
+    children: dict[str, list[str]] = {}
+    for sched, (src, _) in parents.items():
+        children.setdefault(src, []).append(sched)
+    total = len(a.schedules) * a.seeds
+    started: list[str] = []
+
+    def run_dir(sched: str, seed: int) -> Path:
+        return out / "runs" / f"{sched}-seed{seed}"
+
+    def step(sched: str, seed: int, until: int | None) -> None:
+        """Train (or continue) one run, up to epoch ``until`` (None: to its end)."""
+        key = f"{sched}-seed{seed}"
+        src = parents.get(sched)
         if not a.quiet:
-            print(f"[run {i}/{len(jobs)}] {sched} seed {seed} -> {run_dir}", flush=True)
-        paths.append(Path(train(plan_run(a, sched, seed=seed, out=run_dir), dataset=ds)))
-    return paths
+            if key not in started:
+                how = f" (forked from {src[0]}-seed{seed} after epoch {src[1]})" if src else ""
+                print(f"[run {len(started) + 1}/{total}] {sched} seed {seed} -> {run_dir(sched, seed)}{how}", flush=True)
+            else:
+                print(f"[run {started.index(key) + 1}/{total}] {sched} seed {seed} continues", flush=True)
+        if key not in started:
+            started.append(key)
+        cfg = plan_run(a, sched, seed=seed, out=run_dir(sched, seed), checkpoints=ckpts[sched],
+                       fork_from=run_dir(src[0], seed) if src else None)
+        train(cfg, dataset=ds, stop_after=until)
+
+    def grow(sched: str, seed: int) -> None:
+        """Train ``sched``, pausing at each epoch where runs fork off it to grow them first."""
+        for e in sorted({parents[c][1] for c in children.get(sched, [])}):
+            step(sched, seed, until=e)
+            for c in children[sched]:
+                if parents[c][1] == e:
+                    grow(c, seed)
+        step(sched, seed, until=None)
+
+    for seed in range(a.seeds):
+        for sched in a.schedules:
+            if sched not in parents:
+                grow(sched, seed)
+    return [run_dir(s, seed) for s in a.schedules for seed in range(a.seeds)]
 
 
 def perturbation_losses(record_dirs: list[Path], a: argparse.Namespace, ds=None) -> list:
@@ -363,10 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(argv)
     check_args(parser, a)
     t0 = time.perf_counter()
-    out = Path(a.out or Path("out") / "compare_bounds" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
-    if (out / "results.json").exists():
-        parser.error(f"--out {out} already holds results.json; choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(a.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:         # e.g. made unwritable since check_out
+        parser.error(f"--out {out}: cannot create the folder ({exc.strerror or exc}); choose a folder you can write")
 
     from ltbound.comparison import compare
     from ltbound.records import json_default
@@ -376,18 +530,24 @@ def main(argv: list[str] | None = None) -> int:
         if a.records:
             record_dirs = [Path(r).resolve() for r in a.records]
         else:
+            threads = a.threads if a.threads is not None else (1 if a.dataset == "digits-lt" else None)
+            if threads is not None:
+                import torch
+                torch.set_num_threads(threads)
             ds = load_data(a)
             record_dirs = train_runs(a, out, ds)
         t_train = time.perf_counter() - t0
         losses = perturbation_losses(record_dirs, a, ds) if a.theta == "perturb" else None
         comp = compare(record_dirs, loss=a.loss, cap=a.cap, theta="given" if losses is not None else "checkpoints",
                        losses=losses, theta_index=0 if losses is not None else None, delta=a.delta,
-                       num_draws=a.num_draws, seed=0, mc_delta_fraction=a.mc_delta_fraction,
-                       allow_incomplete=a.allow_incomplete, theta_label=theta_label(a))
+                       num_draws=a.num_draws, mc_std_error=a.mc_error, seed=0,
+                       mc_delta_fraction=a.mc_delta_fraction, allow_incomplete=a.allow_incomplete,
+                       theta_label=theta_label(a))
     except ValueError as e:  # RecordError (damaged, incomplete or duplicate records), bad data, other splits, ...
         # one clear line, status 2; the library names arguments, this CLI names its flags
         msg = str(e)
-        for arg, flag in (("allow_incomplete=True", "--allow-incomplete"), ("mc_delta_fraction", "--mc-delta-fraction")):
+        for arg, flag in (("allow_incomplete=True", "--allow-incomplete"), ("mc_delta_fraction", "--mc-delta-fraction"),
+                          ("mc_std_error", "--mc-error"), ("num_draws", "--num-draws")):
             msg = msg.replace(arg, flag)
         print(f"compare_bounds.py: error: {msg}", file=sys.stderr)
         return 2

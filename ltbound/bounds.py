@@ -64,7 +64,8 @@ from ._validation import (check_counts, check_delta, check_finite_scalar, check_
                           check_same_length, check_theta_index)
 from .confidence import _ib_term, _ratio, _term
 from .objectives import _sample_weights, _standard, _weighted
-from .rademacher import RademacherEstimate, _chunk_columns, _monte_carlo, check_num_draws
+from .rademacher import (RademacherEstimate, _chunk_columns, _draw_variance, _draws_for_variance,
+                         _monte_carlo, _MAX_AUTO_DRAWS, check_num_draws)
 from .residual import MAX_BOOTSTRAP, ResidualEstimate, _q_residual
 from .sampling import _distribution, parse_sampler
 from .theorem1 import theorem1_condition
@@ -77,6 +78,8 @@ RISK_TRAINING_PRIOR = ("E^s[ℓ]: expected loss under the training (long-tailed)
 
 #: Rows of a memmapped loss matrix scanned at a time by check_loss_range.
 _SCAN_ROWS = 64
+#: Rademacher sign draws when neither num_draws nor mc_std_error is given.
+DEFAULT_DRAWS = 1000
 
 
 # ----------------------------------------------------------------------------- results
@@ -402,10 +405,11 @@ class _Problem:
     delta: float
     delta_split: dict
     theta_index: int
-    num_draws: int
+    num_draws: int | None       # None: chosen per Rademacher estimate from mc_std_error
     generator: np.random.Generator | None     # the caller's Generator (None: an int seed)
     seed: int | None                          # the int seed (None: a Generator)
     theta_fixed: bool = False
+    mc_std_error: float | None = None
 
     def rng(self) -> np.random.Generator:
         """The stream of one consumer (sign draws, bootstrap): a fresh Generator from an int
@@ -425,9 +429,9 @@ class _Problem:
 
 
 def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: float | None,
-             empirical_range: bool, delta: float, theta_index: int | None, num_draws: int, seed: Any,
+             empirical_range: bool, delta: float, theta_index: int | None, num_draws: int | None, seed: Any,
              mc_delta_fraction: float, class_vectors: dict | None = None,
-             theta_fixed: bool = False) -> _Problem:
+             theta_fixed: bool = False, mc_std_error: float | None = None) -> _Problem:
     """Validate the shared inputs. ``class_vectors`` maps argument names to the per-class
     arguments (p, π); given as arrays and without ``num_classes``, their length is C, so a
     class absent from the labels is reported as empty, and a label beyond them as such."""
@@ -454,7 +458,13 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     f = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
                             low_open=True, high_open=True)
     ti = check_theta_index(theta_index, mat.shape[0])
-    b = check_num_draws(num_draws)
+    if num_draws is not None and mc_std_error is not None:
+        raise ValueError(f"pass num_draws ({num_draws!r}) or mc_std_error ({mc_std_error!r}), not both: "
+                         "mc_std_error chooses the number of sign draws")
+    if num_draws is None and mc_std_error is None:
+        num_draws = DEFAULT_DRAWS
+    b = None if num_draws is None else check_num_draws(num_draws)
+    eps = None if mc_std_error is None else check_finite_scalar(mc_std_error, "mc_std_error", low=0.0, low_open=True)
     generator, seed_value = check_random_state(seed)
     if (1.0 - f) * d == 0 or f * d == 0:
         raise ValueError(f"delta = {d!r} split by mc_delta_fraction = {f!r} gives a part that rounds to 0 "
@@ -469,7 +479,7 @@ def _problem(losses: Any, labels: Any, *, num_classes: int | None, loss_range: f
     return _Problem(losses=mat, labels=y, counts=counts, loss_range=m, source=source, delta=d,
                     delta_split=split, theta_index=ti, num_draws=b,
                     generator=None if seed_value is not None else generator, seed=seed_value,
-                    theta_fixed=bool(theta_fixed))
+                    theta_fixed=bool(theta_fixed), mc_std_error=eps)
 
 
 def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndarray, str]:
@@ -496,7 +506,19 @@ def _class_weights(p: Any, counts: np.ndarray, name: str = "p") -> tuple[np.ndar
 def _rademacher(prob: _Problem, weights: np.ndarray | None) -> RademacherEstimate:
     # The losses were checked (a memmap scanned) by _problem: the core does not check again.
     w_abs = np.full(prob.n, 1.0 / prob.n) if weights is None else np.abs(weights)
-    return _monte_carlo(prob.losses, w_abs, prob.num_draws, prob.rng(), prob.seed,
+    b = prob.num_draws
+    if b is None:
+        # mc_std_error is the wanted error of the term 2·R̂, so R̂ itself needs half of it; never
+        # fewer draws than the default, which keeps the rigorous Monte Carlo term and the
+        # standard error's own estimate steady where very few draws would meet the error.
+        v = _draw_variance(prob.losses, w_abs, False)
+        need = _draws_for_variance(v, prob.mc_std_error / 2.0)
+        if need is None:
+            raise ValueError(f"mc_std_error = {prob.mc_std_error:g} (of 2·R̂) would need "
+                             f"{v / (prob.mc_std_error / 2.0) ** 2:.3g} sign draws for these losses (more than "
+                             f"{_MAX_AUTO_DRAWS:,}); ask for a larger mc_std_error, or pass num_draws")
+        b = max(DEFAULT_DRAWS, need)
+    return _monte_carlo(prob.losses, w_abs, b, prob.rng(), prob.seed,
                         prob.delta_split["monte_carlo"], _chunk_columns(prob.losses, None), False)
 
 
@@ -640,8 +662,9 @@ def _num_bootstrap(num_bootstrap: Any) -> int:
 
 def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
              loss_range: float | None = None, empirical_range: bool = False, delta: float = 0.05,
-             theta_index: int | None = None, num_draws: int = 1000, seed: int | np.random.Generator = 0,
-             mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
+             theta_index: int | None = None, num_draws: int | None = None, seed: int | np.random.Generator = 0,
+             mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
+             mc_std_error: float | None = None) -> BoundResult:
     """The IB bound of Eq. 6 at θ, term by term.
 
     E^s[ℓ(f_θ(x), y)] <= L^s(θ) + 2 R_n(Θ) + M sqrt(ln(1/δ)/(2n))        (Eq. 6)
@@ -665,8 +688,15 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
         ``losses`` has more than one row: the library has no default model row, since
         :func:`ltbound.train.theta.perturbation_loss_matrix` puts the model in row 0 and a
         run's checkpoints put the final model last. ``None`` with one row means that row.
-    num_draws : int
-        Rademacher sign draws (Monte Carlo, Eq. 5), at most 10^7.
+    num_draws : int, optional
+        Rademacher sign draws (Monte Carlo, Eq. 5), at most 10^7; default 1000
+        (:data:`DEFAULT_DRAWS`) unless ``mc_std_error`` is given.
+    mc_std_error : float, optional
+        The wanted Monte Carlo standard error of the term 2·R̂ (loss units): each Rademacher
+        estimate then takes the number of sign draws that guarantees it for its loss matrix
+        and weights, and at least :data:`DEFAULT_DRAWS` (:func:`ltbound.rademacher.draws_for_std_error`;
+        the rigorous Monte Carlo term is then at most about 2.7 times it at δ_MC = 0.025).
+        Not with ``num_draws``.
     seed : int or numpy.random.Generator
         Seed of the sign draws; same seed, same numbers.
     mc_delta_fraction : float
@@ -686,15 +716,16 @@ def ib_bound(losses: Any, labels: Any, *, num_classes: int | None = None,
     """
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
-                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed)
+                    num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error)
     return _ib(prob, _rademacher(prob, None))
 
 
 def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None = None,
                    loss_range: float | None = None, empirical_range: bool = False,
-                   delta: float = 0.05, theta_index: int | None = None, num_draws: int = 1000,
+                   delta: float = 0.05, theta_index: int | None = None, num_draws: int | None = None,
                    seed: int | np.random.Generator = 0, mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
-                   num_bootstrap: int = 0) -> BoundResult:
+                   num_bootstrap: int = 0, mc_std_error: float | None = None) -> BoundResult:
     """The class-sampling bound of Eq. 7 at θ, term by term.
 
     E[ℓ(f_θ(x), y)] <= L(θ) + 2 R_n(Θ) − Q_n(Θ; p, n) + M sqrt(Σ_j p_j²/n_j) sqrt(ln(1/δ)/2)   (Eq. 7)
@@ -722,6 +753,7 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
                     num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error,
                     class_vectors={"p": p})
     pv, label = _class_weights(p, prob.counts)
     return _sampling(prob, _rademacher(prob, None), pv, label, _num_bootstrap(num_bootstrap))
@@ -730,8 +762,9 @@ def sampling_bound(losses: Any, labels: Any, p: Any, *, num_classes: int | None 
 def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
                  num_classes: int | None = None, loss_range: float | None = None,
                  empirical_range: bool = False, delta: float = 0.05, theta_index: int | None = None,
-                 num_draws: int = 1000, seed: int | np.random.Generator = 0,
-                 mc_delta_fraction: float = 0.5, theta_fixed: bool = False) -> BoundResult:
+                 num_draws: int | None = None, seed: int | np.random.Generator = 0,
+                 mc_delta_fraction: float = 0.5, theta_fixed: bool = False,
+                 mc_std_error: float | None = None) -> BoundResult:
     """Bound on the risk under a target class prior π (π uniform: the balanced test risk).
 
     With probability >= 1 − δ over D, for all θ ∈ Θ,
@@ -773,6 +806,7 @@ def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
                     num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error,
                     class_vectors={"target_prior": target_prior})
     pi, label = _target_prior(target_prior, prob.counts)
     return _target(prob, _rademacher(prob, (pi / prob.counts)[prob.labels]), pi, label)
@@ -780,10 +814,10 @@ def target_bound(losses: Any, labels: Any, target_prior: Any = "balanced", *,
 
 def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced",
                     delta: float = 0.05, loss_range: float | None = 1.0,
-                    num_classes: int | None = None, theta_index: int | None = None, num_draws: int = 1000,
+                    num_classes: int | None = None, theta_index: int | None = None, num_draws: int | None = None,
                     seed: int | np.random.Generator = 0, num_bootstrap: int = 0,
                     empirical_range: bool = False, mc_delta_fraction: float = 0.5,
-                    theta_fixed: bool = False) -> BoundReport:
+                    theta_fixed: bool = False, mc_std_error: float | None = None) -> BoundReport:
     """Eq. 6, Eq. 7 (with p) and the target-prior bound at θ, from one loss matrix.
 
     Parameters
@@ -801,7 +835,7 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     loss_range : float or None
         M, default 1.0 (0-1 loss). To use the observed range pass ``loss_range=None,
         empirical_range=True``.
-    num_classes, theta_index, num_draws, seed, num_bootstrap, empirical_range, mc_delta_fraction, theta_fixed
+    num_classes, theta_index, num_draws, seed, num_bootstrap, empirical_range, mc_delta_fraction, theta_fixed, mc_std_error
         As in :func:`ib_bound` and :func:`sampling_bound`.
 
     Returns
@@ -814,6 +848,7 @@ def estimate_bounds(losses: Any, labels: Any, p: Any, *, target: Any = "balanced
     prob = _problem(losses, labels, num_classes=num_classes, loss_range=loss_range,
                     empirical_range=empirical_range, delta=delta, theta_index=theta_index,
                     num_draws=num_draws, seed=seed, mc_delta_fraction=mc_delta_fraction, theta_fixed=theta_fixed,
+                    mc_std_error=mc_std_error,
                     class_vectors={"p": p, "target_prior": target})
     pv, label = _class_weights(p, prob.counts)
     pi, pi_label = _target_prior(target, prob.counts)

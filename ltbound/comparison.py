@@ -167,8 +167,9 @@ def _test_risks(rec: RunRecord, loss: str, cap: float | None) -> tuple[float, fl
 def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", cap: float | None = None,
                       theta: str = "checkpoints", losses: np.ndarray | None = None,
                       theta_index: int | None = None, delta: float = 0.05,
-                      num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
-                      mc_delta_fraction: float = 0.5, allow_incomplete: bool = False) -> RunBounds:
+                      num_draws: int | None = None, seed: int = 0, num_bootstrap: int = 200,
+                      mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
+                      mc_std_error: float | None = None) -> RunBounds:
     """Bounds and measured risks for one run record (see :func:`compare`).
 
     ``loss`` / ``cap`` as in :func:`compare` (``cap`` required exactly for "ce-clipped").
@@ -213,7 +214,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
     report = estimate_bounds(matrix, rec.train_labels, p, target="balanced", delta=delta,
                              loss_range=m_range, num_classes=rec.num_classes, theta_index=theta_index,
                              num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
-                             mc_delta_fraction=mc_delta_fraction)
+                             mc_delta_fraction=mc_delta_fraction, mc_std_error=mc_std_error)
     lt_risk, bal_risk, lt_se, bal_se = _test_risks(rec, loss, cap)
     per_class_acc = rec.per_class_test_accuracy()[-1]
     groups = shot_group_means(per_class_acc, rec.counts)
@@ -275,9 +276,10 @@ DEFAULT_CAP = 5.0
 def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clipped", cap: float | None | str = "default",
             theta: str = "checkpoints", losses: Sequence[np.ndarray] | None = None,
             theta_index: int | None = None, delta: float = 0.05,
-            num_draws: int = 1000, seed: int = 0, num_bootstrap: int = 200,
+            num_draws: int | None = None, seed: int = 0, num_bootstrap: int = 200,
             mc_delta_fraction: float = 0.5, allow_incomplete: bool = False,
-            allow_duplicates: bool = False, theta_label: str | None = None) -> Comparison:
+            allow_duplicates: bool = False, theta_label: str | None = None,
+            mc_std_error: float | None = None) -> Comparison:
     """Bounds of Eq. 6, Eq. 7 and the balanced-risk bound for each run record, aggregated per schedule.
 
     Parameters
@@ -300,7 +302,12 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
         more than one row. Not used with 'checkpoints' (the final model is the last epoch).
     delta : float in (0, 1)
         Total failure probability of each bound (union bound over its estimated parts).
-    num_draws, seed, num_bootstrap : Monte Carlo sign draws, their seed, bootstrap resamples of Q_n.
+    num_draws, seed, num_bootstrap : Monte Carlo sign draws (default 1000 unless ``mc_std_error``), their
+        seed, bootstrap resamples of Q_n.
+    mc_std_error : float, optional
+        The wanted Monte Carlo standard error of every 2·R̂ term: each Rademacher estimate
+        takes the sign draws that guarantee it for its loss matrix and weights, and at least
+        1000 (:func:`ltbound.rademacher.draws_for_std_error`). Not with ``num_draws``.
     mc_delta_fraction : float in (0, 1)
         Share of ``delta`` charged to the Monte Carlo deviation of the sign draws; the
         McDiarmid confidence terms get the rest, (1 − fraction)·delta.
@@ -330,7 +337,13 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     if theta_label is not None and (not isinstance(theta_label, str) or not theta_label.strip()):
         raise ValueError(f"theta_label must be a non-empty string (how Θ̂ was formed, in words), got {theta_label!r}")
     delta = check_delta(delta)
-    num_draws = check_positive_int(num_draws, "num_draws")
+    if num_draws is not None and mc_std_error is not None:
+        raise ValueError(f"pass num_draws ({num_draws!r}) or mc_std_error ({mc_std_error!r}), not both: "
+                         "mc_std_error chooses the number of sign draws")
+    if num_draws is not None:
+        num_draws = check_positive_int(num_draws, "num_draws")
+    if mc_std_error is not None:
+        mc_std_error = check_finite_scalar(mc_std_error, "mc_std_error", low=0.0, low_open=True)
     mc_delta_fraction = check_finite_scalar(mc_delta_fraction, "mc_delta_fraction", low=0.0, high=1.0,
                                             low_open=True, high_open=True)
     recs = [r if isinstance(r, RunRecord) else load_record(r) for r in records]
@@ -347,7 +360,8 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     runs = tuple(bounds_for_record(r, loss=loss, cap=cap, theta=theta,
                                    losses=None if losses is None else losses[i], theta_index=theta_index,
                                    delta=delta, num_draws=num_draws, seed=seed, num_bootstrap=num_bootstrap,
-                                   mc_delta_fraction=mc_delta_fraction, allow_incomplete=allow_incomplete)
+                                   mc_delta_fraction=mc_delta_fraction, allow_incomplete=allow_incomplete,
+                                   mc_std_error=mc_std_error)
                  for i, r in enumerate(recs))
     per_label: dict[str, list[dict]] = {}
     for r in runs:

@@ -6,6 +6,8 @@ Formatting only: the numbers come from :func:`ltbound.compare`, the verdicts fro
 
 from __future__ import annotations
 
+import math
+
 from ._table import format_table
 from .verdicts import BOUND_TARGETS, THESE_RUNS
 
@@ -26,6 +28,14 @@ def format_comparison(comp) -> str:
               f"(sign draws), Θ̂ = {theta}; mean ± std over seeds; * = estimate, others rigorous; "
               f"acc interval: test-set {1 - comp.delta:g} interval (mean of its ends over seeds); certified: "
               f"rigorous test-set bound on the balanced 0-1 error at delta {comp.delta:g}")
+    # The Monte Carlo error of every 2·R̂ in the tables, once: the draws and the largest standard error.
+    rads = [res.rademacher for r in comp.runs for res in (r.report.ib, r.report.target)
+            if res.rademacher is not None and res.rademacher.method == "monte-carlo"]
+    ses = [2.0 * rad.std_error for rad in rads if math.isfinite(rad.std_error)]
+    if rads:
+        draws = sorted({rad.num_draws for rad in rads})
+        header += (f"; 2·R̂ from {f'{draws[0]:,}' if len(draws) == 1 else f'{draws[0]:,}-{draws[-1]:,}'} sign draws"
+                   + (f", Monte Carlo standard error <= {max(ses):.4f}" if ses else ""))
     blocks = []
 
     def fmt(stat: dict) -> str:

@@ -17,6 +17,9 @@ Three ways to compute R̂:
 * :func:`rademacher_monte_carlo` averages B independent sign draws, and reports an
   ``upper`` value that is >= R̂ with probability >= 1 − δ over the draws (McDiarmid).
 * :func:`massart_bound`: Massart's finite-class lemma, a closed-form ceiling on R̂.
+
+How many draws: :func:`draws_for_std_error` gives the B after which the Monte Carlo
+standard error of R̂ is at most a wanted value for this loss matrix, whatever the draws.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_delta, check_loss_magnitude, check_losses, check_positive_int,
+from ._validation import (check_delta, check_finite_scalar, check_loss_magnitude, check_losses, check_positive_int,
                           check_random_state)
 
-__all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound"]
+__all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound",
+           "draws_for_std_error"]
 
 #: Sign draws processed together: one (block, tile) sign matrix per matrix product. Fixed
 #: (not a user knob) because the layout of the random stream depends on it. Measured with
@@ -51,6 +55,9 @@ _CHUNK_BYTES = 256 << 20
 _EXACT_MAX_N = 20
 #: Unit roundoff of float64.
 _U64 = 2.0 ** -53
+#: Most sign draws draws_for_std_error hands out (about 5 minutes for a (30, 12406) matrix on
+#: one core); a smaller wanted error is refused rather than run for hours.
+_MAX_AUTO_DRAWS = 1_000_000
 
 # Row b of this table is the 8 signs encoded by the byte b (bit set -> +1, clear -> -1):
 # expanding random bytes through it turns 1 random bit into one float32 sign in one pass.
@@ -374,6 +381,90 @@ def _scaled_sum_sq(v: np.ndarray) -> tuple[float, float]:
 def _gamma(k: int, u: float) -> float:
     """Higham's γ_k = k u / (1 − k u): relative error bound of a k-term floating sum."""
     return k * u / (1.0 - k * u)
+
+
+# --------------------------------------------------------------------------- number of draws
+
+def draws_for_std_error(losses: Any, std_error: float, weights: Any = None) -> int:
+    """Sign draws B that make the Monte Carlo standard error of R̂ at most ``std_error``.
+
+    The standard deviation of :func:`rademacher_monte_carlo`'s mean over B draws is at most
+    sqrt(V / B), with V below computed from the losses alone (no draws), so
+
+        B = max(2, ceil(V / ε²)),    V = Σ_i max_θ (|w_i| L_i(θ))²,    ε = ``std_error``,
+
+    guarantees a standard error <= ε for this loss matrix, not only on average.
+
+    Parameters
+    ----------
+    losses : array_like or numpy.memmap, shape (num_params, n) or (n,)
+        Per-sample losses L_i(θ) >= 0, finite; one row per θ (as for :func:`rademacher_monte_carlo`).
+    std_error : float
+        ε > 0, the wanted standard error of R̂ (loss units; the term 2·R̂ of a bound then has
+        standard error <= 2ε).
+    weights : array_like, shape (n,), optional
+        Per-sample weights w_i, default 1/n.
+
+    Returns
+    -------
+    int
+        B >= 2 (two draws give a finite sample standard error).
+
+    Raises
+    ------
+    ValueError
+        When B would exceed 1,000,000 draws: ask for a larger ``std_error``.
+
+    Notes
+    -----
+    *Why V bounds the variance.* Let f(ξ) = max_θ Σ_i ξ_i a_i(θ) with a_i(θ) = |w_i| L_i(θ) >= 0
+    (ξ is symmetric, so the signs of w do not matter). Replacing ξ_i by an independent copy
+    changes f only when the sign flips (probability 1/2), and then by at most
+    2 m_i, m_i = max_θ a_i(θ). The Efron–Stein inequality gives
+
+        Var_ξ f <= (1/2) Σ_i E[(f(ξ) − f(ξ^(i)))²] <= (1/2) Σ_i (1/2)(2 m_i)² = Σ_i m_i² = V,
+
+    and the mean of B independent draws has variance Var f / B <= V / B. For one θ (K = 1)
+    Var f = Σ_i a_i² = V exactly; for several θ the maximum varies less, so the achieved
+    error (``RademacherEstimate.std_error``) is usually below ε (on the CIFAR-10-LT records,
+    by 1.1-2.2 times).
+
+    *The rigorous deviation shrinks with it.* The McDiarmid deviation in ``upper`` is
+    t = sqrt(Σ_i c_i² ln(1/δ) / (2B)) with c_i = 2 m_i (quantisation aside), i.e.
+    t = sqrt(2 ln(1/δ)) · sqrt(V / B) <= sqrt(2 ln(1/δ)) · ε: 2.7 ε at δ = 0.025.
+
+    References
+    ----------
+    Efron, B. and Stein, C. (1981). The jackknife estimate of variance. Ann. Statist. 9(3).
+    Boucheron, S., Lugosi, G. and Massart, P. (2013). Concentration Inequalities, Thm. 3.1 and Cor. 3.2.
+    """
+    mat = _losses_2d(losses)
+    w_abs = np.abs(_weights(weights, mat.shape[1]))
+    eps = check_finite_scalar(std_error, "std_error", low=0.0, low_open=True)
+    v = _draw_variance(mat, w_abs, isinstance(losses, np.memmap))
+    b = _draws_for_variance(v, eps)
+    if b is None:
+        raise ValueError(f"std_error = {eps:g} would need {v / (eps * eps):.3g} sign draws for these losses (more "
+                         f"than {_MAX_AUTO_DRAWS:,}); ask for a larger std_error, or pass num_draws")
+    return b
+
+
+def _draw_variance(mat: np.ndarray, w_abs: np.ndarray, is_memmap: bool) -> float:
+    """V = Σ_i max_θ (|w_i| L_i(θ))², the bound on the variance of one draw (trusts its inputs)."""
+    cols = _chunk_columns(mat, None)
+    v = 0.0
+    for c0 in range(0, mat.shape[1], cols):
+        block = np.asarray(mat[:, c0:c0 + cols], dtype=np.float64)
+        if is_memmap:
+            _check_chunk(block, c0)
+        v += float(((block.max(axis=0) * w_abs[c0:c0 + cols]) ** 2).sum())
+    return v
+
+
+def _draws_for_variance(v: float, eps: float) -> int | None:
+    """max(2, ceil(V / ε²)), or None when that exceeds :data:`_MAX_AUTO_DRAWS`."""
+    ratio = v / (eps * eps)
+    return max(2, math.ceil(ratio)) if ratio <= _MAX_AUTO_DRAWS else None
 
 
 # --------------------------------------------------------------------------- exact

@@ -35,3 +35,19 @@ def cifar_subset_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar10_subset")
     extract_subset(SHARED_CIFAR, root, train_per_class=60, test_per_class=20)
     return root
+
+
+@pytest.fixture(scope="session")
+def main_job_default_run(tmp_path_factory):
+    """The main job as a user runs it: ``python experiments/compare_bounds.py`` with no setting
+    but --out and --quiet (3 seeds x 3 schedules on digits, about 20 s of one core). Shared by
+    tests/test_compare_bounds.py and tests/test_main_job_results.py, which compares it with the
+    committed results. Returns (output folder, stdout)."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("main_job") / "out"
+    res = subprocess.run([sys.executable, str(root / "experiments" / "compare_bounds.py"), "--out", str(out), "--quiet"],
+                         cwd=root, capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out, res.stdout

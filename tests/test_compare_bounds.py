@@ -30,12 +30,10 @@ def _finite_numbers(obj, path="results"):
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    """The default command at a reduced size: one seed (3 schedules x 30 digits epochs)."""
-    out = tmp_path_factory.mktemp("cb") / "out"
-    res = _run("--seeds", "1", "--out", str(out), "--quiet", "--num-draws", "300")
-    assert res.returncode == 0, res.stderr[-3000:]
-    return out, res.stdout
+def default_run(main_job_default_run):
+    """The default command as is (3 seeds x 3 schedules x 30 digits epochs; conftest.py), the run
+    tests/test_main_job_results.py compares with the committed results."""
+    return main_job_default_run
 
 
 @pytest.mark.slow
@@ -56,10 +54,10 @@ def test_results_json_is_complete_finite_and_terms_sum_to_bounds(default_run):
     res = json.loads((out / "results.json").read_text())
     for key in ("command", "configuration", "records", "environment", "timings", "comparison"):
         assert key in res
-    assert res["configuration"]["seeds"] == 1 and res["configuration"]["delta"] == 0.05
+    assert res["configuration"]["seeds"] == 3 and res["configuration"]["delta"] == 0.05
     assert res["environment"]["numpy"] and res["timings"]["total_seconds"] > 0
     comp = res["comparison"]
-    assert len(comp["runs"]) == 3
+    assert len(comp["runs"]) == 9
     for run in comp["runs"]:
         assert 0 <= run["balanced_test_accuracy"] <= 1
         for which in ("ib", "sampling", "target"):
@@ -107,12 +105,32 @@ def test_records_option_reads_trainer_records(default_run, tmp_path):
     (["--schedules", "ib", "nope"], "unknown ['nope']"),
     (["--dataset", "cifar10-lt"], "needs --data-dir"),
     (["--mc-delta-fraction", "1"], "--mc-delta-fraction must lie in (0, 1)"),
+    # issue 24: flags that the chosen mode would ignore are refused, naming them
+    (["--k", "3"], "--k applies only to --theta perturb"),
+    (["--radius", "0.1", "--k", "2"], "--k and --radius apply only to --theta perturb"),
+    (["--records", "experiments/records/cifar10-lt-50/ib-seed0", "--k", "4"], "--k applies only to --theta perturb"),
+    (["--loss", "zero-one", "--cap", "3"], "--cap 3 applies only to --loss ce-clipped"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(args, message, tmp_path):
     res = _run(*args, "--out", str(tmp_path / "o"))
     assert res.returncode == 2
     assert message in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "proc-new", "proc-existing"])
+def test_out_where_nothing_can_be_written_is_refused_before_any_work(where, tmp_path):
+    """Issue 24: --out under a file or in /proc printed a traceback (after the whole comparison for
+    /proc/self, which exists but takes no files); now one line naming --out, exit status 2."""
+    (tmp_path / "file").write_text("x")
+    out = {"under-a-file": tmp_path / "file" / "sub", "proc-new": Path("/proc/ltbound-no-such"),
+           "proc-existing": Path("/proc/self")}[where]
+    if where.startswith("proc") and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this system")
+    res = _run("--records", "experiments/records/cifar10-lt-50/ib-seed0", "--out", str(out), "--quiet")
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert f"--out {out}" in res.stderr and "Traceback" not in res.stderr
+    assert res.stdout == ""                      # refused before the comparison ran
 
 
 def test_compare_refuses_records_of_different_splits(tmp_path):
@@ -261,3 +279,31 @@ def test_recipe_flags_reach_every_run_and_short_warmup_is_capped(tmp_path):
     assert results["configuration"]["warmup_epochs"] == 1
     assert results["comparison"]["runs"][0]["num_params"] == 1      # final stage: epoch 2 only
     assert "|Θ̂|" in res.stdout
+
+
+@pytest.mark.slow
+def test_runs_that_share_their_first_epochs_are_forked_and_equal_straight_runs(tmp_path):
+    """Issue 23 (time): Switching and IB -> CB repeat IB's epochs up to the switch. compare_bounds
+    trains that prefix once per seed and forks the other two off it; each record is bitwise the
+    one a run trained from epoch 1 writes, so the comparison does not change."""
+    from ltbound.train.config import TrainConfig
+    from ltbound.train.trainer import train
+
+    out = tmp_path / "o"
+    # digits, 6 epochs, milestone 3, S = 0: the second sampler from epoch 4, so 3 shared epochs
+    recipe = ["--epochs", "6", "--milestones", "3", "--switch-offset", "0"]
+    res = _run("--seeds", "1", "--schedules", "ib", "switching", "ib-cb", *recipe, "--num-draws", "50",
+               "--out", str(out))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "(forked from ib-seed0 after epoch 3)" in res.stdout
+    for sched in ("switching", "ib-cb"):
+        forked = out / "runs" / f"{sched}-seed0"
+        manifest = json.loads((forked / "manifest.json").read_text())
+        assert manifest["forked_from"]["epoch"] == 3 and manifest["forked_from"]["path"].endswith("ib-seed0")
+        straight = train(TrainConfig(dataset="digits-lt", schedule=sched, epochs=6, milestones=[3], switch_offset=0,
+                                     seed=0, device="cpu", out=str(tmp_path / f"straight-{sched}"), quiet=True,
+                                     progress=False))
+        for e in range(1, 7):
+            a = np.load(forked / "epochs" / f"epoch_{e:04d}.npz")
+            b = np.load(straight / "epochs" / f"epoch_{e:04d}.npz")
+            assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files), (sched, e)

@@ -5,7 +5,9 @@ the per-class counts (n_max and the imbalance, :func:`ltbound.sampling.long_tail
 and the split seed (:func:`ltbound.sampling.long_tailed_indices`). What can be known without
 the images:
 
-* CIFAR-10-LT / CIFAR-100-LT, any layout: the class counts of the subset are the protocol's.
+* CIFAR-10-LT / CIFAR-100-LT, any layout: the class counts of the subset are the protocol's
+  (for n_max = the split's largest class: 5,000 / 500 for the full sets, fewer for a subset of
+  the archive as tests and dry runs use).
 * CIFAR in the class-folder layout (``train/<class>/*`` sorted by class, then name; the
   full set keeps n_max images per class, so class j occupies positions
   [j·n_max, (j+1)·n_max)): the source labels are known, so the subset itself is recomputed
@@ -62,9 +64,12 @@ def check_split_protocol(f: str, manifest: dict, train_indices: np.ndarray, trai
     if name not in CIFAR_SOURCES or isinstance(imbalance, bool) or not isinstance(imbalance, (int, float)) \
             or not imbalance >= 1:
         return "unverified"
-    n_max, c = CIFAR_SOURCES[name]
-    counts = long_tailed_counts(n_max, c, float(imbalance))
+    full_n_max, c = CIFAR_SOURCES[name]
     got = np.bincount(train_labels, minlength=c)
+    # n_max is the source's images per class: 5,000 for the full CIFAR-10 training set, fewer for
+    # a subset of the archive (tests, dry runs). Under the protocol the largest class keeps n_max.
+    n_max = int(got.max()) if got.size == c and 0 < got.max() <= full_n_max else full_n_max
+    counts = long_tailed_counts(n_max, c, float(imbalance))
     if got.size != c or not np.array_equal(got, counts):
         raise RecordError(f"{f}: the training split has class counts {got.tolist()[:10]} but {name} at imbalance "
                           f"{imbalance:g} keeps {counts.tolist()[:10]} (n_max {n_max}); the split is not this "
