@@ -10,25 +10,15 @@ import torch
 
 import ltbound
 from ltbound.bounds import estimate_bounds
-from ltbound.train import digits_net, load_dataset, resnet32
+from ltbound.train import digits_net, resnet32
 from ltbound.train.bridge import data_loss_matrix, model_loss_matrix
+from tests._user_data import digits_and_net, normalized, unit
 from ltbound.train.theta import perturbation_loss_matrix
 
 
 @pytest.fixture(scope="module")
 def digits():
-    ds = load_dataset("digits-lt", imbalance=20)
-    torch.manual_seed(0)
-    return ds, digits_net(10)
-
-
-def _unit(ds):
-    return ds.train.images.float() / 255.0
-
-
-def _normalized(ds):
-    mean, std = torch.tensor(ds.mean), torch.tensor(ds.std)
-    return (_unit(ds) - mean[:, None, None]) / std[:, None, None]
+    return digits_and_net()
 
 
 # ----------------------------------------------------------------------------- image forms
@@ -37,15 +27,15 @@ def test_tensor_forms_give_the_same_losses(digits):
     ds, net = digits
     y = ds.train.labels
     a, la = data_loss_matrix(net, (ds.train.images, y), pixels="uint8", mean=ds.mean, std=ds.std, progress=False)
-    b, lb = data_loss_matrix(net, torch.utils.data.TensorDataset(_unit(ds), y), pixels="unit", mean=ds.mean,
+    b, lb = data_loss_matrix(net, torch.utils.data.TensorDataset(unit(ds), y), pixels="unit", mean=ds.mean,
                              std=ds.std, progress=False)
-    c, lc = data_loss_matrix(net, torch.utils.data.DataLoader(torch.utils.data.TensorDataset(_normalized(ds), y),
+    c, lc = data_loss_matrix(net, torch.utils.data.DataLoader(torch.utils.data.TensorDataset(normalized(ds), y),
                                                               batch_size=50),
                              pixels="normalized", progress=False)
     assert a.shape == (1, y.numel()) and a.dtype == np.float32
-    unit = _unit(ds)
-    data_loss_matrix(net, (unit, y), pixels="unit", mean=ds.mean, std=ds.std, progress=False)
-    assert torch.equal(unit, _unit(ds))          # the caller's images are not normalised in place
+    images = unit(ds)
+    data_loss_matrix(net, (images, y), pixels="unit", mean=ds.mean, std=ds.std, progress=False)
+    assert torch.equal(images, unit(ds))          # the caller's images are not normalised in place
     np.testing.assert_array_equal(la, y.numpy())
     np.testing.assert_array_equal(lb, la)
     np.testing.assert_array_equal(lc, la)
@@ -89,7 +79,7 @@ def test_cifar_totensor_dataloader_matches_uint8_path(cifar_subset_dir):
 ])
 def test_image_form_is_checked_never_guessed(digits, pixels, data_form, kwargs, match):
     ds, net = digits
-    x = {"uint8": ds.train.images, "unit": _unit(ds), "normalized": _normalized(ds)}[data_form]
+    x = {"uint8": ds.train.images, "unit": unit(ds), "normalized": normalized(ds)}[data_form]
     with pytest.raises(ValueError, match=match):
         data_loss_matrix(net, (x, ds.train.labels), pixels=pixels, progress=False, **kwargs)
 
@@ -204,4 +194,4 @@ def test_theta_per_sample_losses_refuses_float_images(digits):
     from ltbound.train.theta import per_sample_losses
     ds, net = digits
     with pytest.raises(ValueError, match="images must be uint8.*pixels='unit'"):
-        per_sample_losses(net, _unit(ds), ds.train.labels, mean=ds.mean, std=ds.std)
+        per_sample_losses(net, unit(ds), ds.train.labels, mean=ds.mean, std=ds.std)

@@ -16,24 +16,13 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, Tenso
 
 import ltbound
 from ltbound.bounds import estimate_bounds
-from ltbound.train import digits_net, load_dataset
 from ltbound.train.bridge import data_loss_matrix
+from tests._user_data import digits_and_net, normalized, unit
 
 
 @pytest.fixture(scope="module")
 def digits():
-    ds = load_dataset("digits-lt", imbalance=20)
-    torch.manual_seed(0)
-    return ds, digits_net(10)
-
-
-def _unit(ds):
-    return ds.train.images.float() / 255.0
-
-
-def _normalized(ds):
-    mean, std = torch.tensor(ds.mean), torch.tensor(ds.std)
-    return (_unit(ds) - mean[:, None, None]) / std[:, None, None]
+    return digits_and_net()
 
 
 def _bounds(net, data, **kw):
@@ -77,10 +66,10 @@ def test_normalized_pixels_on_unnormalised_images_warn(digits):
     normalised images (which go below 0) give none."""
     ds, net = digits
     with pytest.warns(UserWarning, match="pixels='normalized' but every pixel lies in .*pixels='unit'"):
-        data_loss_matrix(net, (_unit(ds), ds.train.labels), pixels="normalized", progress=False)
+        data_loss_matrix(net, (unit(ds), ds.train.labels), pixels="normalized", progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        data_loss_matrix(net, (_normalized(ds), ds.train.labels), pixels="normalized", progress=False)
+        data_loss_matrix(net, (normalized(ds), ds.train.labels), pixels="normalized", progress=False)
 
 
 @pytest.mark.parametrize("pixels, mean, std, match", [
@@ -90,7 +79,7 @@ def test_normalized_pixels_on_unnormalised_images_warn(digits):
 ])
 def test_mean_std_in_0_255_units_are_refused(digits, pixels, mean, std, match):
     ds, net = digits
-    x = ds.train.images if pixels == "uint8" else _unit(ds)
+    x = ds.train.images if pixels == "uint8" else unit(ds)
     with pytest.raises(ValueError, match=match):
         data_loss_matrix(net, (x, ds.train.labels), pixels=pixels, mean=mean, std=std, progress=False)
     # the same call in [0, 1] units, and mean 0 / std 1 ("no normalisation"), are accepted
@@ -208,7 +197,7 @@ def test_channels_last_images_get_a_clear_error(digits):
     """HWC images with pixels='normalized' (no mean/std to compare the channels with) reached the
     model and ended in torch's conv error; the model's input channels now name the fix."""
     ds, net = digits
-    hwc = _normalized(ds).permute(0, 2, 3, 1)
+    hwc = normalized(ds).permute(0, 2, 3, 1)
     with pytest.raises(ValueError, match=r"first convolution takes 1 channels .*channels last\? permute"):
         data_loss_matrix(net, (hwc, ds.train.labels), pixels="normalized", progress=False)
     flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(63, 10))     # no conv: torch's error, wrapped
@@ -317,15 +306,15 @@ class _NoisyLabel(_Plain):
 
 def _mistake_cases(ds):
     x, y = ds.train.images, ds.train.labels
-    unit, normed = _unit(ds), _normalized(ds)
+    unit_images, normed = unit(ds), normalized(ds)
     tds = TensorDataset(x, y)
     ok = dict(pixels="uint8", mean=ds.mean, std=ds.std)
     part = torch.utils.data.SubsetRandomSampler(range(400), generator=torch.Generator().manual_seed(0))
     weighted = torch.utils.data.WeightedRandomSampler(torch.ones(len(y)), len(y))
     return {
-        "normalized on [0, 1] images": ((unit, y), dict(pixels="normalized")),
+        "normalized on [0, 1] images": ((unit_images, y), dict(pixels="normalized")),
         "uint8 images as unit": ((x, y), dict(ok, pixels="unit")),
-        "unit images as uint8": ((unit, y), ok),
+        "unit images as uint8": ((unit_images, y), ok),
         "normalized images as unit": ((normed, y), dict(ok, pixels="unit")),
         "mean/std with normalized": ((normed, y), dict(ok, pixels="normalized")),
         "mean in 0..255": ((x, y), dict(ok, mean=(78.8,))),
@@ -394,8 +383,8 @@ def test_fuzz_correct_forms_give_one_number_and_no_warning(digits, form):
                                            generator=torch.Generator().manual_seed(0)), ok),
         "custom Dataset": (_Plain(x, y), ok),
         "lists": (([im for im in x], y.tolist()), ok),
-        "unit floats": ((_unit(ds), y), dict(ok, pixels="unit")),
-        "normalized floats": ((_normalized(ds), y), dict(pixels="normalized")),
+        "unit floats": ((unit(ds), y), dict(ok, pixels="unit")),
+        "normalized floats": ((normalized(ds), y), dict(pixels="normalized")),
     }[form]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
