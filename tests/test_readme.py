@@ -68,3 +68,15 @@ def test_readme_schedule_sampler_example_runs_and_switches():
     np.testing.assert_array_equal(ib, counts)
     assert cr[counts.argmin()] > cr[counts.argmax()]
     assert all(torch.isfinite(p).all() for p in namespace["model"].parameters())
+
+
+def test_every_number_of_the_findings_in_brief_is_in_the_long_form():
+    """README's findings in brief repeat numbers; each one must stand in docs/*.md, where the tests
+    that recompute documented numbers read it (so the brief cannot drift on its own)."""
+    from tests._docs import DOCS
+    brief = README.read_text().split("## Main findings in brief")[1].split("\n## ")[0]
+    long_form = " ".join("\n".join(p.read_text() for p in sorted(DOCS.glob("*.md"))).split())
+    numbers = re.findall(r"\d+(?:[.,/]\d+)*(?:e-\d+)?%?", brief)
+    assert len(numbers) > 20
+    missing = sorted({n for n in numbers if n not in long_form})
+    assert not missing, f"numbers of README's findings in brief that docs/*.md does not hold: {missing}"
