@@ -37,11 +37,16 @@ PAPER_TABLE1 = {("cifar10-lt", imb, sch): table1_accuracy("cifar10-lt", imb, sch
 
 
 def record_name(rec) -> Path:
-    """``<dataset>-<imbalance>/<schedule>-seed<seed>``: where a record goes under the records folder."""
+    """``<dataset>-<imbalance>[-full]/<schedule>-seed<seed>``: where a record goes under the records folder.
+
+    Records of the paper's own recipe (preset ``cifar``, 200 epochs) go to ``...-full`` so that
+    they sit beside, never over, the shortened (``cifar-short``) records of the same cell.
+    """
     src = rec.source
     imb = src.get("imbalance")
     imb_text = "none" if imb is None else f"{float(imb):g}"
-    return Path(f"{src.get('dataset')}-{imb_text}") / f"{rec.label}-seed{rec.seed}"
+    full = "-full" if rec.preset == "cifar" else ""
+    return Path(f"{src.get('dataset')}-{imb_text}{full}") / f"{rec.label}-seed{rec.seed}"
 
 
 def summarise(rec) -> dict:
@@ -76,15 +81,17 @@ def pair_tests(records: list) -> list[dict]:
     by_key: dict = {}
     for rec in records:
         src = rec.source
-        by_key.setdefault((src.get("dataset"), src.get("imbalance"), rec.seed), {})[rec.label] = rec
+        # a pair is one recipe: a 60-epoch IB run is never tested against a 200-epoch Switching run
+        by_key.setdefault((src.get("dataset"), src.get("imbalance"), rec.seed, rec.preset), {})[rec.label] = rec
     out = []
-    for (ds, imb, seed), recs in sorted(by_key.items(), key=lambda kv: (str(kv[0][0]), -float(kv[0][1] or 0))):
+    for (ds, imb, seed, preset), recs in sorted(by_key.items(),
+                                                key=lambda kv: (str(kv[0][0]), -float(kv[0][1] or 0), str(kv[0][3]))):
         if "ib" not in recs or "switching" not in recs:
             continue
         a, b = recs["switching"], recs["ib"]
         pc = compare_on_test_set(a.test_correct[-1], b.test_correct[-1], a.test_labels, seed=0,
                                  num_classes=a.num_classes)
-        out.append({"dataset": ds, "imbalance": imb, "seed": seed, "comparison": "switching - ib",
+        out.append({"dataset": ds, "imbalance": imb, "seed": seed, "preset": preset, "comparison": "switching - ib",
                     **pc.to_dict()})
     return out
 

@@ -190,3 +190,27 @@ def test_committed_records_migrate_and_their_split_is_the_protocols(records):
         assert (rec.epochs_planned, rec.preset) == (EPOCHS, "cifar-short")
         assert rec.split_check == "protocol"
         assert rec.test_loss_epochs.tolist() == [EPOCHS] and rec.test_loss.shape == (1, rec.test_labels.size)
+
+
+def test_full_recipe_records_get_their_own_folder_and_are_paired_within_their_recipe(records):
+    """Issue 21: records of the paper's 200-epoch recipe (preset 'cifar') are compacted to
+    ``<dataset>-<imb>-full/`` beside the 60-epoch ones, and Switching is tested against the IB run of
+    the same recipe only (a stand-in 'full' pair: the committed runs relabelled as preset cifar)."""
+    import importlib.util
+    from types import SimpleNamespace
+    spec = importlib.util.spec_from_file_location("table1_summary", REPO / "experiments" / "table1_summary.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    short = records[(100, "ib")]
+    assert str(mod.record_name(short)) == "cifar10-lt-100/ib-seed0"
+
+    def as_full(rec):
+        fields = {k: getattr(rec, k) for k in ("source", "label", "seed", "test_correct", "test_labels",
+                                               "num_classes")}
+        return SimpleNamespace(**fields, preset="cifar")
+    full_ib, full_sw = as_full(records[(100, "ib")]), as_full(records[(100, "switching")])
+    assert str(mod.record_name(full_ib)) == "cifar10-lt-100-full/ib-seed0"
+    # a full Switching run and a short IB run are no pair; each recipe's own pair is tested
+    assert mod.pair_tests([short, full_sw]) == []
+    pairs = mod.pair_tests([records[(100, "ib")], records[(100, "switching")], full_ib, full_sw])
+    assert sorted(p["preset"] for p in pairs) == ["cifar", "cifar-short"]
