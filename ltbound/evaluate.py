@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from ._validation import (MAX_LOSS, _describe, check_counts, check_delta, check_finite_scalar, check_labels,
+from ._validation import (MAX_INT, MAX_LOSS, _describe, check_counts, check_delta, check_finite_scalar, check_labels,
                           check_num_classes, check_positive_int, check_probability_vector, check_random_state,
                           real_array)
 from . import pacbayes as _pb
@@ -140,6 +140,9 @@ def clopper_pearson(successes: Any, trials: Any, level: float = 0.95) -> tuple[n
             raise ValueError(f"{name} must be real numbers (counts), got {_describe(given)}")
         if not np.all(np.isfinite(v)):
             raise ValueError(f"{name} must be finite, got {v.tolist()}")
+        if np.any(np.abs(v) > MAX_INT):
+            # the beta quantiles lose every digit beyond this (1e308 trials gave a NaN limit)
+            raise ValueError(f"{name} must be counts of at most 2**62, got {v.tolist()}")
     if x.shape != m.shape or np.any(m <= 0) or np.any(x < 0) or np.any(x > m):
         raise ValueError(f"successes and trials must have one shape with 0 <= successes <= trials and trials > 0, "
                          f"got {x.tolist()} out of {m.tolist()}")

@@ -354,3 +354,11 @@ def test_documented_maxima_are_accepted():
     from ltbound.rademacher import MAX_DRAWS, check_num_draws
     assert check_num_classes(MAX_CLASSES) == MAX_CLASSES and check_seed(MAX_SEED) == MAX_SEED
     assert check_num_draws(MAX_DRAWS) == MAX_DRAWS
+
+
+def test_clopper_pearson_refuses_counts_beyond_float_precision():
+    """Found by the hostile-input fuzz: 1e308 trials gave a NaN lower limit with no error."""
+    with pytest.raises(ValueError, match="trials must be counts of at most 2\\*\\*62"):
+        ltbound.clopper_pearson(0, 1e308)
+    low, high = ltbound.clopper_pearson(0, 2 ** 40)
+    assert np.isfinite(low) and np.isfinite(high)
