@@ -13,7 +13,7 @@ names at the end.
 
     python experiments/certify.py
     python experiments/certify.py --dataset cifar10-lt --data-dir ../shared/data/cifar10-jpeg.tar.xz \\
-        --preset cifar-short --num-samples 100
+        --preset cifar-short --num-samples 10 --threads 1
 """
 
 from __future__ import annotations
@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="posterior SGD learning rate (on ln σ; on μ times σ_P², see ltbound.train.stochastic)")
     c.add_argument("--posterior-batch-size", type=int, default=64)
     c.add_argument("--p-min", type=float, default=1e-4, help="probability floor of the bounded cross-entropy")
-    c.add_argument("--num-samples", type=int, default=400, help="N weight samples of the certificate")
+    c.add_argument("--num-samples", type=int, default=100,
+                   help="N passes of weight draws over D_cert (the certificate's Monte Carlo estimate)")
+    c.add_argument("--mc-draws", default="per-sample", choices=("per-sample", "shared"),
+                   help="per-sample: every D_cert image gets its own weight draw in each pass (Monte Carlo term "
+                        "on N·m_j losses per class); shared: one draw per pass scored on every image")
     c.add_argument("--test-samples", type=int, default=50, help="weight samples of the stochastic test error")
     c.add_argument("--mc-bound", default="best", choices=("kl", "bernstein", "best"),
                    help="Monte Carlo bound: kl (Langford & Caruana), empirical Bernstein (Maurer & Pontil), "
@@ -86,7 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--delta", type=float, default=0.05, help="failure probability of each loss's certificate")
     c.add_argument("--mc-delta-fraction", type=float, default=0.1,
                    help="share of each candidate's δ spent on the Monte Carlo term")
+    c.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of torch (default: 1 for digits-lt, torch's default otherwise); a resumed run "
+                        "needs the thread count it started with")
     o = p.add_argument_group("output")
+    o.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out: priors resume, stored posteriors are read back")
     o.add_argument("--out", help="output folder (default: out/certify/<UTC time>)")
     o.add_argument("--quiet", action="store_true", help="print only the table and the folder")
     o.add_argument("--dry-run", action="store_true", help="check every setting and print the plan; train nothing")
@@ -107,7 +116,8 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
                              ("--posterior-epochs", a.posterior_epochs, 0), ("--seed", a.seed, 0),
                              ("--posterior-batch-size", a.posterior_batch_size, 1), ("--prior-seed", a.prior_seed, 0),
                              ("--epochs", a.epochs, 1), ("--batch-size", a.batch_size, 1),
-                             ("--split-seed", a.split_seed, 0), ("--max-test-per-class", a.max_test_per_class, 1)):
+                             ("--split-seed", a.split_seed, 0), ("--max-test-per-class", a.max_test_per_class, 1),
+                             ("--threads", a.threads, 1)):
         if value is not None and value < low:
             parser.error(f"{flag} must be >= {low}, got {value}")
     if not a.posterior_lr > 0:
@@ -142,7 +152,7 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
             parser.error(f"--schedules {sched}: {e}")
 
 
-def train_config(a: argparse.Namespace, sched: str, out: Path, *, check: bool = False):
+def train_config(a: argparse.Namespace, sched: str, out: Path, *, check: bool = False, fork_from: Path | None = None):
     """The prior network's TrainConfig for one schedule (checked by the trainer's own plan_run when ``check``)."""
     from ltbound.train import distributed
     from ltbound.train.config import TrainConfig, plan_run
@@ -151,10 +161,79 @@ def train_config(a: argparse.Namespace, sched: str, out: Path, *, check: bool = 
                       preset=a.preset, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, milestones=a.milestones,
                       warmup_epochs=a.warmup_epochs, switch_offset=a.switch_offset, model=a.model,
                       max_test_per_class=a.max_test_per_class, split_seed=a.split_seed, amp=a.amp, seed=a.seed,
-                      device=a.device, checkpoint_epochs="end", progress=False, quiet=a.quiet)
+                      device=a.device, checkpoint_epochs="end", progress=False, quiet=a.quiet,
+                      fork_from=None if fork_from is None else str(fork_from),
+                      resume=bool(getattr(a, "resume", False)) and (Path(out) / "manifest.json").is_file())
     if check:
         plan_run(cfg, distributed.dist_from_env())
     return cfg
+
+
+def prior_forks(a: argparse.Namespace) -> dict[str, tuple[str, int]]:
+    """Priors that repeat another prior's first epochs: schedule -> (source schedule, last shared epoch e).
+
+    Switching and IB -> CB use IB's sampler up to their switch, so with the same seed, recipe
+    and D_prior their priors equal IB's up to epoch e; they are forked off IB's record there
+    (:func:`ltbound.train.fork.fork_record` checks settings, samplers and environment) instead
+    of training those epochs again. Sources are schedules that are not forked themselves.
+    """
+    from ltbound.schedule import get_schedule
+    from ltbound.train.config import resolve_recipe
+
+    qs = {}
+    for sched in a.schedules:
+        recipe = resolve_recipe(train_config(a, sched, Path("unused")))[1]
+        schedule = get_schedule(sched, recipe)
+        qs[sched] = [float(schedule.q_at(e)) for e in range(1, recipe.epochs + 1)]
+    parents: dict[str, tuple[str, int]] = {}
+    for i, sched in enumerate(a.schedules):
+        best: tuple = (None, 0)
+        for earlier in a.schedules[:i]:
+            if earlier in parents:
+                continue
+            shared = next((k for k, (x, y) in enumerate(zip(qs[sched], qs[earlier])) if x != y), len(qs[sched]))
+            shared = min(shared, len(qs[sched]) - 1)        # a fork trains at least one epoch of its own
+            if shared > best[1]:
+                best = (earlier, shared)
+        if best[0] is not None:
+            parents[sched] = best
+    return parents
+
+
+def stage_priors(a: argparse.Namespace, out: Path, ds, cfg, parents: dict) -> None:
+    """Train each source prior up to its fork epochs and lay out the forked priors there (copies).
+
+    Afterwards :func:`ltbound.train.certify.certify_schedule` (with ``resume``) continues every
+    prior to its end; a prior already past its fork epoch is left as it is (its forks exist).
+    """
+    import dataclasses
+
+    from ltbound.train.certify import prior_dataset
+    from ltbound.train.stochastic import split_prior
+    from ltbound.train.trainer import train
+
+    if not parents:
+        return
+    split = split_prior(ds.train.labels.numpy(), cfg.prior_fraction, seed=cfg.prior_split_seed,
+                        num_classes=ds.num_classes)
+    pds = prior_dataset(ds, split)
+
+    def tcfg(sched, **kw):
+        return dataclasses.replace(train_config(a, sched, out / "runs" / sched, **kw), checkpoint_epochs="end",
+                                   dataset=ds.name)
+
+    for src in dict.fromkeys(p[0] for p in parents.values()):
+        for e in sorted({p[1] for p in parents.values() if p[0] == src}):
+            kids = [c for c, p in parents.items() if p == (src, e) and not (out / "runs" / c / "manifest.json").is_file()]
+            if not kids:
+                continue
+            src_dir = out / "runs" / src
+            if not a.quiet:
+                print(f"prior {src}: epochs 1-{e}, then {', '.join(kids)} forked off it there", flush=True)
+            train(dataclasses.replace(tcfg(src), resume=(src_dir / "manifest.json").is_file()), dataset=pds,
+                  stop_after=e)
+            for c in kids:
+                train(tcfg(c, fork_from=src_dir), dataset=pds, stop_after=e)
 
 
 def certify_config(a: argparse.Namespace):
@@ -165,7 +244,7 @@ def certify_config(a: argparse.Namespace):
                            p_min=a.p_min, seed=a.seed)
     return CertifyConfig(prior_fraction=a.prior_fraction, prior_split_seed=a.prior_seed, sigma_grid=a.sigma_grid,
                          posterior=post, num_samples=a.num_samples, test_samples=a.test_samples, delta=a.delta,
-                         mc_delta_fraction=a.mc_delta_fraction, mc_bound=a.mc_bound)
+                         mc_delta_fraction=a.mc_delta_fraction, mc_bound=a.mc_bound, mc_draws=a.mc_draws)
 
 
 # ----------------------------------------------------------------------------- what is printed
@@ -282,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out or Path("out") / "certify" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
     if (out / "results.json").exists():
         parser.error(f"--out {out} already holds results.json; choose a new folder")
+    if (out / "runs").exists() and not a.resume:
+        parser.error(f"--out {out} holds runs of an interrupted certification; continue it with --resume "
+                     "(and the same settings) or choose a new folder")
     cfg = certify_config(a)
     if a.dry_run:
         print(f"dry run: {a.dataset}, schedules {', '.join(a.schedules)}; certificate settings "
@@ -294,18 +376,30 @@ def main(argv: list[str] | None = None) -> int:
     from ltbound.train.certify import certify_schedule
     from ltbound.train.data import load_dataset
 
+    import torch
+    threads = a.threads if a.threads is not None else (1 if a.dataset == "digits-lt" else None)
+    threads_before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         imbalance = a.imbalance if a.imbalance is not None else default_imbalance(a.dataset)
         ds = load_dataset(a.dataset, data_dir=a.data_dir, imbalance=imbalance, split_seed=a.split_seed,
                           max_test_per_class=a.max_test_per_class)
+        parents = prior_forks(a)
+        stage_priors(a, out, ds, cfg, parents)
         runs = []
         for i, sched in enumerate(a.schedules, 1):
             if not a.quiet:
-                print(f"[{i}/{len(a.schedules)}] {sched}: prior on D_prior, posteriors, certificate", flush=True)
-            runs.append(certify_schedule(train_config(a, sched, out / "runs" / sched), ds, cfg, progress=not a.quiet))
+                how = f" (forked off {parents[sched][0]} after epoch {parents[sched][1]})" if sched in parents else ""
+                print(f"[{i}/{len(a.schedules)}] {sched}: prior on D_prior{how}, posteriors, certificate", flush=True)
+            src = out / "runs" / parents[sched][0] if sched in parents else None
+            runs.append(certify_schedule(train_config(a, sched, out / "runs" / sched, fork_from=src), ds, cfg,
+                                         progress=not a.quiet, resume=True))
     except ValueError as e:
         print(f"certify.py: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        torch.set_num_threads(threads_before)      # main() may run inside another program (tests)
     comps = comparisons(runs, a.delta)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     results = {

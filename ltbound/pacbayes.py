@@ -52,6 +52,19 @@ worst variance q(1 − q) of a [0, 1] variable; the empirical risks of weight dr
 so ``mc_bound="bernstein"`` (Maurer & Pontil 2009, Thm. 4, one-sided, N >= 2) or ``"best"``
 (both at δ'/2) is tighter once N is in the thousands.
 
+Independent draws per sample (``mc_draws="per-sample"``). If every entry of the (N, m) loss
+matrix comes from its own weight draw (sample i of pass k scored with h_{k,i} ~ Q, all draws
+independent given S), the N·m_j losses of class j are independent in [0, 1] with average mean
+L̂_j(Q) (not identically distributed: sample i has mean E_Q ℓ(h, z_i)). The Chernoff argument
+still holds: for s >= 0, E exp(−s X_i) <= 1 − μ_i(1 − e^{−s}) (convexity on [0, 1]) and
+Σ_i ln(1 − a μ_i) <= n ln(1 − a μ̄) (concavity of ln), so the sum's moment generating function
+is at most that of a binomial with the average mean. The Monte Carlo bound is then the
+test-set bound of the same class combination on N·m_j samples per class: kl⁻¹ at
+ln(C₊/δ')/(N m_j) per class (``union``) or the class-weighted Chernoff bound with counts N·m_j
+(``pooled``, ``pooled-chernoff``). One pass of per-sample draws costs what one shared draw
+costs (``ltbound.train.stochastic.sample_losses``) and gives an m_eff-fold larger Monte Carlo
+sample: the term falls from ≈ sqrt(ln(1/δ')/N) to ≈ sqrt(Σ_j π_j² ln(1/δ')/(N m_j)).
+
 Target-prior certificates: combining classes
 --------------------------------------------
 ``"union"`` — a bound per class at δ_j = δ/C₊ (C₊ = classes with π_j > 0; equal shares, fixed
@@ -141,12 +154,14 @@ from ._validation import (check_delta, check_finite_scalar, check_labels, check_
 
 __all__ = ["kl_bernoulli", "kl_inverse_upper", "kl_inverse_lower", "pac_bayes_kl_bound", "bound_quad",
            "bound_classic", "bound_lambda", "gaussian_kl", "sample_convergence_bound",
-           "target_risk_certificate", "PacBayesCertificate", "METHODS", "MC_BOUNDS"]
+           "target_risk_certificate", "PacBayesCertificate", "METHODS", "MC_BOUNDS", "MC_DRAWS"]
 
 #: ways to combine the classes (module docstring)
 METHODS = ("auto", "union", "union-kl", "pooled", "pooled-chernoff", "pooled-binomial")
 #: Monte Carlo bounds for N weight draws (:func:`target_risk_certificate`)
 MC_BOUNDS = ("kl", "bernstein", "best")
+#: how the N weight draws of a loss matrix were made (:func:`target_risk_certificate`)
+MC_DRAWS = ("shared", "per-sample")
 #: λ grid of the pooled PAC-Bayes bounds: λ₀·2^k, k < LAMBDA_GRID_SIZE (union bound paid)
 LAMBDA_GRID_SIZE = 16
 _HALVINGS = 64          # bisection steps: 2^-64 of [q, 1] is below float resolution
@@ -459,6 +474,7 @@ class _Problem:
     mc_delta_fraction: float
     prior_grid_size: int
     mc_bound: str = "kl"
+    mc_draws: str = "shared"
 
     @property
     def num_classes(self) -> int:
@@ -520,7 +536,8 @@ def _certify(p: _Problem) -> "PacBayesCertificate":
     split: dict = {"delta": p.delta, "prior_grid_size": p.prior_grid_size, "after_prior_grid": math.exp(log_delta),
                    "monte_carlo": math.exp(log_mc), "test_set" if test_set else "pac_bayes": math.exp(log_main)}
     if not p.deterministic:
-        split["mc_bound"] = p.mc_bound
+        split["mc_bound"] = p.mc_bound if p.mc_draws == "shared" else "chernoff"
+        split["mc_draws"] = p.mc_draws
     per_class_upper = None
     lam = None
     pooled_t = raw
@@ -531,7 +548,10 @@ def _certify(p: _Problem) -> "PacBayesCertificate":
             emp_j = raw_j
         else:
             split["monte_carlo_per_class"] = math.exp(log_mc - math.log(c_pos))
-            emp_j = _mc_upper(per_draw, log_mc - math.log(c_pos), p.mc_bound)
+            if p.mc_draws == "per-sample":       # N·m_j independent losses per class (module docstring)
+                emp_j = _kl_inv_upper(raw_j, -(log_mc - math.log(c_pos)) / (n_draws * m))
+            else:
+                emp_j = _mc_upper(per_draw, log_mc - math.log(c_pos), p.mc_bound)
         if test_set and p.deterministic and p.zero_one and method == "union":
             upper = _binom_upper(np.rint(raw_j * m), m, math.exp(log_dj))
         elif test_set:
@@ -543,7 +563,12 @@ def _certify(p: _Problem) -> "PacBayesCertificate":
         per_class_upper[pos] = upper
         corrected = float(pi @ emp_j)
     else:
-        t = raw if p.deterministic else float(_mc_upper((per_draw @ pi)[:, None], log_mc, p.mc_bound)[0])
+        if p.deterministic:
+            t = raw
+        elif p.mc_draws == "per-sample":         # the Chernoff bound on N·m_j independent losses per class
+            t = float(_chernoff_free(raw, n_draws * m, pi, -log_mc)[0][0])
+        else:
+            t = float(_mc_upper((per_draw @ pi)[:, None], log_mc, p.mc_bound)[0])
         corrected = pooled_t = t
         v = float(np.sum(pi ** 2 / m))
         if method == "pooled-binomial":
@@ -683,7 +708,7 @@ def _check_prior(target_prior: Any, c: int | None) -> np.ndarray | None:
 
 def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any, num_classes: Any, method: Any,
              mc_delta_fraction: Any, prior_grid_size: Any, losses_name: str = "losses",
-             mc_bound: Any = "kl") -> _Problem:
+             mc_bound: Any = "kl", mc_draws: Any = "shared") -> _Problem:
     arr = real_array(losses)
     if arr is None or arr.ndim not in (1, 2):
         raise ValueError(f"{losses_name} must be a real array of shape (m,) (one classifier) or (N, m) (N weight "
@@ -712,6 +737,9 @@ def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any
     k = check_positive_int(prior_grid_size, "prior_grid_size")
     if mc_bound not in MC_BOUNDS:
         raise ValueError(f"mc_bound must be one of {MC_BOUNDS}, got {mc_bound!r}")
+    if mc_draws not in MC_DRAWS:
+        raise ValueError(f"mc_draws must be one of {MC_DRAWS} ('per-sample' when every loss of the matrix used its "
+                         f"own weight draw), got {mc_draws!r}")
     c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
     pi = _check_prior(target_prior, c)
     if c is None and pi is not None:
@@ -735,13 +763,13 @@ def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any
     zero_one = bool(np.all((arr2 == 0) | (arr2 == 1)))
     return _Problem(losses=arr2, labels=y, counts=counts, pi=pi, kl=kl_v, delta=d, method=method,
                     deterministic=deterministic, zero_one=zero_one, mc_delta_fraction=f, prior_grid_size=k,
-                    mc_bound=mc_bound)
+                    mc_bound=mc_bound, mc_draws=mc_draws)
 
 
 def target_risk_certificate(losses: Any, labels: Any, *, kl: float = 0.0, target_prior: Any = "balanced",
                             delta: float = 0.05, num_classes: int | None = None, method: str = "union",
                             mc_delta_fraction: float = 0.1, prior_grid_size: int = 1,
-                            mc_bound: str = "kl") -> PacBayesCertificate:
+                            mc_bound: str = "kl", mc_draws: str = "shared") -> PacBayesCertificate:
     """Certified target-prior risk Σ_j π_j L_j(Q) of a posterior Q from a certification set.
 
     Parameters
@@ -773,6 +801,13 @@ def target_risk_certificate(losses: Any, labels: Any, *, kl: float = 0.0, target
     prior_grid_size : int >= 1
         K, the number of priors (e.g. prior σ values) fixed in advance that this P was chosen
         from, after looking at data: δ/K is used (union bound over the grid).
+    mc_bound : {"kl", "bernstein", "best"}
+        Monte Carlo bound over the N rows when ``mc_draws="shared"`` (module docstring).
+    mc_draws : {"shared", "per-sample"}
+        "shared": row k is one weight draw scored on every sample (N i.i.d. rows). "per-sample":
+        every entry used its own independent draw, so the class-j losses are N·m_j independent
+        values and the Monte Carlo term is a Chernoff bound on them (module docstring);
+        ``mc_bound`` is then not used.
 
     Returns
     -------
@@ -780,5 +815,5 @@ def target_risk_certificate(losses: Any, labels: Any, *, kl: float = 0.0, target
     """
     p = _problem(losses, labels, kl=kl, target_prior=target_prior, delta=delta, num_classes=num_classes,
                  method=method, mc_delta_fraction=mc_delta_fraction, prior_grid_size=prior_grid_size,
-                 mc_bound=mc_bound)
+                 mc_bound=mc_bound, mc_draws=mc_draws)
     return _certify(p)

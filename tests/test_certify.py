@@ -108,3 +108,36 @@ def test_bad_flags_are_refused_naming_the_flag(flags, word, capsys, monkeypatch)
         _script().main([*flags, "--dry-run"])
     assert e.value.code == 2
     assert word in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_interrupted_certification_resumes_to_the_same_result(tiny_run, tmp_path):
+    """A run stopped after the priors (its second prior's σ never stored, no results.json) is
+    continued with --resume: the stored posterior is read back, the missing one trained again,
+    and every certificate equals the uninterrupted run's. Without --resume the folder is refused."""
+    import shutil
+
+    src, _ = tiny_run
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    (out / "results.json").unlink()
+    manifest_path = out / "runs" / "switching" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for rel in ("pacbayes/sigma_0.npz", "pacbayes/result.npz"):     # as if stopped before they were written
+        del manifest["files"][rel]
+        (out / "runs" / "switching" / rel).unlink()
+    from ltbound.records import write_manifest
+    write_manifest(out / "runs" / "switching", manifest)          # with its checksum, as the writer leaves it
+    mod = _script()
+    with pytest.raises(SystemExit):
+        mod.main([*TINY, "--out", str(out)])
+    assert mod.main([*TINY, "--out", str(out), "--resume"]) == 0
+    want = json.loads((src / "results.json").read_text())
+    got = json.loads((out / "results.json").read_text())
+    for a, b in zip(want["runs"], got["runs"]):
+        assert a["certificates"] == b["certificates"], a["schedule"]
+        untimed = [[{k: v for k, v in h.items() if k != "seconds"} for h in p["history"]] for p in a["per_sigma"]]
+        assert untimed == [[{k: v for k, v in h.items() if k != "seconds"} for h in p["history"]]
+                           for p in b["per_sigma"]]
+        assert [{k: v for k, v in p.items() if k != "history"} for p in a["per_sigma"]] == \
+            [{k: v for k, v in p.items() if k != "history"} for p in b["per_sigma"]]

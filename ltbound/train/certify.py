@@ -79,7 +79,7 @@ class CertifyConfig:
         Prior σ values, fixed in advance; the certificate pays for choosing among them.
     posterior : PosteriorConfig
     num_samples : int
-        N weight samples of the certificate's Monte Carlo estimate.
+        N passes of weight draws over D_cert (the certificate's Monte Carlo estimate).
     test_samples : int
         Weight samples of the stochastic predictor's measured test error.
     delta : float in (0, 1)
@@ -89,21 +89,28 @@ class CertifyConfig:
     mc_bound : {"kl", "bernstein", "best"}
         The Monte Carlo bound of the core: Langford & Caruana's kl form, Maurer & Pontil's
         empirical Bernstein (the weight draws' risks vary little), or the smaller of both at
-        half the Monte Carlo δ each.
+        half the Monte Carlo δ each (used with ``mc_draws="shared"``).
     target_prior : "balanced"
         π of the certified risk.
+    mc_draws : {"per-sample", "shared"}
+        "per-sample" (default): in each of the N passes every D_cert image is scored with its
+        own independent weight draw, and the Monte Carlo term is a Chernoff bound on N·m_j
+        losses per class (:mod:`ltbound.pacbayes`); "shared": pass k is one draw scored on every
+        image (N i.i.d. draws; the term shrinks like 1/sqrt(N) only). Records written before
+        this setting existed used "shared" and read back as such.
     """
 
     prior_fraction: float = 0.5
     prior_split_seed: int = 0
     sigma_grid: tuple = DEFAULT_SIGMA_GRID
     posterior: PosteriorConfig = PosteriorConfig()
-    num_samples: int = 500
+    num_samples: int = 100
     test_samples: int = 100
     delta: float = 0.05
     mc_delta_fraction: float = 0.1
     mc_bound: str = "best"
     target_prior: str = "balanced"
+    mc_draws: str = "per-sample"
 
     def __post_init__(self) -> None:
         check_finite_scalar(self.prior_fraction, "prior_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -123,6 +130,9 @@ class CertifyConfig:
         from ..pacbayes import MC_BOUNDS
         if self.mc_bound not in MC_BOUNDS:
             raise ValueError(f"mc_bound must be one of {MC_BOUNDS}, got {self.mc_bound!r}")
+        from ..pacbayes import MC_DRAWS
+        if self.mc_draws not in MC_DRAWS:
+            raise ValueError(f"mc_draws must be one of {MC_DRAWS}, got {self.mc_draws!r}")
         if self.target_prior != "balanced":
             raise ValueError(f"target_prior must be 'balanced' (the paper's metric), got {self.target_prior!r}")
 
@@ -136,6 +146,7 @@ class CertifyConfig:
         d = dict(d)
         d["posterior"] = PosteriorConfig(**d["posterior"])
         d["sigma_grid"] = tuple(d["sigma_grid"])
+        d.setdefault("mc_draws", "shared")        # records from before the setting existed
         return cls(**d)
 
 
@@ -228,7 +239,8 @@ def _certificates(zo: np.ndarray, bce: np.ndarray, labels: np.ndarray, kl: float
         out[loss] = {m: target_risk_certificate(values.astype(np.float64), labels, kl=kl, target_prior=cfg.target_prior,
                                                 delta=cfg.delta / len(CERT_METHODS), num_classes=num_classes,
                                                 method=m, mc_delta_fraction=cfg.mc_delta_fraction,
-                                                prior_grid_size=len(cfg.sigma_grid), mc_bound=cfg.mc_bound)
+                                                prior_grid_size=len(cfg.sigma_grid), mc_bound=cfg.mc_bound,
+                                                mc_draws=cfg.mc_draws)
                      for m in CERT_METHODS}
     return out
 
@@ -291,7 +303,7 @@ def _wrong(forward, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tens
 
 # ----------------------------------------------------------------------------- the run
 def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfig(), *,
-                     progress: bool = False) -> CertifiedRun:
+                     progress: bool = False, resume: bool = False) -> CertifiedRun:
     """Train the prior with a schedule on D_prior, the posteriors on D, and certify on D_cert.
 
     Parameters
@@ -305,6 +317,11 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
     config : CertifyConfig
     progress : bool
         Print one line per σ.
+    resume : bool
+        Continue an interrupted run in ``train_config.out``: the prior's training resumes
+        (``TrainConfig.resume``; a complete one is reused), and every σ whose posterior and
+        losses are already stored is read back (its certificates recomputed) instead of trained
+        again. The stored split and certificate settings must equal this call's.
 
     Returns
     -------
@@ -327,6 +344,7 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
     split = split_prior(ds.train.labels.numpy(), config.prior_fraction, seed=config.prior_split_seed, num_classes=c)
     pds = prior_dataset(ds, split)
     tcfg = dataclasses.replace(train_config, checkpoint_epochs="end", dataset=ds.name)
+    tcfg = dataclasses.replace(tcfg, resume=bool(resume and (Path(tcfg.out) / "manifest.json").is_file()))
     t0 = time.perf_counter()
     record = Path(train(tcfg, dataset=pds))
     t_prior = time.perf_counter() - t0
@@ -347,37 +365,58 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
     augment = ds.augment == "crop-flip"
     eval_batch = int(train_config.eval_batch_size or DEFAULT_EVAL_BATCH[device.type])
 
+    config_json = json.dumps(config.to_dict(), sort_keys=True)
+    stored = rec.manifest.get("files", {})
+    if resume and f"{_DIR}/split.npz" in stored:
+        old = read_file(record, f"{_DIR}/split.npz")
+        if str(old["config"]) != config_json or not np.array_equal(old["cert"], split.cert):
+            raise ValueError(f"cannot resume {record}: its stored certificate settings or D_cert differ from these "
+                             f"({str(old['config'])} against {config_json}); use a new output folder")
     add_file(record, f"{_DIR}/split.npz", prior=split.prior, cert=split.cert,
              train_indices=np.asarray(ds.train.indices, np.int64), train_labels=ds.train.labels.numpy(),
              sigma_grid=np.asarray(config.sigma_grid, np.float64),
-             config=np.asarray(json.dumps(config.to_dict(), sort_keys=True)))
+             config=np.asarray(config_json))
     per_sigma, all_certs, nets = [], [], []
     t_post = t_cert = 0.0
     for k, sigma in enumerate(config.sigma_grid):
         t1 = time.perf_counter()
         net = StochasticNetwork(model, sigma).to(device)
-        history = train_posterior(net, images, labels, mean=mean, std=std, target_prior=pi, bound_m=bound_m,
-                                  config=config.posterior, augment=augment)
-        t2 = time.perf_counter()
-        zo, bce, cert_labels = certification_losses(
-            net, images, labels, cert_indices=split.cert, prior_indices=split.prior, num_samples=config.num_samples,
-            seed=config.posterior.seed + 1, mean=mean, std=std, p_min=config.posterior.p_min, batch_size=eval_batch)
-        bce = bce.astype(np.float16)           # stored as float16: certify exactly what is stored
+        rel = f"{_DIR}/sigma_{k}.npz"
+        done = resume and rel in stored
+        if done:                               # stored by an interrupted run with the same settings
+            f = read_file(record, rel)
+            net.load_arrays(f["mu"], f["rho"])
+            history = json.loads(str(f["history"]))
+            cert_labels = f["cert_labels"]
+            zo = np.unpackbits(f["zero_one"], axis=1, count=cert_labels.size, bitorder="little")
+            bce = f["bce"]
+            t2 = time.perf_counter()
+        else:
+            history = train_posterior(net, images, labels, mean=mean, std=std, target_prior=pi, bound_m=bound_m,
+                                      config=config.posterior, augment=augment)
+            t2 = time.perf_counter()
+            zo, bce, cert_labels = certification_losses(
+                net, images, labels, cert_indices=split.cert, prior_indices=split.prior,
+                num_samples=config.num_samples, seed=config.posterior.seed + 1, mean=mean, std=std,
+                p_min=config.posterior.p_min, batch_size=eval_batch, draws=config.mc_draws)
+            bce = bce.astype(np.float16)       # stored as float16: certify exactly what is stored
         kl = net.kl_exact()
         certs = _certificates(zo, bce, cert_labels, kl, config, c)
         t_post += t2 - t1
         t_cert += time.perf_counter() - t2
-        add_file(record, f"{_DIR}/sigma_{k}.npz", **net.flat_state(),
-                 zero_one=np.packbits(zo.astype(bool), axis=1, bitorder="little"), bce=bce, cert_labels=cert_labels,
-                 history=np.asarray(json.dumps(history)))
+        if not done:
+            add_file(record, rel, **net.flat_state(),
+                     zero_one=np.packbits(zo.astype(bool), axis=1, bitorder="little"), bce=bce,
+                     cert_labels=cert_labels, history=np.asarray(json.dumps(history)))
         per_sigma.append({"sigma": sigma, "kl": kl, "history": history,
                           **{loss: {m: certs[loss][m].bound for m in CERT_METHODS} for loss in CERT_LOSSES}})
         all_certs.append(certs)
         nets.append(net)
         if progress:
             print(f"  sigma {sigma:g}: KL {kl:.2f}, 0-1 certificate union {certs['zero-one']['union'].bound:.4f} "
-                  f"pooled-chernoff {certs['zero-one']['pooled-chernoff'].bound:.4f} ({t2 - t1:.1f}s train, "
-                  f"{time.perf_counter() - t2:.1f}s certify)", flush=True)
+                  f"pooled-chernoff {certs['zero-one']['pooled-chernoff'].bound:.4f} "
+                  + ("(read back from the record)" if done else
+                     f"({t2 - t1:.1f}s train, {time.perf_counter() - t2:.1f}s certify)"), flush=True)
 
     best = int(np.argmin([min(p["zero-one"].values()) for p in per_sigma]))
     net = nets[best]

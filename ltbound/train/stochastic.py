@@ -263,6 +263,29 @@ class StochasticNetwork(nn.Module):
         self._model.eval()
         return functional_call(self._model, {**w, **self.frozen_buffers()}, (x,), strict=True)
 
+    def forward_per_sample(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Logits of a batch where every image is scored with its own independent weight draw.
+
+        Draws B = len(x) weight vectors μ + σ ⊙ ε at once (B copies of the weights in memory)
+        and runs them with :func:`torch.func.vmap` (a batched convolution is a grouped one), so
+        a pass over a data set costs about what one shared draw costs; the Monte Carlo term
+        of :func:`ltbound.pacbayes.target_risk_certificate` with ``mc_draws="per-sample"``
+        needs exactly this independence.
+        """
+        from torch.func import vmap
+
+        b = int(x.shape[0])
+        ws = {n: m.unsqueeze(0) + s.unsqueeze(0) * torch.randn((b, *m.shape), generator=generator, device=m.device,
+                                                               dtype=m.dtype)
+              for n, m, s in zip(self.names, self.mu, self.sigmas())}
+        buffers = self.frozen_buffers()
+        self._model.eval()
+
+        def one(w, xi):
+            return functional_call(self._model, {**w, **buffers}, (xi.unsqueeze(0),), strict=True)[0]
+
+        return vmap(one)(ws, x)
+
     def kl(self) -> torch.Tensor:
         """KL(Q‖P) of the diagonal Gaussians, summed over the weights, as a differentiable tensor.
 
@@ -477,7 +500,8 @@ def _seed(seed: int, epoch: int, stream: int) -> int:
 @torch.no_grad()
 def sample_losses(net: StochasticNetwork, images: torch.Tensor, labels: torch.Tensor, *, num_samples: int,
                   seed: int, mean: torch.Tensor, std: torch.Tensor, p_min: float = DEFAULT_P_MIN,
-                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+                  batch_size: int = 1024, draws: str = "shared",
+                  per_sample_batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """0-1 loss and bounded cross-entropy of ``num_samples`` weight samples on every image.
 
     Parameters
@@ -492,6 +516,15 @@ def sample_losses(net: StochasticNetwork, images: torch.Tensor, labels: torch.Te
     mean, std : float tensors (C,)
     p_min : float
     batch_size : int
+    draws : {"shared", "per-sample"}
+        "shared": row k is one weight draw scored on every image. "per-sample": row k is a
+        pass in which every image gets its own independent draw
+        (:meth:`StochasticNetwork.forward_per_sample`, chunks of ``per_sample_batch`` images,
+        chunk c of pass k seeded with (seed, k, c)); certify it with
+        ``target_risk_certificate(..., mc_draws="per-sample")``.
+    per_sample_batch : int, optional
+        Images (= weight copies in memory) per chunk for ``draws="per-sample"``; default: as
+        many as fit in 2^25 weights (128 MiB of float32), e.g. 72 for ResNet-32.
 
     Returns
     -------
@@ -501,13 +534,27 @@ def sample_losses(net: StochasticNetwork, images: torch.Tensor, labels: torch.Te
     from .augment import normalize
 
     n = check_positive_int(num_samples, "num_samples")
+    if draws not in ("shared", "per-sample"):
+        raise ValueError(f"draws must be 'shared' or 'per-sample', got {draws!r}")
     device = net.mu[0].device
     m = int(labels.shape[0])
+    chunk = (max(1, min(m, 2 ** 25 // net.num_weights)) if per_sample_batch is None
+             else check_positive_int(per_sample_batch, "per_sample_batch"))
     zo = torch.empty(n, m, dtype=torch.uint8)
     bce = torch.empty(n, m, dtype=torch.float32)
     g = torch.Generator(device=device)
     xs = [normalize(images[i:i + batch_size], mean, std) for i in range(0, m, batch_size)]
     ys = [labels[i:i + batch_size] for i in range(0, m, batch_size)]
+    if draws == "per-sample":
+        for k in range(n):
+            for c, start in enumerate(range(0, m, chunk)):
+                g.manual_seed(_seed(seed, k, 1000 + c))
+                stop = min(start + chunk, m)
+                y = labels[start:stop]
+                logits = net.forward_per_sample(normalize(images[start:stop], mean, std), g).float()
+                zo[k, start:stop] = (logits.argmax(1) != y).to(torch.uint8).cpu()
+                bce[k, start:stop] = bounded_cross_entropy(logits, y, p_min).cpu()
+        return zo.numpy(), bce.numpy()
     for k in range(n):
         g.manual_seed(_seed(seed, k, 3))
         w = net.sample(g)
@@ -523,8 +570,8 @@ def sample_losses(net: StochasticNetwork, images: torch.Tensor, labels: torch.Te
 
 def certification_losses(net: StochasticNetwork, images: torch.Tensor, labels: torch.Tensor, *,
                          cert_indices: Any, prior_indices: Any, num_samples: int, seed: int, mean: torch.Tensor,
-                         std: torch.Tensor, p_min: float = DEFAULT_P_MIN,
-                         batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         std: torch.Tensor, p_min: float = DEFAULT_P_MIN, batch_size: int = 1024,
+                         draws: str = "shared") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`sample_losses` on D_cert = ``images[cert_indices]``, refusing any overlap with D_prior.
 
     Returns ``(zero_one (N, m), bce (N, m), labels (m,))`` for :func:`ltbound.pacbayes.target_risk_certificate`.
@@ -546,5 +593,5 @@ def certification_losses(net: StochasticNetwork, images: torch.Tensor, labels: t
     idx = torch.as_tensor(cert, device=images.device)
     zo, bce = sample_losses(net, images.index_select(0, idx), labels.index_select(0, idx.to(labels.device)),
                             num_samples=num_samples, seed=seed, mean=mean, std=std, p_min=p_min,
-                            batch_size=batch_size)
+                            batch_size=batch_size, draws=draws)
     return zo, bce, labels.cpu().numpy()[cert]
