@@ -260,3 +260,34 @@ def test_bad_settings_are_refused_naming_the_argument():
     with pytest.raises(ValueError, match="cert_indices must be non-empty positions in"):
         certification_losses(snet, x, torch.arange(5), cert_indices=[3, 9], prior_indices=[0], num_samples=1,
                              seed=0, mean=torch.tensor([0.3]), std=torch.tensor([0.4]))
+
+
+def test_per_sample_forward_draws_one_network_per_image():
+    """forward_per_sample: image r is scored by the weights μ + σ ⊙ ε_r of its own draw. The same
+    image repeated gets different logits per row (independent draws); each row equals the
+    ordinary forward with the weights that row drew (same generator stream, drawn in the same
+    order); the same seed gives the same logits."""
+    snet = _perturbed(_trained_digits_net())
+    x = torch.randn(1, 1, 8, 8).repeat(5, 1, 1, 1)
+    with torch.no_grad():
+        out = snet.forward_per_sample(x, torch.Generator().manual_seed(4))
+        again = snet.forward_per_sample(x, torch.Generator().manual_seed(4))
+        assert torch.equal(out, again)
+        assert float((out[0] - out[1]).abs().max()) > 1e-3
+        g = torch.Generator().manual_seed(4)
+        eps = [torch.randn((5, *m.shape), generator=g) for m in snet.mu]
+        for r in (0, 3):
+            w = {n: m + s * e[r] for n, m, s, e in zip(snet.names, snet.mu, snet.sigmas(), eps)}
+            assert torch.allclose(out[r], snet(x[r:r + 1], weights=w)[0], atol=1e-4)
+
+
+def test_per_sample_losses_are_reproducible_and_validated():
+    snet = _perturbed(_trained_digits_net())
+    x = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8)
+    y = torch.randint(0, 10, (30,))
+    mean, std = torch.zeros(1), torch.full((1,), 255.0)
+    a = sample_losses(snet, x, y, num_samples=3, seed=2, mean=mean, std=std, draws="per-sample", per_sample_batch=7)
+    b = sample_losses(snet, x, y, num_samples=3, seed=2, mean=mean, std=std, draws="per-sample", per_sample_batch=7)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b)) and a[0].shape == (3, 30)
+    with pytest.raises(ValueError, match="draws"):
+        sample_losses(snet, x, y, num_samples=3, seed=2, mean=mean, std=std, draws="each")
