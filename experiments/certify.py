@@ -179,25 +179,14 @@ def prior_forks(a: argparse.Namespace) -> dict[str, tuple[str, int]]:
     """
     from ltbound.schedule import get_schedule
     from ltbound.train.config import resolve_recipe
+    from ltbound.train.fork import fork_parents
 
     qs = {}
     for sched in a.schedules:
         recipe = resolve_recipe(train_config(a, sched, Path("unused")))[1]
         schedule = get_schedule(sched, recipe)
         qs[sched] = [float(schedule.q_at(e)) for e in range(1, recipe.epochs + 1)]
-    parents: dict[str, tuple[str, int]] = {}
-    for i, sched in enumerate(a.schedules):
-        best: tuple = (None, 0)
-        for earlier in a.schedules[:i]:
-            if earlier in parents:
-                continue
-            shared = next((k for k, (x, y) in enumerate(zip(qs[sched], qs[earlier])) if x != y), len(qs[sched]))
-            shared = min(shared, len(qs[sched]) - 1)        # a fork trains at least one epoch of its own
-            if shared > best[1]:
-                best = (earlier, shared)
-        if best[0] is not None:
-            parents[sched] = best
-    return parents
+    return fork_parents(qs, chains=False)
 
 
 def stage_priors(a: argparse.Namespace, out: Path, ds, cfg, parents: dict) -> None:

@@ -314,6 +314,7 @@ def fork_plan(a: argparse.Namespace) -> tuple[dict[str, tuple[str, int]], dict[s
     """
     from ltbound.schedule import get_schedule
     from ltbound.train.config import checkpoint_epochs, resolve_recipe
+    from ltbound.train.fork import fork_parents
 
     qs, own = {}, {}
     for sched in a.schedules:
@@ -322,17 +323,7 @@ def fork_plan(a: argparse.Namespace) -> tuple[dict[str, tuple[str, int]], dict[s
         schedule = get_schedule(sched, recipe)
         qs[sched] = [float(schedule.q_at(e)) for e in range(1, recipe.epochs + 1)]
         own[sched] = checkpoint_epochs(cfg.checkpoint_epochs, recipe.epochs, schedule)
-    parents: dict[str, tuple[str, int]] = {}
-    for i, sched in enumerate(a.schedules):
-        best = (None, 0)
-        for earlier in a.schedules[:i]:
-            shared = next((k for k, (x, y) in enumerate(zip(qs[sched], qs[earlier])) if x != y), len(qs[sched]))
-            # a fork continues the source for at least one epoch
-            shared = min(shared, len(qs[sched]) - 1)
-            if shared > best[1]:
-                best = (earlier, shared)
-        if best[0] is not None:
-            parents[sched] = best
+    parents = fork_parents(qs)
     ckpts = {s: set(own[s]) for s in a.schedules}
     for sched in reversed(a.schedules):        # a source comes before the runs forked off it
         if sched in parents:

@@ -20,10 +20,38 @@ from ..records.format import checkpoint_rel
 from ..schedule import Schedule
 from .state import read_state
 
-__all__ = ["fork_record"]
+__all__ = ["fork_record", "fork_parents"]
 
 #: Attempts at a consistent copy of a source that a running training keeps writing.
 COPY_ATTEMPTS = 3
+
+
+def fork_parents(samplers: dict[str, list[float]], *, chains: bool = True) -> dict[str, tuple[str, int]]:
+    """Which runs can continue an earlier run's first epochs: name -> (earlier name, last shared epoch e).
+
+    ``samplers`` maps each run, in training order, to its sampler q per epoch (epoch 1 first),
+    all with the same recipe, seed and data. Two runs with the same q in epochs 1..e train
+    bitwise the same model up to e, so a run is forked off the earlier run with the longest
+    shared prefix (the first such one on ties), at e = that length, capped so that the fork
+    trains at least one epoch of its own; runs that share nothing are trained from epoch 1.
+    ``chains=False`` forks only off runs that are not forks themselves.
+    """
+    parents: dict[str, tuple[str, int]] = {}
+    names = list(samplers)
+    for i, name in enumerate(names):
+        q = samplers[name]
+        best: tuple = (None, 0)
+        for earlier in names[:i]:
+            if not chains and earlier in parents:
+                continue
+            shared = next((k for k, (x, y) in enumerate(zip(q, samplers[earlier])) if x != y),
+                          min(len(q), len(samplers[earlier])))
+            shared = min(shared, len(q) - 1)
+            if shared > best[1]:
+                best = (earlier, shared)
+        if best[0] is not None:
+            parents[name] = best
+    return parents
 
 
 class _SourceChanged(Exception):
