@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue an interrupted run in --out: priors resume, stored posteriors are read back")
     o.add_argument("--out", help="output folder (default: out/certify/<UTC time>)")
     o.add_argument("--quiet", action="store_true", help="print only the table and the folder")
+    o.add_argument("--report", action="store_true",
+                   help="train nothing: read the schedules already certified in --out (each verified: hashes, KL and "
+                        "every certificate recomputed), print their table and write report.json and report.png; "
+                        "schedules not certified yet are listed as pending")
     o.add_argument("--dry-run", action="store_true", help="check every setting and print the plan; train nothing")
     return p
 
@@ -145,6 +149,10 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         parser.error(f"--data-dir: {a.data_dir} does not exist; point it at the data set's folder or archive")
     if a.dataset != "digits-lt" and a.data_dir is None:
         parser.error(f"--dataset {a.dataset} needs --data-dir (or ${DATA_DIR_ENV})")
+    if a.report:
+        if a.out is None:
+            parser.error("--report reads a certification folder: give it with --out")
+        return
     for sched in a.schedules:
         try:
             train_config(a, sched, Path(a.out or "out") / "runs" / sched, check=True)
@@ -342,12 +350,51 @@ def environment() -> dict:
             "ltbound": ltbound.__version__, "platform": platform.platform()}
 
 
+def report(a: argparse.Namespace, out: Path, argv: list[str] | None) -> int:
+    """--report: the table of the schedules certified so far in ``out``, read back and verified."""
+    from ltbound.records import RecordError, json_default, load_record
+    from ltbound.train.certify import load_certified_run
+
+    runs, pending = [], []
+    try:
+        for sched in a.schedules:
+            rec = out / "runs" / sched
+            if (rec / "pacbayes" / "result.npz").is_file():
+                runs.append(load_certified_run(rec))
+            else:
+                pending.append(sched)
+    except RecordError as e:
+        print(f"certify.py: error: {e}", file=sys.stderr)
+        return 2
+    if not runs:
+        print(f"certify.py: error: --out {out}: no schedule of {a.schedules} is certified there yet "
+              "(no runs/<schedule>/pacbayes/result.npz)", file=sys.stderr)
+        return 2
+    num_classes = load_record(runs[0].record).num_classes
+    comps = comparisons(runs, a.delta)
+    doc = {"command": ["python", "experiments/certify.py", *(argv if argv is not None else sys.argv[1:])],
+           "complete": not pending, "pending": pending, "environment": environment(),
+           "runs": [r.to_dict() for r in runs], "comparisons": comps}
+    (out / "report.json").write_text(json.dumps(doc, indent=1, default=json_default) + "\n")
+    make_figure(runs, num_classes, out / "report.png")
+    print(f"Certified so far in {out} (read back and verified)" + (f"; pending: {', '.join(pending)}" if pending else ""))
+    print(table(runs, num_classes))
+    for r in runs:
+        print(details(r))
+    for c in comps:
+        print(c["text"])
+    print(f"\nreport in {out}/ (report.json, report.png)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     check_args(parser, a)
     t0, cpu0 = time.perf_counter(), time.process_time()
     out = Path(a.out or Path("out") / "certify" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
+    if a.report:
+        return report(a, out, argv)
     if (out / "results.json").exists():
         parser.error(f"--out {out} already holds results.json; choose a new folder")
     if (out / "runs").exists() and not a.resume:

@@ -141,3 +141,34 @@ def test_an_interrupted_certification_resumes_to_the_same_result(tiny_run, tmp_p
                            for p in b["per_sigma"]]
         assert [{k: v for k, v in p.items() if k != "history"} for p in a["per_sigma"]] == \
             [{k: v for k, v in p.items() if k != "history"} for p in b["per_sigma"]]
+
+
+@pytest.mark.slow
+def test_report_reads_certified_schedules_back_and_lists_pending_ones(tiny_run, tmp_path):
+    """--report trains nothing: it verifies and tabulates what is certified in --out. With one
+    schedule's result missing it reports the other and names the missing one as pending; with
+    nothing certified it refuses."""
+    import contextlib
+    import io
+    import shutil
+
+    src, stdout = tiny_run
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    mod = _script()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert mod.main(["--schedules", "ib", "switching", "--out", str(out), "--report"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    want = json.loads((src / "results.json").read_text())
+    assert rep["complete"] and rep["pending"] == []
+    assert [r["certificates"] for r in rep["runs"]] == [r["certificates"] for r in want["runs"]]
+    table_row = next(line for line in stdout.splitlines() if line.startswith("ib "))
+    assert table_row in buf.getvalue()
+    (out / "runs" / "switching" / "pacbayes" / "result.npz").unlink()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert mod.main(["--schedules", "ib", "switching", "--out", str(out), "--report"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert not rep["complete"] and rep["pending"] == ["switching"] and len(rep["runs"]) == 1
+    (out / "runs" / "ib" / "pacbayes" / "result.npz").unlink()
+    assert mod.main(["--schedules", "ib", "switching", "--out", str(out), "--report"]) == 2
