@@ -295,8 +295,11 @@ def details(r) -> str:
     """Each method's certificate and δ split for one schedule."""
     lines = [f"{r.schedule}: D_prior {r.split['n_prior']} / D_cert {r.split['n_cert']} images, D_cert per class "
              f"{r.split['cert_counts']}; σ_P = {r.sigma:g} chosen from {r.config['sigma_grid']}"]
-    for loss in r.certificates:
-        for m, c in r.certificates[loss].items():
+    from ltbound.train.certify import CERT_LOSSES, CERT_METHODS
+
+    for loss in CERT_LOSSES:                  # a fixed order: read-back dicts come back key-sorted
+        for m in CERT_METHODS:
+            c = r.certificates[loss][m]
             ds = c["delta_split"]
             lines.append(f"  {loss:<10} {m:<15} {c['bound']:.4f} = bound on (empirical {c['empirical']:.4f} + MC "
                          f"{c['mc_term']:.4f}, KL {c['kl']:.4g}); δ {ds['delta']:g} → /{ds['prior_grid_size']} σ "

@@ -255,7 +255,7 @@ def _balanced(per_sample: np.ndarray, labels: np.ndarray, pi: np.ndarray) -> tup
     return float(pi @ means), float(math.sqrt(np.sum(pi ** 2 * var / m)))
 
 
-def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float) -> float:
+def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float, *, per_sample: bool = False) -> float:
     """A lower confidence bound (level 1 − δ) of a stochastic predictor's balanced 0-1 risk, from a test set.
 
     Per class j at δ/C (union bound over the classes), with the one-sided Chernoff-kl bound
@@ -270,9 +270,16 @@ def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float) ->
       with mean the class's empirical Gibbs error (budget ln(2C/δ)/N), whose m_j per-image
       Gibbs losses are i.i.d. in [0, 1] with mean L_j(Q) (budget ln(2C/δ)/m_j).
 
+    * ``per_sample=True`` (every loss drew its own weights, as
+      ``sample_losses(..., draws="per-sample")`` does): image r's average over its N draws is a
+      function of (x_r, its own draws), so the m_j averages are i.i.d. in [0, 1] with mean
+      L_j(Q): one step with budget ln(C/δ)/m_j, whatever N is.
+
     Parameters
     ----------
     zero_one : ndarray (N, m) of 0/1; labels : ndarray (m,) of int; delta : float in (0, 1)
+    per_sample : bool
+        The draws were independent per image (else shared by all images of a row).
     """
     from ..pacbayes import kl_inverse_lower
 
@@ -281,7 +288,10 @@ def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float) ->
     lows = []
     for j in range(c):
         cols = np.flatnonzero(labels == j)
-        if n >= cols.size:
+        if per_sample:
+            per_image = zero_one[:, cols].mean(axis=0, dtype=np.float64)
+            lows.append(float(kl_inverse_lower(float(per_image.mean()), math.log(c / delta) / cols.size)))
+        elif n >= cols.size:
             diagonal = zero_one[np.arange(cols.size), cols].astype(np.float64)
             lows.append(float(kl_inverse_lower(diagonal.mean(), math.log(c / delta) / cols.size)))
         else:
@@ -422,14 +432,16 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
     net = nets[best]
     t3 = time.perf_counter()
     zo_test, _ = sample_losses(net, test_x, test_y, num_samples=config.test_samples, seed=config.posterior.seed + 2,
-                               mean=mean, std=std, p_min=config.posterior.p_min, batch_size=eval_batch)
+                               mean=mean, std=std, p_min=config.posterior.p_min, batch_size=eval_batch,
+                               draws=config.mc_draws)
     mean_weights = net.sample(None)
     det_wrong = _wrong(lambda x: net(x, weights=mean_weights), test_x, test_y, mean, std, eval_batch)
     prior_wrong = _wrong(model, test_x, test_y, mean, std, eval_batch)
     sto, sto_se = _balanced(zo_test.mean(axis=0).astype(np.float64), test_labels, pi)
     det, det_se = _balanced(det_wrong.astype(np.float64), test_labels, pi)
     test = {"stochastic_balanced_error": sto, "stochastic_se": sto_se,
-            "stochastic_lower_bound": gibbs_lower_bound(zo_test, test_labels, config.delta),
+            "stochastic_lower_bound": gibbs_lower_bound(zo_test, test_labels, config.delta,
+                                                        per_sample=config.mc_draws == "per-sample"),
             "deterministic_balanced_error": det, "deterministic_se": det_se,
             "deterministic_certificate": certified_risk(~det_wrong.astype(bool), test_labels, "balanced",
                                                         delta=config.delta, num_classes=c).to_dict(),
