@@ -83,6 +83,8 @@ class RunBounds:
     # per-image results of the final model (paired tests between single runs); not in to_dict
     test_correct: np.ndarray | None = field(default=None, repr=False, compare=False)
     test_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # Eq. 6 / target bound checked on every member of Θ̂ with test losses (uniform_gaps); {} if none
+    theta_gaps: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("label", "seed", "record", "final_sampler", "final_q", "theta",
@@ -95,6 +97,7 @@ class RunBounds:
         d["bounds"] = self.report.to_dict()
         d["accuracy"] = self.accuracy
         d["certified_balanced_risk"] = self.certified_balanced_risk
+        d["theta_gaps"] = self.theta_gaps
         return d
 
 
@@ -197,6 +200,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
             raise ValueError(f"record {rec.path} holds no per-sample losses of its final stage")
         matrix = rec.loss_matrix(epochs, loss=loss, cap=cap)
         theta_epochs = tuple(int(e) for e in epochs)
+        gap_epochs = epochs
         if theta_index is not None:
             raise ValueError("theta_index is only for theta='given': with theta='checkpoints' the rows are the "
                              "final-stage epochs in order and the final model is the last")
@@ -209,6 +213,7 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
         if matrix.ndim != 2 or matrix.shape[1] != rec.n:
             raise ValueError(f"losses must have shape (K, {rec.n}) for record {rec.path}, got {matrix.shape}")
         theta_epochs = ()
+        gap_epochs = None         # perturbations of the final model: no test losses of theirs
     m_range = 1.0 if cap is None else cap
     p = sampling_distribution(rec.counts, final_q)
     report = estimate_bounds(matrix, rec.train_labels, p, target="balanced", delta=delta,
@@ -231,7 +236,83 @@ def bounds_for_record(rec: RunRecord | str | Path, *, loss: str = "zero-one", ca
         train_risk=float(matrix[report.theta_index].mean()),
         report=report, accuracy=acc.to_dict(), certified_balanced_risk=cert.to_dict(),
         status=rec.status, epochs_completed=int(rec.epochs.size), test_risk_lt_se=lt_se,
-        test_risk_balanced_se=bal_se, test_correct=correct, test_labels=np.asarray(rec.test_labels))
+        test_risk_balanced_se=bal_se, test_correct=correct, test_labels=np.asarray(rec.test_labels),
+        theta_gaps={} if gap_epochs is None else uniform_gaps(rec, gap_epochs, matrix, loss, cap, report))
+
+
+def _class_means(matrix: np.ndarray, labels: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row class means (K, C) of a (K, n) loss matrix and the class counts (C,)."""
+    onehot = np.zeros((labels.size, num_classes))
+    onehot[np.arange(labels.size), labels] = 1.0
+    counts = onehot.sum(axis=0)
+    return np.divide(matrix @ onehot, counts, out=np.zeros((matrix.shape[0], num_classes)), where=counts > 0), counts
+
+
+#: A member of Θ̂ exceeds a bound's deviation term when its measured gap is above it by more than
+#: this many test-set standard errors (≈ 95% one-sided per member; not corrected over members).
+GAP_STANDARD_ERRORS = 2.0
+
+
+def uniform_gaps(rec: RunRecord, epochs: np.ndarray, matrix: np.ndarray, loss: str, cap: float | None,
+                 report: BoundReport) -> dict:
+    """Eq. 6 and the target bound as the uniform statements they are, checked on every member of Θ̂.
+
+    Both say: with probability ≥ 1 − δ, for *every* θ ∈ Θ, risk(θ) ≤ objective(θ) + deviation,
+    where deviation = total − objective = 2·R_n + Monte Carlo term + confidence term is the same
+    for every θ (Eq. 6; the target bound with π in place of n_j/n). Where the record holds test
+    losses of the checkpoints in Θ̂ (0-1: every epoch; clipped cross-entropy: the epochs in
+    ``test_loss_epochs``, all of the final stage for records of the full recipe), each member's
+    gap, test risk(θ) − objective(θ), is set against the deviation: the bound is contradicted
+    for a member whose gap exceeds it by more than :data:`GAP_STANDARD_ERRORS` test-set
+    standard errors. Eq. 7 is left out: its residual −Q̂_n depends on θ.
+
+    Parameters
+    ----------
+    rec : RunRecord
+    epochs : (K,) int
+        The epochs of Θ̂, in the row order of ``matrix``.
+    matrix : (K, n) float
+        Training losses of Θ̂ (the bounded loss the report used).
+    loss, cap : the bounded loss (as in :func:`compare`).
+    report : BoundReport
+        The bounds computed from ``matrix``.
+
+    Returns
+    -------
+    dict
+        ``{}`` when no member has test losses; otherwise per bound ("eq6": long-tailed risk,
+        "target": balanced risk) the deviation, the members' epochs, gaps and their standard
+        errors, the largest gap and its epoch, and how many members exceed the deviation.
+    """
+    have = epochs if loss == "zero-one" else np.intersect1d(epochs, rec.test_loss_epochs)
+    if have.size == 0:
+        return {}
+    rows = np.searchsorted(epochs, have) if np.all(np.diff(epochs) > 0) else \
+        np.array([int(np.flatnonzero(epochs == e)[0]) for e in have])
+    c = rec.num_classes
+    test = rec.test_loss_matrix(have, loss=loss, cap=cap)                      # (K', m)
+    test_means, m = _class_means(test, rec.test_labels, c)
+    test_sq, _ = _class_means(test ** 2, rec.test_labels, c)
+    # variance of each class mean: sample variance (ddof 1) / m_j
+    var_mean = np.divide((test_sq - test_means ** 2) * m, m * np.maximum(m - 1.0, 1.0),
+                         out=np.zeros_like(test_means), where=m > 0)
+    train_means, _ = _class_means(matrix[rows], rec.train_labels, c)
+    counts = rec.counts.astype(np.float64)
+    out = {}
+    for key, res, w, objective in (
+            ("eq6", report.ib, counts / counts.sum(), matrix[rows].mean(axis=1)),      # L^s(θ), Eq. 3
+            ("target", report.target, np.full(c, 1.0 / c), train_means.mean(axis=1))):  # L_π(θ), π uniform
+        deviation = res.total - next(t.value for t in res.terms if t.name == "objective")
+        gap = test_means @ w - objective
+        se = np.sqrt(np.clip(var_mean, 0.0, None) @ (w ** 2))
+        worst = int(np.argmax(gap))
+        out[key] = {"deviation": float(deviation), "epochs": [int(e) for e in have],
+                    "gap": [float(g) for g in gap], "gap_se": [float(x) for x in se],
+                    "max_gap": float(gap[worst]), "max_gap_epoch": int(have[worst]),
+                    "members": int(have.size), "members_in_theta": int(epochs.size),
+                    "exceeded": int(np.sum(gap - deviation > GAP_STANDARD_ERRORS * se)),
+                    "rule": f"gap - deviation > {GAP_STANDARD_ERRORS:g} test-set standard errors"}
+    return out
 
 
 #: metric name -> function of RunBounds (what the summary aggregates over seeds)

@@ -120,6 +120,18 @@ def format_comparison(comp) -> str:
                      f"R̂ over {'the final-stage checkpoints' if comp.theta == 'checkpoints' else theta} "
                      "misses the generalization gap): "
                      + ", ".join(f"{key} for {lb}" for lb, key in below))
+    gap_lines = []
+    for r in comp.runs:
+        for key, what in (("eq6", "Eq. 6, long-tailed"), ("target", "target bound, balanced")):
+            g = r.theta_gaps.get(key)
+            if g:
+                gap_lines.append(f"  {r.label} seed {r.seed}, {what}: deviation {g['deviation']:.4f}; largest gap "
+                                 f"{g['max_gap']:.4f} (epoch {g['max_gap_epoch']}); exceeded by {g['exceeded']} of "
+                                 f"{g['members']} members with test losses ({g['members_in_theta']} in Θ̂)")
+    if gap_lines:
+        lines.append("Uniform over Θ̂ (each bound says test risk(θ) - objective(θ) <= deviation = 2·R̂ + MC + confidence "
+                     "for every θ; a member exceeds it by more than 2 test-set standard errors):")
+        lines.extend(gap_lines)
     return header + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(lines)
 
 

@@ -59,6 +59,8 @@ def provenance(rec) -> str:
     """Where a record's numbers come from, for the evidence: device, epochs and recipe."""
     env = rec.manifest.get("environment") or {}
     device = "GPU" if str(env.get("device", "")).startswith("cuda") else "CPU"
+    if _is_full_recipe(rec):
+        return f"{device}, 200 epochs, paper recipe"
     return f"{device}, {rec.epochs_planned} epochs (preset {rec.preset})"
 
 
@@ -111,8 +113,8 @@ def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
     records hold is compared: with one run per row by the paired test of
     :func:`ltbound.evaluate.compare_on_test_set` (exact McNemar, same test set), with several
     seeds per row by :func:`ltbound.evaluate.compare_over_seeds` (paired by seed when the rows
-    hold the same seeds). Records of the paper's full recipe (200 epochs) are used when there
-    are any; otherwise the shortened ones, labelled.
+    hold the same seeds). Records of the paper's full recipe (200 epochs, labelled "paper recipe")
+    are used when they hold two rows or more; otherwise the shortened ones, labelled with their preset.
 
     Returns
     -------
@@ -124,8 +126,13 @@ def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
         there and every adjacent pair is significantly in the claimed order over seeds.
         NOT_RUN with fewer than two rows. The condition names every row not judged.
     """
+    # The paper's own recipe (200 epochs) is the evidence when it covers two rows of the claim;
+    # a full-recipe run without its partner cannot be compared, so the shortened records stand
+    # alone (never mixed with it: a row would then average two recipes).
     full = [r for r in records if _is_full_recipe(r)]
-    use = full or list(records)
+    if len({ROWS.get(r.label.lower()) for r in full} - {None}) < 2:
+        full = []
+    use = full or [r for r in records if not _is_full_recipe(r)]
     rows: dict[str, list] = {}
     for rec in use:
         row = ROWS.get(rec.label.lower())

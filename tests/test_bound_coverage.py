@@ -102,3 +102,45 @@ def test_own_risk_verdict_can_disagree(tmp_path):
     o = ltbound.compare([a, b], loss="zero-one", num_draws=200, num_bootstrap=50).orderings
     assert o["eq6_total"]["verdict"] == "agrees"
     assert o["eq6_total"]["versus_own_risk"]["verdict"] == "DISAGREES"
+
+
+@pytest.mark.parametrize("train_correct, test_correct, exceeded", [
+    (1.0, 0.0, "all"),      # fits training, fails the test set: every member's gap is far above the deviation
+    (0.0, 1.0, "none"),     # the reverse: every gap is negative
+])
+@pytest.mark.parametrize("loss", ["zero-one", "ce-clipped"])
+def test_uniform_gaps_over_theta_come_out_each_way(tmp_path, train_correct, test_correct, exceeded, loss):
+    """Eq. 6 and the target bound hold for every θ in Θ at once; with the test losses of each member of
+    Θ̂ the check is made member by member, and each gap is the test risk minus the objective."""
+    rec = load_record(_record(tmp_path / "r", train_correct=train_correct, test_correct=test_correct))
+    comp = ltbound.compare([rec], loss=loss, num_draws=200, num_bootstrap=50)
+    run = comp.runs[0]
+    gaps = run.theta_gaps
+    assert set(gaps) == {"eq6", "target"}
+    cap = 5.0 if loss == "ce-clipped" else None
+    for key, res, w in (("eq6", run.report.ib, rec.counts / rec.counts.sum()), ("target", run.report.target,
+                                                                                np.full(2, 0.5))):
+        g = gaps[key]
+        assert g["epochs"] == list(run.theta_epochs) and g["members"] == len(run.theta_epochs)
+        assert g["deviation"] == pytest.approx(res.total - res.terms[0].value)
+        for i, e in enumerate(g["epochs"]):
+            train = rec.loss_matrix([e], loss=loss, cap=cap)[0]
+            test = rec.test_loss_matrix([e], loss=loss, cap=cap)[0]
+            test_risk = sum(w[j] * test[rec.test_labels == j].mean() for j in range(2))
+            objective = train.mean() if key == "eq6" else np.mean([train[rec.train_labels == j].mean()
+                                                                  for j in range(2)])
+            assert g["gap"][i] == pytest.approx(test_risk - objective)
+        assert g["exceeded"] == (g["members"] if exceeded == "all" else 0)
+    assert ("Uniform over Θ̂" in comp.table()) and comp.to_dict()["runs"][0]["theta_gaps"] == gaps
+
+
+def test_uniform_gaps_need_test_losses_of_the_members(tmp_path):
+    """Perturbations of the final model have no test losses: no member is checked, and a record
+    asked for the test losses of an epoch it does not hold says which epochs it has."""
+    rec = load_record(_record(tmp_path / "r"))
+    losses = [rec.loss_matrix(loss="zero-one")[-1:]]
+    comp = ltbound.compare([rec], loss="zero-one", theta="given", losses=losses, theta_index=0, num_draws=200,
+                           num_bootstrap=50)
+    assert comp.runs[0].theta_gaps == {} and "Uniform over Θ̂" not in comp.table()
+    with pytest.raises(ValueError, match="not among this record's epochs"):
+        rec.test_loss_matrix([7], loss="zero-one")

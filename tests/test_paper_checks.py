@@ -264,7 +264,8 @@ def test_table1_orderings_never_fakes_gpu_results(verdicts):
         assert "two trained models" in v.condition and "not two schedules" in v.condition
 
 
-def _committed_record(path: Path, schedule: str, accuracy: float, seed: int = 0) -> None:
+def _committed_record(path: Path, schedule: str, accuracy: float, seed: int = 0, preset: str | None = None,
+                      epochs: int | None = None) -> None:
     """A CIFAR-10-LT(100) record (the protocol's split, split seed 0) whose final balanced test accuracy is ``accuracy``.
 
     60 test images per class: a 0.5-point gap is 3 discordant images (within the paired test's
@@ -281,13 +282,17 @@ def _committed_record(path: Path, schedule: str, accuracy: float, seed: int = 0)
     total = round(accuracy * per_class * 10)
     hits = [total // 10 + (c < total % 10) for c in range(10)]      # nested: discordant pairs one way
     correct = np.concatenate([np.arange(per_class) < k for k in hits])
-    w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed, "split_seed": 0},
+    config = {"schedule": schedule, "seed": seed, "split_seed": 0}
+    if preset is not None:
+        config.update(preset=preset, epochs=epochs)
+    w = RecordWriter(path, manifest={"config": config,
                                      "dataset": {"name": "cifar10-lt", "num_classes": 10, "imbalance": 100,
                                                  "split_hash": split_hash(idx)},
                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
                      train_indices=idx, train_labels=source[idx], test_labels=test_labels)
-    w.write_epoch(1, train_loss=np.ones(idx.size), train_correct=np.ones(idx.size, bool), test_correct=correct,
-                  summary={"lr": 0.1, "sampler": "IB", "q": 1.0})
+    for epoch in range(1, (epochs or 1) + 1):     # a planned length must be recorded in full to finish
+        w.write_epoch(epoch, train_loss=np.ones(idx.size), train_correct=np.ones(idx.size, bool),
+                      test_correct=correct, summary={"lr": 0.1, "sampler": "IB", "q": 1.0})
     w.finish()
 
 
@@ -310,6 +315,29 @@ def test_table1_orderings_reads_committed_records(tmp_path, monkeypatch, accurac
                    "IB=>CB": [pytest.approx(100 * accuracies["ib-cb"])],
                    "IB=>CR": [pytest.approx(100 * accuracies["switching"])]}
     assert out.evidence["groups"]["cifar10-lt(100)"]["published"]["IB=>CR"] == 79.7
+
+
+def test_table1_orderings_prefers_a_full_recipe_pair(tmp_path, monkeypatch):
+    """Short records say Switching is better; a 200-epoch pair of the paper's recipe says it is worse.
+    The verdict follows the full pair when there is one (labelled "paper recipe"), and the short
+    records while the full recipe holds one row only (an unfinished pair is no evidence)."""
+    from paper_checks import _records
+    from paper_checks.check_table1_orderings import table1_orderings
+    for schedule, acc in {"ib": 0.6, "switching": 0.7}.items():
+        _committed_record(tmp_path / "cifar10-lt-100" / f"{schedule}-seed0", schedule, acc, preset="cifar-short",
+                          epochs=60)
+    _committed_record(tmp_path / "cifar10-lt-100-full" / "ib-seed0", "ib", 0.8, preset="cifar", epochs=200)
+    monkeypatch.setattr(_records, "RECORDS_DIR", tmp_path)
+    out = table1_orderings()
+    group = out.evidence["groups"]["cifar10-lt(100)"]
+    assert not group["full_recipe"] and group["sources"] == ["CPU, 60 epochs (preset cifar-short)"]
+    assert out.status == HOLDS_ONLY_IF
+    _committed_record(tmp_path / "cifar10-lt-100-full" / "switching-seed0", "switching", 0.7, preset="cifar",
+                      epochs=200)
+    out = table1_orderings()
+    group = out.evidence["groups"]["cifar10-lt(100)"]
+    assert group["full_recipe"] and group["sources"] == ["CPU, 200 epochs, paper recipe"]
+    assert out.status == FAILS and group["accuracy"]["IB=>CR"] == [pytest.approx(70.0)]
 
 
 def test_table1_orderings_holds_only_on_every_row_and_column_over_seeds(tmp_path, monkeypatch):

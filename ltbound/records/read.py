@@ -183,6 +183,28 @@ class RunRecord:
         out = self.train_loss[rows].astype(np.float64)
         return np.minimum(out, cap) if cap is not None else out
 
+    def test_loss_matrix(self, epochs: Iterable[int] | None = None, *, loss: str = "ce",
+                         cap: float | None = None) -> np.ndarray:
+        """Per-sample *test* losses (K, m) of the models after the given epochs (as :meth:`loss_matrix`).
+
+        "zero-one" is available for every recorded epoch (1 - ``test_correct``); "ce" and
+        "ce-clipped" only for the epochs in ``test_loss_epochs`` (the final stage's epochs in
+        records of the full recipe, the last epoch in older compact records); others raise
+        ValueError naming the epochs that have them.
+        """
+        loss, cap = check_loss(loss, cap)
+        ep = np.asarray(self.final_stage_epochs() if epochs is None else list(epochs), dtype=np.int64)
+        if ep.size == 0:
+            raise ValueError("epochs selects no epoch of this record")
+        if loss == "zero-one":
+            rows = _rows_for(self.epochs, ep, "epochs")
+            return 1.0 - self.test_correct[rows].astype(np.float64)
+        if self.test_loss is None:
+            raise ValueError(f"record {self.path} stores no per-sample test losses; use loss='zero-one'")
+        rows = _rows_for(self.test_loss_epochs, ep, "epochs with stored test losses")
+        out = self.test_loss[rows].astype(np.float64)
+        return np.minimum(out, cap) if cap is not None else out
+
 
 def _rows_for(have: np.ndarray, want: np.ndarray, what: str) -> np.ndarray:
     pos = {int(e): i for i, e in enumerate(have)}
