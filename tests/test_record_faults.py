@@ -531,8 +531,33 @@ def test_compact_record_keeps_final_stage_test_losses_and_links_its_source(tmp_p
     assert link["path"] == str(src.resolve())
     assert link["manifest_checksum"] == full.manifest["checksum"]
     assert link["checkpoints"] == full.manifest["checkpoints"]
+    assert link["checkpoints_hashed"] == "when written"
     assert small.manifest["source_files"] == full.manifest["files"]
     assert small.manifest["test_loss_epochs"] == final.tolist()
+
+
+def test_compacting_a_run_written_before_checkpoints_were_hashed_hashes_them_then(tmp_path):
+    """A run started by older code has checkpoint files but no hashes in its manifest (the 200-epoch CPU
+    runs of issue 21): its compact copy hashes the files it finds and says when it did."""
+    import json
+    from ltbound.records.format import write_manifest
+    from ltbound.records._io import file_entry
+    src = _make(tmp_path / "full", epochs=5)
+    manifest = json.loads((src / "manifest.json").read_text())
+    del manifest["checkpoints"]
+    manifest.pop("checksum", None)
+    write_manifest(src, manifest)
+    (src / "checkpoints").mkdir(exist_ok=True)
+    hashed = {}
+    for e in (4, 5):
+        data = f"weights of epoch {e}".encode()
+        (src / "checkpoints" / f"epoch_{e:04d}.pt").write_bytes(data)
+        hashed[f"checkpoints/epoch_{e:04d}.pt"] = file_entry(data)
+    with pytest.warns(UserWarning, match="not verified"):
+        from ltbound.records import checkpoint_epochs
+        assert checkpoint_epochs(src)
+    link = load_record(compact_record(src, tmp_path / "small")).manifest["source_record"]
+    assert link["checkpoints_hashed"] == "at compaction" and link["checkpoints"] == hashed
 
 
 def _cifar_record(path, train_indices, train_labels, *, split_seed=0, imbalance=100.0, name="cifar10-lt"):

@@ -41,7 +41,9 @@ def compact_record(src: str | os.PathLike, dst: str | os.PathLike, *,
     ``files`` hashes ``record.npz``; ``source_files`` keeps the source's data-file hashes and
     ``source_record`` links it to its source run: {``path`` (absolute), ``manifest_checksum``
     (SHA-256 of the source manifest, as :func:`~ltbound.records.manifest_checksum`),
-    ``checkpoints`` (the source's checkpoint hashes)}.
+    ``checkpoints`` (the source's checkpoint hashes; for a source written before checkpoints were
+    hashed, the files found in its ``checkpoints/`` hashed now, and ``checkpoints_hashed`` says
+    "at compaction" rather than "when written")}.
     """
     rec = load_record(src)
     if rec.manifest.get("layout") == "compact":
@@ -82,9 +84,22 @@ def compact_record(src: str | os.PathLike, dst: str | os.PathLike, *,
                     loss_epochs=[int(e) for e in keep], source_files=rec.manifest.get("files", {}),
                     source_record={"path": str(Path(src).resolve()),
                                    "manifest_checksum": manifest_checksum(rec.manifest),
-                                   "checkpoints": rec.manifest.get("checkpoints")},
+                                   **_source_checkpoints(Path(src), rec.manifest)},
                     files={"record.npz": file_entry(data)})
     if test_keep:
         manifest["test_loss_epochs"] = test_keep
     write_manifest(dst, manifest)
     return dst
+
+
+def _source_checkpoints(src: Path, manifest: dict) -> dict:
+    """The source's checkpoint hashes for ``source_record``, and when they were taken."""
+    if "checkpoints" in manifest:
+        return {"checkpoints": manifest["checkpoints"], "checkpoints_hashed": "when written"}
+    d = src / "checkpoints"
+    files = sorted(d.glob("epoch_*.pt")) if d.is_dir() else []
+    if not files:
+        return {"checkpoints": None, "checkpoints_hashed": None}
+    # read one at a time: a 200-epoch run's checkpoints are hundreds of MB together
+    return {"checkpoints": {f"checkpoints/{f.name}": file_entry(f.read_bytes()) for f in files},
+            "checkpoints_hashed": "at compaction"}
