@@ -121,13 +121,19 @@ def format_comparison(comp) -> str:
                      "misses the generalization gap): "
                      + ", ".join(f"{key} for {lb}" for lb, key in below))
     gap_lines = []
-    for r in comp.runs:
+    for label in s:                  # one line per schedule and bound, summed over its seeds
         for key, what in (("eq6", "Eq. 6, long-tailed"), ("target", "target bound, balanced")):
-            g = r.theta_gaps.get(key)
-            if g:
-                gap_lines.append(f"  {r.label} seed {r.seed}, {what}: deviation {g['deviation']:.4f}; largest gap "
-                                 f"{g['max_gap']:.4f} (epoch {g['max_gap_epoch']}); exceeded by {g['exceeded']} of "
-                                 f"{g['members']} members with test losses ({g['members_in_theta']} in Θ̂)")
+            gs = [(r.seed, r.theta_gaps[key]) for r in comp.runs if r.label == label and r.theta_gaps.get(key)]
+            if not gs:
+                continue
+            seed, worst = max(gs, key=lambda sg: sg[1]["max_gap"] - sg[1]["deviation"])
+            devs = [g["deviation"] for _, g in gs]
+            dev = f"{devs[0]:.4f}" if len(gs) == 1 else f"{min(devs):.4f}-{max(devs):.4f}"
+            where = f"epoch {worst['max_gap_epoch']}" + ("" if len(gs) == 1 else f", seed {seed}")
+            gap_lines.append(f"  {label}, {what}: deviation {dev}; largest gap {worst['max_gap']:.4f} "
+                             f"({where}); exceeded by {sum(g['exceeded'] for _, g in gs)} of "
+                             f"{sum(g['members'] for _, g in gs)} members with test losses "
+                             f"({sum(g['members_in_theta'] for _, g in gs)} in Θ̂, {len(gs)} run{'s' * (len(gs) > 1)})")
     if gap_lines:
         lines.append("Uniform over Θ̂ (each bound says test risk(θ) - objective(θ) <= deviation = 2·R̂ + MC + confidence "
                      "for every θ; a member exceeds it by more than 2 test-set standard errors):")
