@@ -172,16 +172,21 @@ class RunRecord:
         ``cap``, required) or "zero-one" (1 - correctness). Default epochs:
         :meth:`final_stage_epochs`.
         """
-        loss, cap = check_loss(loss, cap)
-        ep = np.asarray(self.final_stage_epochs() if epochs is None else list(epochs), dtype=np.int64)
-        if ep.size == 0:
-            raise ValueError("epochs selects no epoch of this record")
+        loss, cap, ep = self._matrix_args(epochs, loss, cap)
         if loss == "zero-one":
             rows = _rows_for(self.epochs, ep, "epochs")
             return 1.0 - self.train_correct[rows].astype(np.float64)
         rows = _rows_for(self.loss_epochs, ep, "epochs with stored losses")
         out = self.train_loss[rows].astype(np.float64)
         return np.minimum(out, cap) if cap is not None else out
+
+    def _matrix_args(self, epochs, loss, cap) -> tuple[str, float | None, np.ndarray]:
+        """(loss, cap, epochs as an int array) checked; the default epochs are the final stage's."""
+        loss, cap = check_loss(loss, cap)
+        ep = np.asarray(self.final_stage_epochs() if epochs is None else list(epochs), dtype=np.int64)
+        if ep.size == 0:
+            raise ValueError("epochs selects no epoch of this record")
+        return loss, cap, ep
 
     def test_loss_matrix(self, epochs: Iterable[int] | None = None, *, loss: str = "ce",
                          cap: float | None = None) -> np.ndarray:
@@ -192,10 +197,7 @@ class RunRecord:
         records of the full recipe, the last epoch in older compact records); others raise
         ValueError naming the epochs that have them.
         """
-        loss, cap = check_loss(loss, cap)
-        ep = np.asarray(self.final_stage_epochs() if epochs is None else list(epochs), dtype=np.int64)
-        if ep.size == 0:
-            raise ValueError("epochs selects no epoch of this record")
+        loss, cap, ep = self._matrix_args(epochs, loss, cap)
         if loss == "zero-one":
             rows = _rows_for(self.epochs, ep, "epochs")
             return 1.0 - self.test_correct[rows].astype(np.float64)
