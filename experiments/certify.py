@@ -334,7 +334,7 @@ def make_figure(runs: list, num_classes: int, path: Path) -> None:
     ax.set_xticks(range(len(runs)), [r.schedule for r in runs])
     ax.set_ylabel("balanced 0-1 risk")
     ax.set_ylim(0, 1)
-    ax.set_title("Certified balanced risk (PAC-Bayes, data-dependent prior) vs measured")
+    ax.set_title("Certified balanced risk (PAC-Bayes, data-dependent prior)\nbeside the measured test errors", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
