@@ -1,0 +1,144 @@
+"""The paper's 200-epoch recipe on CPU: the CIFAR-10-LT(100) pair committed under
+experiments/records/cifar10-lt-100-full/ (issue 21).
+
+Preset ``cifar`` (ResNet-32, batch 64, SGD 0.9, wd 2e-4, lr 0.1 with 5 warm-up epochs, ×0.1 after
+epoch 100, 200 epochs, S = 1), JPEG CIFAR-10, split seed 0, seed 0, one CPU thread; Switching is
+forked off the IB run at epoch 101. These tests load the compact records as a clean clone does
+(hashes, shapes, status), check what the full recipe adds to a compact record (the final stage's
+per-epoch test losses, provenance back to the source run), and check that the numbers documented
+beside them (``table1_cpu_full.json``, the docs table, the ``compare_bounds --records`` results)
+are what the loader, ``table1_summary`` and ``ltbound.compare`` compute from them today.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ltbound
+from ltbound.records import load_record
+from ltbound.sampling import long_tailed_counts
+from tests._docs import documentation
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDS = REPO / "experiments" / "records"
+RESULTS = REPO / "experiments" / "results"
+SCHEDULES = ("ib", "switching")
+N_TRAIN = 12406                               # imbalance 100, the LDAM profile
+EPOCHS = 200
+FIRST_FINAL_EPOCH = {"ib": 101, "switching": 102}  # lr × 0.1 after epoch 100; CR from epoch 101 + S = 102
+FORK_EPOCH = 101
+
+
+def _path(sch: str) -> Path:
+    return RECORDS / "cifar10-lt-100-full" / f"{sch}-seed0"
+
+
+def _summary_module():
+    spec = importlib.util.spec_from_file_location("table1_summary", REPO / "experiments" / "table1_summary.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def records():
+    return {sch: load_record(_path(sch)) for sch in SCHEDULES}
+
+
+@pytest.mark.parametrize("sch", SCHEDULES)
+def test_full_record_is_complete_and_has_the_documented_shape(records, sch):
+    rec = records[sch]
+    assert rec.complete and rec.manifest["layout"] == "compact"
+    assert (rec.preset, rec.epochs_planned) == ("cifar", EPOCHS)
+    assert rec.epochs.tolist() == list(range(1, EPOCHS + 1))
+    assert rec.n == N_TRAIN and rec.counts.tolist() == long_tailed_counts(5000, 10, 100).tolist()
+    assert rec.test_labels.size == 10_000
+    final = np.arange(FIRST_FINAL_EPOCH[sch], EPOCHS + 1)
+    assert rec.final_stage_epochs().tolist() == final.tolist()
+    # Θ̂ = the final-stage checkpoints: their training losses and (new for the full recipe) the test
+    # losses of every one of them, so the test risk of each member of Θ̂ is known
+    assert rec.loss_epochs.tolist() == final.tolist() and rec.test_loss_epochs.tolist() == final.tolist()
+    assert rec.train_loss.shape == (final.size, N_TRAIN) and np.isfinite(rec.train_loss).all()
+    assert rec.test_loss.shape == (final.size, 10_000) and np.isfinite(rec.test_loss).all()
+    assert rec.manifest["environment"]["device"] == "cpu"        # labelled as CPU results
+    assert (_path(sch) / "record.npz").stat().st_size < 8_000_000
+
+
+@pytest.mark.parametrize("sch", SCHEDULES)
+def test_full_record_names_its_source_run(records, sch):
+    """Provenance: the compact copy keeps the source folder's name and the SHA-256 of every data file
+    the source held (split and each of the 200 epoch files), so it can be matched to the run."""
+    m = records[sch].manifest
+    assert m["compacted_from"] == f"c10-100-{sch}-full"
+    files = m["source_files"]
+    assert "split.npz" in files
+    assert sorted(k for k in files if k.startswith("epochs/")) == [f"epochs/epoch_{e:04d}.npz"
+                                                                    for e in range(1, EPOCHS + 1)]
+    assert all(len(v["sha256"]) == 64 and v["size"] > 0 for v in files.values())
+    # the checkpoints of Θ̂ (epochs 100-200) stay outside the repository; their hashes come along,
+    # taken at compaction (the runs were started by code that did not hash checkpoints yet)
+    link = m["source_record"]
+    assert link["checkpoints_hashed"] == "at compaction"
+    assert sorted(link["checkpoints"]) == [f"checkpoints/epoch_{e:04d}.pt" for e in range(100, EPOCHS + 1)]
+
+
+def test_full_switching_continues_the_ib_run(records):
+    ib, sw = records["ib"], records["switching"]
+    assert sw.manifest["forked_from"]["epoch"] == FORK_EPOCH
+    assert np.array_equal(ib.train_correct[:FORK_EPOCH], sw.train_correct[:FORK_EPOCH])
+    assert np.array_equal(ib.test_correct[:FORK_EPOCH], sw.test_correct[:FORK_EPOCH])
+    assert not np.array_equal(ib.test_correct[FORK_EPOCH:], sw.test_correct[FORK_EPOCH:])
+    assert sw.sampler[FORK_EPOCH:] == ["CR"] * (EPOCHS - FORK_EPOCH) and ib.sampler == ["IB"] * EPOCHS
+    assert ib.source["split_hash"] == sw.source["split_hash"] == records["ib"].source["split_hash"]
+
+
+def test_full_recipe_table_is_what_table1_summary_computes(records):
+    """``table1_cpu_full.json`` and the docs table against a recomputation; the paper's Table 1 cell
+    is inside or outside each interval as the docs say."""
+    mod = _summary_module()
+    doc = json.loads((RECORDS / "table1_cpu_full.json").read_text())
+    by_name = {Path(r["record"]).name: r for r in doc["runs"]}
+    text = " ".join(documentation().split())
+    for sch in SCHEDULES:
+        now = mod.summarise(records[sch])
+        was = by_name[f"{sch}-seed0"]
+        for key in ("balanced_test_accuracy", "balanced_low", "balanced_high", "best_balanced_test_accuracy",
+                    "best_epoch", "epoch_seconds_sum", "epoch_seconds_fastest", "epoch_seconds_median"):
+            assert now[key] == pytest.approx(was[key], abs=1e-12), key
+        assert now["groups"] == was["groups"]
+        acc, low, high = (100 * now[k] for k in ("balanced_test_accuracy", "balanced_low", "balanced_high"))
+        assert f"**{acc:.1f}** ({low:.1f}, {high:.1f})" in text
+        assert f"{now['epoch_seconds_sum']:,.0f} s" in text
+        paper = was["paper_accuracy"]
+        inside = low <= paper <= high        # the docs say which, and by how much when outside
+        assert f"Table 1's {paper:.1f} lies {'inside' if inside else 'outside'} the interval" in text
+        if not inside:
+            assert f"{paper - acc:+.1f} points" in text
+    pairs = mod.pair_tests([records[s] for s in SCHEDULES])
+    assert [(p["preset"], p["verdict"]) for p in pairs] == [(q["preset"], q["verdict"]) for q in doc["switching_vs_ib"]]
+    for p, q in zip(pairs, doc["switching_vs_ib"]):
+        assert p["difference"] == pytest.approx(q["difference"], abs=1e-12)
+        assert p["p_value"] == pytest.approx(q["p_value"], rel=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["", "-zero-one"])
+def test_full_recipe_bounds_are_what_compare_computes(records, loss):
+    doc = json.loads((RESULTS / f"cifar10-lt-100-cpu-full{loss}" / "results.json").read_text())
+    cfg = doc["configuration"]
+    assert cfg["theta"] == "checkpoints" and cfg["loss"] == ("zero-one" if loss else "ce-clipped")
+    comp = ltbound.compare([records["ib"], records["switching"]], loss=cfg["loss"], cap=cfg["cap"],
+                           delta=cfg["delta"], num_draws=cfg["num_draws"], mc_std_error=cfg.get("mc_error"), seed=0,
+                           mc_delta_fraction=cfg["mc_delta_fraction"])
+    was = doc["comparison"]["summary"]
+    for label in SCHEDULES:
+        for key in ("eq6_total", "eq7_total", "target_total", "test_risk_lt", "test_risk_balanced"):
+            assert comp.summary[label][key]["mean"] == pytest.approx(was[label][key]["mean"], abs=1e-9), (label, key)
+    if not loss:                       # the docs table's numbers, rounded as printed there
+        text = documentation()
+        for label in SCHEDULES:
+            for key in ("eq6_total", "eq7_total", "target_total", "test_risk_lt", "test_risk_balanced"):
+                assert f"{comp.summary[label][key]['mean']:.3f}" in text, (label, key)
