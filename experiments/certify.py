@@ -309,6 +309,20 @@ def details(r) -> str:
     return "\n".join(lines)
 
 
+def print_runs(runs: list, comps: list, num_classes: int, *, legend: bool = False, details_too: bool = True) -> None:
+    """The certificate table, optionally its legend and each schedule's details, then the orderings."""
+    print(table(runs, num_classes))
+    if legend:
+        print("cert = min over {union, pooled-chernoff} x σ grid, each at δ/2 and δ/|grid| (valid at δ); emp, MC, KL: "
+              "its terms; test errors: mean ± standard error on the balanced test set; det test-cert: "
+              "ltbound.evaluate.certified_risk of the posterior mean on the test set")
+    if details_too:
+        for r in runs:
+            print(details(r))
+    for c in comps:
+        print(c["text"])
+
+
 def make_figure(runs: list, num_classes: int, path: Path) -> None:
     """Per schedule: the 0-1 certificate as stacked terms beside the measured test errors."""
     import matplotlib
@@ -381,11 +395,7 @@ def report(a: argparse.Namespace, out: Path, argv: list[str] | None) -> int:
     (out / "report.json").write_text(json.dumps(doc, indent=1, default=json_default) + "\n")
     make_figure(runs, num_classes, out / "report.png")
     print(f"Certified so far in {out} (read back and verified)" + (f"; pending: {', '.join(pending)}" if pending else ""))
-    print(table(runs, num_classes))
-    for r in runs:
-        print(details(r))
-    for c in comps:
-        print(c["text"])
+    print_runs(runs, comps, num_classes)
     print(f"\nreport in {out}/ (report.json, report.png)")
     return 0
 
@@ -456,15 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     make_figure(runs, ds.num_classes, out / "certify.png")
     print(f"\nCertified balanced risk of the stochastic network, δ = {a.delta:g} per loss "
           f"({ds.name}, imbalance {ds.imbalance:g}, C = {ds.num_classes})")
-    print(table(runs, ds.num_classes))
-    print("cert = min over {union, pooled-chernoff} x σ grid, each at δ/2 and δ/|grid| (valid at δ); emp, MC, KL: "
-          "its terms; test errors: mean ± standard error on the balanced test set; det test-cert: "
-          "ltbound.evaluate.certified_risk of the posterior mean on the test set")
-    if not a.quiet:
-        for r in runs:
-            print(details(r))
-    for c in comps:
-        print(c["text"])
+    print_runs(runs, comps, ds.num_classes, legend=True, details_too=not a.quiet)
     print(f"\nwall time {wall:.1f} s (CPU {cpu:.1f} s); results in {out}/ (results.json, certify.png, runs/)")
     return 0
 
