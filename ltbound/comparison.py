@@ -270,7 +270,7 @@ def uniform_gaps(rec: RunRecord, epochs: np.ndarray, matrix: np.ndarray, loss: s
     ----------
     rec : RunRecord
     epochs : (K,) int
-        The epochs of Θ̂, in the row order of ``matrix``.
+        The epochs of Θ̂, ascending, in the row order of ``matrix``.
     matrix : (K, n) float
         Training losses of Θ̂ (the bounded loss the report used).
     loss, cap : the bounded loss (as in :func:`compare`).
@@ -287,8 +287,7 @@ def uniform_gaps(rec: RunRecord, epochs: np.ndarray, matrix: np.ndarray, loss: s
     have = epochs if loss == "zero-one" else np.intersect1d(epochs, rec.test_loss_epochs)
     if have.size == 0:
         return {}
-    rows = np.searchsorted(epochs, have) if np.all(np.diff(epochs) > 0) else \
-        np.array([int(np.flatnonzero(epochs == e)[0]) for e in have])
+    rows = np.searchsorted(epochs, have)         # epochs of Θ̂ are ascending (final_stage_epochs)
     c = rec.num_classes
     test = rec.test_loss_matrix(have, loss=loss, cap=cap)                      # (K', m)
     test_means, m = _class_means(test, rec.test_labels, c)
