@@ -175,3 +175,100 @@ def test_fork_of_a_source_that_advances_during_the_copy_retries_then_refuses(tmp
     calls.update(n=0, limit=fork_mod.COPY_ATTEMPTS)     # never consistent: refused, naming the cause
     with pytest.raises(ValueError, match="kept changing while it was copied"):
         train(TrainConfig(out=tmp_path / "fork2", schedule="switching", fork_from=ib, **SHORT))
+
+
+# ----------------------------------------------------------------------------- snapshots (issue 33)
+def _packed_at(tmp_path, epoch, **pack_kw):
+    """A run stopped after ``epoch``, packed into a snapshot; the run folder itself is deleted."""
+    import shutil
+
+    from ltbound.train.snapshot import pack_run
+    run = tmp_path / "machine-a" / "run"
+    train(TrainConfig(out=run, **SHORT), stop_after=epoch)
+    index = pack_run(run, tmp_path / "snap", **pack_kw)
+    shutil.rmtree(tmp_path / "machine-a")          # the machine is gone: only the snapshot is left
+    return index
+
+
+def test_run_restored_from_a_snapshot_equals_an_uninterrupted_run(straight, tmp_path):
+    """Pack after epoch 2, lose the run, restore elsewhere via the command line, resume: the same record, bitwise."""
+    from ltbound.train.__main__ import main
+    index = _packed_at(tmp_path, 2, checkpoints="all")
+    assert index["epochs_completed"] == 2 and index["checkpoints_left"] == {}
+    run = tmp_path / "machine-b" / "run"
+    assert main(["restore", str(tmp_path / "snap"), str(run)]) == 0
+    assert main(["--out", str(run), "--resume"]) == 0
+    _assert_same_record(straight, run)
+    restores = load_record(run).manifest["restores"]
+    assert restores[0]["after_epoch"] == 2 and restores[0]["checkpoints_not_carried"] == []
+
+
+def test_snapshot_without_checkpoints_keeps_their_hashes_and_says_they_are_missing(straight, tmp_path):
+    from ltbound.records import RecordError, checkpoint_path
+    from ltbound.train.snapshot import restore_snapshot
+    index = _packed_at(tmp_path, 3)                   # the switch checkpoint (epoch m_n + S = 3) stays behind
+    left = sorted(index["checkpoints_left"])
+    assert left == ["checkpoints/epoch_0003.pt"]
+    run = restore_snapshot(tmp_path / "snap", tmp_path / "run")
+    train(TrainConfig(out=run, resume=True, **SHORT))
+    a, b = load_record(straight), load_record(run)
+    for field in ("train_loss", "test_loss", "test_correct"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    # hashes kept for the checkpoint left behind (a checkpoint file names its run folder, so its hash is the
+    # packed run's, not the straight run's), and the final weights equal the straight run's
+    assert sorted(b.manifest["checkpoints"]) == sorted(a.manifest["checkpoints"])
+    final = [torch.load(r / "checkpoints" / "epoch_0004.pt", weights_only=True)["model"] for r in (straight, run)]
+    assert all(torch.equal(final[0][k], final[1][k]) for k in final[0])
+    assert b.manifest["restores"][0]["checkpoints_not_carried"] == left
+    checkpoint_path(run, 4)                                                # written after the restore: present
+    with pytest.raises(RecordError, match="missing"):
+        checkpoint_path(run, 3)
+
+
+def test_damaged_or_edited_snapshots_are_refused(tmp_path):
+    from ltbound.records import RecordError
+    from ltbound.train.__main__ import main
+    from ltbound.train.snapshot import read_snapshot, restore_snapshot
+    _packed_at(tmp_path, 1)
+    snap = tmp_path / "snap"
+    read_snapshot(snap)
+    epoch = snap / "epochs" / "epoch_0001.npz"
+    data = bytearray(epoch.read_bytes())
+    data[100] ^= 1
+    epoch.write_bytes(bytes(data))
+    with pytest.raises(RecordError, match="epoch_0001.npz does not match"):
+        restore_snapshot(snap, tmp_path / "run")
+    assert not (tmp_path / "run").exists()                                  # nothing written
+    data[100] ^= 1
+    epoch.write_bytes(bytes(data))
+    (snap / "notes.txt").write_text("x")
+    with pytest.raises(RecordError, match="does not list"):
+        read_snapshot(snap)
+    (snap / "notes.txt").unlink()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "mine.txt").write_text("keep me")
+    assert main(["restore", str(snap), str(busy)]) == 2                     # never writes into a full folder
+    assert [p.name for p in busy.iterdir()] == ["mine.txt"]
+
+
+def test_pack_replaces_only_an_earlier_snapshot_of_the_same_run(tmp_path):
+    from ltbound.records import RecordError
+    from ltbound.train.snapshot import pack_run, read_snapshot
+    run = tmp_path / "run"
+    train(TrainConfig(out=run, **SHORT), stop_after=1)
+    pack_run(run, tmp_path / "snap")
+    train(TrainConfig(out=run, resume=True, **SHORT), stop_after=2)
+    assert pack_run(run, tmp_path / "snap")["epochs_completed"] == 2        # same run, later: replaced
+    assert read_snapshot(tmp_path / "snap")["epochs_completed"] == 2
+    other = tmp_path / "other"
+    train(TrainConfig(out=other, seed=1, **SHORT), stop_after=1)
+    with pytest.raises(RecordError, match="another run"):
+        pack_run(other, tmp_path / "snap")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "data.csv").write_text("1,2")
+    with pytest.raises(RecordError, match="not a snapshot"):
+        pack_run(run, tmp_path / "plain")
+    assert (tmp_path / "plain" / "data.csv").read_text() == "1,2"
+    with pytest.raises(ValueError, match="no checkpoint of epochs"):
+        pack_run(run, tmp_path / "snap2", checkpoints="7")

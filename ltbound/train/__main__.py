@@ -41,6 +41,11 @@ examples:
   # continue a run that was stopped: its settings come from its record
   python -m ltbound.train --out runs/c10-ib --resume
 
+  # a run that must outlive this machine: a compact snapshot to commit, restored elsewhere
+  python -m ltbound.train pack runs/c10-ib snapshots/c10-ib
+  python -m ltbound.train restore snapshots/c10-ib runs/c10-ib --data-dir DATA && \
+      python -m ltbound.train --out runs/c10-ib --resume
+
 Exit status: 0 on success, 2 for invalid settings or data, a damaged record or a diverging run, 1 when
 the record cannot be written (a full disk), 130 when interrupted; always one line on stderr."""
 
@@ -204,11 +209,64 @@ def _resume_kwargs(parser: argparse.ArgumentParser, kwargs: dict, given: set[str
     return out
 
 
+def build_snapshot_parser(command: str) -> argparse.ArgumentParser:
+    """``pack RUN SNAPSHOT`` / ``restore SNAPSHOT RUN``: a run carried to another machine (ltbound.train.snapshot)."""
+    if command == "pack":
+        p = argparse.ArgumentParser(prog="python -m ltbound.train pack", description=(
+            "Copy what continuing a run needs (manifest, split, resume state, every epoch's file; ~12 MB for "
+            "ResNet-32) into a snapshot folder, verified, to commit or carry to another machine. The run may be "
+            "training meanwhile. An existing snapshot of the same run at an earlier epoch is replaced."))
+        p.add_argument("run", help="the run record folder (written by python -m ltbound.train --out RUN)")
+        p.add_argument("snapshot", help="the snapshot folder to write (new, or an earlier snapshot of this run)")
+        p.add_argument("--checkpoints", default="none", metavar="LIST",
+                       help="checkpoints to carry: none (default), all, or a comma list of epochs; the others stay "
+                            "hashed in the manifest (a fork source needs the checkpoints its fork keeps)")
+    else:
+        p = argparse.ArgumentParser(prog="python -m ltbound.train restore", description=(
+            "Verify a snapshot and lay its run out again, ready for `python -m ltbound.train --out RUN --resume`."))
+        p.add_argument("snapshot", help="the snapshot folder (written by python -m ltbound.train pack)")
+        p.add_argument("run", help="the run folder to create (new or empty)")
+        p.add_argument("--data-dir", default=None, metavar="DIR",
+                       help="where the run's data lie on this machine (the record stores the path it trained with); "
+                            "the resume checks that they give the recorded split")
+    return p
+
+
+def snapshot_main(argv: Sequence[str]) -> int:
+    """``pack`` and ``restore``; exit 0, or 2 with one line on stderr for a refused or damaged input."""
+    from ..records import RecordError
+    from .snapshot import pack_run, restore_snapshot
+
+    command = argv[0]
+    args = build_snapshot_parser(command).parse_args(argv[1:])
+    try:
+        if command == "pack":
+            index = pack_run(args.run, args.snapshot, checkpoints=args.checkpoints)
+            size = sum(f["size"] for f in index["files"].values())
+            print(f"snapshot: {args.snapshot} ({index['run']}, epoch {index['epochs_completed']} of "
+                  f"{index['epochs_planned']}, {size / 1e6:.1f} MB, {len(index['checkpoints_left'])} checkpoints "
+                  "left behind)")
+        else:
+            out = restore_snapshot(args.snapshot, args.run, data_dir=args.data_dir)
+            print(f"run restored: {out}; continue with: python -m ltbound.train --out {out} --resume")
+    except (ValueError, RecordError) as exc:
+        print(f"ltbound.train {command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"ltbound.train {command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), train, print the record folder; return the exit code.
 
-    ``--out RUN --resume`` alone continues RUN with the settings stored in its manifest.
+    ``--out RUN --resume`` alone continues RUN with the settings stored in its manifest;
+    ``pack`` and ``restore`` (first word) carry a run to another machine.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("pack", "restore"):
+        return snapshot_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     from .config import TrainConfig
