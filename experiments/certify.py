@@ -362,9 +362,10 @@ def environment() -> dict:
     import torch
 
     import ltbound
+    from ltbound.train.environment import cpu_environment
     return {"python": platform.python_version(), "numpy": numpy.__version__, "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "cpus": sorted(os.sched_getaffinity(0)),
-            "ltbound": ltbound.__version__, "platform": platform.platform()}
+            "ltbound": ltbound.__version__, "platform": platform.platform(), **cpu_environment()}
 
 
 def report(a: argparse.Namespace, out: Path, argv: list[str] | None) -> int:

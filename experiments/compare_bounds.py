@@ -495,6 +495,8 @@ def environment() -> dict:
         import torch
         env["torch"] = torch.__version__
         env["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        from ltbound.train.environment import cpu_environment
+        env.update(cpu_environment())          # the trained numbers' last digits follow the CPU's kernels
     except ImportError:  # reading records needs no torch
         env["torch"] = None
     import ltbound

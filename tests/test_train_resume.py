@@ -272,3 +272,29 @@ def test_pack_replaces_only_an_earlier_snapshot_of_the_same_run(tmp_path):
     assert (tmp_path / "plain" / "data.csv").read_text() == "1,2"
     with pytest.raises(ValueError, match="no checkpoint of epochs"):
         pack_run(run, tmp_path / "snap2", checkpoints="7")
+
+
+def test_resume_on_another_cpu_capability_is_refused_unless_allowed_and_then_recorded(tmp_path):
+    """torch's kernels follow the CPU capability (AVX-512 / AVX2 / DEFAULT): another one continues another run."""
+    import json
+
+    from ltbound.records import write_manifest
+    run = tmp_path / "run"
+    train(TrainConfig(out=run, **SHORT), stop_after=1)
+    manifest = json.loads((run / "manifest.json").read_text())
+    here = manifest["environment"]["cpu_capability"]
+    assert here == torch.backends.cpu.get_cpu_capability()
+    assert {"cpu_model", "onednn", "blas"} <= set(manifest["environment"])
+    manifest["environment"]["cpu_capability"] = "ANOTHER"          # as if written on another kind of CPU
+    write_manifest(run, manifest)
+    with pytest.raises(ValueError, match="cpu_capability: 'ANOTHER' then"):
+        train(TrainConfig(out=run, resume=True, **SHORT), stop_after=2)
+    train(TrainConfig(out=run, resume=True, allow_env_change=True, **SHORT), stop_after=2)
+    resumed = load_record(run).manifest
+    assert resumed["resumes"][-1]["environment_changes"] == {"cpu_capability": ["ANOTHER", here]}
+    # a record written before the capability was recorded: unknown, not a change; recorded from then on
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["environment"]["cpu_capability"]
+    write_manifest(run, manifest)
+    train(TrainConfig(out=run, resume=True, **SHORT), stop_after=3)
+    assert load_record(run).manifest["environment"]["cpu_capability"] == here

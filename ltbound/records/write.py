@@ -25,14 +25,23 @@ from .format import (RECORD_FORMAT, RECORD_VERSION, RecordError, checkpoint_rel,
                      json_default, read_manifest, training_settings, write_manifest)
 from .read import _load_epochs_layout
 
-__all__ = ["RecordWriter", "add_file", "DETERMINISM_FIELDS", "LOCK_NAME", "probe_lock", "is_writer_debris",
+__all__ = ["RecordWriter", "add_file", "DETERMINISM_FIELDS", "environment_changes", "LOCK_NAME", "probe_lock", "is_writer_debris",
            "clear_unfinished", "remove_temp_files"]
 
 LOCK_NAME = ".lock"
 #: environment fields whose change can change a run's numbers: a resume compares them and refuses
 #: (or, allowed, records) a change, so that a resumed run equals an uninterrupted one
 DETERMINISM_FIELDS = ("device", "torch", "torch_threads", "amp", "channels_last", "pipeline", "world_size",
-                      "compile")
+                      "compile", "cpu_capability")
+
+
+def environment_changes(old: dict, new: dict) -> dict:
+    """{field: [old, new]} for each :data:`DETERMINISM_FIELDS` entry that differs between two environments.
+
+    A field the old environment does not state (a record written before it was recorded) is
+    unknown, not a change: the new value is recorded from then on.
+    """
+    return {k: [old.get(k), new.get(k)] for k in DETERMINISM_FIELDS if k in new and k in old and old[k] != new[k]}
 _EPOCH_FILE = re.compile(r"epoch_\d{4,}\.(npz|pt)")
 
 
@@ -263,8 +272,7 @@ class RecordWriter:
                 and np.array_equal(rec.test_labels, self._test_labels)):
             raise RecordError(f"cannot resume {self.path}: its training split differs from this run's")
         env_old, env_new = old.get("environment") or {}, fixed.get("environment") or {}
-        changes = {k: [env_old.get(k), env_new.get(k)] for k in DETERMINISM_FIELDS
-                   if k in env_new and env_old.get(k) != env_new.get(k)}
+        changes = environment_changes(env_old, env_new)
         if changes and not allow_env_change:
             detail = ", ".join(f"{k}: {a!r} then {b!r}" for k, (a, b) in changes.items())
             raise RecordError(f"cannot resume {self.path}: the environment differs from the one it was written in "

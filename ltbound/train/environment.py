@@ -1,13 +1,19 @@
 """The machine a run trains on: what the record's ``environment`` says, and which of it decides the bits.
 
-A CPU run is bitwise reproducible only on the same torch, thread count, precision and
-memory layout; :data:`DETERMINISM_FIELDS` names those fields, so a fork
-(:func:`ltbound.train.fork.fork_record`) can refuse to continue a run made elsewhere.
+A CPU run is bitwise reproducible only on the same torch, thread count, precision, memory
+layout and CPU kernels: torch picks its vectorised kernels by the CPU's capability (AVX-512,
+AVX2, or none: ``torch.backends.cpu.get_cpu_capability()``, overridden by the environment
+variable ``ATEN_CPU_CAPABILITY``; oneDNN's by ``ONEDNN_MAX_CPU_ISA``), and two capabilities sum
+in other orders, so training diverges in the last digits and then further. :data:`DETERMINISM_FIELDS`
+names those fields, so a resume or a fork (:func:`ltbound.train.fork.fork_record`) can refuse to
+continue a run made elsewhere; :func:`cpu_environment` is what records and results say of the CPU.
 """
 
 from __future__ import annotations
 
+import os
 import platform
+import re
 
 import numpy as np
 import torch
@@ -15,7 +21,10 @@ import torch
 from ..records import DETERMINISM_FIELDS
 from . import distributed as D
 
-__all__ = ["cpu_bf16_supported", "cpu_name", "environment", "DETERMINISM_FIELDS"]
+__all__ = ["cpu_bf16_supported", "cpu_environment", "cpu_name", "environment", "DETERMINISM_FIELDS"]
+
+#: environment variables that change which CPU kernels torch and oneDNN run
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 
 # DETERMINISM_FIELDS (defined with the record format, ltbound.records): the environment fields
 # that decide the bits a CPU run produces; a fork and a bitwise resume need them equal.
@@ -44,6 +53,25 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_environment() -> dict:
+    """The CPU facts that decide a CPU computation's last digits, for records and results files.
+
+    ``cpu_capability``: the kernel set torch dispatches to (``AVX512``, ``AVX2``, ``DEFAULT``...);
+    ``cpu_model``; ``onednn`` (version) and ``blas`` (torch's BLAS, e.g. ``mkl``), read from
+    torch's build configuration; ``isa_variables``: those of :data:`ISA_VARIABLES` that are set.
+    """
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:                     # torch older than 2.1
+        capability = None
+    config = torch.__config__.show()
+    onednn = re.search(r"(?:MKL-DNN|oneDNN)\D*v?(\d+\.\d+(?:\.\d+)?)", config)
+    blas = re.search(r"BLAS_INFO=([\w-]+)", config)
+    return {"cpu_capability": capability, "cpu_model": cpu_name(),
+            "onednn": onednn.group(1) if onednn else None, "blas": blas.group(1) if blas else None,
+            "isa_variables": {k: os.environ[k] for k in ISA_VARIABLES if k in os.environ}}
+
+
 def environment(device: torch.device, info: D.DistInfo, *, bf16: bool, channels_last: bool, eval_batch_size: int,
                 compile: bool, cuda_graphs: bool, fast: bool) -> dict:
     """The run record's ``environment``: versions, device, threads and the precision actually used."""
@@ -55,4 +83,11 @@ def environment(device: torch.device, info: D.DistInfo, *, bf16: bool, channels_
             "torch_threads": torch.get_num_threads(), "amp": "bf16" if bf16 else "off",
             "eval_precision": "float32", "eval_batch_size": int(eval_batch_size),
             "channels_last": channels_last, "compile": bool(compile), "cuda_graphs": bool(cuda_graphs),
-            "pipeline": "device" if fast else "reference"}
+            "pipeline": "device" if fast else "reference", **_cpu_fields(device)}
+
+
+def _cpu_fields(device: torch.device) -> dict:
+    cpu = cpu_environment()
+    # a CUDA run's numbers do not depend on the host CPU's kernels: no capability to compare on resume
+    cpu["cpu_capability"] = cpu["cpu_capability"] if device.type == "cpu" else None
+    return cpu

@@ -14,8 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
-from ..records import (DETERMINISM_FIELDS, RECORD_VERSION, checkpoint_path, derive_run_fields, load_record,
+from ..records import (RECORD_VERSION, checkpoint_path, derive_run_fields, load_record,
                        training_settings, write_manifest)
+from ..records.write import environment_changes
 from ..records.format import checkpoint_rel
 from ..schedule import Schedule
 from .state import read_state
@@ -111,7 +112,7 @@ def _fork_once(source: Path, out: Path, manifest: dict, schedule: Schedule) -> i
                              f"(q={h['q']}) but schedule {new_cfg['schedule']} uses q={schedule.q_at(int(h['epoch']))}; "
                              f"fork from a record of at most {int(h['epoch']) - 1} epochs")
     env_new, env_old = manifest["environment"], src.get("environment", {})
-    env_diff = [k for k in DETERMINISM_FIELDS if env_new.get(k) != env_old.get(k)]
+    env_diff = list(environment_changes(env_old, env_new))
     if env_diff:
         detail = ", ".join(f"{k}: {env_old.get(k)!r} vs {env_new.get(k)!r}" for k in env_diff)
         raise ValueError(f"fork_from {source} ran in another environment ({detail}); "
