@@ -140,7 +140,7 @@ def run_study(n: str, a: argparse.Namespace) -> dict:
            **{k: v for k, v in res.items() if k.startswith("verdict_")},      # e.g. Table 9's 0-1 verdict
            "figures": res.get("figures", []), "runs": runs, "trained_runs": len(st.trained),
            "reused_runs": len(st.reused), "seconds": seconds,
-           "environment": {"python": platform.python_version(), "numpy": np.__version__}}
+           "environment": _environment()}
     out = Path(a.out) / f"table{n}"
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "results.json.tmp"
@@ -158,6 +158,15 @@ def run_study(n: str, a: argparse.Namespace) -> dict:
     print(f"  {len(st.trained)} runs trained, {len(st.reused)} reused, {seconds:.1f} s -> {out / 'results.json'}",
           flush=True)
     return doc
+
+
+def _environment() -> dict:
+    """Versions and the CPU's kernels: trained numbers are bitwise only within one kind (docs/trainer.md)."""
+    import torch
+
+    from ltbound.train.environment import cpu_environment
+    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            **cpu_environment()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,7 +73,9 @@ def summarise(rec) -> dict:
             "epoch_seconds_median": float(np.median(epoch_s)) if epoch_s else 0.0,
             "forked_from_epoch": None if not forked else forked.get("epoch"),
             "device": env.get("device"), "device_name": env.get("device_name"), "threads": env.get("torch_threads"),
-            "amp": env.get("amp"), "torch": env.get("torch")}
+            "amp": env.get("amp"), "torch": env.get("torch"),
+            # None for records written before it was recorded (the 60- and 200-epoch CPU pairs: AVX-512 machines)
+            "cpu_capability": env.get("cpu_capability")}
 
 
 def pair_tests(records: list) -> list[dict]:

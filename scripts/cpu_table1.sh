@@ -20,6 +20,11 @@
 # so the runs hold one core however many there are).
 # The paper's recipe on one core (issue 21; ~300 epochs of ~80 s per imbalance):
 #   PRESET=cifar SERIAL=1 NICE=19 RUNS=/root/cifar-full/runs bash scripts/cpu_table1.sh
+# Runs longer than a machine lives (issue 33): SNAPSHOTS=DIR (e.g. experiments/snapshots) restores
+# every run of DIR that RUNS lacks before training (`python -m ltbound.train restore`, pointed at
+# ARCHIVE), and `bash scripts/cpu_table1.sh pack` writes a snapshot of every unfinished run of RUNS
+# (and of the IB copy a Switching fork still waits for) into SNAPSHOTS, to commit. ALLOW_ENV_CHANGE=1
+# lets the runs continue on another kind of CPU (recorded in each manifest's resumes).
 set -euo pipefail
 ARCHIVE=$(realpath "${ARCHIVE:-../shared/data/cifar10-jpeg.tar.xz}")
 RUNS=$(realpath -m "${RUNS:-out/cpu_table1}")
@@ -30,6 +35,8 @@ IMBS=${IMBS:-100 50}
 NICE=${NICE:-0}
 PRESET=${PRESET:-cifar-short}
 SERIAL=${SERIAL:-0}
+SNAPSHOTS=${SNAPSHOTS:-}
+ALLOW_ENV_CHANGE=${ALLOW_ENV_CHANGE:-0}
 SFX=""; [ "$PRESET" = cifar ] && SFX="-full"; [ "$SEED" != 0 ] && SFX="$SFX-seed$SEED"
 mkdir -p "$RUNS/logs" "$RUNS/snap"
 # The fork point (last IB epoch, m_n + S) and the checkpointed epochs (Θ̂: the final stage, from
@@ -39,9 +46,33 @@ from ltbound.schedule import PRESETS, get_schedule
 r = PRESETS['$PRESET']; s = get_schedule('switching', r)
 print(s.phases[1].start_epoch - 1, ','.join(['switch', 'end'] + [str(e) for e in range(r.milestones[-1], r.epochs + 1)]))")
 
+pack_all() {   # a snapshot of every unfinished run (and waiting fork copy) into SNAPSHOTS
+  [ -n "$SNAPSHOTS" ] || { echo "pack: set SNAPSHOTS=DIR (e.g. experiments/snapshots)" >&2; exit 2; }
+  for run in "$RUNS"/c10-* "$RUNS"/snap/c10-*; do
+    [ -f "$run/manifest.json" ] || continue
+    grep -q '"status": "complete"' "$run/manifest.json" && continue   # complete: compact and commit it instead
+    local carry=none; [ "$(basename "$(dirname "$run")")" = snap ] && carry=all   # a fork keeps its checkpoints
+    "$PY" -m ltbound.train pack "$run" "$SNAPSHOTS/$(basename "$run")" --checkpoints "$carry"
+  done
+}
+
+restore_missing() {   # runs of SNAPSHOTS that RUNS lacks, laid out again before anything trains
+  [ -n "$SNAPSHOTS" ] && [ -d "$SNAPSHOTS" ] || return 0
+  for s in "$SNAPSHOTS"/c10-*; do
+    [ -f "$s/snapshot.json" ] || continue
+    local name; name=$(basename "$s")
+    local dst="$RUNS/$name"; case "$name" in *@*) dst="$RUNS/snap/$name";; esac
+    [ -e "$dst" ] || "$PY" -m ltbound.train restore "$s" "$dst" --data-dir "$ARCHIVE"
+  done
+}
+
+if [ "${1:-}" = pack ]; then pack_all; exit 0; fi
+restore_missing
+
 train() {   # train IMB SCHEDULE OUT [extra...]
   local imb=$1 sch=$2 out=$3; shift 3
   local resume=(); [ -f "$out/manifest.json" ] && resume=(--resume)
+  [ "$ALLOW_ENV_CHANGE" = 1 ] && [ -f "$out/manifest.json" ] && resume+=(--allow-env-change)
   OMP_NUM_THREADS=1 nice -n "$NICE" "$PY" -m ltbound.train --dataset cifar10-lt --data-dir "$ARCHIVE" --imbalance "$imb" \
     --preset "$PRESET" --schedule "$sch" --seed "$SEED" --split-seed 0 --device cpu --checkpoint-epochs "$CKPT" \
     --no-progress --out "$out" "${resume[@]}" "$@" >> "$RUNS/logs/$(basename "$out").log" 2>&1

@@ -120,6 +120,7 @@ def _same_kind(now: dict, then: dict) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.cross_cpu
 def test_default_command_prints_the_committed_main_job(main_job_default_run):
     """Rerun the default command: on the committed run's kind of CPU (and torch / numpy), the same table
     and numbers bitwise; on another kind, every mean within the uncertainty the output states
