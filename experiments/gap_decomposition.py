@@ -1,0 +1,142 @@
+"""What each suspected cause of the gap to Table 1 costs, measured one factor at a time (issue 29).
+
+Reads run records of one short recipe that differ in one factor each from a base run
+(fp32 training on the JPEG archive): training precision (bf16), training images (the lossless
+PNG archive: the same images, same split, same seed), and seeds. Every pair of runs is compared
+image by image on the same test images (``ltbound.compare_on_test_set``: the balanced-accuracy
+difference with its interval and exact McNemar p-value); for the data factor each model is also
+scored on the other archive's test images (the 1,000 test images the PNG archive holds losslessly,
+and their JPEG versions), so the comparison is paired on both test sets. Writes results.json and
+table.txt.
+
+    python experiments/gap_decomposition.py --base RUN_JPEG_FP32 --bf16 RUN_JPEG_BF16 \\
+        --png RUN_PNG_FP32 --seed-runs RUN_JPEG_FP32_SEED1 ... \\
+        --jpeg ../shared/data/cifar10-jpeg.tar.xz --png-data ../shared/data/cifar10-png.tar.xz --out OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _final_correct(rec) -> np.ndarray:
+    return np.asarray(rec.test_correct[-1], dtype=bool)
+
+
+def score_on(run: str, train_data_dir: str, test_set) -> np.ndarray:
+    """Correctness of ``run``'s final checkpoint on the test images ``test_set`` (images, labels, mean, std of run)."""
+    from ltbound.train.bridge import record_model
+    from ltbound.train.evaluate import per_sample_losses
+    model, ds = record_model(run, data_dir=train_data_dir)
+    _, correct = per_sample_losses(model, test_set.images, test_set.labels, mean=ds.mean, std=ds.std,
+                                   batch_size=256)
+    return correct.numpy().astype(bool)
+
+
+def row(name: str, rec) -> dict:
+    from ltbound import accuracy_intervals
+    acc = accuracy_intervals(_final_correct(rec), rec.test_labels, train_counts=rec.counts, num_classes=rec.num_classes)
+    env = rec.manifest.get("environment", {})
+    secs = [float(h.get("seconds") or 0) for h in rec.history]
+    ev = [float(h.get("eval_seconds") or 0) for h in rec.history]
+    return {"run": name, "record": str(rec.path), "data_dir": rec.manifest["config"].get("data_dir"),
+            "amp": env.get("amp"), "seed": rec.seed, "epochs": int(rec.epochs[-1]), "n_test": int(rec.test_labels.size),
+            "balanced_accuracy": [float(v) for v in acc.balanced],
+            "groups": {g: None if iv is None else float(iv[0]) for g, iv in acc.groups.items()},
+            "train_seconds_median": float(np.median(secs)), "eval_seconds_median": float(np.median(ev)),
+            "cpu_capability": env.get("cpu_capability")}
+
+
+def paired(name: str, a: np.ndarray, b: np.ndarray, labels: np.ndarray, what: str) -> dict:
+    from ltbound import compare_on_test_set
+    pc = compare_on_test_set(a, b, labels, seed=0)
+    return {"comparison": name, "test_set": what, "difference": float(pc.difference),
+            "interval": [float(pc.interval[0]), float(pc.interval[1])], "p_value": float(pc.p_value),
+            "verdict": pc.verdict, "n_test": int(labels.size)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="gap_decomposition.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--base", required=True, help="record: fp32, JPEG archive, seed 0")
+    p.add_argument("--bf16", help="record: as --base, bf16 autocast training")
+    p.add_argument("--png", help="record: as --base, trained on the lossless PNG archive (its 1,000 test images)")
+    p.add_argument("--seed-runs", nargs="*", default=[], help="records: as --base, other seeds")
+    p.add_argument("--jpeg", required=True, help="the JPEG archive (--base's data)")
+    p.add_argument("--png-data", help="the PNG archive (--png's data)")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    from ltbound.records import load_record
+    from ltbound.train import load_dataset
+
+    out = Path(a.out)
+    if (out / "results.json").exists():
+        p.error(f"--out {out} already holds results.json; choose a new folder")
+    base = load_record(a.base)
+    rows, pairs = [row("base (fp32, JPEG, seed 0)", base)], []
+    y = base.test_labels
+    if a.bf16:
+        r = load_record(a.bf16)
+        rows.append(row("bf16 training", r))
+        pairs.append(paired("bf16 - fp32 (training precision)", _final_correct(r), _final_correct(base), y, "JPEG 10,000"))
+    for i, s in enumerate(a.seed_runs):
+        r = load_record(s)
+        rows.append(row(f"seed {r.seed}", r))
+        pairs.append(paired(f"seed {r.seed} - seed {base.seed}", _final_correct(r), _final_correct(base), y, "JPEG 10,000"))
+    if a.png:
+        r = load_record(a.png)
+        rows.append(row("PNG training (lossless)", r))
+        kw = dict(imbalance=float(base.source["imbalance"]), split_seed=int(base.source["split_seed"]))
+        jpeg_ds, png_ds = load_dataset("cifar10-lt", data_dir=a.jpeg, **kw), load_dataset("cifar10-lt", data_dir=a.png_data, **kw)
+        # the PNG archive's test images are the first n_j JPEG test images of each class: same images, lossless
+        png_on_jpeg = score_on(a.png, a.png_data, jpeg_ds.test)
+        pairs.append(paired("PNG-trained - JPEG-trained", png_on_jpeg, _final_correct(base), y, "JPEG 10,000"))
+        jpeg_on_png = score_on(a.base, a.jpeg, png_ds.test)
+        yp = png_ds.test.labels.numpy()
+        pairs.append(paired("PNG-trained - JPEG-trained", _final_correct(r), jpeg_on_png, yp, "lossless 1,000"))
+        idx = _png_test_in_jpeg(jpeg_ds, png_ds)
+        pairs.append(paired("JPEG-trained: lossless - JPEG versions of the same 1,000 test images", jpeg_on_png,
+                            _final_correct(base)[idx], yp, "1,000 (both forms)"))
+    doc = {"rows": rows, "pairs": pairs, "command": ["python", "experiments/gap_decomposition.py", *sys.argv[1:]]}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
+    text = table(doc)
+    (out / "table.txt").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _png_test_in_jpeg(jpeg_ds, png_ds) -> np.ndarray:
+    """Positions in the JPEG test set of the PNG archive's test images (the first n_j of each class)."""
+    yj = jpeg_ds.test.labels.numpy()
+    yp = png_ds.test.labels.numpy()
+    idx = []
+    for c in range(int(yj.max()) + 1):
+        idx.extend(np.flatnonzero(yj == c)[: int((yp == c).sum())].tolist())
+    order = np.argsort(np.concatenate([np.flatnonzero(yp == c) for c in range(int(yp.max()) + 1)]), kind="stable")
+    return np.asarray(idx)[order]
+
+
+def table(doc: dict) -> str:
+    lines = ["run                          balanced acc (95%)        many   medium  few    train s/ep  eval s/ep  test n",
+             "---------------------------  ------------------------  -----  ------  -----  ----------  ---------  ------"]
+    for r in doc["rows"]:
+        b, g = r["balanced_accuracy"], r["groups"]
+        f = lambda v: "  -  " if v is None else f"{100 * v:5.1f}"   # noqa: E731
+        lines.append(f"{r['run']:27}  {100 * b[0]:5.1f} ({100 * b[1]:5.1f}, {100 * b[2]:5.1f})     {f(g.get('many'))}  "
+                     f"{f(g.get('medium'))}   {f(g.get('few'))}  {r['train_seconds_median']:10.1f}  "
+                     f"{r['eval_seconds_median']:9.1f}  {r['n_test']:6d}")
+    lines.append("")
+    lines.append("paired on the same test images (balanced-accuracy difference, 95% interval, exact McNemar / randomization p):")
+    for c in doc["pairs"]:
+        lines.append(f"  {c['comparison']} [{c['test_set']}]: {100 * c['difference']:+.1f} points "
+                     f"[{100 * c['interval'][0]:+.1f}, {100 * c['interval'][1]:+.1f}], p = {c['p_value']:.3g} -> {c['verdict']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
