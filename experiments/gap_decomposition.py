@@ -29,10 +29,32 @@ def _final_correct(rec) -> np.ndarray:
 
 
 def score_on(run: str, train_data_dir: str, test_set) -> np.ndarray:
-    """Correctness of ``run``'s final checkpoint on the test images ``test_set`` (images, labels, mean, std of run)."""
+    """Correctness of ``run``'s final model on ``test_set`` (its images and labels), fp32 as in records.
+
+    The final model is the last checkpoint, or, for a run that kept none, the resume state's
+    weights (``state.pt``), accepted only when they are those of the record's last epoch.
+    """
+    from pathlib import Path
+
+    from ltbound.records import checkpoint_epochs, load_record
+    from ltbound.train import load_dataset
     from ltbound.train.bridge import record_model
     from ltbound.train.evaluate import per_sample_losses
-    model, ds = record_model(run, data_dir=train_data_dir)
+    from ltbound.train.models import build_model
+    from ltbound.train.state import read_state
+    rec = load_record(run)
+    src = rec.source
+    ds = load_dataset(src["dataset"], data_dir=train_data_dir, imbalance=src["imbalance"],
+                      split_seed=src.get("split_seed") or 0, max_test_per_class=1)
+    if checkpoint_epochs(run) and checkpoint_epochs(run)[-1] == int(rec.epochs[-1]):
+        model, _ = record_model(run, dataset=ds)
+    else:
+        state = read_state(Path(run) / "state.pt")
+        if int(state["epoch"]) != int(rec.epochs[-1]) or ds.split_hash != src.get("split_hash"):
+            raise ValueError(f"{run}: its resume state is not the final model of its record (or other data)")
+        model = build_model(src["model"], ds.num_classes, in_channels=int(ds.train.images.shape[1]))
+        model.load_state_dict(state["model"])
+        model.eval()
     _, correct = per_sample_losses(model, test_set.images, test_set.labels, mean=ds.mean, std=ds.std,
                                    batch_size=256)
     return correct.numpy().astype(bool)
