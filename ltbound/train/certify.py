@@ -240,7 +240,7 @@ def _certificates(zo: np.ndarray, bce: np.ndarray, labels: np.ndarray, kl: float
                                                 delta=cfg.delta / len(CERT_METHODS), num_classes=num_classes,
                                                 method=m, mc_delta_fraction=cfg.mc_delta_fraction,
                                                 prior_grid_size=len(cfg.sigma_grid), mc_bound=cfg.mc_bound,
-                                                mc_draws=cfg.mc_draws)
+                                                mc_draws=cfg.mc_draws, fixed_before_sample=False)
                      for m in CERT_METHODS}
     return out
 
