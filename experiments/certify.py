@@ -256,7 +256,7 @@ def certify_config(a: argparse.Namespace):
 
 # ----------------------------------------------------------------------------- what is printed
 def pairs(schedules: list[str]) -> list[tuple[str, str]]:
-    """(A, B) for every two schedules, B the one run first (IB, the baseline, when it is run): Δ = risk(A) − risk(B)."""
+    """(A, B) for every two schedules, B the one run first (IB, the baseline, when run): Δ = risk(A) − risk(B)."""
     return [(b, a) for a, b in itertools.combinations(schedules, 2)]
 
 

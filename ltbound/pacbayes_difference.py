@@ -353,7 +353,8 @@ def difference_over_grid(losses_a: Sequence[Any], kls_a: Sequence[float], losses
     d, _, nm = _check_common(delta, method, sides, 1, names)
     for seq, name in ((losses_a, "losses_a"), (kls_a, "kls_a"), (losses_b, "losses_b"), (kls_b, "kls_b")):
         if isinstance(seq, (str, bytes)) or not hasattr(seq, "__len__") or len(seq) == 0:
-            raise ValueError(f"{name} must be a non-empty sequence (one entry per grid point), got {type(seq).__name__}")
+            raise ValueError(f"{name} must be a non-empty sequence (one entry per grid point), "
+                             f"got {type(seq).__name__}")
     if len(losses_a) != len(kls_a):
         raise ValueError(f"losses_a has {len(losses_a)} grid points but kls_a has {len(kls_a)}")
     if len(losses_b) != len(kls_b):

@@ -77,8 +77,8 @@ from torch.func import functional_call
 
 from .._validation import check_delta, check_finite_scalar, check_labels, check_positive_int, check_seed
 
-__all__ = ["DEFAULT_SIGMA_GRID", "DEFAULT_P_MIN", "PriorSplit", "split_prior", "class_prior_fractions", "check_disjoint",
-           "StochasticNetwork", "bounded_cross_entropy", "quad_objective", "PosteriorConfig",
+__all__ = ["DEFAULT_SIGMA_GRID", "DEFAULT_P_MIN", "PriorSplit", "split_prior", "class_prior_fractions",
+           "check_disjoint", "StochasticNetwork", "bounded_cross_entropy", "quad_objective", "PosteriorConfig",
            "effective_size", "train_posterior", "certification_losses", "sample_losses"]
 
 #: Prior standard deviations σ of P = N(w_prior, σ² I), fixed before seeing data; a certificate
