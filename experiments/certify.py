@@ -264,7 +264,7 @@ def certificate_file(runs: list, out: Path, delta: float, name: str = "certifica
     """Write the recomputable certificate file (``ltbound.certificate_files``) from the runs' verified records.
 
     The difference of each pair (:func:`pairs`) is certified at ``delta`` (two-sided, pooled-chernoff,
-    every pair of σ paid for); it needs independent weight draws of the schedules (``draw_seeds``
+    for the σ each schedule's certificate chose, every pair of σ paid for); it needs independent weight draws of the schedules (``draw_seeds``
     "per-schedule"), so records with shared draw seeds get no difference.
     """
     import json as _json
@@ -296,6 +296,7 @@ def certificate_file(runs: list, out: Path, delta: float, name: str = "certifica
               "mc_bound": cfg["mc_bound"], "mc_draws": cfg.get("mc_draws", "shared"),
               "target_prior": cfg["target_prior"], "draw_seeds": cfg.get("draw_seeds", "shared"),
               "difference": {"delta": delta, "method": "pooled-chernoff", "sides": "two-sided", "loss": "zero-one",
+                             "pair_rule": "reported",
                              "pairs": [list(p) for p in pairs([r.schedule for r in runs])] if independent else []}}
     return write_certificate_file(out / name, schedules=[r.schedule for r in runs], sigma_grid=cfg["sigma_grid"],
                                   prior_indices=splits[0]["prior"], cert_indices=splits[0]["cert"],

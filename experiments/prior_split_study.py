@@ -37,13 +37,15 @@ def _certify_module():
     return mod
 
 
-def row(setting: tuple, res: dict) -> dict:
-    """One setting's summary from certify.py's results.json."""
+def row(setting: tuple, res: dict, certificates: Path) -> dict:
+    """One setting's summary from certify.py's results.json; the difference recomputed from its certificates.npz."""
+    from ltbound.certificate_files import recompute_certificates
+
     runs = {r["schedule"]: r for r in res["runs"]}
     split = runs["ib"]["split"]
     cert = split["cert_counts"]
     eff = 1.0 / sum((1.0 / len(cert)) ** 2 / m for m in cert)
-    d = res["differences"][0]
+    d = recompute_certificates(certificates)["differences"][0]
     out = {"prior_fraction": setting[0], "tail_prior_fraction": setting[1], "n_prior": split["n_prior"],
            "n_cert": split["n_cert"], "cert_counts": cert, "prior_counts": split["prior_counts"],
            "effective_size": eff, "difference": {k: d[k] for k in ("a", "b", "lower", "upper", "empirical",
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"prior_split_study.py: error: certify.py failed for {name}", file=sys.stderr)
                     return 2
         res = json.loads((run_dir / "results.json").read_text())
-        rows.append(row((f, t), res))
+        rows.append(row((f, t), res, run_dir / "certificates.npz"))
         print(f"{name}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
     doc = {"command": ["python", "experiments/prior_split_study.py", *(argv if argv is not None else sys.argv[1:])],
            "settings": [list(s) for s in SETTINGS], "schedules": list(SCHEDULES), "rows": rows,

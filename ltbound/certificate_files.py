@@ -29,7 +29,7 @@ can recompute every reported single-schedule certificate and every certified dif
 The rules recomputed here are those of :mod:`ltbound.train.certify` (single schedules: the
 smallest of |methods| × K candidates, each at δ/|methods| with ``prior_grid_size = K``; σ chosen
 by the 0-1 certificate) and :func:`ltbound.pacbayes_difference.difference_over_grid` (the
-difference: every pair of σ, ``prior_grid_size = K²``).
+difference of the reported σ pair, every pair of σ paid for: ``prior_grid_size = K²``).
 """
 
 from __future__ import annotations
@@ -117,7 +117,10 @@ def recompute_certificates(path: Any) -> dict:
 
     Budget keys read: ``delta``, ``methods``, ``mc_delta_fraction``, ``mc_bound``, ``mc_draws``,
     ``target_prior`` and ``difference`` = {``delta``, ``method``, ``sides``, ``loss``, ``pairs``
-    (list of [A, B])}.
+    (list of [A, B]), ``pair_rule``}. ``pair_rule`` "reported" (default): the difference of the two
+    posteriors the single certificates report (each schedule's σ chosen by its 0-1 certificate),
+    both sides from that σ pair, all K² pairs paid for; "best": each side the best over the pairs
+    (:func:`~ltbound.pacbayes_difference.difference_over_grid` with ``pair=None``).
 
     Returns
     -------
@@ -157,6 +160,8 @@ def recompute_certificates(path: Any) -> dict:
                                     list(d["kl"][b_name]), labels, target_prior=b["target_prior"],
                                     delta=spec["delta"], num_classes=c, method=spec["method"], sides=spec["sides"],
                                     mc_delta_fraction=b["mc_delta_fraction"], mc_draws=b["mc_draws"],
-                                    names=(a_name, b_name))
+                                    names=(a_name, b_name),
+                                    pair=((runs[a_name]["sigma_index"], runs[b_name]["sigma_index"])
+                                          if spec.get("pair_rule", "reported") == "reported" else None))
         diffs.append({"a": a_name, "b": b_name, **cert.to_dict()})
     return {"runs": runs, "differences": diffs}

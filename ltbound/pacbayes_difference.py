@@ -322,16 +322,19 @@ def difference_over_grid(losses_a: Sequence[Any], kls_a: Sequence[float], losses
                          kls_b: Sequence[float], labels: Any, *, target_prior: Any = "balanced", delta: float = 0.05,
                          num_classes: int | None = None, method: str = "pooled-chernoff", sides: str = "two-sided",
                          mc_delta_fraction: float = 0.1, mc_draws: str = "per-sample",
-                         names: Sequence[str] = ("A", "B")) -> DifferenceCertificate:
+                         names: Sequence[str] = ("A", "B"),
+                         pair: Sequence[int] | None = None) -> DifferenceCertificate:
     """The certified difference when each prior was chosen from a grid (e.g. the σ grid of each schedule).
 
     Every pair (i, j) of A's K_A and B's K_B posteriors is certified with ``prior_grid_size =
     K_A·K_B`` (union bound over the pair priors, module docstring step (ii)); all pairs' parts
-    hold together at 1 − δ, so the smallest upper bound and the largest lower bound (possibly
-    from different pairs) form a valid interval for the difference of the pair each belongs to.
-    Because each interval bounds its own pair's difference, the reported interval is for the
-    posteriors of ``index_upper`` (upper) and ``index_lower`` (lower); when they differ,
-    read each side as a bound for its pair.
+    hold together at 1 − δ, so any pair may be chosen after seeing the data.
+
+    * ``pair=(i, j)``: the interval of that pair, both sides (e.g. the σ each schedule's own
+      certificate chose: the difference of the two reported networks).
+    * ``pair=None``: the smallest upper bound and the largest lower bound over all pairs; each
+      side bounds the difference of its own pair (``index_upper``, ``index_lower``), so when they
+      differ read each side for its pair.
 
     Parameters
     ----------
@@ -342,6 +345,8 @@ def difference_over_grid(losses_a: Sequence[Any], kls_a: Sequence[float], losses
     losses_b, kls_b : the same for B (K_B entries).
     labels, target_prior, delta, num_classes, method, sides, mc_delta_fraction, mc_draws, names
         As :func:`risk_difference_certificate` (posteriors chosen with the data).
+    pair : (int, int), optional
+        The grid indices (i, j) to report (above); None: the best side over all pairs.
 
     Returns
     -------
@@ -360,17 +365,25 @@ def difference_over_grid(losses_a: Sequence[Any], kls_a: Sequence[float], losses
     if len(losses_b) != len(kls_b):
         raise ValueError(f"losses_b has {len(losses_b)} grid points but kls_b has {len(kls_b)}")
     grid = len(losses_a) * len(losses_b)
+    if pair is not None:
+        if (isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2
+                or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
+                or not (0 <= pair[0] < len(losses_a) and 0 <= pair[1] < len(losses_b))):
+            raise ValueError(f"pair must be two grid indices (i < {len(losses_a)}, j < {len(losses_b)}), got {pair!r}")
+        pairs = [(int(pair[0]), int(pair[1]))]
+    else:
+        pairs = [(i, j) for i in range(len(losses_a)) for j in range(len(losses_b))]
     best_up = best_lo = None
-    for i, (la, ka) in enumerate(zip(losses_a, kls_a)):
-        for j, (lb, kb) in enumerate(zip(losses_b, kls_b)):
-            pa, pb = _pair_problems(la, lb, labels, kl_a=ka, kl_b=kb, target_prior=target_prior,
-                                    num_classes=num_classes, mc_delta_fraction=mc_delta_fraction, mc_draws=mc_draws,
-                                    fixed_before_sample=False, name_a=f"losses_a[{i}]", name_b=f"losses_b[{j}]")
-            c = _certify_pair(pa, pb, delta=d, method=method, sides=sides, grid=grid, names=nm, index=(i, j))
-            if best_up is None or c.upper < best_up.upper:
-                best_up = c
-            if sides == "two-sided" and (best_lo is None or c.lower > best_lo.lower):
-                best_lo = c
+    for i, j in pairs:
+        pa, pb = _pair_problems(losses_a[i], losses_b[j], labels, kl_a=kls_a[i], kl_b=kls_b[j],
+                                target_prior=target_prior, num_classes=num_classes,
+                                mc_delta_fraction=mc_delta_fraction, mc_draws=mc_draws, fixed_before_sample=False,
+                                name_a=f"losses_a[{i}]", name_b=f"losses_b[{j}]")
+        c = _certify_pair(pa, pb, delta=d, method=method, sides=sides, grid=grid, names=nm, index=(i, j))
+        if best_up is None or c.upper < best_up.upper:
+            best_up = c
+        if sides == "two-sided" and (best_lo is None or c.lower > best_lo.lower):
+            best_lo = c
     if best_lo is None or best_lo is best_up:
         return best_up
     parts = dict(best_up.parts)

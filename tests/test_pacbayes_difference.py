@@ -102,6 +102,11 @@ def test_the_pair_kl_is_the_sum_and_the_grid_is_paid():
                  for i in range(2) for j in range(3)]
     assert g.upper == min(c.upper for c in all_pairs) and g.lower == max(c.lower for c in all_pairs)
     assert g.prior_grid_size == 6 and len(g.index_upper) == 2
+    # one pair chosen after seeing the data (e.g. each schedule's own σ): both sides of that pair
+    p = difference_over_grid(mats_a, kls_a, mats_b, kls_b, y, pair=(1, 2))
+    assert (p.lower, p.upper) == (all_pairs[5].lower, all_pairs[5].upper) and p.index_lower == p.index_upper == (1, 2)
+    with pytest.raises(ValueError, match="pair must be two grid indices"):
+        difference_over_grid(mats_a, kls_a, mats_b, kls_b, y, pair=(2, 0))
 
 
 def test_empirical_and_disagreement_are_the_pi_weighted_means():
