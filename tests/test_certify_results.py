@@ -114,3 +114,26 @@ def test_every_committed_certificate_is_recomputed_from_certificates_npz(npz):
     assert np.intersect1d(f["prior_indices"], f["cert_indices"]).size == 0
     assert f["cert_labels"].size == res["runs"][0]["split"]["n_cert"]
     assert npz.stat().st_size < 2_000_000
+
+
+STUDY = ROOT / "experiments" / "results" / "prior-split-digits"
+
+
+def test_prior_split_study_table_is_its_results_and_stands_in_the_docs():
+    """table.md is what the study's results.json rows print, every row is in the docs, and the
+    recommended (even) split is the one with the lowest certificates of both schedules."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("study", ROOT / "experiments" / "prior_split_study.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = json.loads((STUDY / "results.json").read_text())
+    table = (STUDY / "table.md").read_text().strip()
+    assert mod.table(res["rows"]) == table
+    doc = DOC.read_text()
+    for line in table.splitlines():
+        assert line in doc
+    best = {s: min(res["rows"], key=lambda r: r[s]["certificate"]) for s in ("ib", "switching")}
+    for r in best.values():
+        assert (r["prior_fraction"], r["tail_prior_fraction"]) == (0.5, None)
+    assert "--prior-fraction 0.5" in doc and all(r["difference"]["verdict"] == "not proved" for r in res["rows"])
