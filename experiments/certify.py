@@ -326,6 +326,10 @@ def differences(runs: list, path: Path) -> list[dict]:
         head = (f"risk({a}) − risk({b}): certified interval [{lo:+.4f}, {hi:+.4f}] with probability >= "
                 f"{1 - d['delta']:g}, from D_cert alone (empirical {d['empirical']:+.4f}; the two differ on "
                 f"{d['disagreement']:.3f} of the π-weighted D_cert images): ")
+        sep = d.get("separate")
+        if sep is not None and sep[0] is not None:
+            head += (f"[two separate bounds at the same δ, ignoring the shared images: "
+                     f"[{sep[0]:+.4f}, {sep[1]:+.4f}]] ")
         if d["verdict"] == f"{a} lower":
             text = head + f"PROVED LOWER: {a}'s balanced risk is below {b}'s."
         elif d["verdict"] == f"{b} lower":

@@ -141,6 +141,12 @@ class DifferenceCertificate:
         Labels of A and B for :meth:`verdict` and :meth:`summary`.
     index_upper, index_lower : tuple of int or None
         (i, j) grid indices of the pair each side came from (:func:`difference_over_grid`).
+    separate : tuple of float or None
+        For comparison, (lower, upper) from two separate bounds at the same δ split and grid:
+        lower(L_π(Q_A)) − upper(L_π(Q_B)) and upper(L_π(Q_A)) − lower(L_π(Q_B)), each single
+        bound the same certificate with its own posterior's KL (lower(L) = 1 − U(1 − ℓ)). It
+        ignores that both are scored on the same images, so it is wider whenever the two
+        disagree on few of them ("upper" sides: its lower side is None).
     """
 
     upper: float
@@ -157,6 +163,7 @@ class DifferenceCertificate:
     names: tuple = ("A", "B")
     index_upper: tuple | None = None
     index_lower: tuple | None = None
+    separate: tuple | None = None
 
     @property
     def verdict(self) -> str:
@@ -179,7 +186,9 @@ class DifferenceCertificate:
                 "method": self.method, "prior_grid_size": int(self.prior_grid_size), "names": list(self.names),
                 "verdict": self.verdict, "proved": self.proved, "parts": self.parts,
                 "index_upper": None if self.index_upper is None else [int(v) for v in self.index_upper],
-                "index_lower": None if self.index_lower is None else [int(v) for v in self.index_lower]}
+                "index_lower": None if self.index_lower is None else [int(v) for v in self.index_lower],
+                "separate": None if self.separate is None else [None if v is None else float(v)
+                                                                for v in self.separate]}
 
     def summary(self) -> str:
         a, b = self.names
@@ -219,6 +228,12 @@ def _check_common(delta: Any, method: Any, sides: Any, prior_grid_size: Any, nam
     return d, k, tuple(names)
 
 
+def _rename_kl(message: str, name: str) -> str:
+    """The single-risk checks name ``kl``; here the argument is ``kl_a`` or ``kl_b``."""
+    return (message.replace("kl must", f"{name} must").replace("needs kl = 0 (got kl =", f"needs {name} = 0 (got "
+                                                                                          f"{name} ="))
+
+
 def _pair_problems(losses_a: Any, losses_b: Any, labels: Any, *, kl_a: Any, kl_b: Any, target_prior: Any,
                    num_classes: Any, mc_delta_fraction: Any, mc_draws: Any, fixed_before_sample: Any,
                    name_a: str = "losses_a", name_b: str = "losses_b") -> tuple:
@@ -229,11 +244,11 @@ def _pair_problems(losses_a: Any, losses_b: Any, labels: Any, *, kl_a: Any, kl_b
     try:
         pa = _pb._problem(losses_a, labels, kl=kl_a, losses_name=name_a, **kw)
     except ValueError as e:
-        raise ValueError(str(e).replace("kl must", "kl_a must").replace("with kl = 0", "with kl_a = 0")) from None
+        raise ValueError(_rename_kl(str(e), "kl_a")) from None
     try:
         pb = _pb._problem(losses_b, labels, kl=kl_b, losses_name=name_b, **kw)
     except ValueError as e:
-        raise ValueError(str(e).replace("kl must", "kl_b must").replace("with kl = 0", "with kl_b = 0")) from None
+        raise ValueError(_rename_kl(str(e), "kl_b")) from None
     if pa.losses.shape != pb.losses.shape or pa.deterministic != pb.deterministic:
         raise ValueError(f"{name_a} and {name_b} must have one shape, (m,) for two classifiers or (N, m) for N "
                          f"draws of each posterior scored on the same samples; got "
@@ -253,6 +268,13 @@ def _certify_pair(pa, pb, *, delta: float, method: str, sides: str, grid: int, n
         certs[name] = _pb._certify(prob)
     upper = certs["A_only"].bound + certs["not_B_only"].bound - 1.0
     lower = None if sides == "upper" else 1.0 - certs["B_only"].bound - certs["not_A_only"].bound
+
+    def single(p, values):                 # the same certificate on one posterior's own loss and KL
+        return _pb._certify(dataclasses.replace(p, losses=values, delta=delta / n_parts, method=method,
+                                                prior_grid_size=grid,
+                                                zero_one=bool(np.all((values == 0) | (values == 1))))).bound
+    sep_upper = single(pa, la) - (1.0 - single(pb, 1.0 - lb))
+    sep_lower = None if sides == "upper" else (1.0 - single(pa, 1.0 - la)) - single(pb, lb)
     pos = pa.pi > 0
     onehot = (pa.labels[:, None] == np.flatnonzero(pos)[None, :]).astype(np.float64)
     m = pa.counts[pos].astype(np.float64)
@@ -262,7 +284,8 @@ def _certify_pair(pa, pb, *, delta: float, method: str, sides: str, grid: int, n
     return DifferenceCertificate(upper=float(upper), lower=None if lower is None else float(lower), empirical=emp,
                                  disagreement=dis, kl_a=pa.kl, kl_b=pb.kl, delta=delta, sides=sides, method=method,
                                  prior_grid_size=grid, parts={k: c.to_dict() for k, c in certs.items()}, names=names,
-                                 index_upper=index, index_lower=None if sides == "upper" else index)
+                                 index_upper=index, index_lower=None if sides == "upper" else index,
+                                 separate=(None if sep_lower is None else float(sep_lower), float(sep_upper)))
 
 
 def risk_difference_certificate(losses_a: Any, losses_b: Any, labels: Any, *, kl_a: float, kl_b: float,
@@ -388,5 +411,6 @@ def difference_over_grid(losses_a: Sequence[Any], kls_a: Sequence[float], losses
         return best_up
     parts = dict(best_up.parts)
     parts["lower_pair"] = best_lo.parts
-    return dataclasses.replace(best_up, lower=best_lo.lower, index_lower=best_lo.index_lower, parts=parts)
+    return dataclasses.replace(best_up, lower=best_lo.lower, index_lower=best_lo.index_lower, parts=parts,
+                               separate=(best_lo.separate[0], best_up.separate[1]))
 

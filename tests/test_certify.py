@@ -144,6 +144,7 @@ def test_cifar_path_dry_run_checks_every_setting(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags, word", [(["--sigma-grid", "0.01,0"], "--sigma-grid"),
                                          (["--prior-fraction", "1"], "--prior-fraction"),
+                                         (["--tail-prior-fraction", "0"], "--tail-prior-fraction"),
                                          (["--num-samples", "0"], "--num-samples"),
                                          (["--schedules", "nope"], "--schedules"),
                                          (["--dataset", "cifar10-lt"], "--data-dir")])

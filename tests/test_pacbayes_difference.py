@@ -132,6 +132,7 @@ def test_the_verdict_comes_out_each_way(a_only, b_only, verdict):
     c = risk_difference_certificate(la, lb, y, kl_a=1.0, kl_b=1.0, mc_draws="per-sample", names=("IB", "Switching"))
     assert c.verdict == verdict and c.proved == (verdict != "not proved")
     assert c.lower < c.empirical < c.upper
+    assert c.separate[0] < c.lower and c.upper < c.separate[1]          # sharing the images pays
     assert verdict in c.summary() and c.to_dict()["verdict"] == verdict
 
 
@@ -222,6 +223,10 @@ def test_variance_matters_naive_is_looser_and_a_plug_in_variance_bound_under_cov
     assert cover["plug-in"] < 1 - delta - 5 * _se(delta, reps), cover
     width_naive, width_split = np.mean(naive - emp), np.mean(split - emp)
     assert width_split < 0.8 * width_naive, (width_split, width_naive)
+    # and narrower than two separate bounds (A's upper minus B's lower) at the same δ split
+    one = risk_difference_certificate(la[0], lb[0], y, kl_a=0.0, kl_b=0.0, delta=delta, sides="upper",
+                                      fixed_before_sample=True)
+    assert one.separate[0] is None and one.upper < one.separate[1]
 
 
 # ----------------------------------------------------------------------------- the KL = 0 choice (issue 31)
@@ -241,6 +246,23 @@ def test_kl_zero_is_continuous_unless_q_was_fixed_before_the_sample(method, stoc
     assert fixed.bound < at0.bound                      # the test-set form is the smaller, for a fixed Q only
     # the historical default keeps the jump; the explicit choice removes it
     assert near.bound - legacy.bound > 1e-4
+
+
+def test_the_difference_uses_one_form_for_both_posteriors():
+    """fixed_before_sample=None in the difference: the test-set form only when both KL are 0, else the
+    PAC-Bayes form for both (never one of each); True with a KL > 0 names the KL."""
+    rng = np.random.default_rng(8)
+    y = np.repeat(np.arange(3), [40, 20, 10])
+    la, lb = (rng.random(y.size) < 0.2).astype(float), (rng.random(y.size) < 0.3).astype(float)
+    both0 = risk_difference_certificate(la, lb, y, kl_a=0.0, kl_b=0.0, fixed_before_sample=None)
+    fixed = risk_difference_certificate(la, lb, y, kl_a=0.0, kl_b=0.0, fixed_before_sample=True)
+    assert both0.upper == fixed.upper and all(p["kind"] == "test-set" for p in fixed.parts.values())
+    mixed = risk_difference_certificate(la, lb, y, kl_a=0.0, kl_b=1e-12, fixed_before_sample=None)
+    pac = risk_difference_certificate(la, lb, y, kl_a=0.0, kl_b=0.0)
+    assert all(p["kind"] == "pac-bayes" for p in mixed.parts.values())
+    assert abs(mixed.upper - pac.upper) < 1e-9 and pac.upper > fixed.upper
+    with pytest.raises(ValueError, match="kl_b = 0"):
+        risk_difference_certificate(la, lb, y, kl_a=0.0, kl_b=0.5, fixed_before_sample=True)
 
 
 def test_fixed_before_sample_is_checked():
