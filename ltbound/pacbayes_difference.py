@@ -27,8 +27,8 @@ and X⁻ = 1[B errs, A does not]. With D_j^±(Q) = E_{g~Q} E_{z~D_j} X^±(g, z) 
 The split (Wu & Seldin 2022)
 ----------------------------
 Equation (1) is the split-kl decomposition of Wu & Seldin (2022, "Split-kl and
-PAC-Bayes-split-kl inequalities for ternary random variables", NeurIPS; Sec. 2: a ternary
-X in {−1, 0, 1} is b₀ + X_{|1} + X_{|2} with b₀ = −1, X_{|1} = 1[X >= 0] = 1 − X⁻ and
+PAC-Bayes-split-kl inequalities for ternary random variables", NeurIPS; their split: a
+ternary X in {−1, 0, 1} is b₀ + X_{|1} + X_{|2} with b₀ = −1, X_{|1} = 1[X >= 0] = 1 − X⁻ and
 X_{|2} = 1[X >= 1] = X⁺). Each part is a [0, 1] loss of the pair g, so any certificate for
 [0, 1] losses bounds its mean; the kl-type bounds used here adapt to a part's mean: when A and
 B disagree on a fraction ε of the images both parts sit within ε of 0 or 1, where the kl (and
