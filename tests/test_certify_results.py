@@ -75,6 +75,8 @@ def test_digits_differences_are_in_the_docs_with_their_verdicts():
     text = "\n".join(_section("Digits"))
     for d in diffs:
         assert f"[{d['lower']:+.4f}, {d['upper']:+.4f}]" in text, (d["a"], d["b"])
+        assert f"[{d['separate'][0]:+.4f}, {d['separate'][1]:+.4f}]" in text, (d["a"], d["b"])
+        assert d["separate"][0] < d["lower"] and d["upper"] < d["separate"][1]
         assert d["verdict"] in ("not proved", f"{d['a']} lower", f"{d['b']} lower")
 
 

@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from ltbound import pacbayes as pb
@@ -117,6 +119,20 @@ def test_empirical_and_disagreement_are_the_pi_weighted_means():
     assert c.empirical == pytest.approx(0.5 * (2 / 4 - 2 / 4) + 0.5 * (1 / 2 - 0))
     assert c.disagreement == pytest.approx(0.5 * 2 / 4 + 0.5 * 1 / 2)
     assert c.lower <= c.empirical <= c.upper
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 4), kl_a=st.floats(0, 20), kl_b=st.floats(0, 20),
+       method=st.sampled_from(["pooled-chernoff", "union", "pooled"]))
+def test_interval_contains_the_empirical_difference_and_lies_in_minus_one_one(seed, n, kl_a, kl_b, method):
+    """Every part's certificate is at least its Monte Carlo corrected mean, so lower <= Δ̂_π <= upper, and
+    the interval lies in [−1, 1] (losses in [0, 1], bounded CE included)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 12, size=rng.integers(2, 5))
+    y = np.repeat(np.arange(counts.size), counts)
+    la, lb = rng.random((n, y.size)), (rng.random((n, y.size)) < 0.3).astype(float)
+    c = risk_difference_certificate(la, lb, y, kl_a=kl_a, kl_b=kl_b, method=method, mc_draws="per-sample")
+    assert -1.0 <= c.lower <= c.empirical + 1e-12 and c.empirical - 1e-12 <= c.upper <= 1.0
 
 
 # ----------------------------------------------------------------------------- verdicts both ways
