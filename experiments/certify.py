@@ -6,10 +6,13 @@ D_prior (half) and D_cert, trains the prior network on D_prior with the schedule
 Gaussian posterior on all of D for each prior σ of a fixed grid, and certifies the balanced
 0-1 risk (and the bounded cross-entropy) of the stochastic network on D_cert
 (:mod:`ltbound.train.certify`). Prints, per schedule, the certificate and its terms beside
-the measured balanced test errors and the test-set certificate of the posterior mean, and
-what a difference between two schedules' certificates does and does not prove. Writes
-``results.json`` and ``certify.png`` (and the run records under ``runs/``) into a folder it
-names at the end.
+the measured balanced test errors and the test-set certificate of the posterior mean, and for
+every pair of schedules the certified interval of their balanced-risk difference from D_cert
+(:mod:`ltbound.pacbayes_difference`) with its verdict: proved lower, or not proved. Writes
+``results.json``, ``certify.png``, ``certificates.npz`` (the per-image certification losses,
+D_prior/D_cert indices, KL per σ and δ budget, from which
+:func:`ltbound.certificate_files.recompute_certificates` recomputes every certificate and
+difference) and the run records under ``runs/`` into a folder it names at the end.
 
     python experiments/certify.py
     python experiments/certify.py --dataset cifar10-lt --data-dir ../shared/data/cifar10-jpeg.tar.xz \\
@@ -70,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"), help="bfloat16 autocast (prior training)")
     c = p.add_argument_group("certificate")
     c.add_argument("--prior-fraction", type=float, default=0.5, help="share of every class in D_prior")
+    c.add_argument("--tail-prior-fraction", type=float, default=None, metavar="F",
+                   help="per-class prior-split rule: the smallest class puts F in D_prior, the largest "
+                        "--prior-fraction, log-linear in the class size between (fixed before training); default: "
+                        "--prior-fraction for every class")
     c.add_argument("--prior-seed", type=int, default=0, help="seed of the D_prior / D_cert split")
     c.add_argument("--sigma-grid", default=DEFAULT_SIGMA_GRID,
                    help="prior standard deviations, comma list fixed in advance (union bound paid)")
@@ -112,6 +119,8 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         parser.error(f"--delta must lie in (0, 1), got {a.delta}")
     if not 0 < a.prior_fraction < 1:
         parser.error(f"--prior-fraction must lie in (0, 1), got {a.prior_fraction}")
+    if a.tail_prior_fraction is not None and not 0 < a.tail_prior_fraction < 1:
+        parser.error(f"--tail-prior-fraction must lie in (0, 1), got {a.tail_prior_fraction}")
     if not 0 < a.mc_delta_fraction < 1:
         parser.error(f"--mc-delta-fraction must lie in (0, 1), got {a.mc_delta_fraction}")
     if not 0 < a.p_min < 1:
@@ -212,7 +221,7 @@ def stage_priors(a: argparse.Namespace, out: Path, ds, cfg, parents: dict) -> No
     if not parents:
         return
     split = split_prior(ds.train.labels.numpy(), cfg.prior_fraction, seed=cfg.prior_split_seed,
-                        num_classes=ds.num_classes)
+                        num_classes=ds.num_classes, tail_fraction=cfg.tail_prior_fraction)
     pds = prior_dataset(ds, split)
 
     def tcfg(sched, **kw):
@@ -241,35 +250,93 @@ def certify_config(a: argparse.Namespace):
                            p_min=a.p_min, seed=a.seed)
     return CertifyConfig(prior_fraction=a.prior_fraction, prior_split_seed=a.prior_seed, sigma_grid=a.sigma_grid,
                          posterior=post, num_samples=a.num_samples, test_samples=a.test_samples, delta=a.delta,
-                         mc_delta_fraction=a.mc_delta_fraction, mc_bound=a.mc_bound, mc_draws=a.mc_draws)
+                         mc_delta_fraction=a.mc_delta_fraction, mc_bound=a.mc_bound, mc_draws=a.mc_draws,
+                         tail_prior_fraction=a.tail_prior_fraction)
 
 
 # ----------------------------------------------------------------------------- what is printed
-def comparisons(runs: list, delta: float) -> list[dict]:
-    """What each pair of schedules' certificates proves about their balanced risks.
+def pairs(schedules: list[str]) -> list[tuple[str, str]]:
+    """(A, B) for every two schedules, B the one run first (IB, the baseline, when run): Δ = risk(A) − risk(B)."""
+    return [(b, a) for a, b in itertools.combinations(schedules, 2)]
 
-    Both certificates are upper bounds: cert(A) < cert(B) says nothing about which risk is
-    lower. Risk(A) < risk(B) is proved (probability >= 1 − 2δ) only when cert(A) is below a
-    lower confidence bound of risk(B), here the test-set lower bound of B's stochastic
-    predictor (:func:`ltbound.train.certify.gibbs_lower_bound`, at δ).
+
+def certificate_file(runs: list, out: Path, delta: float, name: str = "certificates.npz") -> Path:
+    """Write the recomputable certificate file (``ltbound.certificate_files``) from the runs' verified records.
+
+    The difference of each pair (:func:`pairs`) is certified at ``delta`` (two-sided, pooled-chernoff,
+    for the σ each schedule's certificate chose, every pair of σ paid for); it needs independent weight draws of the schedules (``draw_seeds``
+    "per-schedule"), so records with shared draw seeds get no difference.
     """
+    import json as _json
+
+    import numpy as np
+
+    from ltbound.certificate_files import write_certificate_file
+    from ltbound.records import load_record, read_file
+
+    splits = [read_file(r.record, "pacbayes/split.npz") for r in runs]
+    for r, sp in zip(runs[1:], splits[1:]):
+        if not (np.array_equal(sp["cert"], splits[0]["cert"]) and np.array_equal(sp["prior"], splits[0]["prior"])):
+            raise ValueError(f"{r.schedule}: D_prior / D_cert differ from {runs[0].schedule}'s; a difference needs one "
+                             "certification set")
+    cfg = _json.loads(str(splits[0]["config"]))
+    zo, bce, kls = {}, {}, {}
+    labels = None
+    for r in runs:
+        zo[r.schedule], bce[r.schedule] = [], []
+        for k in range(len(r.config["sigma_grid"])):
+            f = read_file(r.record, f"pacbayes/sigma_{k}.npz")
+            labels = f["cert_labels"]
+            zo[r.schedule].append(np.unpackbits(f["zero_one"], axis=1, count=labels.size, bitorder="little"))
+            bce[r.schedule].append(f["bce"])
+        kls[r.schedule] = [p["kl"] for p in r.per_sigma]
+    independent = all(r.config.get("draw_seeds", "shared") == "per-schedule" for r in runs)
+    from ltbound.train.certify import CERT_METHODS
+    budget = {"delta": cfg["delta"], "methods": list(CERT_METHODS), "mc_delta_fraction": cfg["mc_delta_fraction"],
+              "mc_bound": cfg["mc_bound"], "mc_draws": cfg.get("mc_draws", "shared"),
+              "target_prior": cfg["target_prior"], "draw_seeds": cfg.get("draw_seeds", "shared"),
+              "difference": {"delta": delta, "method": "pooled-chernoff", "sides": "two-sided", "loss": "zero-one",
+                             "pair_rule": "reported",
+                             "pairs": [list(p) for p in pairs([r.schedule for r in runs])] if independent else []}}
+    return write_certificate_file(out / name, schedules=[r.schedule for r in runs], sigma_grid=cfg["sigma_grid"],
+                                  prior_indices=splits[0]["prior"], cert_indices=splits[0]["cert"],
+                                  train_indices=splits[0]["train_indices"], cert_labels=labels,
+                                  num_classes=load_record(runs[0].record).num_classes, zero_one=zo, bce=bce,
+                                  kls=kls, budget=budget)
+
+
+def differences(runs: list, path: Path) -> list[dict]:
+    """Recompute every certificate from the certificate file (they must equal the runs'), and return
+    each pair's certified difference with its verdict text."""
+    from ltbound.certificate_files import recompute_certificates
+
+    rec = recompute_certificates(path)
+    for r in runs:
+        got = rec["runs"][r.schedule]
+        for k, row in enumerate(r.per_sigma):
+            for loss in ("zero-one", "bounded-ce"):
+                for m, bound in got["per_sigma"][k][loss].items():
+                    if not math.isclose(bound, row[loss][m], rel_tol=1e-12, abs_tol=1e-12):
+                        raise ValueError(f"{path}: {r.schedule} σ index {k} {loss} {m} recomputes to {bound!r}, the "
+                                         f"run says {row[loss][m]!r}")
     out = []
-    for ra, rb in itertools.combinations(runs, 2):
-        ca, cb = ra.best()["bound"], rb.best()["bound"]
-        if abs(ca - cb) < 5e-5:     # equal as printed (4 decimals): nothing to read into an ordering
-            continue
-        lo, hi = (ra, rb) if ca < cb else (rb, ra)
-        c_lo, lcb_hi = lo.best()["bound"], hi.test["stochastic_lower_bound"]
-        proved = c_lo < lcb_hi
-        text = (f"{lo.schedule} has the lower certificate ({c_lo:.4f} < {hi.best()['bound']:.4f}). Both are upper "
-                f"bounds, so this alone does not prove that {lo.schedule}'s balanced risk is lower. It would if "
-                f"{lo.schedule}'s certificate were below a lower confidence bound of {hi.schedule}'s risk: the "
-                f"test-set lower bound of {hi.schedule}'s stochastic balanced error is {lcb_hi:.4f}, so ")
-        text += (f"risk({lo.schedule}) < risk({hi.schedule}) IS proved, with probability >= {1 - 2 * delta:g}."
-                 if proved else f"the ordering is NOT proved ({c_lo:.4f} >= {lcb_hi:.4f}).")
-        out.append({"lower": lo.schedule, "higher": hi.schedule, "certificate_lower": c_lo,
-                    "certificate_higher": hi.best()["bound"], "lower_bound_of_higher": lcb_hi, "proved": bool(proved),
-                    "text": text})
+    for d in rec["differences"]:
+        a, b = d["a"], d["b"]
+        lo, hi = d["lower"], d["upper"]
+        head = (f"risk({a}) − risk({b}): certified interval [{lo:+.4f}, {hi:+.4f}] with probability >= "
+                f"{1 - d['delta']:g}, from D_cert alone (empirical {d['empirical']:+.4f}; the two differ on "
+                f"{d['disagreement']:.3f} of the π-weighted D_cert images): ")
+        sep = d.get("separate")
+        if sep is not None and sep[0] is not None:
+            head += (f"[two separate bounds at the same δ, ignoring the shared images: "
+                     f"[{sep[0]:+.4f}, {sep[1]:+.4f}]] ")
+        if d["verdict"] == f"{a} lower":
+            text = head + f"PROVED LOWER: {a}'s balanced risk is below {b}'s."
+        elif d["verdict"] == f"{b} lower":
+            text = head + f"PROVED HIGHER: {a}'s balanced risk is above {b}'s."
+        else:
+            text = head + "NOT PROVED (the interval contains 0)."
+        out.append({**{k: v for k, v in d.items() if k != "parts"}, "text": text})
     return out
 
 
@@ -310,7 +377,7 @@ def details(r) -> str:
 
 
 def print_runs(runs: list, comps: list, num_classes: int, *, legend: bool = False, details_too: bool = True) -> None:
-    """The certificate table, optionally its legend and each schedule's details, then the orderings."""
+    """The certificate table, optionally its legend and each schedule's details, then the certified differences."""
     print(table(runs, num_classes))
     if legend:
         print("cert = min over {union, pooled-chernoff} x σ grid, each at δ/2 and δ/|grid| (valid at δ); emp, MC, KL: "
@@ -319,6 +386,9 @@ def print_runs(runs: list, comps: list, num_classes: int, *, legend: bool = Fals
     if details_too:
         for r in runs:
             print(details(r))
+    if not comps and len(runs) > 1:
+        print("no certified difference: these records drew the schedules' weights with one seed (a coupling, "
+              "not independent draws); rerun with the current certify.py")
     for c in comps:
         print(c["text"])
 
@@ -389,15 +459,19 @@ def report(a: argparse.Namespace, out: Path, argv: list[str] | None) -> int:
               "(no runs/<schedule>/pacbayes/result.npz)", file=sys.stderr)
         return 2
     num_classes = load_record(runs[0].record).num_classes
-    comps = comparisons(runs, a.delta)
+    try:
+        comps = differences(runs, certificate_file(runs, out, a.delta, "report-certificates.npz"))
+    except ValueError as e:
+        print(f"certify.py: error: {e}", file=sys.stderr)
+        return 2
     doc = {"command": ["python", "experiments/certify.py", *(argv if argv is not None else sys.argv[1:])],
            "complete": not pending, "pending": pending, "environment": environment(),
-           "runs": [r.to_dict() for r in runs], "comparisons": comps}
+           "runs": [r.to_dict() for r in runs], "differences": comps}
     (out / "report.json").write_text(json.dumps(doc, indent=1, default=json_default) + "\n")
     make_figure(runs, num_classes, out / "report.png")
     print(f"Certified so far in {out} (read back and verified)" + (f"; pending: {', '.join(pending)}" if pending else ""))
     print_runs(runs, comps, num_classes)
-    print(f"\nreport in {out}/ (report.json, report.png)")
+    print(f"\nreport in {out}/ (report.json, report.png, report-certificates.npz)")
     return 0
 
 
@@ -450,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         torch.set_num_threads(threads_before)      # main() may run inside another program (tests)
-    comps = comparisons(runs, a.delta)
+    comps = differences(runs, certificate_file(runs, out, a.delta))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     results = {
         "command": ["python", "experiments/certify.py", *(argv if argv is not None else sys.argv[1:])],
@@ -461,14 +535,15 @@ def main(argv: list[str] | None = None) -> int:
         "timings": {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
                     "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
         "runs": [r.to_dict() for r in runs],
-        "comparisons": comps,
+        "differences": comps,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default) + "\n")
     make_figure(runs, ds.num_classes, out / "certify.png")
     print(f"\nCertified balanced risk of the stochastic network, δ = {a.delta:g} per loss "
           f"({ds.name}, imbalance {ds.imbalance:g}, C = {ds.num_classes})")
     print_runs(runs, comps, ds.num_classes, legend=True, details_too=not a.quiet)
-    print(f"\nwall time {wall:.1f} s (CPU {cpu:.1f} s); results in {out}/ (results.json, certify.png, runs/)")
+    print(f"\nwall time {wall:.1f} s (CPU {cpu:.1f} s); results in {out}/ (results.json, certify.png, "
+          "certificates.npz: every certificate recomputable with ltbound.certificate_files, runs/)")
     return 0
 
 

@@ -33,6 +33,7 @@ API: dict[str, dict[str, str]] = {
         **{n: "pacbayes" for n in ("target_risk_certificate", "PacBayesCertificate", "pac_bayes_kl_bound",
                                    "kl_inverse_upper", "sample_convergence_bound", "gaussian_kl")},
         **{n: "evaluate" for n in ("certified_risk", "CertifiedRisk")},
+        **{n: "pacbayes_difference" for n in ("risk_difference_certificate", "DifferenceCertificate")},
     },
     # test-set statistics and comparisons that say whether a difference exceeds its uncertainty
     "statistics": {

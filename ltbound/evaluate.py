@@ -351,7 +351,7 @@ def certified_risk(correct: Any, labels: Any, target_prior: Any = "balanced", *,
     core = {"binomial": "union", "kl": "union-kl"}.get(method, method)
     problem = _pb._problem(1.0 - ok.astype(np.float64), labels, kl=0.0, target_prior=target_prior, delta=delta,
                            num_classes=num_classes, method=core, mc_delta_fraction=0.5, prior_grid_size=1,
-                           losses_name="correct")
+                           losses_name="correct", fixed_before_sample=True)
     c = problem.num_classes
     if c > 1 and float(ok.mean()) < 1.0 / c:
         warnings.warn(f"correct has mean {float(ok.mean()):.3f}, below 1/C = {1.0 / c:.3f} (worse than guessing): "

@@ -118,6 +118,15 @@ for 100 images in each of 10 classes and no error.
 ``"auto"`` chooses by the counts and the prior only (never the errors): "pooled-binomial" where
 it applies, else "pooled-chernoff".
 
+KL = 0: a posterior fixed before S, or one chosen with S
+---------------------------------------------------------
+The test-set forms (free λ, no λ grid; kl⁻¹ at ln(1/δ_j)/m_j without Maurer's 2√m) hold for one
+Q fixed before S. A PAC-Bayes bound holds on one event of probability >= 1 − δ for every Q at
+once; switching to the test-set form when a posterior trained on S happens to land on KL = 0
+mixes two events (level 1 − 2δ) and makes the certificate jump (0.4513 at KL = 0 against 0.4661
+at KL = 1e-12 in one example). ``fixed_before_sample`` says which holds: False gives the
+PAC-Bayes form at every KL, continuous at 0; True the test-set form, refused with KL > 0.
+
 Where each wins (tests pin cases both ways): the union pays ln(C/δ) instead of ln(1/δ), but each
 class keeps its own kl (or exact binomial) curvature, so it wins when one class carries almost
 all of the weighted slack and its error is small (e.g. a prior concentrated on one large class
@@ -475,6 +484,7 @@ class _Problem:
     prior_grid_size: int
     mc_bound: str = "kl"
     mc_draws: str = "shared"
+    fixed_before_sample: bool = False   # the test-set form (KL = 0 and Q fixed before S)
 
     @property
     def num_classes(self) -> int:
@@ -486,7 +496,7 @@ def _resolve_method(p: _Problem) -> str:
     pos = p.pi > 0
     share = p.pi[pos] / p.counts[pos]
     equal = bool(np.all(np.abs(share - share[0]) <= 1e-12 * share[0]))
-    exact = p.kl == 0 and p.deterministic and p.zero_one
+    exact = p.fixed_before_sample and p.deterministic and p.zero_one
     if p.method == "auto":
         return "pooled-binomial" if exact and equal else "pooled-chernoff"
     if p.method == "pooled-binomial" and not (exact and equal):
@@ -532,7 +542,7 @@ def _certify(p: _Problem) -> "PacBayesCertificate":
     log_delta = math.log(p.delta) - math.log(p.prior_grid_size)
     log_mc = -math.inf if p.deterministic else math.log(p.mc_delta_fraction) + log_delta
     log_main = log_delta if p.deterministic else math.log1p(-p.mc_delta_fraction) + log_delta
-    test_set = p.kl == 0.0
+    test_set = p.fixed_before_sample
     split: dict = {"delta": p.delta, "prior_grid_size": p.prior_grid_size, "after_prior_grid": math.exp(log_delta),
                    "monte_carlo": math.exp(log_mc), "test_set" if test_set else "pac_bayes": math.exp(log_main)}
     if not p.deterministic:
@@ -708,7 +718,7 @@ def _check_prior(target_prior: Any, c: int | None) -> np.ndarray | None:
 
 def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any, num_classes: Any, method: Any,
              mc_delta_fraction: Any, prior_grid_size: Any, losses_name: str = "losses",
-             mc_bound: Any = "kl", mc_draws: Any = "shared") -> _Problem:
+             mc_bound: Any = "kl", mc_draws: Any = "shared", fixed_before_sample: Any = None) -> _Problem:
     arr = real_array(losses)
     if arr is None or arr.ndim not in (1, 2):
         raise ValueError(f"{losses_name} must be a real array of shape (m,) (one classifier) or (N, m) (N weight "
@@ -730,6 +740,16 @@ def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any
         raise ValueError(f"kl must be a real number >= 0 (nats), got {kl!r}") from None
     if math.isnan(kl_v) or kl_v < 0 or math.isinf(kl_v):
         raise ValueError(f"kl must be a finite number >= 0 (KL(Q ‖ P) in nats), got {kl_v!r}")
+    if fixed_before_sample is None:                # the historical reading: KL = 0 means Q = P, fixed before S
+        fixed = kl_v == 0.0
+    elif isinstance(fixed_before_sample, (bool, np.bool_)):
+        fixed = bool(fixed_before_sample)
+        if fixed and kl_v != 0.0:
+            raise ValueError(f"fixed_before_sample=True is the test-set bound of a posterior fixed before the "
+                             f"certification set was drawn, which needs kl = 0 (got kl = {kl_v!r}); pass "
+                             "fixed_before_sample=False for a posterior chosen with the data")
+    else:
+        raise ValueError(f"fixed_before_sample must be True, False or None, got {fixed_before_sample!r}")
     d = check_delta(delta)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -763,13 +783,14 @@ def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any
     zero_one = bool(np.all((arr2 == 0) | (arr2 == 1)))
     return _Problem(losses=arr2, labels=y, counts=counts, pi=pi, kl=kl_v, delta=d, method=method,
                     deterministic=deterministic, zero_one=zero_one, mc_delta_fraction=f, prior_grid_size=k,
-                    mc_bound=mc_bound, mc_draws=mc_draws)
+                    mc_bound=mc_bound, mc_draws=mc_draws, fixed_before_sample=fixed)
 
 
 def target_risk_certificate(losses: Any, labels: Any, *, kl: float = 0.0, target_prior: Any = "balanced",
                             delta: float = 0.05, num_classes: int | None = None, method: str = "union",
                             mc_delta_fraction: float = 0.1, prior_grid_size: int = 1,
-                            mc_bound: str = "kl", mc_draws: str = "shared") -> PacBayesCertificate:
+                            mc_bound: str = "kl", mc_draws: str = "shared",
+                            fixed_before_sample: bool | None = None) -> PacBayesCertificate:
     """Certified target-prior risk Σ_j π_j L_j(Q) of a posterior Q from a certification set.
 
     Parameters
@@ -808,6 +829,13 @@ def target_risk_certificate(losses: Any, labels: Any, *, kl: float = 0.0, target
         every entry used its own independent draw, so the class-j losses are N·m_j independent
         values and the Monte Carlo term is a Chernoff bound on them (module docstring);
         ``mc_bound`` is then not used.
+    fixed_before_sample : bool or None
+        Whether Q was fixed before the certification set was drawn (module docstring, "KL = 0").
+        True: the test-set form (λ free, no λ grid, no ln(2√m) of the per-class kl), valid
+        only for such a Q and only with ``kl = 0``. False: the PAC-Bayes form for every Q at
+        once, also at KL = 0, so the bound is continuous in KL (at KL = 0 it is the limit of
+        KL → 0+). None (default) keeps the historical reading, True exactly when ``kl == 0``;
+        pass False whenever Q was chosen using the data (a trained posterior).
 
     Returns
     -------
@@ -815,5 +843,5 @@ def target_risk_certificate(losses: Any, labels: Any, *, kl: float = 0.0, target
     """
     p = _problem(losses, labels, kl=kl, target_prior=target_prior, delta=delta, num_classes=num_classes,
                  method=method, mc_delta_fraction=mc_delta_fraction, prior_grid_size=prior_grid_size,
-                 mc_bound=mc_bound, mc_draws=mc_draws)
+                 mc_bound=mc_bound, mc_draws=mc_draws, fixed_before_sample=fixed_before_sample)
     return _certify(p)

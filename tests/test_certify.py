@@ -3,6 +3,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -39,7 +40,7 @@ def tiny_run(tmp_path_factory):
 def test_tiny_experiment_writes_results_json_and_figure(tiny_run):
     out, stdout = tiny_run
     res = json.loads((out / "results.json").read_text())
-    for key in ("command", "configuration", "dataset", "environment", "timings", "runs", "comparisons"):
+    for key in ("command", "configuration", "dataset", "environment", "timings", "runs", "differences"):
         assert key in res
     assert [r["schedule"] for r in res["runs"]] == ["ib", "switching"]
     for r in res["runs"]:
@@ -58,32 +59,76 @@ def test_tiny_experiment_writes_results_json_and_figure(tiny_run):
 
 
 @pytest.mark.slow
-def test_differing_certificates_say_what_they_prove(tiny_run):
-    """When the two certificates differ, the printed statement names both readings; the verdict follows the rule."""
+def test_the_certified_difference_is_printed_and_recomputable(tiny_run):
+    """Each pair's certified difference is printed with its verdict, and certificates.npz alone
+    recomputes it and every single-schedule certificate in results.json."""
+    from ltbound.certificate_files import read_certificate_file, recompute_certificates
+
     out, stdout = tiny_run
     res = json.loads((out / "results.json").read_text())
-    for c in res["comparisons"]:
-        assert "does not prove" in c["text"] and "lower confidence bound" in c["text"]
-        assert c["proved"] == (c["certificate_lower"] < c["lower_bound_of_higher"])
-        assert c["text"] in stdout
+    (d,) = res["differences"]
+    assert (d["a"], d["b"]) == ("switching", "ib") and d["text"] in stdout
+    assert d["lower"] <= d["empirical"] <= d["upper"] and d["prior_grid_size"] == 1
+    assert ("NOT PROVED" in d["text"]) == (d["verdict"] == "not proved")
+    rec = recompute_certificates(out / "certificates.npz")
+    assert rec["differences"][0]["upper"] == d["upper"] and rec["differences"][0]["lower"] == d["lower"]
+    for r in res["runs"]:
+        got = rec["runs"][r["schedule"]]
+        assert got["sigma_index"] == r["sigma_index"]
+        assert got["zero-one"] == min(c["bound"] for c in r["certificates"]["zero-one"].values())
+    f = read_certificate_file(out / "certificates.npz")
+    assert f["losses"]["ib"]["zero-one"][0].shape == (6, f["cert_labels"].size)
+    assert res["runs"][0]["config"]["draw_seeds"] == "per-schedule"
 
 
-def test_comparison_verdict_can_come_out_either_way():
+def _write_pair(path, la, lb, labels, kl=0.5):
+    from ltbound.certificate_files import write_certificate_file
+
+    return write_certificate_file(
+        path, schedules=["ib", "switching"], sigma_grid=[0.01], prior_indices=np.arange(labels.size, 2 * labels.size),
+        cert_indices=np.arange(labels.size), train_indices=np.arange(2 * labels.size), cert_labels=labels,
+        num_classes=int(labels.max()) + 1, zero_one={"ib": [la], "switching": [lb]},
+        bce={"ib": [la * 0.5], "switching": [lb * 0.5]}, kls={"ib": [kl], "switching": [kl]},
+        budget={"delta": 0.05, "methods": ["union", "pooled-chernoff"], "mc_delta_fraction": 0.1, "mc_bound": "best",
+                "mc_draws": "per-sample", "target_prior": "balanced", "draw_seeds": "per-schedule",
+                "difference": {"delta": 0.05, "method": "pooled-chernoff", "sides": "two-sided", "loss": "zero-one",
+                               "pairs": [["switching", "ib"]]}})
+
+
+@pytest.mark.parametrize("switching_errs,verdict,word", [(0.05, "switching lower", "PROVED LOWER"),
+                                                        (0.28, "not proved", "NOT PROVED"),
+                                                        (0.6, "ib lower", "PROVED HIGHER")])
+def test_difference_verdict_can_come_out_either_way(tmp_path, switching_errs, verdict, word):
+    """From a certificate file alone: IB errs on 30% of 400 images per class, Switching on 5%, 28% or
+    60% of them (mostly where IB errs): proved lower, not proved, proved higher."""
     mod = _script()
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 400)
+    u = rng.random((4, labels.size))
+    la = (u < 0.3).astype(np.uint8)
+    lb = (u < switching_errs).astype(np.uint8)
+    path = _write_pair(tmp_path / "c.npz", la, lb, labels)
+    (d,) = mod.differences([], path)
+    assert d["verdict"] == verdict and word in d["text"] and f"[{d['lower']:+.4f}, {d['upper']:+.4f}]" in d["text"]
 
-    class Run:
-        def __init__(self, name, cert, lcb):
-            self.schedule, self._c, self.test = name, cert, {"stochastic_lower_bound": lcb}
 
-        def best(self, loss="zero-one"):
-            return {"bound": self._c}
+def test_shared_draw_seeds_give_no_difference(tmp_path):
+    from ltbound.certificate_files import recompute_certificates, write_certificate_file
 
-    proved = mod.comparisons([Run("a", 0.2, 0.15), Run("b", 0.5, 0.3)], 0.05)[0]
-    assert proved["proved"] and proved["lower"] == "a" and "IS proved" in proved["text"]
-    not_proved = mod.comparisons([Run("a", 0.4, 0.15), Run("b", 0.5, 0.3)], 0.05)[0]
-    assert not not_proved["proved"] and "NOT proved" in not_proved["text"]
-    assert mod.comparisons([Run("a", 0.4, 0.1), Run("b", 0.4, 0.1)], 0.05) == []
-    assert mod.comparisons([Run("a", 1.0 - 1e-12, 0.0), Run("b", 1.0, 0.0)], 0.05) == []   # equal as printed
+    labels = np.repeat(np.arange(2), 10)
+    path = _write_pair(tmp_path / "c.npz", np.zeros((2, 20), np.uint8), np.zeros((2, 20), np.uint8), labels)
+    data = dict(np.load(path))
+    budget = json.loads(str(data["budget"]))
+    budget["draw_seeds"] = "shared"
+    data["budget"] = np.asarray(json.dumps(budget))
+    np.savez_compressed(tmp_path / "shared.npz", **data)
+    with pytest.raises(ValueError, match="shared one seed"):
+        recompute_certificates(tmp_path / "shared.npz")
+    with pytest.raises(ValueError, match="zero_one must hold only 0 and 1"):
+        write_certificate_file(tmp_path / "bad.npz", schedules=["a"], sigma_grid=[0.1], prior_indices=[0],
+                               cert_indices=[1], train_indices=[0, 1], cert_labels=[0], num_classes=1,
+                               zero_one={"a": [np.full((1, 1), 2)]}, bce={"a": [np.zeros((1, 1))]}, kls={"a": [0.0]},
+                               budget={})
 
 
 def test_cifar_path_dry_run_checks_every_setting(tmp_path, capsys):
@@ -99,6 +144,7 @@ def test_cifar_path_dry_run_checks_every_setting(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags, word", [(["--sigma-grid", "0.01,0"], "--sigma-grid"),
                                          (["--prior-fraction", "1"], "--prior-fraction"),
+                                         (["--tail-prior-fraction", "0"], "--tail-prior-fraction"),
                                          (["--num-samples", "0"], "--num-samples"),
                                          (["--schedules", "nope"], "--schedules"),
                                          (["--dataset", "cifar10-lt"], "--data-dir")])

@@ -43,6 +43,7 @@ import dataclasses
 import json
 import math
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ __all__ = ["CertifyConfig", "CertifiedRun", "certify_schedule", "load_certified_
 CERT_LOSSES = ("zero-one", "bounded-ce")
 #: Class-combination methods of :func:`ltbound.pacbayes.target_risk_certificate`.
 CERT_METHODS = ("union", "pooled-chernoff")
+#: How the certification draws are seeded across schedules (:class:`CertifyConfig`).
+DRAW_SEEDS = ("per-schedule", "shared")
 _DIR = "pacbayes"
 
 
@@ -98,6 +101,17 @@ class CertifyConfig:
         losses per class (:mod:`ltbound.pacbayes`); "shared": pass k is one draw scored on every
         image (N i.i.d. draws; the term shrinks like 1/sqrt(N) only). Records written before
         this setting existed used "shared" and read back as such.
+    tail_prior_fraction : float in (0, 1) or None
+        The per-class prior-split rule (:func:`~ltbound.train.stochastic.class_prior_fractions`):
+        the largest class puts ``prior_fraction`` in D_prior, the smallest this share,
+        log-linear in between. None: ``prior_fraction`` for every class.
+    draw_seeds : {"per-schedule", "shared"}
+        Seeds of the certification weight draws. "per-schedule" (default): derived from the
+        posterior seed and the schedule's name, so two schedules' draws are independent and
+        their loss matrices pair into draws of Q_A ⊗ Q_B (what the certified difference of
+        :mod:`ltbound.pacbayes_difference` needs); "shared": ``posterior.seed + 1`` for every
+        schedule (records before issue 31; equal architectures then get the same noise, a
+        coupling that the difference does not cover).
     """
 
     prior_fraction: float = 0.5
@@ -111,6 +125,8 @@ class CertifyConfig:
     mc_bound: str = "best"
     target_prior: str = "balanced"
     mc_draws: str = "per-sample"
+    tail_prior_fraction: float | None = None
+    draw_seeds: str = "per-schedule"
 
     def __post_init__(self) -> None:
         check_finite_scalar(self.prior_fraction, "prior_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -135,6 +151,11 @@ class CertifyConfig:
             raise ValueError(f"mc_draws must be one of {MC_DRAWS}, got {self.mc_draws!r}")
         if self.target_prior != "balanced":
             raise ValueError(f"target_prior must be 'balanced' (the paper's metric), got {self.target_prior!r}")
+        if self.tail_prior_fraction is not None:
+            check_finite_scalar(self.tail_prior_fraction, "tail_prior_fraction", low=0.0, high=1.0, low_open=True,
+                                high_open=True)
+        if self.draw_seeds not in DRAW_SEEDS:
+            raise ValueError(f"draw_seeds must be one of {DRAW_SEEDS}, got {self.draw_seeds!r}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -147,7 +168,15 @@ class CertifyConfig:
         d["posterior"] = PosteriorConfig(**d["posterior"])
         d["sigma_grid"] = tuple(d["sigma_grid"])
         d.setdefault("mc_draws", "shared")        # records from before the setting existed
+        d.setdefault("draw_seeds", "shared")      # records from before issue 31
         return cls(**d)
+
+    def certification_seed(self, schedule: str) -> int:
+        """Seed of the certification weight draws of ``schedule`` (see ``draw_seeds``)."""
+        if self.draw_seeds == "shared":
+            return int(self.posterior.seed) + 1
+        tag = zlib.crc32(str(schedule).encode())
+        return int(np.random.SeedSequence([int(self.posterior.seed), 31, tag]).generate_state(1, dtype=np.uint32)[0])
 
 
 @dataclass
@@ -240,7 +269,7 @@ def _certificates(zo: np.ndarray, bce: np.ndarray, labels: np.ndarray, kl: float
                                                 delta=cfg.delta / len(CERT_METHODS), num_classes=num_classes,
                                                 method=m, mc_delta_fraction=cfg.mc_delta_fraction,
                                                 prior_grid_size=len(cfg.sigma_grid), mc_bound=cfg.mc_bound,
-                                                mc_draws=cfg.mc_draws)
+                                                mc_draws=cfg.mc_draws, fixed_before_sample=False)
                      for m in CERT_METHODS}
     return out
 
@@ -351,7 +380,8 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
         raise ValueError(f"train_config must be a TrainConfig, got {type(train_config).__name__}")
     ds = dataset
     c = int(ds.num_classes)
-    split = split_prior(ds.train.labels.numpy(), config.prior_fraction, seed=config.prior_split_seed, num_classes=c)
+    split = split_prior(ds.train.labels.numpy(), config.prior_fraction, seed=config.prior_split_seed, num_classes=c,
+                        tail_fraction=config.tail_prior_fraction)
     pds = prior_dataset(ds, split)
     tcfg = dataclasses.replace(train_config, checkpoint_epochs="end", dataset=ds.name)
     tcfg = dataclasses.replace(tcfg, resume=bool(resume and (Path(tcfg.out) / "manifest.json").is_file()))
@@ -407,8 +437,8 @@ def certify_schedule(train_config, dataset, config: CertifyConfig = CertifyConfi
             t2 = time.perf_counter()
             zo, bce, cert_labels = certification_losses(
                 net, images, labels, cert_indices=split.cert, prior_indices=split.prior,
-                num_samples=config.num_samples, seed=config.posterior.seed + 1, mean=mean, std=std,
-                p_min=config.posterior.p_min, batch_size=eval_batch, draws=config.mc_draws)
+                num_samples=config.num_samples, seed=config.certification_seed(train_config.schedule), mean=mean,
+                std=std, p_min=config.posterior.p_min, batch_size=eval_batch, draws=config.mc_draws)
             bce = bce.astype(np.float16)       # stored as float16: certify exactly what is stored
         kl = net.kl_exact()
         certs = _certificates(zo, bce, cert_labels, kl, config, c)

@@ -77,8 +77,8 @@ from torch.func import functional_call
 
 from .._validation import check_delta, check_finite_scalar, check_labels, check_positive_int, check_seed
 
-__all__ = ["DEFAULT_SIGMA_GRID", "DEFAULT_P_MIN", "PriorSplit", "split_prior", "check_disjoint",
-           "StochasticNetwork", "bounded_cross_entropy", "quad_objective", "PosteriorConfig",
+__all__ = ["DEFAULT_SIGMA_GRID", "DEFAULT_P_MIN", "PriorSplit", "split_prior", "class_prior_fractions",
+           "check_disjoint", "StochasticNetwork", "bounded_cross_entropy", "quad_objective", "PosteriorConfig",
            "effective_size", "train_posterior", "certification_losses", "sample_losses"]
 
 #: Prior standard deviations σ of P = N(w_prior, σ² I), fixed before seeing data; a certificate
@@ -106,6 +106,8 @@ class PriorSplit:
         Seed of the per-class shuffles.
     prior_counts, cert_counts : ndarray of int64, shape (C,)
         Images per class on each side.
+    tail_fraction : float or None
+        The smallest class's share when the per-class rule of :func:`split_prior` was used.
     """
 
     prior: np.ndarray
@@ -114,14 +116,45 @@ class PriorSplit:
     seed: int
     prior_counts: np.ndarray
     cert_counts: np.ndarray
+    tail_fraction: float | None = None
 
     def to_dict(self) -> dict:
-        return {"fraction": self.fraction, "seed": self.seed, "n_prior": int(self.prior.size),
-                "n_cert": int(self.cert.size), "prior_counts": [int(v) for v in self.prior_counts],
-                "cert_counts": [int(v) for v in self.cert_counts]}
+        d = {"fraction": self.fraction, "seed": self.seed, "n_prior": int(self.prior.size),
+             "n_cert": int(self.cert.size), "prior_counts": [int(v) for v in self.prior_counts],
+             "cert_counts": [int(v) for v in self.cert_counts]}
+        if self.tail_fraction is not None:
+            d["tail_fraction"] = self.tail_fraction
+        return d
 
 
-def split_prior(labels: Any, fraction: float = 0.5, *, seed: int = 0, num_classes: int | None = None) -> PriorSplit:
+def class_prior_fractions(counts: Any, fraction: float, tail_fraction: float | None = None) -> np.ndarray:
+    """The per-class share of D_prior: a rule of the class sizes only, fixed before any training.
+
+    f_j = f_tail + (f − f_tail) · ln(n_j / n_min) / ln(n_max / n_min): ``fraction`` f for the
+    largest class, ``tail_fraction`` f_tail for the smallest, log-linear in between (a long tail
+    is geometric in the class index, so this is linear in the index for an exponential profile).
+    ``tail_fraction=None`` (or equal class sizes) gives f for every class.
+
+    Parameters
+    ----------
+    counts : array_like of int, shape (C,)
+        n_j, training images per class (all >= 1).
+    fraction, tail_fraction : float in (0, 1)
+
+    Returns
+    -------
+    ndarray of float64, shape (C,)
+    """
+    n = np.asarray(counts, dtype=np.float64)
+    f = check_finite_scalar(fraction, "fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+    if tail_fraction is None or n.max() == n.min():
+        return np.full(n.shape, f)
+    t = check_finite_scalar(tail_fraction, "tail_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+    return t + (f - t) * np.log(n / n.min()) / math.log(n.max() / n.min())
+
+
+def split_prior(labels: Any, fraction: float = 0.5, *, seed: int = 0, num_classes: int | None = None,
+                tail_fraction: float | None = None) -> PriorSplit:
     """Split a training set per class into D_prior (a seeded fraction) and D_cert (the rest).
 
     Parameters
@@ -131,6 +164,10 @@ def split_prior(labels: Any, fraction: float = 0.5, *, seed: int = 0, num_classe
     fraction : float in (0, 1)
         Share of each class put in D_prior: ``floor(fraction * n_j)`` images, clipped to
         [1, n_j − 1] so that each side holds every class.
+    tail_fraction : float in (0, 1), optional
+        The per-class rule of :func:`class_prior_fractions`: the largest class gets
+        ``fraction``, the smallest ``tail_fraction`` (e.g. 0.25: more of the tail certifies).
+        None: ``fraction`` for every class (the split of records before the rule existed).
     seed : int >= 0
         Seeds one ``numpy.random.Generator`` (PCG64) that shuffles the classes in label order.
     num_classes : int, optional
@@ -147,6 +184,9 @@ def split_prior(labels: Any, fraction: float = 0.5, *, seed: int = 0, num_classe
         outside (0, 1), a bad seed.
     """
     frac = check_finite_scalar(fraction, "fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+    if tail_fraction is not None:
+        tail_fraction = check_finite_scalar(tail_fraction, "tail_fraction", low=0.0, high=1.0, low_open=True,
+                                            high_open=True)
     seed = check_seed(seed)
     c = None if num_classes is None else check_positive_int(num_classes, "num_classes")
     y = check_labels(labels, c)
@@ -157,17 +197,19 @@ def split_prior(labels: Any, fraction: float = 0.5, *, seed: int = 0, num_classe
         raise ValueError(f"labels hold {int(counts[j])} image(s) of class {j}; split_prior needs >= 2 per class "
                          "(one for D_prior, whose class sampler needs every class, one for D_cert)")
     rng = np.random.default_rng(seed)
+    fracs = class_prior_fractions(counts, frac, tail_fraction)
     prior, cert = [], []
     for j in range(counts.size):
         idx = np.flatnonzero(y == j)
         rng.shuffle(idx)
-        k = min(max(int(math.floor(frac * idx.size)), 1), idx.size - 1)
+        k = min(max(int(math.floor(fracs[j] * idx.size)), 1), idx.size - 1)
         prior.append(idx[:k])
         cert.append(idx[k:])
     p, q = np.sort(np.concatenate(prior)), np.sort(np.concatenate(cert))
     return PriorSplit(prior=p.astype(np.int64), cert=q.astype(np.int64), fraction=frac, seed=seed,
                       prior_counts=np.bincount(y[p], minlength=counts.size).astype(np.int64),
-                      cert_counts=np.bincount(y[q], minlength=counts.size).astype(np.int64))
+                      cert_counts=np.bincount(y[q], minlength=counts.size).astype(np.int64),
+                      tail_fraction=tail_fraction)
 
 
 def check_disjoint(prior_indices: Any, cert_indices: Any) -> None:
