@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ltbound._outputs import add_overwrite_flag, refuse_existing, write_output
 from ltbound._table import format_table
 from ltbound.evaluate import accuracy_intervals, compare_on_test_set
 from ltbound.published import table1_accuracy
@@ -114,9 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compacted", nargs="+", default=[], help="already compacted records to summarise")
     p.add_argument("--records", default="experiments/records", help="where compact records go")
     p.add_argument("--json", help="write the summary here too")
+    add_overwrite_flag(p)
     a = p.parse_args(argv)
     if not a.runs and not a.compacted:
         p.error("give --runs (run folders to compact) or --compacted (compact records)")
+    if a.json:
+        refuse_existing(p, "--json", [a.json], a.overwrite)
     paths = []
     for r in map(Path, a.runs):
         if not (r / "manifest.json").is_file():
@@ -152,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
               f"[{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "
               f"{q['verdict']} (one run each: these two models)")
     if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps({"runs": rows, "switching_vs_ib": pairs,
-                                            "paper_table1": {f"{k[0]}-ib{k[1]}-{k[2]}": v
-                                                             for k, v in PAPER_TABLE1.items()}},
-                                           indent=1) + "\n")
+        doc = {"runs": rows, "switching_vs_ib": pairs,
+               "paper_table1": {f"{k[0]}-ib{k[1]}-{k[2]}": v for k, v in PAPER_TABLE1.items()}}
+        try:
+            write_output(a.json, json.dumps(doc, indent=1) + "\n", "--json")
+        except OSError as e:       # a full disk, a path under a file: one line, as the trainer's (status 1)
+            print(f"table1_summary.py: error: {e}", file=sys.stderr)
+            return 1
     return 0 if rows else 2
 
 
