@@ -29,7 +29,7 @@ from ltbound._outputs import add_overwrite_flag, refuse_existing, write_output
 from ltbound._table import format_table
 from ltbound.evaluate import accuracy_intervals, compare_on_test_set
 from ltbound.published import table1_accuracy
-from ltbound.records import RecordError, compact_record, load_record
+from ltbound.records import RecordError, check_same_test_set, compact_record, load_record
 
 #: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT (ltbound.published):
 #: "Cross Entropy*" (IB only, reproduced by the authors) and "Ours (S = 1)" (Switching).
@@ -90,6 +90,7 @@ def pair_tests(records: list) -> list[dict]:
         if "ib" not in recs or "switching" not in recs:
             continue
         a, b = recs["switching"], recs["ib"]
+        check_same_test_set(a, b)          # McNemar pairs the two models image by image
         pc = compare_on_test_set(a.test_correct[-1], b.test_correct[-1], a.test_labels, seed=0,
                                  num_classes=a.num_classes)
         out.append({"dataset": ds, "imbalance": imb, "seed": seed, "preset": preset, "comparison": "switching - ib",
@@ -140,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     except RecordError as e:
         p.error(str(e))
     rows = [summarise(r) for r in recs]
-    pairs = pair_tests(recs)
+    try:
+        pairs = pair_tests(recs)
+    except ValueError as e:
+        p.error(str(e))
     f = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
     table = [["/".join(Path(w["record"]).parts[-2:]), w["epochs"], f"{100 * w['balanced_test_accuracy']:.1f}",
               f"{100 * w['balanced_low']:.1f}-{100 * w['balanced_high']:.1f}",

@@ -101,3 +101,25 @@ def test_a_version_2_record_relabelled_version_1_warns(tmp_path):
 def test_the_committed_records_pass_every_cross_check():
     for rec in sorted(ROOT.glob("*/*/manifest.json")):
         assert load_record(rec.parent).label in ("ib", "switching")
+
+
+def test_table1_summary_pairs_only_records_of_one_test_set_in_one_order(tmp_path, capsys):
+    """A Switching record whose test images come in another order (all its test arrays permuted
+    alike, resealed) was paired with IB by McNemar: p 6.8e-48 -> 5.7e-14, silently."""
+    import importlib.util
+    from ltbound.records._io import BITORDER
+    rec = _copy(SWITCHING, tmp_path)
+    with np.load(rec / "record.npz") as z:
+        labels, bits, loss = z["test_labels"], z["test_correct"], z["test_loss"]
+    perm = np.random.default_rng(0).permutation(labels.size)
+    correct = np.unpackbits(bits, axis=-1, count=labels.size, bitorder=BITORDER)[:, perm]
+    _reseal_npz(rec, test_labels=labels[perm], test_loss=np.ascontiguousarray(loss[:, perm]),
+                test_correct=np.packbits(correct, axis=-1, bitorder=BITORDER))
+    assert load_record(rec).label == "switching"              # a consistent record on its own
+    spec = importlib.util.spec_from_file_location("_t1", ROOT.parent / "table1_summary.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(SystemExit) as exit_info:
+        mod.main(["--compacted", str(ROOT / "cifar10-lt-50" / "ib-seed0"), str(rec)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "same test images in the same order" in err
