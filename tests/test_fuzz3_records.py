@@ -123,3 +123,14 @@ def test_table1_summary_pairs_only_records_of_one_test_set_in_one_order(tmp_path
         mod.main(["--compacted", str(ROOT / "cifar10-lt-50" / "ib-seed0"), str(rec)])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "same test images in the same order" in err
+
+
+@pytest.mark.parametrize("field, value", [("split_seed", 1), ("split_hash", "0" * 64)])
+def test_a_source_that_names_another_split_is_refused(tmp_path, field, value):
+    """source.split_seed / split_hash are what --theta perturb rebuilds the training images from."""
+    rec = _copy(SWITCHING, tmp_path)
+    m = _manifest(rec)
+    m["source"][field] = value
+    write_manifest(rec, m)
+    with pytest.raises(RecordError, match=field):          # split_seed: also the protocol check
+        load_record(rec)

@@ -14,7 +14,10 @@ the data that would contradict an edit:
   p_y <= 1/2, so its loss is >= ln 2 (rows reversed, columns permuted or rows of another run
   break this for the samples whose correctness differs);
 * ``run.label`` is a name (no control characters, no path separators, not "." or ".."),
-  since it becomes a file name and a table row.
+  since it becomes a file name and a table row;
+* ``source.split_hash`` (what tools rebuild the training images from) is the hash of the
+  record's own training indices, and ``source.split_seed`` the configured one: a split of
+  another seed would otherwise bound the model on images it never trained on.
 
 None of these proves a record honest (a consistent forgery of every array passes); they make
 an edit of one statement, not reflected in the data, fail loudly instead of changing numbers.
@@ -22,6 +25,7 @@ an edit of one statement, not reflected in the data, fail loudly instead of chan
 
 from __future__ import annotations
 
+import hashlib
 import math
 import unicodedata
 from pathlib import Path
@@ -53,19 +57,36 @@ def check_label(label: Any, where: str) -> None:
                           "rows — the record was edited: restore it from a copy")
 
 
-def check_consistency(path: Path, manifest: dict, *, test_loss: np.ndarray | None, test_loss_epochs: np.ndarray,
-                      test_correct: np.ndarray, num_classes: int) -> None:
+def check_consistency(path: Path, manifest: dict, *, train_indices: np.ndarray, test_loss: np.ndarray | None,
+                      test_loss_epochs: np.ndarray, test_correct: np.ndarray, num_classes: int) -> None:
     """Every cross-check of the module docstring; RecordError naming the file and the contradiction.
 
-    ``test_correct`` is (E, m) over epochs 1..E; ``test_loss`` (len(test_loss_epochs), m) or None.
+    ``train_indices`` (n,) the record's split; ``test_correct`` (E, m) over epochs 1..E;
+    ``test_loss`` (len(test_loss_epochs), m) or None.
     """
     mpath = path / "manifest.json"
-    check_label(derive_run_fields(manifest)["run"].get("label"), str(mpath))
+    fields = derive_run_fields(manifest)
+    check_label(fields["run"].get("label"), str(mpath))
+    _check_source(mpath, manifest, fields["source"], train_indices)
     _check_schedule(mpath, manifest)
     _check_final_stage(mpath, manifest)
     if test_loss is not None and test_loss.size:
         _check_losses_against_bits(path, test_loss, test_correct[np.asarray(test_loss_epochs) - 1],
                                    test_loss_epochs, num_classes)
+
+
+def _check_source(mpath: Path, manifest: dict, source: dict, train_indices: np.ndarray) -> None:
+    want = source.get("split_hash")
+    if isinstance(want, str):
+        got = hashlib.sha256(np.ascontiguousarray(train_indices, dtype="<i8").tobytes()).hexdigest()
+        if got != want:
+            raise RecordError(f"{mpath}: source.split_hash is not the hash of the record's own training indices: tools "
+                              "that rebuild the images from it would use another split — the record was edited, "
+                              "restore it from a copy")
+    cfg = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    if "split_seed" in cfg and source.get("split_seed") is not None and source.get("split_seed") != cfg["split_seed"]:
+        raise RecordError(f"{mpath}: source.split_seed {source.get('split_seed')!r} differs from the configured "
+                          f"split_seed {cfg['split_seed']!r} — the record was edited, restore it from a copy")
 
 
 def _check_schedule(mpath: Path, manifest: dict) -> None:

@@ -250,7 +250,7 @@ def load_record(path: str | os.PathLike) -> RunRecord:
                       "caught only by its structure and cross-checks; resume or recompact it to upgrade it",
                       UserWarning, stacklevel=2)
     # the hashes catch damage, not a consistent edit: what the record states must agree with what it holds
-    check_consistency(path, manifest, test_loss=rec.test_loss, test_loss_epochs=rec.test_loss_epochs,
+    check_consistency(path, manifest, train_indices=rec.train_indices, test_loss=rec.test_loss, test_loss_epochs=rec.test_loss_epochs,
                       test_correct=rec.test_correct, num_classes=rec.num_classes)
     return rec
 
