@@ -162,10 +162,13 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace, typed: se
         parser.error(f"--delta {a.delta:g} is too small: 1 - delta rounds to 1 in float64 (the confidence level of "
                      "the test-accuracy intervals); use --delta >= 1.2e-16")
     if a.records:
-        ignored = [f"--{d.replace('_', '-')}" for d in TRAINING_FLAGS if d in typed]
+        # --data-dir, --device and --eval-batch-size serve --records only to evaluate --theta perturb's models
+        perturb_only = () if a.theta == "perturb" else ("data_dir", "device", "eval_batch_size")
+        ignored = [f"--{d.replace('_', '-')}" for d in (*TRAINING_FLAGS, *perturb_only) if d in typed]
         if ignored:
             one = len(ignored) == 1
-            parser.error(f"{', '.join(ignored)} {'sets' if one else 'set'} how runs are trained, but --records trains "
+            parser.error(f"{', '.join(ignored)} {'sets' if one else 'set'} how runs are trained (or, for --data-dir, "
+                         "--device and --eval-batch-size, how --theta perturb evaluates them), but --records trains "
                          f"nothing (the records' own settings are used): drop {'it' if one else 'them'}, or drop "
                          "--records to train")
 

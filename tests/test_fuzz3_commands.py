@@ -43,6 +43,7 @@ def test_compare_bounds_keeps_an_existing_figure(tmp_path, capsys):
     (["--schedules", "nosuch", "--epochs", "5", "--lr", "7"], "--schedules, --epochs, --lr"),
     (["--dataset", "cifar10-lt"], "--dataset"),
     (["--seeds", "2"], "--seeds"),
+    (["--device", "cpu"], "--device"),                       # evaluates --theta perturb only
 ])
 def test_compare_bounds_refuses_training_flags_with_records(tmp_path, capsys, flags, named):
     code, err = _exit(capsys, _script("compare_bounds").main, "--records", RECORD, *flags,
