@@ -406,13 +406,24 @@ def _hoeffding_region_start(n: int, delta: float) -> float:
 
 #: Fixed levels δ' at which :func:`_pooled_binomial` looks for the first level where the
 #: Clopper-Pearson limit enters Hoeffding's region (data-independent, so the choice is reproducible).
-_POOLED_BINOMIAL_GRID = tuple(float(d) for d in np.logspace(-12.0, math.log10(0.999), 97))
+_POOLED_BINOMIAL_GRID = tuple(float(d) for d in np.logspace(-12.0, math.log10(0.999), 25))
 
 
 def _pooled_binomial_raw(k_total: int, n_total: int, delta: float) -> float:
     """U(k) at level δ if it lies below b₀(δ) (Hoeffding's theorem applies), else the vacuous 1."""
     u = float(_binom_upper(np.array(float(k_total)), np.array(float(n_total)), delta))
     return u if u < _hoeffding_region_start(n_total, delta) else 1.0
+
+
+def _pooled_binomial_valid(k_total: int, n_total: int, levels: np.ndarray) -> np.ndarray:
+    """For each level δ', whether U(k) < b₀(δ') (the raw limit is not vacuous), in O(k) per level.
+
+    b₀ is the smallest p_j = U(j) with p_j < (j + 1)/n; U(k) = p_k and p_j grows with j, so
+    U(k) < b₀ exactly when no j <= k has p_j < (j + 1)/n: only j = 0..k need computing, not all n.
+    """
+    j = np.arange(k_total + 1, dtype=np.float64)
+    p = _binom_upper(j[None, :], np.full((1, j.size), float(n_total)), np.asarray(levels, dtype=np.float64)[:, None])
+    return ~np.any(p < (j + 1.0) / n_total, axis=1)
 
 
 def _pooled_binomial(k_total: int, n_total: int, delta: float) -> float:
@@ -426,24 +437,23 @@ def _pooled_binomial(k_total: int, n_total: int, delta: float) -> float:
     reaches b₀ (a scan of a fixed grid, then bisection in its bracket; 0 when the smallest grid
     level already fails, giving 1), so min(δ, t) grows with δ and the bound never does.
     """
-    def ok(d: float) -> bool:
-        return _pooled_binomial_raw(k_total, n_total, d) < 1.0
-
-    prev = 0.0
-    for g in _POOLED_BINOMIAL_GRID:
-        if not ok(g):
-            if prev == 0.0:
-                return 1.0                  # invalid at 1e-12 already: the raw limit is (nearly) 1 anyway
-            lo, hi = prev, g                # t lies in [lo, hi): bisect (deterministic in k and N)
-            for _ in range(40):
-                mid = math.sqrt(lo * hi)
-                lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-            return _pooled_binomial_raw(k_total, n_total, min(delta, lo))
-        if g >= delta:
-            break                           # every level up to δ is valid: t >= δ
-        prev = g
-    return _pooled_binomial_raw(k_total, n_total, delta) if ok(delta) else \
-        _pooled_binomial_raw(k_total, n_total, prev) if prev > 0 else 1.0
+    if k_total >= n_total:
+        return 1.0
+    grid = np.asarray(_POOLED_BINOMIAL_GRID)
+    upto = int(np.searchsorted(grid, delta, side="left")) + 1         # the grid levels up to the first >= δ
+    ok = _pooled_binomial_valid(k_total, n_total, grid[:upto])
+    if ok.all():
+        level = delta if delta <= grid[-1] or _pooled_binomial_valid(k_total, n_total, np.array([delta]))[0] \
+            else grid[-1]
+        return _pooled_binomial_raw(k_total, n_total, level)
+    first = int(np.argmin(ok))
+    if first == 0:
+        return 1.0                       # invalid at 1e-12 already: the raw limit is (nearly) 1 anyway
+    lo, hi = float(grid[first - 1]), float(grid[first])              # t lies in [lo, hi): bisect
+    for _ in range(40):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if _pooled_binomial_valid(k_total, n_total, np.array([mid]))[0] else (lo, mid)
+    return _pooled_binomial_raw(k_total, n_total, min(delta, lo))
 
 
 def _chernoff_upper(t: Any, m: np.ndarray, pi: np.ndarray, budget: Any, lam: Any) -> np.ndarray:
