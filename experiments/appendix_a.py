@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ltbound._outputs import add_overwrite_flag, refuse_existing
 from ltbound._table import format_table
 from ltbound.records import RecordError, json_default, load_record
 from ltbound.regularity import (averaged_events, class_irregularity, correlation_test, match_samples,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", nargs="+", required=True, metavar="DIR",
                    help="run records of the long-tailed runs (same split and epochs); events are averaged over them")
     p.add_argument("--out", required=True, metavar="OUTDIR", help="folder for appendix_a.json and the figures")
+    add_overwrite_flag(p)
     p.add_argument("--allow-incomplete", action="store_true",
                    help="also use records whose run has not finished (status running); events then cover "
                         "only the completed epochs")
@@ -247,6 +249,11 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
+#: the files this script writes into --out (the balanced-run figures only with --balanced-records)
+OUTPUT_NAMES = ("appendix_a.json", "fig7_train_events.png", "fig8_balanced_train_events.png",
+                "fig9_test_events.png", "fig10_balanced_test_events.png")
+
+
 def figures(out: Path, train_ev: tuple, test_ev: tuple, lt, bal_ev: tuple | None, notes: list) -> dict:
     """Figs. 7 and 9 (and 8, 10 with balanced runs) with plot_events; none without matplotlib."""
     wanted = {"fig7": ("fig7_train_events.png", train_ev, lt.train_labels, "Fig. 7: training samples, long-tailed"),
@@ -276,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} exists and is not a folder")
+    refuse_existing(parser, "--out", [out / name for name in OUTPUT_NAMES], a.overwrite)
     runs = load_runs(parser, a.records, "--records", a.allow_incomplete)
     bal_runs = load_runs(parser, a.balanced_records, "--balanced-records", a.allow_incomplete) \
         if a.balanced_records else None

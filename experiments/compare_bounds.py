@@ -27,6 +27,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ltbound._outputs import OutputError, add_overwrite_flag, refuse_existing, write_output
 from ltbound.schedule import DATASETS, SCHEDULES   # torch-free: the trainer's own names
 
 DEFAULT_SCHEDULES = ("ib", "switching", "ib-cb")
@@ -120,7 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--out", help="output folder (default: out/compare_bounds/<UTC time>)")
     o.add_argument("--quiet", action="store_true",
                    help="no per-epoch lines or progress bars; print only the table and the folder")
+    add_overwrite_flag(o)
     return p
+
+
+#: Flags that only act when this script trains (they are refused with --records, which trains nothing);
+#: --data-dir, --device and --eval-batch-size also serve --records --theta perturb.
+TRAINING_FLAGS = ("dataset", "imbalance", "split_seed", "max_test_per_class", "schedules", "seeds", "threads",
+                  "preset", "epochs", "batch_size", "lr", "milestones", "warmup_epochs", "switch_offset", "model",
+                  "amp")
+
+
+def given_options(argv: list[str] | None) -> set[str]:
+    """The dests of the options typed on the command line (not those left at their defaults)."""
+    shadow = build_parser()
+    for action in shadow._actions:              # noqa: SLF001 - argparse keeps its actions here
+        action.default = argparse.SUPPRESS
+    return set(vars(shadow.parse_args(argv)))
 
 
 def _data_dir(a: argparse.Namespace) -> str | None:
@@ -129,16 +146,32 @@ def _data_dir(a: argparse.Namespace) -> str | None:
     return None if raw is None else str(Path(raw).expanduser().resolve())
 
 
-def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace, typed: set[str] | None = None) -> None:
     """Refuse bad arguments before any work, with a message naming the flag (exit status 2).
 
     Everything that can refuse a run without its data is checked here, for every schedule:
     recipe overrides, switch epochs within the run, warm-up below the run, checkpoints, the
     device, and that the data path exists. So a run that would be refused is refused at once,
-    not after the first schedule has trained.
+    not after the first schedule has trained. ``typed`` (the dests typed on the command line,
+    :func:`given_options`) lets flags that would be ignored be refused, as --k without perturb is.
     """
+    typed = set() if typed is None else typed
     if not 0 < a.delta < 1:
         parser.error(f"--delta must lie in (0, 1), got {a.delta}")
+    if not 1.0 - a.delta < 1.0:   # the (1 - δ) intervals beside the bounds need a level below 1 in float64
+        parser.error(f"--delta {a.delta:g} is too small: 1 - delta rounds to 1 in float64 (the confidence level of "
+                     "the test-accuracy intervals); use --delta >= 1.2e-16")
+    if a.records:
+        # --data-dir, --device and --eval-batch-size serve --records only to evaluate --theta perturb's models
+        perturb_only = () if a.theta == "perturb" else ("data_dir", "device", "eval_batch_size")
+        ignored = [f"--{d.replace('_', '-')}" for d in (*TRAINING_FLAGS, *perturb_only) if d in typed]
+        if ignored:
+            one = len(ignored) == 1
+            parser.error(f"{', '.join(ignored)} {'sets' if one else 'set'} how runs are trained (or, for --data-dir, "
+                         "--device and --eval-batch-size, how --theta perturb evaluates them), but --records trains "
+                         f"nothing (the records' own settings are used): drop {'it' if one else 'them'}, or drop "
+                         "--records to train")
+
     if a.loss == "zero-one" and a.cap is not None:
         parser.error(f"--cap {a.cap:g} applies only to --loss ce-clipped (the clipping level of the cross-entropy); "
                      "--loss zero-one has M = 1 and no cap: drop --cap, or use --loss ce-clipped")
@@ -188,13 +221,16 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     if a.data_dir is not None and not Path(a.data_dir).exists():
         parser.error(f"{source}: {a.data_dir} does not exist; point it at the data set's folder or archive "
                      "(e.g. the CIFAR-10 JPEG archive cifar10-jpeg.tar.xz)")
+    if not a.records and "data_dir" in typed and a.dataset == "digits-lt":
+        parser.error(f"--data-dir {a.data_dir} would be ignored: --dataset digits-lt is embedded (no files to read); "
+                     "drop --data-dir, or choose a --dataset that reads it")
     if a.device.startswith("cuda"):
         import torch
         if not torch.cuda.is_available():
             parser.error(f"--device {a.device}: CUDA is not available on this machine; use --device cpu or auto")
     if a.out is None:
         a.out = str(Path("out") / "compare_bounds" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
-    check_out(parser, Path(a.out))
+    check_out(parser, Path(a.out), a.overwrite)
     if a.records:
         for r in a.records:
             if not (Path(r) / "manifest.json").is_file():
@@ -214,16 +250,16 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
             parser.error(f"--schedules {sched}: {e}{_flag_hint(str(e))}")
 
 
-def check_out(parser: argparse.ArgumentParser, out: Path) -> None:
+def check_out(parser: argparse.ArgumentParser, out: Path, overwrite: bool = False) -> None:
     """Refuse an --out that cannot hold the results, before any work and without creating it.
 
     A path under a file, or in a place where no file can be written (``/proc``, a read-only
     mount), is found by writing and removing a probe file in ``out`` or, if ``out`` does not
     exist yet, in its nearest existing parent; so the refusal comes before training, not as
-    a traceback when results.json is written.
+    a traceback when results.json is written. Existing outputs (``results.json``, ``bounds.png``)
+    are refused unless ``overwrite`` (``--overwrite``).
     """
-    if (out / "results.json").exists():
-        parser.error(f"--out {out} already holds results.json; choose a new folder")
+    refuse_existing(parser, "--out", [out / "results.json", out / "bounds.png"], overwrite)
     existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not existing.is_dir():
         where = "is a file" if existing == out else f"lies under {existing}, which is a file"
@@ -507,7 +543,7 @@ def environment() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
-    check_args(parser, a)
+    check_args(parser, a, given_options(argv))
     t0 = time.perf_counter()
     out = Path(a.out)
     try:
@@ -553,8 +589,13 @@ def main(argv: list[str] | None = None) -> int:
         "timings": {"training_seconds": round(t_train, 2), "total_seconds": round(t_total, 2)},
         "comparison": comp.to_dict(),
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default) + "\n")
-    make_figure(comp, out / "bounds.png")
+    try:
+        write_output(out / "results.json", json.dumps(results, indent=1, default=json_default) + "\n", "--out")
+        make_figure(comp, out / "bounds.png")
+    except OSError as e:           # a full disk: one line, as the trainer says it (status 1)
+        print(f"compare_bounds.py: error: {e if isinstance(e, OutputError) else f'--out: cannot write bounds.png ({e.strerror or e})'}",
+              file=sys.stderr)
+        return 1
     print(comp.table())
     made = "results.json, bounds.png" + ("" if a.records else ", runs/")
     print(f"\nwall time {t_total:.1f} s; results in {out}/ ({made})")

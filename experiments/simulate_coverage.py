@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from ltbound._outputs import add_overwrite_flag, refuse_existing, write_output
 from ltbound.simulate import LOSSES, PRESETS, make_problem, run_coverage
 
 
@@ -28,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the draws (the problem uses --problem-seed)")
     ap.add_argument("--problem-seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="write the CoverageResult as JSON here")
+    add_overwrite_flag(ap)
     args = ap.parse_args(argv)
+    if args.out is not None:
+        refuse_existing(ap, "--out", [args.out], args.overwrite)
     problem = make_problem(**{**PRESETS[args.preset], "loss": args.loss, "seed": args.problem_seed})
     result = run_coverage(problem, num_draws=args.draws, delta=args.delta,
                           samplers=tuple(s.strip() for s in args.samplers.split(",")),
@@ -36,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"preset {args.preset}: {result.seconds:.1f} s")
     print(result.table())
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"preset": args.preset, **result.to_dict()}, indent=1))
+        try:
+            write_output(args.out, json.dumps({"preset": args.preset, **result.to_dict()}, indent=1), "--out")
+        except OSError as e:
+            print(f"simulate_coverage.py: error: {e}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ltbound._outputs import add_overwrite_flag, refuse_existing, write_output
 from ltbound._table import format_table
 from ltbound.evaluate import accuracy_intervals, compare_on_test_set
 from ltbound.published import table1_accuracy
-from ltbound.records import RecordError, compact_record, load_record
+from ltbound.records import RecordError, check_same_test_set, compact_record, load_record
 
 #: Table 1 of the paper, top-1 accuracy (%) of ResNet-32 on CIFAR-10-LT (ltbound.published):
 #: "Cross Entropy*" (IB only, reproduced by the authors) and "Ours (S = 1)" (Switching).
@@ -91,6 +92,7 @@ def pair_tests(records: list) -> list[dict]:
         if "ib" not in recs or "switching" not in recs:
             continue
         a, b = recs["switching"], recs["ib"]
+        check_same_test_set(a, b)          # McNemar pairs the two models image by image
         pc = compare_on_test_set(a.test_correct[-1], b.test_correct[-1], a.test_labels, seed=0,
                                  num_classes=a.num_classes)
         out.append({"dataset": ds, "imbalance": imb, "seed": seed, "preset": preset, "comparison": "switching - ib",
@@ -116,9 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compacted", nargs="+", default=[], help="already compacted records to summarise")
     p.add_argument("--records", default="experiments/records", help="where compact records go")
     p.add_argument("--json", help="write the summary here too")
+    add_overwrite_flag(p)
     a = p.parse_args(argv)
     if not a.runs and not a.compacted:
         p.error("give --runs (run folders to compact) or --compacted (compact records)")
+    if a.json:
+        refuse_existing(p, "--json", [a.json], a.overwrite)
     paths = []
     for r in map(Path, a.runs):
         if not (r / "manifest.json").is_file():
@@ -138,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     except RecordError as e:
         p.error(str(e))
     rows = [summarise(r) for r in recs]
-    pairs = pair_tests(recs)
+    try:
+        pairs = pair_tests(recs)
+    except ValueError as e:
+        p.error(str(e))
     f = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
     table = [["/".join(Path(w["record"]).parts[-2:]), w["epochs"], f"{100 * w['balanced_test_accuracy']:.1f}",
               f"{100 * w['balanced_low']:.1f}-{100 * w['balanced_high']:.1f}",
@@ -154,11 +162,13 @@ def main(argv: list[str] | None = None) -> int:
               f"[{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "
               f"{q['verdict']} (one run each: these two models)")
     if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps({"runs": rows, "switching_vs_ib": pairs,
-                                            "paper_table1": {f"{k[0]}-ib{k[1]}-{k[2]}": v
-                                                             for k, v in PAPER_TABLE1.items()}},
-                                           indent=1) + "\n")
+        doc = {"runs": rows, "switching_vs_ib": pairs,
+               "paper_table1": {f"{k[0]}-ib{k[1]}-{k[2]}": v for k, v in PAPER_TABLE1.items()}}
+        try:
+            write_output(a.json, json.dumps(doc, indent=1) + "\n", "--json")
+        except OSError as e:       # a full disk, a path under a file: one line, as the trainer's (status 1)
+            print(f"table1_summary.py: error: {e}", file=sys.stderr)
+            return 1
     return 0 if rows else 2
 
 

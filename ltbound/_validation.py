@@ -9,6 +9,9 @@ private cores (``_name``, beside the public function) that trust their inputs an
 check again; a public function does not call another public function, whose checks would
 run a second time. ``tests/test_validation_once.py`` counts the checks of one call.
 
+Masked arrays (``numpy.ma``) are refused everywhere (:func:`check_not_masked`): numpy's
+functions drop the mask and use the masked values, so a mask would be silently ignored.
+
 Scalars: Python and NumPy real numbers are accepted and give the same float; bools,
 complex numbers (NumPy's too, whose float() silently drops the imaginary part), strings
 and integers beyond the float64 range are refused. Integers have documented maxima
@@ -32,8 +35,20 @@ def _describe(x: Any) -> str:
     return repr(x)
 
 
-def real_array(x: Any) -> np.ndarray | None:
-    """``x`` as a float64 array, or None if it is not real numbers (complex, strings, objects, ragged)."""
+def check_not_masked(x: Any, name: str) -> None:
+    """Refuse a numpy masked array: np.asarray drops its mask and every masked value would be used."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise ValueError(f"{name} is a numpy masked array: its mask would be ignored and the masked values used; "
+                         f"pass the values you mean as a plain array ({name}.compressed() drops the masked "
+                         f"entries, {name}.filled(v) replaces them)")
+
+
+def real_array(x: Any, name: str = "the argument") -> np.ndarray | None:
+    """``x`` as a float64 array, or None if it is not real numbers (complex, strings, objects, ragged).
+
+    A masked array raises ValueError naming ``name`` (:func:`check_not_masked`).
+    """
+    check_not_masked(x, name)
     try:
         arr = np.asarray(x)
     except ValueError:      # ragged nested sequences
@@ -68,6 +83,7 @@ def check_finite_scalar(value: Any, name: str, *, low: float | None = None,
     """
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a real number, got the boolean {value!r}")
+    check_not_masked(value, name)
     if not _is_real_scalar(value):
         kind = " (complex: pass the real part only if the imaginary part is truly 0)" \
             if np.iscomplexobj(value) else ""
@@ -111,6 +127,8 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int 
     ``maximum`` defaults to :data:`MAX_INT`; ``why`` (a clause) says why an argument has a
     smaller maximum, e.g. the run time it would take.
     """
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {float(value)!r}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
@@ -143,6 +161,7 @@ def check_counts(counts: Any, name: str = "counts", *, allow_zero: bool = False)
     have at least one sample, since p_j(q) (Eq. 1) and p_j / n_j are undefined for
     an empty class.
     """
+    check_not_masked(counts, name)
     arr = np.asarray(counts)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of per-class counts, got {_describe(counts)}")
@@ -177,6 +196,7 @@ def check_losses(losses: Any, name: str = "losses", *, ndim: tuple[int, ...] = (
         if losses.size == 0:
             raise ValueError(f"{name} must not be empty, got shape {losses.shape}")
         return losses
+    check_not_masked(losses, name)
     arr = np.asarray(losses)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}"
@@ -234,6 +254,7 @@ def _first_bad(arr: np.ndarray) -> str:
 
 def check_labels(labels: Any, num_classes: int | None = None, name: str = "labels") -> np.ndarray:
     """Integer class labels in [0, num_classes) as an int64 1-D array."""
+    check_not_masked(labels, name)
     arr = np.asarray(labels)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of class indices, got {_describe(labels)}")
@@ -261,7 +282,7 @@ def check_labels(labels: Any, num_classes: int | None = None, name: str = "label
 def check_probability_vector(p: Any, name: str = "p", *, size: int | None = None,
                              atol: float = 1e-9) -> np.ndarray:
     """A probability vector: 1-D, finite, non-negative, summing to 1 within ``atol``."""
-    arr = real_array(p)
+    arr = real_array(p, name)
     if arr is None or arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D probability vector, got {_describe(p)}")
     if size is not None and arr.size != size:
@@ -337,3 +358,46 @@ def check_theta_index(theta_index: Any, num_rows: int) -> int:
         raise ValueError(f"theta_index must lie in [{-num_rows}, {num_rows}) for a loss matrix with "
                          f"{num_rows} rows, got {theta_index}")
     return int(theta_index) % num_rows
+
+
+def check_p_values(p_values: Any, name: str = "p_values") -> np.ndarray:
+    """A 1-D array of p-values in [0, 1]; NaN marks an entry that was not tested (kept as NaN).
+
+    Refused: strings, bools, complex, masked arrays, other shapes, ±inf and values outside
+    [0, 1] (a p-value is a probability; an inf is not "untested" and would shrink the family).
+    """
+    arr = real_array(p_values, name)
+    if arr is None or np.asarray(p_values).dtype.kind == "b":
+        raise ValueError(f"{name} must be real numbers (p-values in [0, 1], NaN for untested), got {_describe(p_values)}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of p-values (one family), got shape {arr.shape}; "
+                         "adjust each family separately")
+    bad = ~np.isnan(arr) & ~((arr >= 0) & (arr <= 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must lie in [0, 1] (NaN marks an untested entry), found {float(arr[i])!r} at index {i}")
+    return arr
+
+
+def check_real_vector(x: Any, name: str, *, size: int | None = None, min_size: int = 1,
+                      nonnegative: bool = False, size_of: str = "") -> np.ndarray:
+    """A 1-D array of finite real numbers (bools, strings, complex and masked arrays refused).
+
+    ``size`` (with ``size_of``, what the size must match, for the message) fixes the length;
+    else at least ``min_size`` entries. ``nonnegative`` refuses negative values.
+    """
+    arr = real_array(x, name)
+    if arr is None or np.asarray(x).dtype.kind == "b":
+        raise ValueError(f"{name} must be real numbers, got {_describe(x)}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence, got shape {arr.shape}")
+    if size is not None and arr.size != size:
+        raise ValueError(f"{name} must have one entry per {size_of} ({size}), got {arr.size}")
+    if arr.size < min_size:
+        raise ValueError(f"{name} must have at least {min_size} entr{'y' if min_size == 1 else 'ies'}, got {arr.size}")
+    bad = ~np.isfinite(arr) | ((arr < 0) if nonnegative else False)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        need = "finite and >= 0" if nonnegative else "finite"
+        raise ValueError(f"{name} must be {need}, found {float(arr[i])!r} at index {i}")
+    return arr

@@ -68,7 +68,7 @@ from .rademacher import (RademacherEstimate, _chunk_columns, _draw_variance, _dr
                          _monte_carlo, _MAX_AUTO_DRAWS, check_num_draws)
 from .residual import MAX_BOOTSTRAP, ResidualEstimate, _q_residual
 from .sampling import _distribution, parse_sampler
-from .theorem1 import theorem1_condition
+from .theorem1 import _theorem1_condition
 
 __all__ = ["BoundTerm", "BoundResult", "BoundReport", "ib_bound", "sampling_bound",
            "target_bound", "estimate_bounds", "check_loss_range"]
@@ -609,7 +609,7 @@ def _sampling(prob: _Problem, rad: RademacherEstimate, pv: np.ndarray, label: st
                       num_bootstrap, prob.rng(), 0.95)
     err = None if res.ci_low is None else 0.5 * (res.ci_high - res.ci_low)
     # Theorem 1's condition from the same per-row g that gave Q̂_n, so its sign is exact.
-    condition = float(theorem1_condition(res.per_param, prob.theta_index))
+    condition = float(_theorem1_condition(res.per_param, prob.theta_index))
     terms = [
         BoundTerm("objective", "L(θ)", objective, "rigorous", "Eq. 4", None,
                   f"class-weighted training loss of θ, weights p_j/n_j with p = {label}"),

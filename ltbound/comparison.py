@@ -417,6 +417,9 @@ def compare(records: Iterable[RunRecord | str | Path], *, loss: str = "ce-clippe
     if theta_label is not None and (not isinstance(theta_label, str) or not theta_label.strip()):
         raise ValueError(f"theta_label must be a non-empty string (how Θ̂ was formed, in words), got {theta_label!r}")
     delta = check_delta(delta)
+    if not 1.0 - delta < 1.0:     # accuracy intervals at level 1 - delta: it must stay below 1 in float64
+        raise ValueError(f"delta must be at least 1.2e-16 (1 - delta, the level of the test-accuracy intervals, "
+                         f"rounds to 1 below it), got {delta!r}")
     if num_draws is not None and mc_std_error is not None:
         raise ValueError(f"pass num_draws ({num_draws!r}) or mc_std_error ({mc_std_error!r}), not both: "
                          "mc_std_error chooses the number of sign draws")

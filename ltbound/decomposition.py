@@ -74,7 +74,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_labels
+from ._validation import check_labels, check_not_masked, check_num_classes
 
 __all__ = ["BiasVariance", "bias_variance", "ZeroOneDecomposition", "zero_one_decomposition"]
 
@@ -242,6 +242,9 @@ def zero_one_decomposition(predictions: Any, labels: Any, num_classes: int | Non
     P. Domingos, "A unified bias-variance decomposition and its applications", ICML 2000 (Theorem 2).
     R. Kohavi, D. Wolpert, "Bias plus variance decomposition for zero-one loss functions", ICML 1996.
     """
+    if num_classes is not None:
+        num_classes = check_num_classes(num_classes)
+    check_not_masked(predictions, "predictions")
     pred = np.asarray(predictions)
     if pred.ndim != 2:
         raise ValueError(f"predictions must have shape (K models, m samples), got shape {pred.shape}; "

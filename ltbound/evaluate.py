@@ -65,8 +65,8 @@ import numpy as np
 from scipy import special, stats
 
 from ._validation import (MAX_INT, MAX_LOSS, _describe, check_counts, check_delta, check_finite_scalar, check_labels,
-                          check_num_classes, check_positive_int, check_probability_vector, check_random_state,
-                          real_array)
+                          check_not_masked, check_num_classes, check_positive_int, check_probability_vector,
+                          check_random_state, real_array)
 from . import pacbayes as _pb
 from .sampling import _shot_groups
 
@@ -81,6 +81,7 @@ def _f(x: float | None) -> float | None:
 
 # ----------------------------------------------------------------------------- boundary checks
 def _check_correct(correct: Any, name: str = "correct") -> np.ndarray:
+    check_not_masked(correct, name)
     arr = np.asarray(correct)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of per-sample correctness (bool or 0/1), "
@@ -134,7 +135,7 @@ def clopper_pearson(successes: Any, trials: Any, level: float = 0.95) -> tuple[n
     low, high : ndarray of float64, the shape of ``successes``
     """
     level = _check_level(level)
-    x, m = real_array(successes), real_array(trials)
+    x, m = real_array(successes, "successes"), real_array(trials, "trials")
     for name, v, given in (("successes", x, successes), ("trials", m, trials)):
         if v is None or np.asarray(given).dtype == bool:
             raise ValueError(f"{name} must be real numbers (counts), got {_describe(given)}")
@@ -518,7 +519,7 @@ def compare_over_seeds(values_a: Any, values_b: Any, *, alpha: float = 0.05, pai
     """
     if not isinstance(paired, (bool, np.bool_)):
         raise ValueError(f"paired must be True (pair the seeds) or False (Welch), got {paired!r}")
-    va, vb = real_array(values_a), real_array(values_b)
+    va, vb = real_array(values_a, "values_a"), real_array(values_b, "values_b")
     for name, v, given in (("values_a", va, values_a), ("values_b", vb, values_b)):
         if v is None:
             raise ValueError(f"{name} must be real per-seed values, got {_describe(given)}")

@@ -210,17 +210,22 @@ def _kl_inv_lower(q: Any, budget: Any) -> np.ndarray:
 
 
 def _unit(x: Any, name: str) -> np.ndarray:
-    arr = real_array(x)
-    if arr is None:
+    arr = real_array(x, name)
+    if arr is None or _is_bool(x):
         raise ValueError(f"{name} must be a real number (or array) in [0, 1], got {x!r}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):
         raise ValueError(f"{name} must lie in [0, 1], got {arr.tolist()}")
     return arr
 
 
+def _is_bool(x: Any) -> bool:
+    """True for bools and boolean arrays: True is not a probability nor a number of nats."""
+    return isinstance(x, (bool, np.bool_)) or (not np.isscalar(x) and np.asarray(x).dtype.kind == "b")
+
+
 def _budget(x: Any, name: str) -> np.ndarray:
-    arr = real_array(x)
-    if arr is None or np.any(np.isnan(arr)) or np.any(arr < 0):
+    arr = real_array(x, name)
+    if arr is None or _is_bool(x) or np.any(np.isnan(arr)) or np.any(arr < 0):
         raise ValueError(f"{name} must be >= 0 (nats), got {x!r}")
     return arr
 
@@ -339,10 +344,10 @@ def gaussian_kl(mu_q: Any, sigma_q: Any, mu_p: Any, sigma_p: Any) -> float:
     mu_q, sigma_q : array_like, one shape (the posterior's means and standard deviations > 0)
     mu_p, sigma_p : array_like of that shape, or scalars (the prior's)
     """
-    mq, sq = real_array(mu_q), real_array(sigma_q)
-    mp, sp = real_array(mu_p), real_array(sigma_p)
-    for arr, name in ((mq, "mu_q"), (sq, "sigma_q"), (mp, "mu_p"), (sp, "sigma_p")):
-        if arr is None or not np.all(np.isfinite(arr)):
+    mq, sq = real_array(mu_q, "mu_q"), real_array(sigma_q, "sigma_q")
+    mp, sp = real_array(mu_p, "mu_p"), real_array(sigma_p, "sigma_p")
+    for arr, x, name in ((mq, mu_q, "mu_q"), (sq, sigma_q, "sigma_q"), (mp, mu_p, "mu_p"), (sp, sigma_p, "sigma_p")):
+        if arr is None or _is_bool(x) or not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be finite real numbers")
     if sq.shape != mq.shape:
         raise ValueError(f"sigma_q must have the shape of mu_q {mq.shape}, got {sq.shape}")
@@ -353,8 +358,16 @@ def gaussian_kl(mu_q: Any, sigma_q: Any, mu_p: Any, sigma_p: Any) -> float:
         if np.any(arr <= 0):
             raise ValueError(f"{name} must be > 0 (standard deviations), found {float(arr.min())!r}")
     log_r = np.log(sq) - np.log(sp)
-    terms = 0.5 * (np.expm1(2.0 * log_r) - 2.0 * log_r) + (mq - mp) ** 2 / (2.0 * sp ** 2)
-    return float(np.sum(np.broadcast_to(terms, mq.shape)))
+    with np.errstate(over="ignore", invalid="ignore"):    # an overflow is refused below, in words
+        terms = 0.5 * (np.expm1(2.0 * log_r) - 2.0 * log_r) + (mq - mp) ** 2 / (2.0 * sp ** 2)
+        total = float(np.sum(np.broadcast_to(terms, mq.shape)))
+    if not math.isfinite(total):
+        with np.errstate(all="ignore"):
+            ratios = float(np.max(sq / sp)), float(np.max(np.abs(mq - mp) / sp))
+        raise ValueError("KL(Q ‖ P) overflows float64: sigma_q / sigma_p or (mu_q - mu_p) / sigma_p is too large "
+                         f"(largest ratios {ratios[0]:.3g} and {ratios[1]:.3g}); such a posterior has no finite "
+                         "certificate: rescale the parameters or widen the prior")
+    return total
 
 
 def sample_convergence_bound(mc_risk: float, num_samples: int, delta: float, *, two_sided: bool = False) -> float:
@@ -400,9 +413,56 @@ def _hoeffding_region_start(n: int, delta: float) -> float:
     return float(p_k[inside].min()) if inside.any() else 1.0
 
 
-def _pooled_binomial(k_total: int, n_total: int, delta: float) -> float:
+#: Fixed levels δ' at which :func:`_pooled_binomial` looks for the first level where the
+#: Clopper-Pearson limit enters Hoeffding's region (data-independent, so the choice is reproducible).
+_POOLED_BINOMIAL_GRID = tuple(float(d) for d in np.logspace(-12.0, math.log10(0.999), 25))
+
+
+def _pooled_binomial_raw(k_total: int, n_total: int, delta: float) -> float:
+    """U(k) at level δ if it lies below b₀(δ) (Hoeffding's theorem applies), else the vacuous 1."""
     u = float(_binom_upper(np.array(float(k_total)), np.array(float(n_total)), delta))
     return u if u < _hoeffding_region_start(n_total, delta) else 1.0
+
+
+def _pooled_binomial_valid(k_total: int, n_total: int, levels: np.ndarray) -> np.ndarray:
+    """For each level δ', whether U(k) < b₀(δ') (the raw limit is not vacuous), in O(k) per level.
+
+    b₀ is the smallest p_j = U(j) with p_j < (j + 1)/n; U(k) = p_k and p_j grows with j, so
+    U(k) < b₀ exactly when no j <= k has p_j < (j + 1)/n: only j = 0..k need computing, not all n.
+    """
+    j = np.arange(k_total + 1, dtype=np.float64)
+    p = _binom_upper(j[None, :], np.full((1, j.size), float(n_total)), np.asarray(levels, dtype=np.float64)[:, None])
+    return ~np.any(p < (j + 1.0) / n_total, axis=1)
+
+
+def _pooled_binomial(k_total: int, n_total: int, delta: float) -> float:
+    """The exact pooled limit, non-increasing in δ: U(k) at level min(δ, t), t from (k, N) only.
+
+    At larger δ Hoeffding's region B(δ) grows down towards 0 (for N = 1000 at δ = 0.4 it
+    starts near 0.003), so the raw limit turns vacuous although it was 0.1057 at δ = 0.3. A
+    limit at a level δ' <= δ is also a limit at δ, and here any minimum over such levels stays
+    valid: each level's failure event is a lower tail {k < κ(δ')} of the one error count k, so
+    their union is the largest of them, of probability <= δ. t is the first level where U(k)
+    reaches b₀ (a scan of a fixed grid, then bisection in its bracket; 0 when the smallest grid
+    level already fails, giving 1), so min(δ, t) grows with δ and the bound never does.
+    """
+    if k_total >= n_total:
+        return 1.0
+    grid = np.asarray(_POOLED_BINOMIAL_GRID)
+    upto = int(np.searchsorted(grid, delta, side="left")) + 1         # the grid levels up to the first >= δ
+    ok = _pooled_binomial_valid(k_total, n_total, grid[:upto])
+    if ok.all():
+        level = delta if delta <= grid[-1] or _pooled_binomial_valid(k_total, n_total, np.array([delta]))[0] \
+            else grid[-1]
+        return _pooled_binomial_raw(k_total, n_total, level)
+    first = int(np.argmin(ok))
+    if first == 0:
+        return 1.0                       # invalid at 1e-12 already: the raw limit is (nearly) 1 anyway
+    lo, hi = float(grid[first - 1]), float(grid[first])              # t lies in [lo, hi): bisect
+    for _ in range(40):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if _pooled_binomial_valid(k_total, n_total, np.array([mid]))[0] else (lo, mid)
+    return _pooled_binomial_raw(k_total, n_total, min(delta, lo))
 
 
 def _chernoff_upper(t: Any, m: np.ndarray, pi: np.ndarray, budget: Any, lam: Any) -> np.ndarray:
@@ -719,7 +779,7 @@ def _check_prior(target_prior: Any, c: int | None) -> np.ndarray | None:
 def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any, num_classes: Any, method: Any,
              mc_delta_fraction: Any, prior_grid_size: Any, losses_name: str = "losses",
              mc_bound: Any = "kl", mc_draws: Any = "shared", fixed_before_sample: Any = None) -> _Problem:
-    arr = real_array(losses)
+    arr = real_array(losses, losses_name)
     if arr is None or arr.ndim not in (1, 2):
         raise ValueError(f"{losses_name} must be a real array of shape (m,) (one classifier) or (N, m) (N weight "
                          f"draws of the posterior), got {np.asarray(losses, dtype=object).shape}")
@@ -732,14 +792,8 @@ def _problem(losses: Any, labels: Any, *, kl: Any, target_prior: Any, delta: Any
                          f"cross-entropy clipped at M divided by M), found values in "
                          f"[{np.nanmin(arr):g}, {np.nanmax(arr):g}]" + (" and non-finite ones"
                                                                         if not np.all(np.isfinite(arr)) else ""))
-    if isinstance(kl, (bool, np.bool_, complex, np.complexfloating)) or np.ndim(kl) != 0:
-        raise ValueError(f"kl must be a real number >= 0 (nats), got {kl!r}")
-    try:
-        kl_v = float(kl)
-    except (TypeError, ValueError):
-        raise ValueError(f"kl must be a real number >= 0 (nats), got {kl!r}") from None
-    if math.isnan(kl_v) or kl_v < 0 or math.isinf(kl_v):
-        raise ValueError(f"kl must be a finite number >= 0 (KL(Q ‖ P) in nats), got {kl_v!r}")
+    # the shared scalar check: it refuses strings ("0.05" would parse), bools, complex and masked values
+    kl_v = check_finite_scalar(kl, "kl", low=0.0)
     if fixed_before_sample is None:                # the historical reading: KL = 0 means Q = P, fixed before S
         fixed = kl_v == 0.0
     elif isinstance(fixed_before_sample, (bool, np.bool_)):

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_delta, check_finite_scalar, check_loss_magnitude, check_losses, check_positive_int,
-                          check_random_state)
+from ._validation import (MAX_LOSS, check_delta, check_finite_scalar, check_loss_magnitude, check_losses,
+                          check_not_masked, check_positive_int, check_random_state)
 
 __all__ = ["RademacherEstimate", "rademacher_monte_carlo", "rademacher_exact", "massart_bound",
            "draws_for_std_error"]
@@ -126,6 +126,7 @@ def _losses_2d(losses: Any) -> np.ndarray:
 def _weights(weights: Any, n: int) -> np.ndarray:
     if weights is None:
         return np.full(n, 1.0 / n)
+    check_not_masked(weights, "weights")
     w = np.asarray(weights)
     if w.dtype == bool or not np.issubdtype(w.dtype, np.number) or np.iscomplexobj(w):
         raise ValueError(f"weights must be a real numeric array, got dtype {w.dtype}")
@@ -134,6 +135,16 @@ def _weights(weights: Any, n: int) -> np.ndarray:
     w = w.astype(np.float64)
     if not np.all(np.isfinite(w)):
         raise ValueError(f"weights must be finite, found {w[~np.isfinite(w)][0]!r}")
+    # |w| times losses (each <= MAX_LOSS) must stay far inside float64: with |w| <= MAX_LOSS every
+    # product is <= 1e200 and sums over any realistic n stay finite (1e300 gave a NaN standard error)
+    big = np.abs(w) > MAX_LOSS
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise ValueError(f"weights must be at most {MAX_LOSS:g} in magnitude, found {float(w[i])!r} at index {i}; "
+                         "rescale the weights (the complexity scales with them)")
+    if not np.any(w):
+        raise ValueError("weights are all 0: the weighted complexity would be 0 whatever the losses; pass the "
+                         "per-sample weights w_i (default 1/n)")
     return w
 
 

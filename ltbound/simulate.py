@@ -47,7 +47,7 @@ from .objectives import _sample_weights, _standard, _weighted
 from .rademacher import _chunk_columns, _monte_carlo
 from .residual import _q_residual
 from .sampling import _distribution, _long_tailed_counts, sampler_q
-from .theorem1 import theorem1_condition
+from .theorem1 import _theorem1_condition
 
 __all__ = ["SimProblem", "make_problem", "PRESETS", "problem_from_rules", "draw_training_set",
            "training_set_rng", "BoundCoverage", "CoverageResult", "run_coverage", "LOSSES",
@@ -772,8 +772,8 @@ def run_coverage(problem: SimProblem, *, num_draws: int = 200, delta: float = 0.
         theta = np.argmin(obj_p[nm], axis=1)
         # L^s − L at θ̂ is −g(θ̂), taken from the same per-rule g that gave Q̂_n, so that the
         # per-draw condition min g − g(θ̂) is exactly 0 when θ̂ attains the min.
-        cond_expected = theorem1_condition(gap_g[nm], theta, q_n[nm][0])
-        cond_empirical = theorem1_condition(gap_g[nm], theta)
+        cond_expected = _theorem1_condition(gap_g[nm], theta, q_n[nm][0])
+        cond_empirical = _theorem1_condition(gap_g[nm], theta)
         conf_diff = conf_p[nm] - conf_ib
         theorem1[nm] = {"condition_expected": float(np.mean(cond_expected > _CONDITION_TOL)),
                         "confidence_difference": float(conf_diff),

@@ -6,8 +6,9 @@ Theorem 1 says the class-sampling bound (Eq. 7) is below the IB bound (Eq. 6) wh
 
 with Q_n the residual of Eq. 18. Writing g(θ) = L(θ) − L^s(θ) = Σ_j Σ_i (p_j/n_j − 1/n) L_ji(θ)
 (Eq. 3, 4, 18), the condition is Q − g(θ) for a value Q of the residual. This module holds the
-one function that computes it (:func:`theorem1_condition`), which ``ltbound.bounds`` (Eq. 7's
-``condition``), ``ltbound.simulate`` (the coverage study) and :func:`theorem1_gap` call, and
+one function that computes it (:func:`theorem1_condition`, whose checked-input core
+``_theorem1_condition`` ``ltbound.bounds`` (Eq. 7's ``condition``), ``ltbound.simulate`` (the
+coverage study) and :func:`theorem1_gap` call), and
 the numeric identity of the confidence terms (:func:`confidence_excess`). The symbolic
 derivations behind them live in :mod:`ltbound.theory`, which needs sympy; these do not.
 """
@@ -19,25 +20,26 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (check_counts, check_labels, check_losses, check_num_classes,
-                          check_probability_vector, check_same_length, check_theta_index)
+from ._validation import (_describe, check_counts, check_finite_scalar, check_labels, check_losses,
+                          check_not_masked, check_num_classes, check_probability_vector, check_same_length,
+                          check_theta_index, real_array)
 
 __all__ = ["theorem1_condition", "theorem1_gap", "Theorem1Gap", "confidence_excess"]
 
 
-def theorem1_condition(g: np.ndarray, theta: Any, q: Any = None) -> float | np.ndarray:
+def theorem1_condition(g: Any, theta: Any, q: Any = None) -> float | np.ndarray:
     """Theorem 1's condition Q + L^s(θ) − L(θ) = Q − g(θ), from the per-row residuals g.
 
     Parameters
     ----------
-    g : ndarray of float64, shape (K,) or (D, K)
+    g : array_like of float, shape (K,) or (D, K)
         g(θ') = L(θ') − L^s(θ') for every row θ' of a finite Θ̂ (Eq. 18's inner sum), one row
-        per draw of D in the 2-D case.
-    theta : int or ndarray of int, shape (D,)
-        The row that is θ (per draw in the 2-D case); nonnegative, checked by the caller.
-    q : float or ndarray, shape (D,), optional
-        The residual Q. Default: the empirical Q̂_n = min over the rows of g (per draw), for
-        which the condition is min g − g(θ) <= 0, exactly 0 at the argmin (min and g(θ) are
+        per draw of D in the 2-D case. Finite real numbers.
+    theta : int, or array_like of int of shape (D,) for a 2-D ``g``
+        The row that is θ (per draw in the 2-D case), in [−K, K).
+    q : float, or array_like of shape (D,) for a 2-D ``g``, optional
+        The residual Q, finite. Default: the empirical Q̂_n = min over the rows of g (per draw),
+        for which the condition is min g − g(θ) <= 0, exactly 0 at the argmin (min and g(θ) are
         taken from the same vector, so the sign is exact in floating point). A Monte Carlo
         E_D value (the paper's Q_n) can be given instead.
 
@@ -45,11 +47,38 @@ def theorem1_condition(g: np.ndarray, theta: Any, q: Any = None) -> float | np.n
     -------
     float or ndarray, shape (D,)
         Loss units; Theorem 1 needs it > 0.
-
-    Notes
-    -----
-    A private-core contract: ``g`` and ``theta`` are trusted (the public callers check them).
     """
+    gv = real_array(g, "g")
+    if gv is None or np.asarray(g).dtype.kind == "b" or gv.ndim not in (1, 2) or gv.size == 0:
+        raise ValueError(f"g must be a non-empty real array of shape (K,) or (D, K) (one residual per row of "
+                         f"Θ̂), got {_describe(g)}")
+    if not np.all(np.isfinite(gv)):
+        raise ValueError("g must be finite; a NaN or inf residual has no sign to test")
+    k = gv.shape[-1]
+    check_not_masked(theta, "theta")
+    t = np.asarray(theta)
+    want = () if gv.ndim == 1 else (gv.shape[0],)
+    if isinstance(theta, (bool, np.bool_)) or t.shape != want or t.dtype.kind not in "iu" \
+            or np.any(t < -k) or np.any(t >= k):
+        what = "an integer row" if gv.ndim == 1 else f"{gv.shape[0]} integer rows, one per draw (row of g),"
+        raise ValueError(f"theta must be {what} in [{-k}, {k}) (the model θ among the {k} rows of Θ̂), "
+                         f"got {_describe(theta)}")
+    th = int(t) % k if gv.ndim == 1 else t.astype(np.int64) % k
+    qv = None
+    if q is not None:
+        if gv.ndim == 1:
+            qv = check_finite_scalar(q, "q")
+        else:
+            qv = real_array(q, "q")
+            if qv is None or np.asarray(q).dtype.kind == "b" or qv.shape not in ((), (gv.shape[0],)) \
+                    or not np.all(np.isfinite(qv)):
+                raise ValueError(f"q must be a finite number or {gv.shape[0]} finite numbers (one per draw), "
+                                 f"got {_describe(q)}")
+    return _theorem1_condition(gv, th, qv)
+
+
+def _theorem1_condition(g: np.ndarray, theta: Any, q: Any = None) -> float | np.ndarray:
+    """Core of :func:`theorem1_condition`: trusts ``g`` (float64, finite) and nonnegative ``theta``."""
     if g.ndim == 1:
         g_theta = g[theta]
         q_val = g.min() if q is None else q
@@ -143,5 +172,5 @@ def theorem1_gap(losses: Any, labels: Any, p: Any, *, num_classes: int | None = 
     w = (pv / n_j)[y] - 1.0 / y.size         # per-sample weight of g, Eq. 18
     g = mat.astype(np.float64, copy=False) @ w
     am = int(np.argmin(g))
-    return Theorem1Gap(condition=float(theorem1_condition(g, ti)), q_hat=float(g[am]), g_theta=float(g[ti]),
+    return Theorem1Gap(condition=float(_theorem1_condition(g, ti)), q_hat=float(g[am]), g_theta=float(g[ti]),
                        argmin=am, g=g, theta_index=ti)

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from scipy import special, stats
 
+from ._validation import check_not_masked, check_p_values, check_real_vector
 from .evaluate import BETTER, NO_DIFFERENCE, TOO_FEW, WORSE, compare_on_test_set, compare_over_seeds
 
 if TYPE_CHECKING:   # only for annotations
@@ -134,7 +135,18 @@ def holm(p_values: Sequence[float]) -> list[float]:
     With the m finite p-values sorted, p_(1) <= ... <= p_(m), the adjusted value is
     max_{j <= i} min(1, (m − j + 1)·p_(j)); rejecting where it is below alpha keeps the
     probability of any false rejection at most alpha, whatever the dependence (Holm 1979).
+
+    Parameters
+    ----------
+    p_values : sequence of float, shape (m,)
+        P-values in [0, 1]; NaN marks a pair that was not tested. Infinite values, values
+        outside [0, 1], strings and arrays of another shape are refused (ValueError).
     """
+    return _holm(check_p_values(p_values))
+
+
+def _holm(p_values: Sequence[float]) -> list[float]:
+    """Core of :func:`holm`; trusts its input (p-values in [0, 1] or NaN)."""
     p = np.asarray(p_values, dtype=np.float64)
     out = np.full(p.shape, math.nan)
     idx = np.flatnonzero(np.isfinite(p))
@@ -168,14 +180,43 @@ def difference_test(values_a: Sequence[float], errors_a: Sequence[float], seeds_
     See the module docstring for the rule (the per-run errors floor the variance the seed
     spread estimates; t with its degrees of freedom; paired by seed where the runs are).
 
+    Parameters
+    ----------
+    values_a, values_b : sequence of float, shapes (r_a,), (r_b,)
+        One finite value per run.
+    errors_a, errors_b : sequence of float, shapes (r_a,), (r_b,)
+        The standard error of each value, finite and >= 0.
+    seeds_a, seeds_b : sequence of int, shapes (r_a,), (r_b,)
+        The seed of each run; runs are paired when both sides ran the same seeds once each.
+
     Returns
     -------
     dict
         ``difference`` (mean a − mean b), ``error`` (its standard error), ``df`` (None for
         the normal reference), ``p_value`` (two-sided; NaN when not testable), ``method``.
     """
-    ta, tb = np.asarray(values_a, dtype=np.float64), np.asarray(values_b, dtype=np.float64)
-    ea, eb = np.asarray(errors_a, dtype=np.float64), np.asarray(errors_b, dtype=np.float64)
+    ta = check_real_vector(values_a, "values_a")
+    tb = check_real_vector(values_b, "values_b")
+    ea = check_real_vector(errors_a, "errors_a", size=ta.size, size_of="value of values_a", nonnegative=True)
+    eb = check_real_vector(errors_b, "errors_b", size=tb.size, size_of="value of values_b", nonnegative=True)
+    sa = _check_seeds(seeds_a, "seeds_a", ta.size, "values_a")
+    sb = _check_seeds(seeds_b, "seeds_b", tb.size, "values_b")
+    return _difference_test(ta, ea, sa, tb, eb, sb)
+
+
+def _check_seeds(seeds: Any, name: str, size: int, values: str) -> list[int]:
+    """One integer seed per value (pairing is by seed, so a length mismatch would pair the wrong runs)."""
+    check_not_masked(seeds, name)
+    arr = np.asarray(seeds)
+    if arr.ndim != 1 or arr.size != size or (arr.size and arr.dtype.kind not in "iu"):
+        raise ValueError(f"{name} must hold one integer seed per value of {values} ({size}), got "
+                         f"{arr.size} entr{'y' if arr.size == 1 else 'ies'} of dtype {arr.dtype}")
+    return [int(v) for v in arr]
+
+
+def _difference_test(ta: np.ndarray, ea: np.ndarray, seeds_a: Sequence[int], tb: np.ndarray, eb: np.ndarray,
+                     seeds_b: Sequence[int]) -> dict[str, Any]:
+    """Core of :func:`difference_test`; trusts its inputs (finite values, errors of their length)."""
     diff = float(ta.mean() - tb.mean())
     if ta.size == 1 and tb.size == 1:
         se, df, method = math.hypot(ea[0], eb[0]), None, THESE_RUNS
@@ -206,7 +247,7 @@ def _family(tests: dict[str, dict], alpha: float) -> dict[str, dict]:
     names = list(tests)
     ps = [tests[n]["p_value"] for n in names]
     family = sum(1 for p in ps if math.isfinite(p))
-    for n, adj, level in zip(names, holm(ps), _holm_levels(ps, alpha)):
+    for n, adj, level in zip(names, _holm(ps), _holm_levels(ps, alpha)):
         t = tests[n]
         t["family"] = family
         if not math.isfinite(adj):
@@ -248,7 +289,7 @@ def _accuracy_pairs(pairs, per_label, single: bool, alpha: float) -> dict[str, d
             vb = [r.balanced_test_accuracy for r in sorted(rb, key=lambda r: r.seed)]
             pc = compare_over_seeds(va, vb, alpha=alpha, paired=_paired([r.seed for r in ra], [r.seed for r in rb]))
         out[f"{a} vs {b}"] = pc.to_dict()
-    adjusted = holm([math.nan if d["p_value"] is None else d["p_value"] for d in out.values()])
+    adjusted = _holm([math.nan if d["p_value"] is None else d["p_value"] for d in out.values()])
     for d, adj in zip(out.values(), adjusted):
         d["p_holm"] = adj if math.isfinite(adj) else None
         if d["verdict"] != TOO_FEW:
@@ -263,8 +304,9 @@ def _pair_tests(pairs, per_label, value, error) -> dict[str, dict]:
     for a, b in pairs:
         ra, rb = per_label.get(a, []), per_label.get(b, [])
         if ra and rb:
-            out[f"{a} vs {b}"] = difference_test([value(r) for r in ra], [error(r) for r in ra], [r.seed for r in ra],
-                                                 [value(r) for r in rb], [error(r) for r in rb], [r.seed for r in rb])
+            arr = lambda rs, f: np.asarray([f(r) for r in rs], dtype=np.float64)  # noqa: E731
+            out[f"{a} vs {b}"] = _difference_test(arr(ra, value), arr(ra, error), [r.seed for r in ra],
+                                                  arr(rb, value), arr(rb, error), [r.seed for r in rb])
     return out
 
 

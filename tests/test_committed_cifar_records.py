@@ -206,7 +206,7 @@ def test_full_recipe_records_get_their_own_folder_and_are_paired_within_their_re
 
     def as_full(rec):
         fields = {k: getattr(rec, k) for k in ("source", "label", "seed", "test_correct", "test_labels",
-                                               "num_classes")}
+                                               "num_classes", "manifest", "path")}   # path, manifest: test-set check
         return SimpleNamespace(**fields, preset="cifar")
     full_ib, full_sw = as_full(records[(100, "ib")]), as_full(records[(100, "switching")])
     assert str(mod.record_name(full_ib)) == "cifar10-lt-100-full/ib-seed0"

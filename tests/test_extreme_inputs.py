@@ -73,7 +73,7 @@ def _writer(tmp_path):
 ])
 def test_write_epoch_refuses_values_it_would_store_wrongly(tmp_path, field, value, message):
     good = dict(train_loss=[0.1, 0.2, 0.3, 0.4], train_correct=[True, False, True, True],
-                test_correct=[True, False], test_loss=[0.5, 0.6])
+                test_correct=[True, False], test_loss=[0.5, 0.9])   # CE <= ln C if correct, >= ln 2 if not
     with _writer(tmp_path) as w:
         with pytest.raises(ValueError, match=message):
             w.write_epoch(1, **{**good, field: value}, summary={})

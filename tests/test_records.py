@@ -23,8 +23,11 @@ def _writer(path, resume=False, config=None):
 
 def _epoch_arrays(e):
     rng = np.random.default_rng(e)
-    return dict(train_loss=rng.exponential(size=N), train_correct=rng.random(N) < 0.6,
-                test_correct=rng.random(M) < 0.5, test_loss=rng.exponential(size=M))
+    tc, sc, tl = rng.random(N) < 0.6, rng.random(M) < 0.5, rng.exponential(size=N)
+    # test losses a real evaluation could give: <= ln C (3 classes) if correct, >= ln 2 if not
+    x = rng.exponential(size=M)
+    return dict(train_loss=tl, train_correct=tc, test_correct=sc,
+                test_loss=np.where(sc, np.log(3) * -np.expm1(-x), np.log(2) + x))
 
 
 def _write(w, e):

@@ -319,3 +319,58 @@ def test_per_sample_gibbs_lower_bound_covers_and_is_one_step():
     assert np.mean(ok) >= 1 - delta - 3 * math.sqrt(delta * (1 - delta) / reps)
     assert np.mean(ours) > np.mean(two_step) + 0.1
     assert stats.beta(a[0], b[0]).mean() == pytest.approx(mean_err[0])
+
+
+# ----------------------------------------------------------------------------- issue 30: recompute on load
+def _replace_pacbayes_file(record, rel, **arrays):
+    """Swap a pacbayes/ file for another *with a valid hash* (as anyone can): only recomputing catches it."""
+    from ltbound.records import write_manifest
+    (record / rel).unlink()
+    manifest = json.loads((record / "manifest.json").read_text())
+    del manifest["files"][rel]
+    write_manifest(record, manifest)
+    add_file(record, rel, **arrays)
+
+
+@pytest.fixture
+def certified_copy(tiny_runs, tmp_path):
+    import shutil
+    dst = tmp_path / "run"
+    shutil.copytree(tiny_runs[1].record, dst)     # run 0 is edited in place by the test above
+    return dst
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r["certificates"]["zero-one"]["union"].update(bound=0.05), "stored zero-one union certificate"),
+    (lambda r: r.update(sigma_index=1 - r["sigma_index"]), "sigma_index is"),
+    (lambda r: r["test"].update(deterministic_balanced_error=0.01), "test numbers contradict"),
+    (lambda r: r["test"].update(stochastic_lower_bound=0.99), "test numbers contradict"),
+])
+def test_every_reported_number_is_recomputed_on_load(certified_copy, edit, message):
+    from ltbound.train.certify import load_certified_run
+
+    res = json.loads(str(read_file(certified_copy, "pacbayes/result.npz")["result"]))
+    edit(res)
+    _replace_pacbayes_file(certified_copy, "pacbayes/result.npz", result=np.asarray(json.dumps(res)))
+    with pytest.raises(RecordError, match=message):
+        load_certified_run(certified_copy, check_kl=False)
+
+
+@pytest.mark.slow
+def test_repeated_certification_indices_are_refused_on_load(certified_copy):
+    from ltbound.train.certify import load_certified_run
+
+    sp = read_file(certified_copy, "pacbayes/split.npz")
+    _replace_pacbayes_file(certified_copy, "pacbayes/split.npz", **{**sp, "cert": np.tile(sp["cert"], 4)})
+    with pytest.raises(RecordError, match="cert_indices repeats"):
+        load_certified_run(certified_copy, check_kl=False)
+
+
+def test_check_disjoint_refuses_repeated_positions():
+    from ltbound.train.stochastic import check_disjoint
+    with pytest.raises(ValueError, match="cert_indices repeats 2 position"):
+        check_disjoint([0, 1], [2, 3, 2, 3, 4])
+    with pytest.raises(ValueError, match="prior_indices repeats"):
+        check_disjoint([0, 0, 1], [2, 3])
+    check_disjoint([0, 1], [2, 3])

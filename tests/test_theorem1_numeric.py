@@ -64,7 +64,8 @@ def test_bounds_take_the_condition_from_theorem1_condition(monkeypatch):
     p = sampling_distribution([6, 3, 2], -1)
     real = ltbound.bounds.estimate_bounds(losses, y, p, theta_index=2, num_draws=10).condition
     assert real == t1.theorem1_gap(losses, y, p, theta_index=2).condition
-    monkeypatch.setattr(ltbound.bounds, "theorem1_condition", lambda g, theta, q=None: 123.0)
+    # the checked public function's core (issue 30: the public one validates, callers use the core)
+    monkeypatch.setattr(ltbound.bounds, "_theorem1_condition", lambda g, theta, q=None: 123.0)
     assert ltbound.bounds.estimate_bounds(losses, y, p, theta_index=2, num_draws=10).condition == 123.0
 
 
@@ -73,7 +74,7 @@ def test_simulate_takes_the_condition_from_theorem1_condition(monkeypatch):
                                          num_risk_samples=200, seed=0)
     before = ltbound.simulate.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
     assert before.theorem1["CR"]["max_condition_empirical"] <= 0
-    monkeypatch.setattr(ltbound.simulate, "theorem1_condition",
+    monkeypatch.setattr(ltbound.simulate, "_theorem1_condition",
                         lambda g, theta, q=None: np.full(g.shape[0], 7.0))
     after = ltbound.simulate.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
     assert after.theorem1["CR"]["max_condition_empirical"] == 7.0

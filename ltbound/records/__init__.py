@@ -21,16 +21,16 @@ from .compact import compact_record
 from .format import (LAYOUTS, READABLE_VERSIONS, RECORD_FORMAT, RECORD_VERSION, STATUSES, RecordError,
                      derive_run_fields, json_default, manifest_checksum, read_manifest, training_settings,
                      write_manifest)
-from .identity import check_one_experiment
+from .identity import check_one_experiment, check_same_test_set
 from .read import RunRecord, load_record, read_file
 from .split import SPLIT_CHECKS, check_split_protocol
 from .verify import checkpoint_epochs, checkpoint_path
 from .write import (DETERMINISM_FIELDS, LOCK_NAME, RecordWriter, _Lock, add_file, clear_unfinished,
-                    is_writer_debris, probe_lock, remove_temp_files)
+                    foreign_files, is_writer_debris, probe_lock, refuse_foreign_files, remove_temp_files)
 
 __all__ = ["BOUNDED_LOSSES", "LOSSES", "check_loss", "compact_record", "LAYOUTS", "READABLE_VERSIONS",
            "RECORD_FORMAT", "RECORD_VERSION", "STATUSES", "RecordError", "derive_run_fields", "json_default",
-           "manifest_checksum", "read_manifest", "training_settings", "write_manifest", "check_one_experiment",
+           "manifest_checksum", "read_manifest", "training_settings", "write_manifest", "check_one_experiment", "check_same_test_set",
            "RunRecord", "load_record", "read_file", "SPLIT_CHECKS", "check_split_protocol", "checkpoint_epochs",
            "checkpoint_path", "DETERMINISM_FIELDS", "LOCK_NAME", "RecordWriter", "add_file", "clear_unfinished",
-           "is_writer_debris", "probe_lock", "remove_temp_files"]
+           "is_writer_debris", "probe_lock", "remove_temp_files", "foreign_files", "refuse_foreign_files"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -13,6 +13,19 @@ from .format import RECORD_VERSION, RecordError, derive_run_fields, manifest_che
 from .read import _rows_for, load_record
 
 __all__ = ["compact_record"]
+
+
+def _check_epochs(loss_epochs: Iterable[Any]) -> np.ndarray:
+    """``loss_epochs`` as sorted unique epoch numbers: integers >= 1 (2.5 is no epoch; int64 would keep 2)."""
+    try:
+        values = list(loss_epochs)
+    except TypeError:
+        raise ValueError(f"loss_epochs must be 'final-stage', 'all', 'last' or a list of epochs, got {loss_epochs!r}") from None
+    bad = [v for v in values if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1]
+    if bad or not values:
+        raise ValueError(f"loss_epochs must list epochs as integers >= 1, got {bad[0]!r} in {values!r}" if bad else
+                         "loss_epochs is empty: list at least one epoch (or pass 'final-stage', 'all' or 'last')")
+    return np.unique(np.asarray(values, dtype=np.int64))
 
 
 def compact_record(src: str | os.PathLike, dst: str | os.PathLike, *,
@@ -58,7 +71,7 @@ def compact_record(src: str | os.PathLike, dst: str | os.PathLike, *,
         else:
             raise ValueError(f"loss_epochs must be 'final-stage', 'all', 'last' or a list of epochs, got {loss_epochs!r}")
     else:
-        keep = np.unique(np.asarray(list(loss_epochs), dtype=np.int64))
+        keep = _check_epochs(loss_epochs)
     rows = _rows_for(rec.loss_epochs, keep, "epochs with stored losses")
     dst = Path(dst)
     if (dst / "manifest.json").exists() or (dst.exists() and any(dst.iterdir())):

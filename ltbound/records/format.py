@@ -257,12 +257,8 @@ def derive_run_fields(manifest: dict) -> dict:
                "seed": int(seed) if is_int(seed) else None}
     start = manifest.get("final_stage_start_epoch")
     if not is_int(start):
-        ms = cfg.get("milestones") or []
-        ms = ms if isinstance(ms, list) and all(is_int(m) for m in ms) else []
-        try:        # the schedule knows its final stage (one rule, in ltbound.schedule)
-            start = Schedule.from_list(sched or [Phase(1, "IB", 1.0).to_dict()]).final_stage_start(ms)
-        except (KeyError, TypeError, ValueError):
-            start = 1   # a malformed schedule: load_record's checks name it
+        start = derived_final_stage_start(manifest)
+        start = 1 if start is None else start   # a malformed schedule: load_record's checks name it
     source = manifest.get("source")
     if not isinstance(source, dict):
         source = {"dataset": ds.get("name", cfg.get("dataset")), "imbalance": ds.get("imbalance", cfg.get("imbalance")),
@@ -277,6 +273,22 @@ def derive_run_fields(manifest: dict) -> dict:
         preset = cfg.get("preset") if isinstance(cfg.get("preset"), str) else None
     return {"run": run, "final_stage_start_epoch": start, "source": source, "epochs_planned": planned,
             "preset": preset}
+
+
+def derived_final_stage_start(manifest: dict) -> int | None:
+    """The final stage's first epoch that ``schedule`` and the milestones in ``config`` give (None if malformed).
+
+    The one rule (:meth:`ltbound.schedule.Schedule.final_stage_start`): the last phase's first
+    epoch for a schedule that switches samplers, else the epoch after the last milestone.
+    """
+    cfg = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    sched = manifest.get("schedule") if isinstance(manifest.get("schedule"), list) else []
+    ms = cfg.get("milestones") or []
+    ms = ms if isinstance(ms, list) and all(is_int(m) for m in ms) else []
+    try:
+        return Schedule.from_list(sched or [Phase(1, "IB", 1.0).to_dict()]).final_stage_start(ms)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def training_settings(config: Any) -> Any:

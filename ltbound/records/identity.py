@@ -10,7 +10,7 @@ import numpy as np
 from .format import RecordError
 from .read import RunRecord
 
-__all__ = ["check_one_experiment"]
+__all__ = ["check_one_experiment", "check_same_test_set"]
 
 #: the source fields that define the data a run saw; records compared together must agree on them
 _SPLIT_FIELDS = ("dataset", "imbalance", "split_seed", "split_hash")
@@ -68,3 +68,35 @@ def check_one_experiment(records: Sequence[RunRecord], *, allow_duplicates: bool
                 raise RecordError(f"records {seen[key].path} and {r.path} are {what}: it would count as two seeds; "
                                   "pass each run once, or allow_duplicates=True")
             seen[key] = r
+
+
+def check_same_test_set(a: RunRecord, b: RunRecord) -> None:
+    """Refuse pairing two records image by image (McNemar) unless they hold one test set in one order.
+
+    A record stores its test labels, not the images, so what can be checked is checked: the
+    same data set (``source.dataset``), the same test subset (``config.max_test_per_class``)
+    and the same labels in the same order. This is the condition
+    :func:`ltbound.compare`'s paired tests use (equal test labels), plus the data set.
+
+    Raises
+    ------
+    ValueError
+        Naming both records and what differs.
+    """
+    def subset(r: RunRecord):
+        cfg = r.manifest.get("config") if isinstance(r.manifest.get("config"), dict) else {}
+        return cfg.get("max_test_per_class")
+
+    why = None
+    if a.source.get("dataset") != b.source.get("dataset"):
+        why = f"data sets {a.source.get('dataset')!r} and {b.source.get('dataset')!r}"
+    elif subset(a) != subset(b):
+        why = f"test subsets max_test_per_class {subset(a)!r} and {subset(b)!r}"
+    elif a.test_labels.shape != b.test_labels.shape:
+        why = f"{a.test_labels.size} and {b.test_labels.size} test images"
+    elif not np.array_equal(a.test_labels, b.test_labels):
+        first = int(np.flatnonzero(a.test_labels != b.test_labels)[0])
+        why = f"test labels that differ from image {first} on (another test set, or another order)"
+    if why is not None:
+        raise ValueError(f"records {a.path} and {b.path} hold {why}: a paired test compares the two models image by "
+                         "image, so both must be evaluated on the same test images in the same order")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..losses import check_loss
 from ._io import is_int, short
+from .consistency import check_consistency
 from .format import RecordError, derive_run_fields, epoch_rel, read_manifest
 from .verify import check_against_history, check_array, check_packed, check_split, read_npz, verify_file
 
@@ -241,6 +243,15 @@ def load_record(path: str | os.PathLike) -> RunRecord:
     if manifest["version"] >= 2:          # files a tool added (loss matrices, ...): present and intact
         for rel in sorted(set(manifest["files"]) - read):
             verify_file(path, rel, manifest)
+    else:
+        # a version 1 record carries no hashes: a damaged or edited file (or a version 2 record relabelled
+        # 1 with its hashes removed) is caught only by the structural and cross-checks below
+        warnings.warn(f"{path} is a version 1 run record: its files carry no SHA-256, so damage or edits are "
+                      "caught only by its structure and cross-checks; resume or recompact it to upgrade it",
+                      UserWarning, stacklevel=2)
+    # the hashes catch damage, not a consistent edit: what the record states must agree with what it holds
+    check_consistency(path, manifest, train_indices=rec.train_indices, test_loss=rec.test_loss, test_loss_epochs=rec.test_loss_epochs,
+                      test_correct=rec.test_correct, num_classes=rec.num_classes)
     return rec
 
 

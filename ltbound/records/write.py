@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -25,8 +24,8 @@ from .format import (RECORD_FORMAT, RECORD_VERSION, RecordError, checkpoint_rel,
                      json_default, read_manifest, training_settings, write_manifest)
 from .read import _load_epochs_layout
 
-__all__ = ["RecordWriter", "add_file", "DETERMINISM_FIELDS", "environment_changes", "LOCK_NAME", "probe_lock", "is_writer_debris",
-           "clear_unfinished", "remove_temp_files"]
+__all__ = ["RecordWriter", "add_file", "DETERMINISM_FIELDS", "environment_changes", "LOCK_NAME", "probe_lock",
+           "is_writer_debris", "clear_unfinished", "remove_temp_files", "foreign_files", "refuse_foreign_files"]
 
 LOCK_NAME = ".lock"
 #: environment fields whose change can change a run's numbers: a resume compares them and refuses
@@ -42,7 +41,6 @@ def environment_changes(old: dict, new: dict) -> dict:
     unknown, not a change: the new value is recorded from then on.
     """
     return {k: [old.get(k), new.get(k)] for k in DETERMINISM_FIELDS if k in new and k in old and old[k] != new[k]}
-_EPOCH_FILE = re.compile(r"epoch_\d{4,}\.(npz|pt)")
 
 
 # ----------------------------------------------------------------------------- lock
@@ -80,41 +78,67 @@ def probe_lock(path: str | os.PathLike) -> None:
 def is_writer_debris(path: str | os.PathLike) -> bool:
     """True if ``path`` has no manifest and holds only what a writer killed in its first write leaves."""
     path = Path(path)
-    return path.is_dir() and not (path / "manifest.json").exists() and _writer_debris_only(path)
+    return path.is_dir() and not (path / "manifest.json").exists() and not foreign_files(path)
 
 
-def _writer_debris_only(path: Path) -> bool:
-    """True if ``path`` (no manifest) holds only what a writer killed in its very first write leaves."""
-    for p in path.rglob("*"):
+def foreign_files(path: str | os.PathLike) -> list[str]:
+    """The files in ``path`` that a new writer may not delete, as relative paths (empty: it may start over).
+
+    A writer starts over only in a folder whose contents it can rebuild exactly: the lock, temp
+    files of interrupted atomic writes, ``split.npz`` (a function of the run's settings), empty
+    ``epochs/``/``checkpoints/`` folders and, beside them, a ``manifest.json`` that records no
+    completed epoch. Everything else may be someone's work: a checkpoint, ``state.pt`` (a trained
+    epoch that ``--resume`` records), epoch files of a record whose manifest was lost, or any
+    unrelated file. Nothing in such a folder is deleted (the caller refuses it).
+    """
+    path = Path(path)
+    found = []
+    for p in sorted(path.rglob("*")):
         rel = p.relative_to(path)
-        if p.is_dir():
-            if str(rel) not in ("epochs", "checkpoints"):
-                return False
-        elif not (str(rel) in ("split.npz", "state.pt", LOCK_NAME)
-                  or (p.name.startswith(".") and p.name.endswith(".tmp"))
-                  or (len(rel.parts) == 2 and rel.parts[0] in ("epochs", "checkpoints")
-                      and _EPOCH_FILE.fullmatch(p.name))):
-            return False
-    return True
+        if p.is_dir() and str(rel) in ("epochs", "checkpoints"):
+            continue
+        if p.is_file() and not p.is_symlink() and (
+                str(rel) in ("split.npz", "manifest.json", LOCK_NAME)
+                or (p.name.startswith(".") and p.name.endswith(".tmp")
+                    and (len(rel.parts) == 1 or (len(rel.parts) == 2 and rel.parts[0] in ("epochs", "checkpoints"))))):
+            continue
+        if p.is_dir() and any(p.iterdir()):
+            continue                     # its files are listed themselves
+        found.append(str(rel) + ("/" if p.is_dir() else ""))
+    return found
 
 
 def clear_unfinished(path: str | os.PathLike) -> bool:
     """Remove what a writer killed before its first manifest left in ``path``; True if anything was.
 
-    A folder without ``manifest.json`` that holds only record files (split, epoch files,
-    checkpoints, resume state, the lock, temp files) can be no one else's; any other file
-    keeps the folder untouched.
+    A folder without ``manifest.json`` is cleared only if :func:`foreign_files` finds nothing
+    in it (the split, temp files, the lock): any other file keeps the folder untouched.
     """
     path = Path(path)
     if not path.is_dir() or (path / "manifest.json").exists() or not any(path.iterdir()):
         return False
-    if not _writer_debris_only(path):
+    if foreign_files(path):
         return False
     for p in sorted(path.iterdir()):
         if p.name == LOCK_NAME:
             continue
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     return True
+
+
+def refuse_foreign_files(path: Path, found: list[str], *, manifest: bool, resume_hint: str) -> None:
+    """Raise RecordError saying which files keep a new run out of ``path`` (nothing is deleted)."""
+    shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+    if manifest:
+        what = f"holds a run record with no completed epoch and files it does not list ({shown})"
+        how = f"continue that run with {resume_hint}, or choose another (new or empty) output folder"
+    elif any(f in ("state.pt",) or f.startswith(("epochs/", "checkpoints/")) for f in found):
+        what = f"holds run record files ({shown}) but no manifest.json (a record whose manifest was lost?)"
+        how = "a record without its manifest cannot be resumed: choose another (new or empty) output folder"
+    else:
+        what = f"is not empty and holds no run record ({shown})"
+        how = "choose an empty or new folder"
+    raise RecordError(f"output folder {path} {what}; nothing was deleted: {how}")
 
 
 def remove_temp_files(path: str | os.PathLike) -> None:
@@ -230,8 +254,11 @@ class RecordWriter:
     def _open(self, fixed: dict, resume: bool, allow_env_change: bool) -> None:
         if (self.path / "manifest.json").exists():
             old = read_manifest(self.path)
-            if old["epochs_completed"] == 0 and old.get("layout", "epochs") == "epochs":
+            found = foreign_files(self.path)
+            if old["epochs_completed"] == 0 and old.get("layout", "epochs") == "epochs" and not found:
                 self._discard()           # nothing was recorded: start over (another config is fine)
+            elif old["epochs_completed"] == 0 and old.get("layout", "epochs") == "epochs" and not resume:
+                refuse_foreign_files(self.path, found, manifest=True, resume_hint="resume=True")
             elif not resume:
                 raise RecordError(
                     f"output folder {self.path} already holds a run record "
@@ -241,9 +268,10 @@ class RecordWriter:
                 self._resume(old, fixed, allow_env_change)
                 return
         elif any(p.name != LOCK_NAME for p in self.path.iterdir()):
-            if not clear_unfinished(self.path):
-                raise RecordError(f"output folder {self.path} is not empty and holds no run record; "
-                                  "choose an empty or new folder")
+            found = foreign_files(self.path)
+            if found:
+                refuse_foreign_files(self.path, found, manifest=False, resume_hint="resume=True")
+            clear_unfinished(self.path)
         data = savez_bytes(train_indices=self._train_indices, train_labels=self._train_labels,
                             test_labels=self._test_labels)
         _atomic_write_bytes(self.path / "split.npz", data)

@@ -286,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "check the path, or drop --resume to start a new run there")
         if (out / "manifest.json").is_file():
             kwargs = _resume_kwargs(parser, kwargs, _given_options(argv))
+    if kwargs["dataset"] == "digits-lt" and kwargs["data_dir"] is not None:
+        # digits-lt is embedded: a --data-dir would be silently ignored (and recorded as if it were used)
+        parser.error(f"--data-dir {kwargs['data_dir']} would be ignored: --dataset digits-lt is embedded (no files "
+                     "to read); drop --data-dir, or choose a --dataset that reads it")
     config = TrainConfig(**kwargs)
     try:
         out = train(config)

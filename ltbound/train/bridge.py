@@ -334,7 +334,9 @@ def record_model(record_dir: Any, *, data_dir: Any = None, dataset: Any = None,
     if dataset is None:
         dataset = load_dataset(src["dataset"], data_dir=record_data_dir(rec.manifest, data_dir),
                                imbalance=src["imbalance"], split_seed=src.get("split_seed") or 0, max_test_per_class=1)
-    if dataset.split_hash != want:
+    # the rebuilt images must be the record's own training samples, position by position (a split of another
+    # seed would bound the model on images it never trained on)
+    if dataset.split_hash != want or not np.array_equal(np.asarray(dataset.train.indices), rec.train_indices):
         raise ValueError(f"the training split of {dataset.name!r} from the given data differs from record "
                          f"{record_dir}'s (split hash {dataset.split_hash} vs {want}); point data_dir at the data "
                          "the run used")

@@ -518,6 +518,7 @@ def load_certified_run(record_dir: Any, *, check_kl: bool = True) -> CertifiedRu
     if np.union1d(prior, cert).size != sp["train_labels"].size:
         raise RecordError(f"{path / _DIR / 'split.npz'}: D_prior and D_cert do not cover the training set")
     c = rec.num_classes
+    all_certs = []
     model = None
     if check_kl:
         in_channels = int(rec.manifest["dataset"]["image_shape"][0])
@@ -539,12 +540,80 @@ def load_certified_run(record_dir: Any, *, check_kl: bool = True) -> CertifiedRu
                 raise RecordError(f"{path / rel}: the stored posterior's KL is {net.kl_exact()!r}, "
                                   f"the result says {kl!r}")
         certs = _certificates(zo, f["bce"], labels, kl, cfg, c)
+        all_certs.append(certs)
         for loss in CERT_LOSSES:
             for m in CERT_METHODS:
                 want = res["per_sigma"][k][loss][m]
                 if not math.isclose(certs[loss][m].bound, want, rel_tol=1e-12, abs_tol=1e-12):
                     raise RecordError(f"{path / rel}: the {loss} {m} certificate recomputed from the stored losses "
                                       f"is {certs[loss][m].bound!r}, the result says {want!r}")
+    # the reported numbers come from what was recomputed above, never from the stored summary: the chosen σ
+    # (smallest 0-1 certificate) and its certificates; a stored summary that differs was edited
+    best = int(np.argmin([min(cs["zero-one"][m].bound for m in CERT_METHODS) for cs in all_certs]))
+    certificates = {loss: {m: all_certs[best][loss][m].to_dict() for m in CERT_METHODS} for loss in CERT_LOSSES}
+    where = path / _DIR / "result.npz"
+    if int(res["sigma_index"]) != best:
+        raise RecordError(f"{where}: sigma_index is {res['sigma_index']} but the smallest recomputed 0-1 certificate "
+                          f"is at {best}: the result was edited — restore it, or certify again")
+    for loss in CERT_LOSSES:
+        for m in CERT_METHODS:
+            got = (res["certificates"].get(loss) or {}).get(m) or {}
+            want = certificates[loss][m]
+            if any(not _same_number(got.get(key), want[key]) for key in ("bound", "empirical", "kl")):
+                raise RecordError(f"{where}: the stored {loss} {m} certificate {got.get('bound')!r} (empirical "
+                                  f"{got.get('empirical')!r}) is not the one its stored losses give ({want['bound']!r}, "
+                                  f"empirical {want['empirical']!r}): the result was edited — restore it")
+    _check_test_numbers(where, res["test"], rec.test_labels, c, cfg.delta)
     return CertifiedRun(record=path, schedule=res["schedule"], split=res["split"], config=res["config"],
-                        sigma_index=int(res["sigma_index"]), certificates=res["certificates"],
+                        sigma_index=best, certificates=certificates,
                         per_sigma=res["per_sigma"], test=res["test"], timings=res["timings"])
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    if b is None or (isinstance(b, float) and math.isnan(b)):
+        return a is None or (isinstance(a, float) and math.isnan(a))
+    return isinstance(a, (int, float)) and not isinstance(a, bool) and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def _check_test_numbers(where: Path, test: dict, test_labels: np.ndarray, num_classes: int, delta: float) -> None:
+    """The stored test-set measurements against one another and the certificate arithmetic.
+
+    The per-image test results are not stored (only their summaries), so what can be recomputed
+    is: the test class counts from the record's labels, the deterministic certificate from its
+    error count where it is the pooled binomial limit (a function of the total errors alone),
+    and the orderings every honest result satisfies (a lower bound below its estimate, a
+    certificate above its empirical risk, every error in [0, 1]).
+    """
+    counts = [int(v) for v in np.bincount(test_labels, minlength=num_classes)]
+    det = test.get("deterministic_certificate") or {}
+
+    def bad(what: str) -> RecordError:
+        return RecordError(f"{where}: the stored test numbers contradict each other ({what}): the result was edited "
+                           "— restore it, or certify again")
+
+    if test.get("test_counts") != counts or det.get("test_counts") != counts:
+        raise bad(f"test counts {test.get('test_counts')} / {det.get('test_counts')} vs the record's {counts}")
+    for key in ("stochastic_balanced_error", "stochastic_lower_bound", "deterministic_balanced_error",
+                "prior_balanced_error"):
+        v = test.get(key)
+        if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
+            raise bad(f"{key} = {v!r} is no error rate")
+    if test["stochastic_lower_bound"] > test["stochastic_balanced_error"] + 1e-12:
+        raise bad(f"the stochastic lower bound {test['stochastic_lower_bound']!r} exceeds the measured error "
+                  f"{test['stochastic_balanced_error']!r}")
+    if not _same_number(det.get("empirical"), test["deterministic_balanced_error"]) or det.get("delta") != delta:
+        raise bad(f"deterministic certificate empirical {det.get('empirical')!r} at delta {det.get('delta')!r} vs "
+                  f"the measured error {test['deterministic_balanced_error']!r} at delta {delta!r}")
+    bound = det.get("bound")
+    if not (isinstance(bound, (int, float)) and det["empirical"] - 1e-12 <= bound <= 1.0):
+        raise bad(f"deterministic certificate {bound!r} below its empirical risk {det['empirical']!r}")
+    if det.get("method") == "pooled-binomial":
+        from ..evaluate import certified_risk
+        n = int(sum(counts))
+        errors = int(round(det["empirical"] * n))          # balanced π on equal counts: L = errors / n
+        correct = np.ones(n, bool)
+        correct[:errors] = False
+        want = certified_risk(correct, np.sort(test_labels), "balanced", delta=delta, num_classes=num_classes,
+                              method="pooled-binomial").bound
+        if not _same_number(bound, want):
+            raise bad(f"deterministic certificate {bound!r}, but {errors} errors in {n} images give {want!r}")

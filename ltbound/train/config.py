@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .._validation import check_finite_scalar, check_positive_int, check_seed
-from ..records import LOCK_NAME, is_writer_debris, probe_lock, read_manifest
+from ..records import LOCK_NAME, foreign_files, probe_lock, read_manifest, refuse_foreign_files
 from ..schedule import (DEFAULT_IMBALANCE, PRESETS, SCHEDULES, Recipe, Schedule, default_imbalance, default_preset,
                         get_schedule)
 from . import distributed as D
@@ -303,7 +303,8 @@ def check_out_dir(out: Path, resume: bool) -> None:
     would be created), so that a path under a file or in a place nobody can write (``/proc``)
     fails here, in one line, and nothing is left behind. A folder
     left by a run killed during its first write, and a record with no completed epoch, are
-    accepted (the record writer replaces them).
+    accepted (the record writer replaces them) only if they hold nothing else
+    (:func:`ltbound.records.foreign_files`): no file this run did not write is ever deleted.
     """
     existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not existing.is_dir():
@@ -314,9 +315,13 @@ def check_out_dir(out: Path, resume: bool) -> None:
         if not resume and manifest["epochs_completed"] > 0:
             raise ValueError(f"output folder {out} already holds a run record ({manifest['epochs_completed']} "
                              "epochs); choose another out, delete it, or pass resume=True to continue it")
-    elif out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()) and not is_writer_debris(out):
-        raise ValueError(f"output folder {out} is not empty and holds no run record; "
-                         "choose an empty or new folder")
+        found = foreign_files(out) if manifest["epochs_completed"] == 0 and not resume else []
+        if found:
+            refuse_foreign_files(out, found, manifest=True, resume_hint="resume=True")
+    elif out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
+        found = foreign_files(out)
+        if found:
+            refuse_foreign_files(out, found, manifest=False, resume_hint="resume=True")
     try:
         os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".ltbound-probe-"))
     except OSError as exc:
