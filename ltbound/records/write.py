@@ -29,9 +29,11 @@ __all__ = ["RecordWriter", "add_file", "DETERMINISM_FIELDS", "environment_change
 
 LOCK_NAME = ".lock"
 #: environment fields whose change can change a run's numbers: a resume compares them and refuses
-#: (or, allowed, records) a change, so that a resumed run equals an uninterrupted one
+#: (or, allowed, records) a change, so that a resumed run equals an uninterrupted one.
+#: ``eval_precision`` changes only the recorded evaluation, not the training, but a record whose
+#: epochs were evaluated in two precisions would not be one run's numbers either.
 DETERMINISM_FIELDS = ("device", "torch", "torch_threads", "amp", "channels_last", "pipeline", "world_size",
-                      "compile", "cpu_capability")
+                      "compile", "cpu_capability", "eval_precision")
 
 
 def environment_changes(old: dict, new: dict) -> dict:

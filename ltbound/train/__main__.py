@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, default=2, help="DataLoader workers of --reference-pipeline (default 2)")
     g.add_argument("--eval-batch-size", type=int, default=None,
                    help="batch size of the per-epoch evaluation (default: 128 on CPU, 1024 on CUDA)")
+    g.add_argument("--eval-precision", default=None, choices=("float32", "bf16"),
+                   help="precision of the per-epoch per-sample evaluation: float32 (default for a new run; a "
+                        "checkpoint re-evaluated later gives the recorded losses bitwise) or bf16 (autocast, about "
+                        "2x faster on CPUs with native bf16 kernels; per-sample losses differ by a few percent, see "
+                        "docs/benchmarks.md); recorded in the environment; --resume keeps the record's")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (epoch summaries are still printed)")
     g.add_argument("--allow-env-change", action="store_true",
                    help="let --resume continue in another environment (threads, device, amp, torch version) than "
@@ -156,7 +161,8 @@ def _config_kwargs(args: argparse.Namespace, milestones: list[int] | None) -> di
         warmup_epochs=args.warmup_epochs, switch_offset=args.switch_offset, model=args.model, seed=args.seed,
         split_seed=args.split_seed, device=args.device, checkpoint_epochs=args.checkpoint_epochs,
         fast=not args.reference_pipeline, amp=args.amp, compile=args.compile, cuda_graphs=args.cuda_graphs,
-        eval_batch_size=args.eval_batch_size, workers=args.workers, progress=not args.no_progress,
+        eval_batch_size=args.eval_batch_size, eval_precision=args.eval_precision or "float32",
+        workers=args.workers, progress=not args.no_progress,
         download=args.download, resume=args.resume, fork_from=args.fork_from,
         allow_env_change=args.allow_env_change)
 
@@ -202,6 +208,12 @@ def _resume_kwargs(parser: argparse.ArgumentParser, kwargs: dict, given: set[str
             differ.append(f"--{dest.replace('_', '-')} {kwargs[name]!r} (recorded: {recorded[name]!r})")
         else:
             out[name] = recorded[name]
+    if "eval_precision" not in given:
+        # not in the record's config (it changes no training bits) but in its environment: a resume
+        # continues in the recorded precision; a given --eval-precision that differs is refused by the
+        # trainer's environment check (or, with --allow-env-change, recorded)
+        env = json.loads(path.read_text()).get("environment") or {}
+        out["eval_precision"] = env.get("eval_precision") or "float32"
     if differ:
         parser.error(f"--resume: {kwargs['out']} holds a run with other settings; these flags differ from its "
                      f"record: {'; '.join(differ)}. Drop them to continue the recorded run (--out and --resume "

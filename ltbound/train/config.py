@@ -32,7 +32,7 @@ from .environment import cpu_bf16_supported
 from .models import MODELS
 
 __all__ = ["TrainConfig", "RunPlan", "plan_run", "check_data", "resolve_recipe", "checkpoint_epochs",
-           "resolve_device", "check_out_dir", "config_dict", "AMP_MODES", "DEFAULT_EVAL_BATCH",
+           "resolve_device", "check_out_dir", "config_dict", "AMP_MODES", "EVAL_PRECISIONS", "DEFAULT_EVAL_BATCH",
            "DEFAULT_IMBALANCE", "OPERATIONAL"]
 
 #: ``amp`` settings: "auto" = bfloat16 autocast with the fast pipeline on CUDA, and on a CPU
@@ -40,14 +40,24 @@ __all__ = ["TrainConfig", "RunPlan", "plan_run", "check_data", "resolve_recipe",
 #: with those kernels); "off" trains and evaluates in float32.
 AMP_MODES = ("auto", "bf16", "off")
 
+#: ``eval_precision`` settings of the per-sample evaluation that fills the record: "float32"
+#: (the default: a checkpoint re-evaluated by :mod:`ltbound.train.theta` gives the recorded
+#: losses bitwise) or "bf16" (bfloat16 autocast, logits and loss in float32; about 2x faster
+#: on a CPU with native bf16 kernels; what it changes: ``benchmarks/eval_precision.py``).
+EVAL_PRECISIONS = ("float32", "bf16")
+
 #: Evaluation batch when ``eval_batch_size`` is None. Measured on a 2-core AVX-512 CPU with
 #: ResNet-32 in float32 channels-last: 1,305 img/s at 128 against 514 at 1024 (a large batch's
 #: activations leave the cache); on CUDA a large batch keeps the device busy.
 DEFAULT_EVAL_BATCH = {"cpu": 128, "cuda": 1024}
 
 #: Config fields that do not change the numbers a run produces; they are left out of the
-#: manifest's ``config``, so a resume may change them.
-OPERATIONAL = ("out", "resume", "progress", "quiet", "download", "workers", "fork_from", "allow_env_change")
+#: manifest's ``config``, so a resume may change them. ``eval_precision`` changes the recorded
+#: evaluation (not the training): it is left out of ``config`` so that records written before it
+#: existed still resume, and is recorded as ``environment["eval_precision"]``, one of the
+#: :data:`~ltbound.records.DETERMINISM_FIELDS`, so a resume or fork cannot switch it silently.
+OPERATIONAL = ("out", "resume", "progress", "quiet", "download", "workers", "fork_from", "allow_env_change",
+               "eval_precision")
 
 
 @dataclass
@@ -95,15 +105,22 @@ class TrainConfig:
         and on CPUs with native bf16 kernels (:func:`~ltbound.train.environment.cpu_bf16_supported`); "bf16" = always
         (fails on a CPU without those kernels); "off" = float32. The manifest's
         ``environment.amp`` says which was used. The per-sample evaluation that fills the
-        record always runs in float32, so that a checkpoint re-evaluated by
-        :mod:`ltbound.train.theta` gives the recorded losses (under bf16 they differed by up to
-        2.4% on digits, which is more than the float16 storage error).
+        record is set apart by ``eval_precision``.
     compile : bool
         ``torch.compile`` the model for training (evaluation uses the eager model).
     cuda_graphs : bool
         Compile with ``mode="reduce-overhead"`` (CUDA graphs; CUDA only).
     eval_batch_size : int, optional
         Batch of the per-sample evaluation; None = :data:`DEFAULT_EVAL_BATCH` for the device.
+    eval_precision : {"float32", "bf16"}
+        Precision of the per-sample evaluation that fills the record (:data:`EVAL_PRECISIONS`).
+        "float32" (default): a checkpoint re-evaluated by :mod:`ltbound.train.theta` gives the
+        recorded losses bitwise. "bf16": the forward pass under bfloat16 autocast, the
+        cross-entropy from float32 logits; about half the evaluation time on a CPU with native
+        bf16 kernels (or CUDA; refused elsewhere, where it would be slower), at the price of
+        per-sample losses that differ from float32 by a few percent (measured by
+        ``benchmarks/eval_precision.py``). Recorded as ``environment["eval_precision"]``; a
+        resume or fork with another value is refused unless ``allow_env_change``.
     workers : int
         DataLoader workers of the reference pipeline (``fast=False``) only.
     progress : bool
@@ -152,6 +169,7 @@ class TrainConfig:
     compile: bool = False
     cuda_graphs: bool = False
     eval_batch_size: int | None = None
+    eval_precision: str = "float32"
     workers: int = 2
     progress: bool = True
     quiet: bool = False
@@ -179,7 +197,9 @@ class RunPlan:
     out : Path
         The run record folder.
     bf16 : bool
-        Train under bfloat16 autocast (evaluation is float32 regardless).
+        Train under bfloat16 autocast.
+    eval_bf16 : bool
+        Evaluate (the per-sample record) under bfloat16 autocast; float32 otherwise.
     channels_last : bool
         Model and batches in channels-last memory format (the fast pipeline).
     eval_batch_size : int
@@ -194,6 +214,7 @@ class RunPlan:
     bf16: bool
     channels_last: bool
     eval_batch_size: int
+    eval_bf16: bool = False
 
 
 def resolve_recipe(config: TrainConfig) -> tuple[str, Recipe]:
@@ -354,6 +375,8 @@ def plan_run(config: TrainConfig, info: D.DistInfo) -> RunPlan:
     check_positive_int(config.workers, "workers", minimum=0)
     if config.amp not in AMP_MODES:
         raise ValueError(f"amp must be one of {AMP_MODES}, got {config.amp!r}")
+    if config.eval_precision not in EVAL_PRECISIONS:
+        raise ValueError(f"eval_precision must be one of {EVAL_PRECISIONS}, got {config.eval_precision!r}")
     if not isinstance(config.allow_env_change, bool):
         raise ValueError(f"allow_env_change must be True or False, got {config.allow_env_change!r}")
     preset, recipe = resolve_recipe(config)
@@ -367,6 +390,10 @@ def plan_run(config: TrainConfig, info: D.DistInfo) -> RunPlan:
     if config.amp == "bf16" and not native_bf16:
         raise ValueError("amp='bf16' needs a CUDA device or a CPU with native bfloat16 kernels "
                          "(AVX-512 BF16 or AMX), which this one lacks; use amp='auto' or 'off'")
+    if config.eval_precision == "bf16" and not native_bf16:
+        # emulated bf16 is slower than float32 there: the option would cost accuracy and time
+        raise ValueError("eval_precision='bf16' needs a CUDA device or a CPU with native bfloat16 kernels "
+                         "(AVX-512 BF16 or AMX), which this one lacks; use eval_precision='float32'")
     if config.cuda_graphs and device.type != "cuda":
         raise ValueError("cuda_graphs needs a CUDA device (it captures CUDA kernels); set cuda_graphs=False on CPU")
     if recipe.batch_size % info.world_size:
@@ -383,7 +410,8 @@ def plan_run(config: TrainConfig, info: D.DistInfo) -> RunPlan:
     bf16 = config.amp == "bf16" or (config.amp == "auto" and bool(config.fast) and native_bf16)
     return RunPlan(preset=preset, recipe=recipe, schedule=schedule, checkpoint_epochs=ckpts, device=device,
                    out=out, bf16=bf16, channels_last=bool(config.fast),   # faster on CUDA and, with oneDNN, on CPU
-                   eval_batch_size=int(config.eval_batch_size or DEFAULT_EVAL_BATCH[device.type]))
+                   eval_batch_size=int(config.eval_batch_size or DEFAULT_EVAL_BATCH[device.type]),
+                   eval_bf16=config.eval_precision == "bf16")
 
 
 def check_data(plan: RunPlan, ds) -> None:

@@ -73,15 +73,19 @@ def cpu_environment() -> dict:
 
 
 def environment(device: torch.device, info: D.DistInfo, *, bf16: bool, channels_last: bool, eval_batch_size: int,
-                compile: bool, cuda_graphs: bool, fast: bool) -> dict:
-    """The run record's ``environment``: versions, device, threads and the precision actually used."""
+                compile: bool, cuda_graphs: bool, fast: bool, eval_bf16: bool = False) -> dict:
+    """The run record's ``environment``: versions, device, threads and the precisions actually used.
+
+    ``amp`` is the training precision ("bf16" or "off"), ``eval_precision`` that of the
+    per-sample evaluation filling the record ("float32" or "bf16").
+    """
     import torchvision
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "numpy": np.__version__, "cuda": torch.version.cuda, "platform": platform.platform(terse=True),
             "device": str(device), "device_name": name, "world_size": info.world_size,
             "torch_threads": torch.get_num_threads(), "amp": "bf16" if bf16 else "off",
-            "eval_precision": "float32", "eval_batch_size": int(eval_batch_size),
+            "eval_precision": "bf16" if eval_bf16 else "float32", "eval_batch_size": int(eval_batch_size),
             "channels_last": channels_last, "compile": bool(compile), "cuda_graphs": bool(cuda_graphs),
             "pipeline": "device" if fast else "reference", **_cpu_fields(device)}
 

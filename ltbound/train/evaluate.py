@@ -3,9 +3,11 @@
 The trainer fills each epoch of a run record with it (:func:`evaluate_splits`), and
 :mod:`ltbound.train.theta` builds loss matrices over a finite Θ̂ with it
 (:func:`per_sample_losses`); both read the same numbers from the same weights because both
-call the same kernel. The evaluation always runs in float32 (the trainer passes no
-autocast): under bf16 a checkpoint re-evaluated later would not give the recorded losses
-(they differed by up to 2.4% on digits, more than the float16 storage error).
+call the same kernel. The trainer evaluates in float32 by default (no autocast), so that a
+checkpoint re-evaluated later gives the recorded losses bitwise; with
+``eval_precision="bf16"`` it passes bfloat16 autocast (about 2x faster on a CPU with native
+bf16 kernels; the per-sample losses then differ from float32 by a few percent:
+``benchmarks/eval_precision.py`` measures it on real checkpoints).
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def per_sample_losses(model: torch.nn.Module, images: Any, labels: Any, *, mean:
     device : str or torch.device
     autocast_dtype : torch.dtype or None
         Run the forward pass under autocast; the loss is computed from float32 logits
-        either way. The trainer and :mod:`ltbound.train.theta` pass None (float32).
+        either way. :mod:`ltbound.train.theta` and the trainer by default pass None
+        (float32); the trainer passes ``torch.bfloat16`` with ``eval_precision="bf16"``.
     channels_last : bool
         Convert each batch to channels-last memory format (matches a channels-last model).
 
@@ -105,7 +108,8 @@ def per_sample_losses(model: torch.nn.Module, images: Any, labels: Any, *, mean:
 
 
 def evaluate_splits(model: torch.nn.Module, splits, info: D.DistInfo, *, mean: torch.Tensor, std: torch.Tensor,
-                    batch_size: int, device: torch.device, channels_last: bool) -> list[np.ndarray]:
+                    batch_size: int, device: torch.device, channels_last: bool,
+                    autocast_dtype: torch.dtype | None = None) -> list[np.ndarray]:
     """Per-sample (loss, correct) of the trainer's model on each split, shared over the ranks.
 
     Parameters
@@ -117,8 +121,10 @@ def evaluate_splits(model: torch.nn.Module, splits, info: D.DistInfo, *, mean: t
     info : DistInfo
         Rank r evaluates the r-th contiguous chunk of each split; the rows are gathered.
     mean, std : float32 tensors (C,) on ``device``
-    batch_size, device, channels_last
-        As in :func:`per_sample_losses` (inputs are trusted: the trainer checked them).
+    batch_size, device, channels_last, autocast_dtype
+        As in :func:`per_sample_losses` (inputs are trusted: the trainer checked them);
+        ``autocast_dtype`` is None (float32, the default) or ``torch.bfloat16``
+        (``eval_precision="bf16"``).
 
     Returns
     -------
@@ -133,7 +139,7 @@ def evaluate_splits(model: torch.nn.Module, splits, info: D.DistInfo, *, mean: t
         rows = torch.zeros(2, chunk, dtype=torch.float32, device=device)
         if hi > lo:
             loss, correct = _losses(model, images[lo:hi], labels[lo:hi], mean, std, batch_size, device,
-                                    None, channels_last)
+                                    autocast_dtype, channels_last)
             rows[0, :hi - lo], rows[1, :hi - lo] = loss, correct.float()
         full = D.gather_rows(info, rows, total).cpu().numpy()
         out += [full[0].astype(np.float32), full[1] > 0.5]

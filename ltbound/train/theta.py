@@ -18,7 +18,8 @@ Losses are per-sample cross-entropy (natural log, nats) of the model in eval mod
 un-augmented, normalised images, or the 0-1 loss ``1 - correct``, from
 :func:`ltbound.train.evaluate.per_sample_losses` (re-exported here), the evaluation the
 trainer records with. It runs in float32 (no autocast), so the same weights give the same
-matrix on every call and the recorded losses of a checkpoint.
+matrix on every call and the recorded losses of a checkpoint (of a record evaluated in float32,
+the default; a record made with ``eval_precision="bf16"`` holds losses a few percent away).
 """
 
 from __future__ import annotations
