@@ -24,8 +24,19 @@ from pathlib import Path
 import numpy as np
 
 
+#: the epoch at which every run is read (None: each run's last); set by main from --epoch
+EPOCH: int | None = None
+
+
 def _final_correct(rec) -> np.ndarray:
-    return np.asarray(rec.test_correct[-1], dtype=bool)
+    """Per-image test correctness at :data:`EPOCH` (every run at the same epoch), else at the run's last."""
+    if EPOCH is None:
+        return np.asarray(rec.test_correct[-1], dtype=bool)
+    where = np.flatnonzero(np.asarray(rec.epochs) == EPOCH)
+    if where.size != 1:
+        raise SystemExit(f"gap_decomposition.py: {rec.path} holds no epoch {EPOCH} (it has {int(rec.epochs[-1])}); "
+                         "choose an --epoch every run has reached")
+    return np.asarray(rec.test_correct[int(where[0])], dtype=bool)
 
 
 def score_on(run: str, train_data_dir: str, test_set) -> np.ndarray:
@@ -63,11 +74,13 @@ def score_on(run: str, train_data_dir: str, test_set) -> np.ndarray:
 def row(name: str, rec) -> dict:
     from ltbound import accuracy_intervals
     acc = accuracy_intervals(_final_correct(rec), rec.test_labels, train_counts=rec.counts, num_classes=rec.num_classes)
+    e = int(rec.epochs[-1]) if EPOCH is None else EPOCH
     env = rec.manifest.get("environment", {})
     secs = [float(h.get("seconds") or 0) for h in rec.history]
     ev = [float(h.get("eval_seconds") or 0) for h in rec.history]
     return {"run": name, "record": str(rec.path), "data_dir": rec.manifest["config"].get("data_dir"),
-            "amp": env.get("amp"), "seed": rec.seed, "epochs": int(rec.epochs[-1]), "n_test": int(rec.test_labels.size),
+            "amp": env.get("amp"), "seed": rec.seed, "epoch": e,
+            "epochs_completed": int(rec.epochs[-1]), "epochs_planned": rec.manifest.get("epochs_planned"), "n_test": int(rec.test_labels.size),
             "balanced_accuracy": [float(v) for v in acc.balanced],
             "groups": {g: None if iv is None else float(iv[0]) for g, iv in acc.groups.items()},
             "train_seconds_median": float(np.median(secs)), "eval_seconds_median": float(np.median(ev)),
@@ -78,7 +91,7 @@ def paired(name: str, a: np.ndarray, b: np.ndarray, labels: np.ndarray, what: st
     from ltbound import compare_on_test_set
     pc = compare_on_test_set(a, b, labels, seed=0)
     return {"comparison": name, "test_set": what, "difference": float(pc.difference),
-            "interval": [float(pc.interval[0]), float(pc.interval[1])], "p_value": float(pc.p_value),
+            "interval": [float(pc.low), float(pc.high)], "p_value": float(pc.p_value),
             "verdict": pc.verdict, "n_test": int(labels.size)}
 
 
@@ -90,8 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed-runs", nargs="*", default=[], help="records: as --base, other seeds")
     p.add_argument("--jpeg", required=True, help="the JPEG archive (--base's data)")
     p.add_argument("--png-data", help="the PNG archive (--png's data)")
+    p.add_argument("--epoch", type=int, default=None,
+                   help="read every run at this epoch (runs still training: their last common epoch); the "
+                        "cross-archive scoring of final models then needs each model at that epoch and is skipped")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    global EPOCH
+    EPOCH = a.epoch
     from ltbound.records import load_record
     from ltbound.train import load_dataset
 
@@ -115,15 +133,21 @@ def main(argv: list[str] | None = None) -> int:
         kw = dict(imbalance=float(base.source["imbalance"]), split_seed=int(base.source["split_seed"]))
         jpeg_ds, png_ds = load_dataset("cifar10-lt", data_dir=a.jpeg, **kw), load_dataset("cifar10-lt", data_dir=a.png_data, **kw)
         # the PNG archive's test images are the first n_j JPEG test images of each class: same images, lossless
+        idx = _png_test_in_jpeg(jpeg_ds, png_ds)
+        yp = png_ds.test.labels.numpy()
+        if not np.array_equal(y[idx], yp):
+            raise SystemExit("gap_decomposition.py: the PNG test images do not map onto the JPEG test set by class")
+        # the whole pipeline: trained and tested on lossless pixels, against trained and tested on JPEG
+        pairs.append(paired("PNG pipeline - JPEG pipeline (each trained and tested on its own archive)",
+                            _final_correct(r), _final_correct(base)[idx], yp, "the same 1,000 test images"))
+    if a.png and EPOCH is None:
         png_on_jpeg = score_on(a.png, a.png_data, jpeg_ds.test)
         pairs.append(paired("PNG-trained - JPEG-trained", png_on_jpeg, _final_correct(base), y, "JPEG 10,000"))
         jpeg_on_png = score_on(a.base, a.jpeg, png_ds.test)
-        yp = png_ds.test.labels.numpy()
         pairs.append(paired("PNG-trained - JPEG-trained", _final_correct(r), jpeg_on_png, yp, "lossless 1,000"))
-        idx = _png_test_in_jpeg(jpeg_ds, png_ds)
         pairs.append(paired("JPEG-trained: lossless - JPEG versions of the same 1,000 test images", jpeg_on_png,
                             _final_correct(base)[idx], yp, "1,000 (both forms)"))
-    doc = {"rows": rows, "pairs": pairs, "command": ["python", "experiments/gap_decomposition.py", *sys.argv[1:]]}
+    doc = {"epoch": EPOCH, "rows": rows, "pairs": pairs, "command": ["python", "experiments/gap_decomposition.py", *sys.argv[1:]]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     text = table(doc)
@@ -144,7 +168,9 @@ def _png_test_in_jpeg(jpeg_ds, png_ds) -> np.ndarray:
 
 
 def table(doc: dict) -> str:
-    lines = ["run                          balanced acc (95%)        many   medium  few    train s/ep  eval s/ep  test n",
+    lines = [f"every run read at epoch {doc['epoch']} (runs still training: their last common epoch)" if doc.get("epoch")
+             else "every run read at its last epoch",
+             "run                          balanced acc (95%)        many   medium  few    train s/ep  eval s/ep  test n",
              "---------------------------  ------------------------  -----  ------  -----  ----------  ---------  ------"]
     for r in doc["rows"]:
         b, g = r["balanced_accuracy"], r["groups"]
