@@ -227,7 +227,9 @@ def compare(a: dict, b: dict) -> dict:
     diff = a["mean"] - b["mean"]
     se = math.sqrt(var(a) + var(b))
     separated = min(a["balanced_acc"]) > max(b["balanced_acc"]) or max(a["balanced_acc"]) < min(b["balanced_acc"])
-    return {"epoch": a["epoch"], "difference": diff, "standard_error": se, "ratio": diff / se if se > 0 else None,
+    return {"epoch": a["epoch"], "seeds": {"ltbound": a["seeds"], "reference": b["seeds"]},
+            "difference": diff, "standard_error": se, "ratio": diff / se if se > 0 else None,
+            "seed_spread_measured": a["n_seeds"] > 1 and b["n_seeds"] > 1,
             "seed_ranges_separate": bool(separated),
             "exceeds_uncertainty": bool(abs(diff) > 2 * se and separated)}
 
@@ -257,7 +259,10 @@ def build(ns: argparse.Namespace) -> dict:
     runs = [run_summary(r, counts, cpu.get(Path(r["folder"]).name, {})) for r in ltb + ref]
     by_side = {s: [r for r in runs if r["side"] == s] for s in ("ltbound", "reference")}
     last = min(r["epochs_done"] for r in runs)
-    sides = {s: side_summary(rs, last) for s, rs in by_side.items()}
+    planned = max(r["epochs_planned"] for r in runs)
+    # The comparison: complete runs at the planned last epoch; also every run at the last epoch all have done.
+    sides = {s: side_summary([r for r in rs if r["complete"]], planned) for s, rs in by_side.items()}
+    sides_common = {s: side_summary(rs, last) for s, rs in by_side.items()}
     result = {
         "what": "ltbound.train beside kaidic/LDAM-DRW (plain cross-entropy, instance-balanced) on CIFAR-10-LT "
                 "(imbalance 100, split seed 0), the same JPEG images and class counts, a matched short recipe",
@@ -273,13 +278,45 @@ def build(ns: argparse.Namespace) -> dict:
                                 "medium 20-100 (classes 8-9), few < 20 (none)"},
         "recipe": {"ltbound": ltb[0]["recipe"], "reference": ref[0]["recipe"]},
         "runs": runs,
-        "compared_at_epoch": last,
         "sides": sides,
         "ltbound_minus_reference": compare(sides["ltbound"], sides["reference"]) if all(sides.values()) else None,
+        "common_epoch": last,
+        "sides_at_common_epoch": sides_common,
+        "ltbound_minus_reference_at_common_epoch":
+            compare(sides_common["ltbound"], sides_common["reference"]) if all(sides_common.values()) else None,
         "per_epoch_means": [{"epoch": e, **{s: side_summary(rs, e)["mean"] for s, rs in by_side.items()}}
                             for e in range(1, last + 1)],
     }
     return result
+
+
+def table(result: dict) -> str:
+    """The docs table: one row per run (final epoch), then each side's mean and the difference."""
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}"      # noqa: E731
+    sec = lambda v: "-" if v is None else f"{v:.0f}"              # noqa: E731
+    lines = ["| side | seed | epochs | balanced acc. (95% interval) | many | medium | best epoch (acc.) "
+             "| train s/epoch | eval s/epoch | CPU s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["runs"]:
+        f, t = r.get("final"), r["seconds_per_epoch"]
+        if f is None:
+            continue
+        lo, hi = f["balanced_acc_95"]
+        lines.append(f"| {r['side']} | {r['seed']} | {r['epochs_done']}/{r['epochs_planned']} | {pct(f['balanced_acc'])} | "
+                     f"({pct(lo)}, {pct(hi)}) | {pct(f['many'])} | {pct(f['medium'])} | "
+                     f"{r['best_epoch']['epoch']} ({pct(r['best_epoch']['balanced_acc'])}) | "
+                     f"{sec(t['median_train_wall'])} | {sec(t['median_eval_wall'])} | {sec(t['median_cpu_train_plus_eval'])} |")
+    lines[0] = lines[0].replace("balanced acc. (95% interval)", "balanced acc. | 95% interval")
+    lines[1] = "|---|---|---|---|---|---|---|---|---|---|---|"
+    for key in ("ltbound_minus_reference", "ltbound_minus_reference_at_common_epoch"):
+        d = result.get(key)
+        if d:
+            lines.append("")
+            lines.append(f"ltbound - reference at epoch {d['epoch']} (seeds {d['seeds']['ltbound']} vs "
+                         f"{d['seeds']['reference']}): {100 * d['difference']:+.1f} points, standard error "
+                         f"{100 * d['standard_error']:.1f} ({'exceeds' if d['exceeds_uncertainty'] else 'within'} "
+                         "its uncertainty)")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,21 +332,29 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--ltbound-commit", default=None, help="commit of ltbound the runs used")
     b.add_argument("--how-run", default=None, help="how the runs shared the machine (free text)")
     b.add_argument("--out", type=Path, required=True)
+    t = sub.add_parser("table", help="print the docs table of a results file")
+    t.add_argument("results", type=Path)
     ns = ap.parse_args(argv)
     if ns.command == "probe":
         probe(ns.out)
         return 0
+    if ns.command == "table":
+        print(table(json.loads(ns.results.read_text())))
+        return 0
     result = build(ns)
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     ns.out.write_text(json.dumps(result, indent=1) + "\n")
-    s, d = result["sides"], result["ltbound_minus_reference"]
-    for side in ("ltbound", "reference"):
-        if s[side]:
-            print(f"{side:>9}: epoch {s[side]['epoch']}, seeds {s[side]['seeds']}, balanced acc "
-                  + ", ".join(f"{a:.4f}" for a in s[side]["balanced_acc"]) + f" (mean {s[side]['mean']:.4f})")
-    if d:
-        print(f"ltbound - reference: {d['difference']:+.4f} (standard error {d['standard_error']:.4f}; "
-              f"{'exceeds' if d['exceeds_uncertainty'] else 'within'} its uncertainty)")
+    for key, dkey in (("sides", "ltbound_minus_reference"), ("sides_at_common_epoch",
+                                                            "ltbound_minus_reference_at_common_epoch")):
+        s, d = result[key], result[dkey]
+        for side in ("ltbound", "reference"):
+            if s[side]:
+                print(f"{side:>9}: epoch {s[side]['epoch']}, seeds {s[side]['seeds']}, balanced acc "
+                      + ", ".join(f"{a:.4f}" for a in s[side]["balanced_acc"]) + f" (mean {s[side]['mean']:.4f})")
+        if d:
+            print(f"ltbound - reference at epoch {d['epoch']}: {d['difference']:+.4f} (standard error "
+                  f"{d['standard_error']:.4f}; {'exceeds' if d['exceeds_uncertainty'] else 'within'} its uncertainty"
+                  f"{'' if d['seed_spread_measured'] else '; one seed per side, so the seed spread is not measured'})")
     return 0
 
 
