@@ -308,6 +308,14 @@ def table(result: dict) -> str:
                      f"{sec(t['median_train_wall'])} | {sec(t['median_eval_wall'])} | {sec(t['median_cpu_train_plus_eval'])} |")
     lines[0] = lines[0].replace("balanced acc. (95% interval)", "balanced acc. | 95% interval")
     lines[1] = "|---|---|---|---|---|---|---|---|---|---|---|"
+    runs = [r for r in result["runs"] if r["per_epoch"]]
+    if runs:
+        lines += ["", "| epoch | lr (end of epoch) | " + " | ".join(f"{r['side']} s{r['seed']}" for r in runs) + " |",
+                  "|---|---|" + "---|" * len(runs)]
+        for e in range(1, max(r["epochs_done"] for r in runs) + 1):
+            lr = next(x["lr"] for r in runs for x in r["per_epoch"] if x["epoch"] == e)
+            cells = [next((pct(x["balanced_acc"]) for x in r["per_epoch"] if x["epoch"] == e), "") for r in runs]
+            lines.append(f"| {e} | {lr:.3g} | " + " | ".join(cells) + " |")
     for key in ("ltbound_minus_reference", "ltbound_minus_reference_at_common_epoch"):
         d = result.get(key)
         if d:
