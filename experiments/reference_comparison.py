@@ -174,6 +174,11 @@ def run_summary(run: dict, counts: np.ndarray, cpu: dict[int, float]) -> dict:
         e["balanced_acc"] = float(pc.mean())
         e["groups"] = shot_group_means(pc, counts)
         e["cpu_seconds"] = cpu.get(e["epoch"])
+        if e.get("train_cpu_seconds") is None and e["cpu_seconds"] is not None:
+            # No CPU split logged (ltbound): share the epoch's CPU time by its wall-time split.
+            share = e["train_seconds"] / (e["train_seconds"] + e["eval_seconds"])
+            e["train_cpu_seconds_estimated"] = e["cpu_seconds"] * share
+            e["eval_cpu_seconds_estimated"] = e["cpu_seconds"] * (1 - share)
     done = len(run["epochs"])
     final = run["epochs"][-1] if done else None
     out = {"side": run["side"], "seed": run["seed"], "folder": run["folder"], "epochs_done": done,
@@ -197,10 +202,13 @@ def run_summary(run: dict, counts: np.ndarray, cpu: dict[int, float]) -> dict:
     out["seconds_per_epoch"] = {"median_train_wall": med("train_seconds"), "median_eval_wall": med("eval_seconds"),
                                 "median_cpu_train_plus_eval": med("cpu_seconds"),
                                 "median_cpu_train": med("train_cpu_seconds"), "median_cpu_eval": med("eval_cpu_seconds"),
+                                "median_cpu_train_estimated": med("train_cpu_seconds_estimated"),
+                                "median_cpu_eval_estimated": med("eval_cpu_seconds_estimated"),
                                 "epochs_used": "2.." + str(done)}
     out["per_epoch"] = [{k: e.get(k) for k in ("epoch", "lr", "balanced_acc", "groups", "train_seconds",
                                                 "eval_seconds", "cpu_seconds", "train_cpu_seconds",
-                                                "eval_cpu_seconds")} for e in run["epochs"]]
+                                                "eval_cpu_seconds", "train_cpu_seconds_estimated",
+                                                "eval_cpu_seconds_estimated")} for e in run["epochs"]]
     return out
 
 
@@ -295,8 +303,11 @@ def table(result: dict) -> str:
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}"      # noqa: E731
     sec = lambda v: "-" if v is None else f"{v:.0f}"              # noqa: E731
     lines = ["| side | seed | epochs | balanced acc. (95% interval) | many | medium | best epoch (acc.) "
-             "| train s/epoch | eval s/epoch | CPU s/epoch |",
+             "| train s/epoch | eval s/epoch | CPU s/epoch | CPU s train + eval |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    cpu_split = lambda t: (f"{t['median_cpu_train']:.0f} + {t['median_cpu_eval']:.0f}" if t.get("median_cpu_train")  # noqa: E731
+                           else f"≈{t['median_cpu_train_estimated']:.0f} + ≈{t['median_cpu_eval_estimated']:.0f}"
+                           if t.get("median_cpu_train_estimated") else "-")
     for r in result["runs"]:
         f, t = r.get("final"), r["seconds_per_epoch"]
         if f is None:
@@ -305,9 +316,10 @@ def table(result: dict) -> str:
         lines.append(f"| {r['side']} | {r['seed']} | {r['epochs_done']}/{r['epochs_planned']} | {pct(f['balanced_acc'])} | "
                      f"({pct(lo)}, {pct(hi)}) | {pct(f['many'])} | {pct(f['medium'])} | "
                      f"{r['best_epoch']['epoch']} ({pct(r['best_epoch']['balanced_acc'])}) | "
-                     f"{sec(t['median_train_wall'])} | {sec(t['median_eval_wall'])} | {sec(t['median_cpu_train_plus_eval'])} |")
+                     f"{sec(t['median_train_wall'])} | {sec(t['median_eval_wall'])} | {sec(t['median_cpu_train_plus_eval'])} | "
+                     f"{cpu_split(t)} |")
     lines[0] = lines[0].replace("balanced acc. (95% interval)", "balanced acc. | 95% interval")
-    lines[1] = "|---|---|---|---|---|---|---|---|---|---|---|"
+    lines[1] = "|---|---|---|---|---|---|---|---|---|---|---|---|"
     runs = [r for r in result["runs"] if r["per_epoch"]]
     if runs:
         lines += ["", "| epoch | lr (end of epoch) | " + " | ".join(f"{r['side']} s{r['seed']}" for r in runs) + " |",
