@@ -265,6 +265,14 @@ def build(ns: argparse.Namespace) -> dict:
     ref = [read_reference(Path(p)) for p in ns.reference]
     counts = np.asarray(ltb[0]["counts"], dtype=np.int64)
     runs = [run_summary(r, counts, cpu.get(Path(r["folder"]).name, {})) for r in ltb + ref]
+    for r in runs:      # whole-process times from GNU time -v, when a file <run folder>.time is there
+        tf = Path(r["folder"] + ".time")
+        text = tf.read_text() if tf.is_file() else ""
+        if "User time" in text:
+            num = lambda key: float(re.search(rf"{key} \(seconds\): ([0-9.]+)", text).group(1))  # noqa: E731
+            r["process_times"] = {"user_seconds": num("User time"), "system_seconds": num("System time"),
+                                  "elapsed": re.search(r"Elapsed \(wall clock\) time \([^)]*\): (\S+)", text).group(1),
+                                  "complete": "Exit status: 0" in text}
     by_side = {s: [r for r in runs if r["side"] == s] for s in ("ltbound", "reference")}
     last = min(r["epochs_done"] for r in runs)
     planned = max(r["epochs_planned"] for r in runs)
