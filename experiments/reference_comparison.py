@@ -343,7 +343,7 @@ def table(result: dict) -> str:
             lines.append(f"ltbound - reference at epoch {d['epoch']} (seeds {d['seeds']['ltbound']} vs "
                          f"{d['seeds']['reference']}): {100 * d['difference']:+.1f} points, standard error "
                          f"{100 * d['standard_error']:.1f} ({'exceeds' if d['exceeds_uncertainty'] else 'within'} "
-                         "its uncertainty)")
+                         f"its uncertainty{'' if d['seed_spread_measured'] else '; seed spread not measured'})")
     return "\n".join(lines)
 
 
