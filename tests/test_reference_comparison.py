@@ -1,0 +1,97 @@
+"""experiments/reference_comparison.py reads the reference's logs robustly, and docs/reference-comparison.md
+states the numbers of the committed results file."""
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "reference_comparison.py"
+RESULTS = ROOT / "experiments" / "results" / "reference-comparison" / "results.json"
+DOC = ROOT / "docs" / "reference-comparison.md"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("reference_comparison", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _reference_folder(tmp_path: Path, log: str, seed: int = 3) -> Path:
+    run = tmp_path / "ldam" / "cifar10_resnet32_CE_None_exp_0.01_s0"
+    run.mkdir(parents=True)
+    (run / "args.txt").write_text(
+        f"Namespace(dataset='cifar10', arch='resnet32', loss_type='CE', imb_type='exp', imb_factor=0.01, "
+        f"train_rule='None', rand_number=0, exp_str='s0', workers=0, epochs=2, start_epoch=0, batch_size=128, "
+        f"lr=0.1, momentum=0.9, weight_decay=0.0002, print_freq=1000, resume='', evaluate=False, pretrained=False, "
+        f"seed={seed}, gpu=None, root_log='x', root_model='y', data_root='d', milestone=12, milestone_gamma=0.1, "
+        f"milestone2=100000)")
+    (run / "log_test.csv").write_text(log)
+    return tmp_path / "ldam"
+
+
+_TWO_EPOCHS = """Test: [0/100]\tTime 0.1\tLoss 2.3\tPrec@1 10.000 (10.000)
+val Results: Prec@1 20.970 Prec@5 69.000 Loss 2.70137
+val Class Accuracy: [0.850,0.536,0.708,0.001,0.000,0.000,0.002,0.000,0.000,0.000]
+Epoch 1 timing: train_seconds 311.607 eval_seconds 90.713 train_cpu_seconds 85.475 eval_cpu_seconds 20.202 lr 0.020000
+Best Prec@1: 20.970
+
+val Results: Prec@1 30.000 Prec@5 80.000 Loss 2.0
+val Class Accuracy: [0.900,0.700,0.500,0.300,0.200,0.100,0.100,0.100,0.050,0.050]
+Epoch 2 timing: train_seconds 300.000 eval_seconds 90.000 train_cpu_seconds 80.000 eval_cpu_seconds 20.000 lr 0.040000
+Best Prec@1: 30.000
+
+"""
+
+
+def test_reference_log_is_read_epoch_by_epoch(tmp_path):
+    run = _module().read_reference(_reference_folder(tmp_path, _TWO_EPOCHS))
+    assert run["seed"] == 3 and run["epochs_planned"] == 2
+    assert run["recipe"]["batch_size"] == "128" and run["recipe"]["milestone"] == "12"
+    assert [e["epoch"] for e in run["epochs"]] == [1, 2]
+    assert run["epochs"][0]["top1"] == pytest.approx(0.2097)
+    assert run["epochs"][1]["per_class"][0] == 0.9
+    assert run["epochs"][1]["train_cpu_seconds"] == 80.0 and run["epochs"][1]["lr"] == 0.04
+
+
+def test_reference_log_whose_lines_do_not_pair_up_is_refused(tmp_path):
+    broken = _TWO_EPOCHS.replace("val Class Accuracy: [0.900,0.700,0.500,0.300,0.200,0.100,0.100,0.100,0.050,0.050]\n", "")
+    with pytest.raises(SystemExit, match="do not pair up"):
+        _module().read_reference(_reference_folder(tmp_path, broken))
+
+
+def test_run_still_training_is_read_up_to_its_last_full_epoch(tmp_path):
+    # The results line of epoch 3 is written before its timing line: epoch 3 is not counted yet.
+    log = _TWO_EPOCHS + "val Results: Prec@1 31.000 Prec@5 80.000 Loss 2.0\nval Class Accuracy: [" + ",".join(["0.310"] * 10) + "]\n"
+    run = _module().read_reference(_reference_folder(tmp_path, log))
+    assert [e["epoch"] for e in run["epochs"]] == [1, 2]
+
+
+def test_cpu_monitor_gives_each_epochs_cpu_seconds(tmp_path):
+    tsv = tmp_path / "cpu.tsv"
+    tsv.write_text("1.0\t7\tltb-s0\t5.0\t0\n4.0\t7\tltb-s0\t50.0\t0\n7.0\t7\tltb-s0\t105.0\t1\n"
+                   "10.0\t7\tltb-s0\t150.0\t1\n13.0\t7\tltb-s0\t207.5\t2\n"
+                   "1.0\t8\tldam-s0\t120.0\t1\n4.0\t8\tldam-s0\t220.0\t2\nnot a sample\n")
+    cpu = _module().read_cpu_monitor(tsv)
+    assert cpu["ltb-s0"] == {1: 100.0, 2: 102.5}
+    assert cpu["ldam-s0"] == {1: 120.0, 2: 100.0}     # monitor started after epoch 1: it includes the start
+
+
+@pytest.mark.skipif(not RESULTS.is_file(), reason="results not committed yet")
+def test_docs_table_states_the_committed_numbers():
+    res = json.loads(RESULTS.read_text())
+    doc = DOC.read_text()
+    assert res["reference"]["commit"] in doc
+    for run in res["runs"]:
+        if "final" not in run:          # a run that has not finished an epoch yet has no row
+            continue
+        acc = f"{100 * run['final']['balanced_acc']:.1f}"
+        row = re.search(rf"^\| {run['side']} \| {run['seed']} \|.*$", doc, re.M)
+        assert row is not None, f"no docs row for {run['side']} seed {run['seed']}"
+        assert f"| {acc} |" in row.group(0), (row.group(0), acc)
+    for key in ("ltbound_minus_reference", "ltbound_minus_reference_at_common_epoch"):
+        if res.get(key):
+            assert f"{100 * res[key]['difference']:+.1f} points" in doc
