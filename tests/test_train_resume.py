@@ -298,3 +298,19 @@ def test_resume_on_another_cpu_capability_is_refused_unless_allowed_and_then_rec
     write_manifest(run, manifest)
     train(TrainConfig(out=run, resume=True, **SHORT), stop_after=3)
     assert load_record(run).manifest["environment"]["cpu_capability"] == here
+
+
+def test_snapshot_taken_while_an_epoch_is_evaluated_resumes_to_the_same_record(straight, tmp_path):
+    """For minutes in every epoch state.pt is one epoch ahead of the record (trained, not yet evaluated):
+    a snapshot taken then carries that state, and the restored run records that epoch first."""
+    from ltbound.train.snapshot import pack_run, restore_snapshot
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        train(TrainConfig(out=run, checkpoint_epochs="none", **SHORT), on_event=_crash_at("state", 3))
+    index = pack_run(run, tmp_path / "snap")
+    assert (index["epochs_completed"], index["state_epoch"]) == (2, 3)
+    restored = restore_snapshot(tmp_path / "snap", tmp_path / "elsewhere")
+    train(TrainConfig(out=restored, resume=True, checkpoint_epochs="none", **SHORT))
+    a, b = load_record(straight), load_record(restored)
+    for field in ("train_loss", "train_correct", "test_correct", "test_loss"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)

@@ -91,6 +91,11 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
 
     ``checkpoints``: ``None``/``"none"`` (default), ``"all"``, or epochs to carry; the
     others stay listed (hashed) in the manifest and in the index's ``checkpoints_left``.
+
+    The trainer saves its resume state after training an epoch and records the epoch after
+    evaluating it, so for minutes in every epoch ``state.pt`` is one epoch ahead of the record;
+    a resume takes such a state as it is (it evaluates and records that epoch first), and so
+    does a snapshot (``state_epoch`` in the index says which).
     """
     run, dest = Path(run), Path(dest)
     for _ in range(_COPY_ATTEMPTS):
@@ -111,7 +116,8 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
         tmp = Path(tempfile.mkdtemp(dir=dest.parent if dest.parent.exists() else None, prefix=f".{dest.name}."))
         try:
             index = _copy(run, tmp, manifest, e, carry)
-            if (run / "manifest.json").read_bytes() != raw or int(read_state(tmp / "state.pt")["epoch"]) != e:
+            index["state_epoch"] = int(read_state(tmp / "state.pt")["epoch"])
+            if (run / "manifest.json").read_bytes() != raw or index["state_epoch"] not in (e, e + 1):
                 shutil.rmtree(tmp)
                 continue                               # the run advanced meanwhile: copy again
             index["source_manifest_sha256"] = hashlib.sha256(raw).hexdigest()
@@ -121,8 +127,8 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    raise RecordError(f"{run} kept changing while it was copied ({_COPY_ATTEMPTS} attempts); pack it between "
-                      "two epochs, or stop the training (it continues with --resume) and pack then")
+    raise RecordError(f"{run} kept changing while it was copied ({_COPY_ATTEMPTS} attempts); stop the training "
+                      "(it continues with --resume) and pack then")
 
 
 def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int]) -> dict:
