@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from ..records import RecordError, load_record, write_manifest
+from ..records import RecordError, load_record, training_settings, write_manifest
 from ..records.format import checkpoint_rel, epoch_rel, read_manifest
 from .state import read_state
 
@@ -156,7 +156,6 @@ def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int]) -> dic
 
 
 def _same_run(a: dict, b: dict) -> bool:
-    from ..records import training_settings
     strip = lambda m: {k: v for k, v in (training_settings(m.get("config")) or {}).items() if k != "data_dir"}  # noqa: E731
     return strip(a) == strip(b) and a.get("run") == b.get("run")
 
