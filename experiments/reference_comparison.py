@@ -146,23 +146,33 @@ def read_ltbound(folder: Path) -> dict:
 
 
 def read_cpu_monitor(path: Path | None) -> dict[str, dict[int, float]]:
-    """label -> {epoch: process CPU seconds spent on that epoch}, from the monitor's samples."""
+    """label -> {epoch: process CPU seconds spent on that epoch}, from the monitor's samples.
+
+    A run may be served by several processes (a run resumed after an interruption, or a run
+    restarted from scratch under the same name): each process's CPU clock starts at zero, so
+    differences are taken within one process only, and where two processes cover the same
+    epoch the later one (the one that produced the run's final log) wins.
+    """
     if path is None:
         return {}
-    at: dict[str, dict[int, float]] = {}
+    first_seen: dict[str, dict[str, dict[int, float]]] = {}      # label -> pid -> {done: cpu}
     for line in path.read_text().splitlines():
         parts = line.split("\t")
         if len(parts) != 5:
             continue
-        label, cpu, done = parts[2], float(parts[3]), int(parts[4])
-        first = at.setdefault(label, {})
+        pid, label, cpu, done = parts[1], parts[2], float(parts[3]), int(parts[4])
+        first = first_seen.setdefault(label, {}).setdefault(pid, {})
         if done >= 0 and done not in first:
             first[done] = cpu                  # CPU time when `done` epochs were first seen complete
-    out = {}
-    for label, first in at.items():
-        out[label] = {e: first[e] - first[e - 1] for e in sorted(first) if e >= 1 and e - 1 in first}
-        if 1 in first and 0 not in first:     # started after the monitor: epoch 1 includes loading the data
-            out[label][1] = first[1]
+    out: dict[str, dict[int, float]] = {}
+    for label, by_pid in first_seen.items():
+        merged: dict[int, float] = {}
+        for first in by_pid.values():          # in order of first appearance: later processes override
+            per = {e: first[e] - first[e - 1] for e in sorted(first) if e >= 1 and e - 1 in first}
+            if 1 in first and 0 not in first:  # started after the monitor: epoch 1 includes loading the data
+                per[1] = first[1]
+            merged.update(per)
+        out[label] = dict(sorted(merged.items()))
     return out
 
 

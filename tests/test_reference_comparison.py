@@ -80,6 +80,19 @@ def test_cpu_monitor_gives_each_epochs_cpu_seconds(tmp_path):
     assert cpu["ldam-s0"] == {1: 120.0, 2: 100.0}     # monitor started after epoch 1: it includes the start
 
 
+def test_cpu_monitor_keeps_each_process_apart_when_a_run_resumes(tmp_path):
+    # ltb-s1 stopped after epoch 2 (process 7) and resumed in process 9, whose CPU clock restarts at 0;
+    # ldam-s1 was restarted from scratch in process 10: its numbers replace the first process's.
+    tsv = tmp_path / "cpu.tsv"
+    tsv.write_text("1\t7\tltb-s1\t1.0\t0\n2\t7\tltb-s1\t101.0\t1\n3\t7\tltb-s1\t203.0\t2\n"
+                   "1\t8\tldam-s1\t1.0\t0\n2\t8\tldam-s1\t91.0\t1\n"
+                   "4\t9\tltb-s1\t2.0\t2\n5\t9\tltb-s1\t106.0\t3\n"
+                   "4\t10\tldam-s1\t0.5\t0\n5\t10\tldam-s1\t80.5\t1\n6\t10\tldam-s1\t161.5\t2\n")
+    cpu = _module().read_cpu_monitor(tsv)
+    assert cpu["ltb-s1"] == {1: 100.0, 2: 102.0, 3: 104.0}    # not 106 - 203 across the two processes
+    assert cpu["ldam-s1"] == {1: 80.0, 2: 81.0}
+
+
 @pytest.mark.skipif(not RESULTS.is_file(), reason="results not committed yet")
 def test_docs_table_states_the_committed_numbers():
     res = json.loads(RESULTS.read_text())
