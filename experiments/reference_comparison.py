@@ -137,7 +137,9 @@ def read_ltbound(folder: Path) -> dict:
     man = json.loads((folder / "manifest.json").read_text())
     cfg = man["config"]
     epochs = [{"epoch": int(h["epoch"]), "top1": float(h["test_acc"]), "per_class": list(h["test_acc_per_class"]),
-               "train_seconds": float(h["seconds"]), "eval_seconds": float(h["eval_seconds"]), "lr": float(h["lr"])}
+               "train_seconds": float(h["seconds"]), "eval_seconds": float(h["eval_seconds"]), "lr": float(h["lr"]),
+               # process CPU seconds, recorded by the trainer since issue 29 (absent in older records)
+               "train_cpu_seconds": h.get("cpu_seconds"), "eval_cpu_seconds": h.get("eval_cpu_seconds")}
               for h in man.get("history", [])]
     return {"side": "ltbound", "seed": int(cfg["seed"]), "folder": str(folder), "recipe": cfg["recipe"],
             "split_hash": man["dataset"]["split_hash"], "counts": man["dataset"]["counts"],
@@ -184,6 +186,8 @@ def run_summary(run: dict, counts: np.ndarray, cpu: dict[int, float]) -> dict:
         e["balanced_acc"] = float(pc.mean())
         e["groups"] = shot_group_means(pc, counts)
         e["cpu_seconds"] = cpu.get(e["epoch"])
+        if e["cpu_seconds"] is None and e.get("train_cpu_seconds") is not None and e.get("eval_cpu_seconds") is not None:
+            e["cpu_seconds"] = e["train_cpu_seconds"] + e["eval_cpu_seconds"]     # logged by the run itself
         if e.get("train_cpu_seconds") is None and e["cpu_seconds"] is not None:
             # No CPU split logged (ltbound): share the epoch's CPU time by its wall-time split.
             share = e["train_seconds"] / (e["train_seconds"] + e["eval_seconds"])

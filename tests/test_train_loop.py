@@ -118,6 +118,7 @@ def test_digits_record_has_every_field(digits_run):
             want = per[idx].mean() if idx.size else None
             assert (h["test_acc_groups"][g] is None) if want is None else h["test_acc_groups"][g] == pytest.approx(want)
         assert h["seconds"] > 0 and h["eval_seconds"] > 0 and h["running_loss"] > 0
+        assert h["cpu_seconds"] > 0 and h["eval_cpu_seconds"] > 0     # process CPU time, load-independent
     # training works: the final model fits most training samples
     assert rec.history[-1]["train_acc"] > 0.6
     # config, environment, timings, checkpoints

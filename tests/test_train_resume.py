@@ -7,7 +7,7 @@ from ltbound.records import load_record
 from ltbound.train.trainer import TrainConfig, train
 
 SHORT = dict(epochs=4, milestones=[2], switch_offset=1, warmup_epochs=1, progress=False)
-_TIMING_KEYS = {"seconds", "eval_seconds"}
+_TIMING_KEYS = {"seconds", "eval_seconds", "cpu_seconds", "eval_cpu_seconds"}
 
 
 class Crash(RuntimeError):

@@ -233,7 +233,7 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
     for epoch in range(trained + 1, epochs + 1):
         if stop_after is not None and epoch > stop_after:
             return out
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         # This rank's sample stream from the active phase's sampler (Eq. 1).
         q, sampler_name = float(schedule.q_at(epoch)), str(schedule.sampler_at(epoch))
         indices = sampler.rank_indices(epoch)
@@ -261,7 +261,10 @@ def _train(config: TrainConfig, plan: RunPlan, info: D.DistInfo, dataset, stop_a
         samples = int(totals[1:].sum())
         train_info = {"lr": lrs[-1], "lr_start": lrs[0], "sampler": sampler_name, "q": q,
                       "running_loss": float(totals[0]) / samples, "steps": len(lrs), "samples": samples,
-                      "seconds": time.perf_counter() - t0}
+                      "seconds": time.perf_counter() - t0,
+                      # the process's CPU seconds (all its threads): unlike wall seconds, not inflated
+                      # by other work on a shared machine, so per-epoch cost compares across runs
+                      "cpu_seconds": time.process_time() - c0}
         if ds.num_classes <= MAX_CLASSES_FOR_DRAWS:
             train_info["class_draws"] = [int(v) for v in totals[1:]]
         _fire(on_event, "trained", epoch)
@@ -338,12 +341,13 @@ class _Recording:
 
 def _record_epoch(rec: _Recording, model: torch.nn.Module, epoch: int, train_info: dict) -> None:
     """Evaluate the model on every sample (float32, or bf16 autocast if asked) and append epoch ``epoch`` to the record."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     D.broadcast_module_buffers(rec.info, model)
     tr_loss, tr_correct, te_loss, te_correct = evaluate_splits(
         model, rec.splits, rec.info, mean=rec.mean, std=rec.std, batch_size=rec.batch_size, device=rec.device,
         channels_last=rec.channels_last, autocast_dtype=rec.eval_dtype)
     eval_seconds = time.perf_counter() - t0
+    eval_cpu_seconds = time.process_time() - c0
     if rec.writer is None:
         return
     for name, values in (("training", tr_loss), ("test", te_loss)):
@@ -354,6 +358,7 @@ def _record_epoch(rec: _Recording, model: torch.nn.Module, epoch: int, train_inf
                 f"{int(bad.sum())} of {values.size} samples; the record keeps epochs 1..{epoch - 1}. Start a new "
                 "run with a lower lr or more warmup_epochs")
     summary = _epoch_summary(train_info, tr_loss, tr_correct, te_correct, rec.test_labels, rec.counts, eval_seconds)
+    summary["eval_cpu_seconds"] = eval_cpu_seconds
     rec.writer.write_epoch(epoch, train_loss=tr_loss, train_correct=tr_correct, test_correct=te_correct,
                            test_loss=te_loss, summary=summary)
     if not rec.quiet:
