@@ -95,12 +95,39 @@ def paired(name: str, a: np.ndarray, b: np.ndarray, labels: np.ndarray, what: st
             "verdict": pc.verdict, "n_test": int(labels.size)}
 
 
+def against_seed_spread(factor: str, factor_diffs: list[float], seed_diffs: list[float]) -> dict:
+    """Whether a factor's effect is larger than what changing the seed alone does, on the same test set.
+
+    ``factor_diffs``: balanced-accuracy differences (factor on - factor off), one per seed pair;
+    ``seed_diffs``: differences between runs that differ only in the seed. A McNemar test on one pair
+    of models says the two *models* differ; whether the *factor* does needs the seed-to-seed spread.
+    With one or two seeds no test has useful power, so the rule is descriptive and strict: the
+    factor is "beyond the seed spread" when every factor difference has the same sign and is
+    larger in size than every seed difference; "within the seed spread" otherwise; "seed spread
+    not measured" without a seed difference.
+    """
+    f = [float(v) for v in factor_diffs]
+    s = [abs(float(v)) for v in seed_diffs]
+    if not f:
+        raise ValueError("factor_diffs is empty: give at least one difference with the factor on and off")
+    if not s:
+        verdict = "seed spread not measured"
+    elif (all(v > 0 for v in f) or all(v < 0 for v in f)) and min(abs(v) for v in f) > max(s):
+        verdict = "beyond the seed spread"
+    else:
+        verdict = "within the seed spread"
+    return {"factor": factor, "factor_differences": f, "seed_differences": [float(v) for v in seed_diffs],
+            "verdict": verdict, "seed_pairs": len(f)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gap_decomposition.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--base", required=True, help="record: fp32, JPEG archive, seed 0")
     p.add_argument("--bf16", help="record: as --base, bf16 autocast training")
     p.add_argument("--png", help="record: as --base, trained on the lossless PNG archive (its 1,000 test images)")
     p.add_argument("--seed-runs", nargs="*", default=[], help="records: as --base, other seeds")
+    p.add_argument("--png-seed-runs", nargs="*", default=[],
+                   help="records: as --png, other seeds (each paired with the --seed-runs run of its seed)")
     p.add_argument("--jpeg", required=True, help="the JPEG archive (--base's data)")
     p.add_argument("--png-data", help="the PNG archive (--png's data)")
     p.add_argument("--epoch", type=int, default=None,
@@ -140,6 +167,33 @@ def main(argv: list[str] | None = None) -> int:
         # the whole pipeline: trained and tested on lossless pixels, against trained and tested on JPEG
         pairs.append(paired("PNG pipeline - JPEG pipeline (each trained and tested on its own archive)",
                             _final_correct(r), _final_correct(base)[idx], yp, "the same 1,000 test images"))
+    spread = []
+    if a.png:
+        seeds_jpeg = {rj.seed: rj for rj in map(load_record, a.seed_runs)}
+        data_diffs = [pairs[-1]["difference"]]         # the PNG - JPEG pipeline pair just above
+        seed_diffs_1000 = []
+        for sd, rj in seeds_jpeg.items():
+            c = paired(f"seed {sd} - seed {base.seed} (JPEG pipeline)", _final_correct(rj)[idx], _final_correct(base)[idx],
+                       yp, "JPEG versions of the 1,000")
+            pairs.append(c)
+            seed_diffs_1000.append(c["difference"])
+        for ps in a.png_seed_runs:
+            rp = load_record(ps)
+            rows.append(row(f"PNG training, seed {rp.seed}", rp))
+            c = paired(f"seed {rp.seed} - seed {r.seed} (PNG pipeline)", _final_correct(rp), _final_correct(r), yp,
+                       "lossless 1,000")
+            pairs.append(c)
+            seed_diffs_1000.append(c["difference"])
+            if rp.seed in seeds_jpeg:
+                c = paired(f"PNG pipeline - JPEG pipeline, seed {rp.seed}", _final_correct(rp),
+                           _final_correct(seeds_jpeg[rp.seed])[idx], yp, "the same 1,000 test images")
+                pairs.append(c)
+                data_diffs.append(c["difference"])
+        spread.append(against_seed_spread("data pipeline (PNG vs JPEG)", data_diffs, seed_diffs_1000))
+    if a.bf16:
+        spread.insert(0, against_seed_spread("training precision (bf16 vs fp32)", [pairs[0]["difference"]],
+                                             [c["difference"] for c in pairs if c["comparison"].startswith("seed ")
+                                              and c["test_set"] == "JPEG 10,000"]))
     if a.png and EPOCH is None:
         png_on_jpeg = score_on(a.png, a.png_data, jpeg_ds.test)
         pairs.append(paired("PNG-trained - JPEG-trained", png_on_jpeg, _final_correct(base), y, "JPEG 10,000"))
@@ -147,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs.append(paired("PNG-trained - JPEG-trained", _final_correct(r), jpeg_on_png, yp, "lossless 1,000"))
         pairs.append(paired("JPEG-trained: lossless - JPEG versions of the same 1,000 test images", jpeg_on_png,
                             _final_correct(base)[idx], yp, "1,000 (both forms)"))
-    doc = {"epoch": EPOCH, "rows": rows, "pairs": pairs, "command": ["python", "experiments/gap_decomposition.py", *sys.argv[1:]]}
+    doc = {"epoch": EPOCH, "rows": rows, "pairs": pairs, "against_seed_spread": spread, "command": ["python", "experiments/gap_decomposition.py", *sys.argv[1:]]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     text = table(doc)
@@ -183,6 +237,13 @@ def table(doc: dict) -> str:
     for c in doc["pairs"]:
         lines.append(f"  {c['comparison']} [{c['test_set']}]: {100 * c['difference']:+.1f} points "
                      f"[{100 * c['interval'][0]:+.1f}, {100 * c['interval'][1]:+.1f}], p = {c['p_value']:.3g} -> {c['verdict']}")
+    if doc.get("against_seed_spread"):
+        lines.append("")
+        lines.append("each factor against the seed spread (differences of runs that differ only in the seed, same test set):")
+        for v in doc["against_seed_spread"]:
+            fd = ", ".join(f"{100 * d:+.1f}" for d in v["factor_differences"])
+            sd = ", ".join(f"{100 * d:+.1f}" for d in v["seed_differences"]) or "none"
+            lines.append(f"  {v['factor']}: factor {fd} points; seed {sd} -> {v['verdict']}")
     return "\n".join(lines)
 
 

@@ -46,3 +46,17 @@ def test_runs_are_read_at_one_epoch_or_refused():
     gd.EPOCH = 5
     with pytest.raises(SystemExit, match="holds no epoch 5"):
         gd._final_correct(rec)
+
+
+def test_a_factor_counts_only_beyond_the_seed_spread():
+    gd = _module()
+    beyond = gd.against_seed_spread("data", [0.05, 0.04], [0.01, -0.02])
+    assert beyond["verdict"] == "beyond the seed spread"
+    # as large as one seed difference: not separable from the seed
+    assert gd.against_seed_spread("data", [0.05, 0.04], [0.045])["verdict"] == "within the seed spread"
+    # the two seed pairs disagree in sign
+    assert gd.against_seed_spread("data", [0.05, -0.04], [0.001])["verdict"] == "within the seed spread"
+    assert gd.against_seed_spread("data", [-0.05], [0.01])["verdict"] == "beyond the seed spread"
+    assert gd.against_seed_spread("data", [0.05], [])["verdict"] == "seed spread not measured"
+    with pytest.raises(ValueError, match="factor_diffs"):
+        gd.against_seed_spread("data", [], [0.01])
