@@ -95,29 +95,38 @@ def paired(name: str, a: np.ndarray, b: np.ndarray, labels: np.ndarray, what: st
             "verdict": pc.verdict, "n_test": int(labels.size)}
 
 
-def against_seed_spread(factor: str, factor_diffs: list[float], seed_diffs: list[float]) -> dict:
-    """Whether a factor's effect is larger than what changing the seed alone does, on the same test set.
+def against_seed_spread(factor: str, factor_pairs: list[dict], seed_pairs: list[dict]) -> dict:
+    """Whether a factor's effect is detectable and larger than what changing the seed alone does.
 
-    ``factor_diffs``: balanced-accuracy differences (factor on - factor off), one per seed pair;
-    ``seed_diffs``: differences between runs that differ only in the seed. A McNemar test on one pair
-    of models says the two *models* differ; whether the *factor* does needs the seed-to-seed spread.
-    With one or two seeds no test has useful power, so the rule is descriptive and strict: the
-    factor is "beyond the seed spread" when every factor difference has the same sign and is
-    larger in size than every seed difference; "within the seed spread" otherwise; "seed spread
-    not measured" without a seed difference.
+    ``factor_pairs``: :func:`paired` results with the factor on minus off, one per seed;
+    ``seed_pairs``: :func:`paired` results of runs that differ only in the seed, on the same test
+    set. A McNemar test on one pair of models says whether the two *models* differ on these test
+    images; whether the *factor* matters needs the seed-to-seed spread too. With one or two seeds
+    no test has useful power, so the rule is descriptive and strict:
+
+    - "not detectable": the two models of some factor pair are not told apart (McNemar p ≥ 0.05);
+    - "beyond the seed spread": every factor difference is detectable, all have the same sign, and
+      each is larger in size than every seed difference;
+    - "within the seed spread": detectable, but not larger than a seed difference;
+    - "seed spread not measured": detectable, no seed pair given.
     """
-    f = [float(v) for v in factor_diffs]
-    s = [abs(float(v)) for v in seed_diffs]
-    if not f:
-        raise ValueError("factor_diffs is empty: give at least one difference with the factor on and off")
-    if not s:
+    if not factor_pairs:
+        raise ValueError("factor_pairs is empty: give at least one comparison with the factor on and off")
+    f = [float(c["difference"]) for c in factor_pairs]
+    s = [float(c["difference"]) for c in seed_pairs]
+    # the comparison's own verdict (exact McNemar p < 0.05), so this agrees with the printed pair lines
+    detectable = [c["verdict"] in ("better", "worse") for c in factor_pairs]
+    same_sign = all(v > 0 for v in f) or all(v < 0 for v in f)
+    if not all(detectable):
+        verdict = "not detectable"
+    elif not s:
         verdict = "seed spread not measured"
-    elif (all(v > 0 for v in f) or all(v < 0 for v in f)) and min(abs(v) for v in f) > max(s):
+    elif same_sign and min(abs(v) for v in f) > max(abs(v) for v in s):
         verdict = "beyond the seed spread"
     else:
         verdict = "within the seed spread"
-    return {"factor": factor, "factor_differences": f, "seed_differences": [float(v) for v in seed_diffs],
-            "verdict": verdict, "seed_pairs": len(f)}
+    return {"factor": factor, "factor_differences": f, "factor_detectable": detectable,
+            "seed_differences": s, "verdict": verdict, "seed_pairs": len(s)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,29 +179,30 @@ def main(argv: list[str] | None = None) -> int:
     spread = []
     if a.png:
         seeds_jpeg = {rj.seed: rj for rj in map(load_record, a.seed_runs)}
-        data_diffs = [pairs[-1]["difference"]]         # the PNG - JPEG pipeline pair just above
-        seed_diffs_1000 = []
+        data_pairs = [pairs[-1]]                     # the PNG - JPEG pipeline pair just above
+        seed_pairs_1000 = []
         for sd, rj in seeds_jpeg.items():
             c = paired(f"seed {sd} - seed {base.seed} (JPEG pipeline)", _final_correct(rj)[idx], _final_correct(base)[idx],
                        yp, "JPEG versions of the 1,000")
             pairs.append(c)
-            seed_diffs_1000.append(c["difference"])
+            seed_pairs_1000.append(c)
         for ps in a.png_seed_runs:
             rp = load_record(ps)
             rows.append(row(f"PNG training, seed {rp.seed}", rp))
             c = paired(f"seed {rp.seed} - seed {r.seed} (PNG pipeline)", _final_correct(rp), _final_correct(r), yp,
                        "lossless 1,000")
             pairs.append(c)
-            seed_diffs_1000.append(c["difference"])
+            seed_pairs_1000.append(c)
             if rp.seed in seeds_jpeg:
                 c = paired(f"PNG pipeline - JPEG pipeline, seed {rp.seed}", _final_correct(rp),
                            _final_correct(seeds_jpeg[rp.seed])[idx], yp, "the same 1,000 test images")
                 pairs.append(c)
-                data_diffs.append(c["difference"])
-        spread.append(against_seed_spread("data pipeline (PNG vs JPEG)", data_diffs, seed_diffs_1000))
+                data_pairs.append(c)
+        spread.append(against_seed_spread("data pipeline (PNG vs JPEG, each tested on its own archive)",
+                                          data_pairs, seed_pairs_1000))
     if a.bf16:
-        spread.insert(0, against_seed_spread("training precision (bf16 vs fp32)", [pairs[0]["difference"]],
-                                             [c["difference"] for c in pairs if c["comparison"].startswith("seed ")
+        spread.insert(0, against_seed_spread("training precision (bf16 vs fp32)", [pairs[0]],
+                                             [c for c in pairs if c["comparison"].startswith("seed ")
                                               and c["test_set"] == "JPEG 10,000"]))
     if a.png and EPOCH is None:
         png_on_jpeg = score_on(a.png, a.png_data, jpeg_ds.test)

@@ -48,15 +48,26 @@ def test_runs_are_read_at_one_epoch_or_refused():
         gd._final_correct(rec)
 
 
-def test_a_factor_counts_only_beyond_the_seed_spread():
+def _pair(diff, lo, hi):
+    return {"difference": diff, "interval": [lo, hi],
+            "verdict": "no detectable difference" if lo <= 0 <= hi else "better" if diff > 0 else "worse"}
+
+
+def test_a_factor_counts_only_when_detectable_and_beyond_the_seed_spread():
     gd = _module()
-    beyond = gd.against_seed_spread("data", [0.05, 0.04], [0.01, -0.02])
-    assert beyond["verdict"] == "beyond the seed spread"
+    seeds = [_pair(0.01, -0.01, 0.03), _pair(-0.02, -0.04, 0.0)]
+    assert gd.against_seed_spread("data", [_pair(0.05, 0.03, 0.07), _pair(0.04, 0.02, 0.06)], seeds)["verdict"] \
+        == "beyond the seed spread"
     # as large as one seed difference: not separable from the seed
-    assert gd.against_seed_spread("data", [0.05, 0.04], [0.045])["verdict"] == "within the seed spread"
-    # the two seed pairs disagree in sign
-    assert gd.against_seed_spread("data", [0.05, -0.04], [0.001])["verdict"] == "within the seed spread"
-    assert gd.against_seed_spread("data", [-0.05], [0.01])["verdict"] == "beyond the seed spread"
-    assert gd.against_seed_spread("data", [0.05], [])["verdict"] == "seed spread not measured"
-    with pytest.raises(ValueError, match="factor_diffs"):
-        gd.against_seed_spread("data", [], [0.01])
+    assert gd.against_seed_spread("data", [_pair(0.05, 0.03, 0.07)], [_pair(0.06, 0.04, 0.08)])["verdict"] \
+        == "within the seed spread"
+    # the two seed pairs of the factor disagree in sign
+    assert gd.against_seed_spread("data", [_pair(0.05, 0.03, 0.07), _pair(-0.04, -0.06, -0.02)], seeds)["verdict"] \
+        == "within the seed spread"
+    # larger than the seed difference, but the models themselves are not told apart on these images
+    assert gd.against_seed_spread("bf16", [_pair(0.007, 0.0, 0.013)], [_pair(0.003, -0.004, 0.011)])["verdict"] \
+        == "not detectable"
+    assert gd.against_seed_spread("data", [_pair(-0.05, -0.07, -0.03)], seeds)["verdict"] == "beyond the seed spread"
+    assert gd.against_seed_spread("data", [_pair(0.05, 0.03, 0.07)], [])["verdict"] == "seed spread not measured"
+    with pytest.raises(ValueError, match="factor_pairs"):
+        gd.against_seed_spread("data", [], seeds)
