@@ -350,8 +350,11 @@ def table(result: dict) -> str:
             lr = next(x["lr"] for r in runs for x in r["per_epoch"] if x["epoch"] == e)
             cells = [next((pct(x["balanced_acc"]) for x in r["per_epoch"] if x["epoch"] == e), "") for r in runs]
             lines.append(f"| {e} | {lr:.3g} | " + " | ".join(cells) + " |")
+    final = result.get("ltbound_minus_reference")
     for key in ("ltbound_minus_reference", "ltbound_minus_reference_at_common_epoch"):
         d = result.get(key)
+        if key.endswith("common_epoch") and final and d and d["epoch"] == final["epoch"]:
+            continue              # every run complete: the last common epoch is the final one, said above
         if d:
             lines.append("")
             lines.append(f"ltbound - reference at epoch {d['epoch']} (seeds {d['seeds']['ltbound']} vs "
