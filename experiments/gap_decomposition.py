@@ -207,6 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     if a.png and EPOCH is None:
         png_on_jpeg = score_on(a.png, a.png_data, jpeg_ds.test)
         pairs.append(paired("PNG-trained - JPEG-trained", png_on_jpeg, _final_correct(base), y, "JPEG 10,000"))
+        # The training images alone, on the largest test set: every model scored on the 10,000 JPEG test images.
+        train_pairs, train_seed_pairs = [pairs[-1]], [c for c in pairs if c["test_set"] == "JPEG 10,000"
+                                                      and c["comparison"].startswith("seed ")]
+        for ps in a.png_seed_runs:
+            rp = load_record(ps)
+            if rp.seed not in seeds_jpeg:
+                continue
+            other = score_on(ps, a.png_data, jpeg_ds.test)
+            c = paired(f"PNG-trained - JPEG-trained, seed {rp.seed}", other, _final_correct(seeds_jpeg[rp.seed]), y,
+                       "JPEG 10,000")
+            pairs.append(c)
+            train_pairs.append(c)
+            c = paired(f"seed {rp.seed} - seed {r.seed} (PNG-trained)", other, png_on_jpeg, y, "JPEG 10,000")
+            pairs.append(c)
+            train_seed_pairs.append(c)
+        spread.append(against_seed_spread("training images (PNG vs JPEG), every model tested on the JPEG 10,000",
+                                          train_pairs, train_seed_pairs))
         jpeg_on_png = score_on(a.base, a.jpeg, png_ds.test)
         pairs.append(paired("PNG-trained - JPEG-trained", _final_correct(r), jpeg_on_png, yp, "lossless 1,000"))
         pairs.append(paired("JPEG-trained: lossless - JPEG versions of the same 1,000 test images", jpeg_on_png,
