@@ -38,7 +38,7 @@ PAPER_TABLE1 = {("cifar10-lt", imb, sch): table1_accuracy("cifar10-lt", imb, sch
 
 
 def record_name(rec) -> Path:
-    """``<dataset>-<imbalance>[-full]/<schedule>-seed<seed>``: where a record goes under the records folder.
+    """``<dataset>-<imbalance>[-full][-png]/<schedule>-seed<seed>``: where a record goes under the records folder.
 
     Records of the paper's own recipe (preset ``cifar``, 200 epochs) go to ``...-full`` so that
     they sit beside, never over, the shortened (``cifar-short``) records of the same cell.
@@ -47,7 +47,9 @@ def record_name(rec) -> Path:
     imb = src.get("imbalance")
     imb_text = "none" if imb is None else f"{float(imb):g}"
     full = "-full" if rec.preset == "cifar" else ""
-    return Path(f"{src.get('dataset')}-{imb_text}{full}") / f"{rec.label}-seed{rec.seed}"
+    # Runs trained on the lossless PNG pixels sit beside, never over, the JPEG-trained records of a cell
+    png = "-png" if (rec.manifest.get("dataset") or {}).get("image_format") == "png" else ""
+    return Path(f"{src.get('dataset')}-{imb_text}{full}{png}") / f"{rec.label}-seed{rec.seed}"
 
 
 def summarise(rec) -> dict:

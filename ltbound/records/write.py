@@ -329,6 +329,10 @@ class RecordWriter:
         manifest["files"] = files
         if env_new:
             manifest["environment"] = env_new
+        new_ds = fixed.get("dataset") or {}
+        if "image_format" in new_ds and "image_format" not in (manifest.get("dataset") or {}):
+            # written before records named their image format; the split was checked equal above
+            manifest["dataset"] = {**manifest["dataset"], "image_format": new_ds["image_format"]}
         manifest["resumes"] = list(manifest.get("resumes") or []) + [resume_entry]
         manifest["status"] = "running"
         self._manifest = manifest

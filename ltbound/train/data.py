@@ -117,6 +117,10 @@ class LTDataset:
     std: tuple[float, ...]
     augment: str
     default_model: str
+    #: the image files' format for data read from an image tree ("png", "jpeg", or e.g. "jpeg+png"):
+    #: lossy and lossless copies of one data set give other numbers (docs/cifar-cpu.md), so a record
+    #: says which it was trained on; None for sources that are not image files (digits, torchvision)
+    image_format: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe summary for a run record's ``dataset`` field."""
@@ -136,6 +140,7 @@ class LTDataset:
             "std": [float(s) for s in self.std],
             "augment": self.augment,
             "default_model": self.default_model,
+            **({"image_format": self.image_format} if self.image_format is not None else {}),
         }
 
 
@@ -192,6 +197,12 @@ class _Tree:
 
     def labels(self, split: str) -> np.ndarray:
         return np.array([lab for _, lab in self.files[split]], dtype=np.int64)
+
+    def image_format(self) -> str:
+        """The files' format(s), from their suffixes: "jpeg", "png", or several joined by "+"."""
+        kinds = {"jpeg" if key.lower().endswith((".jpg", ".jpeg")) else "png"
+                 for split in self.files.values() for key, _ in split}
+        return "+".join(sorted(kinds))
 
     def decode(self, split: str, positions: np.ndarray) -> torch.Tensor:
         keys = [self.files[split][int(i)][0] for i in positions]
@@ -396,10 +407,12 @@ def _load_tree(name: str, tree: _Tree, imbalance: float | None, split_seed: int,
     test_labels_all = tree.labels("test")
     test_idx = _first_per_class(test_labels_all, c, max_test_per_class)
     train_labels = train_labels_all[train_idx]
-    return _assemble(name, tree.classes,
-                     tree.decode("train", train_idx), train_labels, train_idx,
-                     tree.decode("test", test_idx), test_labels_all[test_idx], test_idx,
-                     imbalance, "crop-flip", "resnet32")
+    ds = _assemble(name, tree.classes,
+                   tree.decode("train", train_idx), train_labels, train_idx,
+                   tree.decode("test", test_idx), test_labels_all[test_idx], test_idx,
+                   imbalance, "crop-flip", "resnet32")
+    ds.image_format = tree.image_format()
+    return ds
 
 
 def _load_cifar(name: str, root: Path, imbalance: float | None, download: bool, split_seed: int,
