@@ -22,3 +22,24 @@ def test_committed_snapshot_is_intact_unfinished_and_listed(snap):
     assert f"| {snap.name} |" in readme and f"| {index['epochs_completed']} |" in readme, \
         "experiments/snapshots/README.md lists each snapshot with the epoch it reached"
     assert json.loads((snap / "manifest.json").read_text())["config"]["data_dir"]
+
+
+EXTERNAL = sorted(p for p in SNAPSHOTS.glob("*") if (p / "SHA256SUMS").is_file())
+
+
+@pytest.mark.skipif(not EXTERNAL, reason="no snapshot of a reference-code run is committed")
+@pytest.mark.parametrize("snap", EXTERNAL, ids=[p.name for p in EXTERNAL])
+def test_committed_reference_run_snapshot_is_intact_and_listed(snap):
+    """A run of the reference code (docs/reference-comparison.md) is not an ltbound record: its
+    snapshot is its own checkpoint and logs, each file's SHA-256 in SHA256SUMS."""
+    import hashlib
+    listed = {}
+    for line in (snap / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        listed[name.lstrip("*")] = digest
+    assert listed, "SHA256SUMS lists no file"
+    on_disk = {str(p.relative_to(snap)) for p in snap.rglob("*") if p.is_file() and p.name != "SHA256SUMS"}
+    assert on_disk == set(listed), "every file of the snapshot is listed, and only those"
+    for name, digest in listed.items():
+        assert hashlib.sha256((snap / name).read_bytes()).hexdigest() == digest, f"{name} was changed"
+    assert f"| {snap.name} |" in (SNAPSHOTS / "README.md").read_text()
