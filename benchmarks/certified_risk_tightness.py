@@ -1,6 +1,6 @@
-"""Tightness and coverage of the certified target-prior risk (issue 23; ltbound.pacbayes).
+"""Tightness and coverage of the certified target-prior risk (issue 23; ltbound.certificates.pacbayes).
 
-Prints, for fixed test sets, the certificate of ``ltbound.evaluate.certified_risk`` before
+Prints, for fixed test sets, the certificate of ``ltbound.statistics.heldout.certified_risk`` before
 issue 23 (``method="binomial"``: per-class Clopper-Pearson at δ/C, union bound) and now
 (default ``"auto"``), and the coverage of each method over simulated test sets with known class
 errors at δ = 0.2 (nominal 0.80), with its Monte Carlo standard error. Deterministic (seeded).
@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from ltbound import evaluate as ev
-from ltbound import pacbayes as pb
+from ltbound.statistics import heldout as ev
+from ltbound.certificates import pacbayes as pb
 
 LONG_TAIL = [500, 300, 180, 108, 65, 39, 23, 14, 8, 5]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ltbound import regularity as rg
+from ltbound.regularity import events as rg
 from ltbound.records import RecordWriter, load_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,7 +213,7 @@ def test_figures_7_and_9_are_written(appendix_a, tmp_path):
 
 
 def test_paper_check_averages_the_same_way(appendix_a, tmp_path):
-    """paper_checks' averaged_pearson (now on ltbound.regularity.averaged_events) gives the script's train Pearson."""
+    """paper_checks' averaged_pearson (now on ltbound.regularity.events.averaged_events) gives the script's train Pearson."""
     from paper_checks.check_appendix_a_records import averaged_pearson
     paths = [_record(tmp_path / f"r{s}", seed=s) for s in (0, 1)]
     _, res = _run(appendix_a, tmp_path, "--records", *paths)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import ltbound
-from ltbound import rademacher as _rad, regularity as _reg
+from ltbound.bounds import rademacher as _rad
+from ltbound.regularity import events as _reg
 from ltbound.records import RecordWriter
 
 LABELS = np.repeat(np.arange(3), [5, 3, 2])

@@ -109,5 +109,28 @@ def test_design_layers_cover_every_module_and_no_arrow_runs_up():
 
 def test_layer_check_sees_an_upward_arrow():
     layers = _design_layers()
-    assert _layer_of(layers, "ltbound.bounds") < _layer_of(layers, "ltbound.comparison")
-    assert _layer_of(layers, "ltbound.train.trainer") == _layer_of(layers, "ltbound.train")
+    assert _layer_of(layers, "ltbound.bounds.estimate") < _layer_of(layers, "ltbound.comparison.compare_runs")
+    assert _layer_of(layers, "ltbound.train.loop.trainer") == _layer_of(layers, "ltbound.train.loop")
+    assert _layer_of(layers, "ltbound.train.loop") < _layer_of(layers, "ltbound.train.stochastic.certified_run")
+
+
+def test_every_module_name_is_said_once():
+    """One name, one idea: no two modules of ltbound share a file name, and no package shares one with
+    a module (issue 32: two ``evaluate.py``, two ``schedule.py``, a ``certify.py`` beside ``pacbayes.py``)."""
+    from collections import Counter
+    names = Counter(p.stem for p in ROOT.rglob("*.py") if p.name != "__init__.py")
+    names.update(p.name for p in ROOT.rglob("*") if p.is_dir() and (p / "__init__.py").exists())
+    assert sorted(n for n, k in names.items() if k > 1) == []
+
+
+def test_the_top_level_is_a_short_table_of_contents():
+    """At most a dozen public entries at the top of ltbound/, and every package says in its docstring what
+    lives there and what it may import."""
+    public = sorted(p.stem if p.suffix == ".py" else p.name for p in ROOT.iterdir()
+                    if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or (p / "__init__.py").exists()))
+    assert len(public) <= 12, public
+    for init in ROOT.rglob("__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert len(doc.splitlines()) >= 3, f"{init.parent.name}/__init__.py says too little about its package"
+        if init.parent not in (ROOT, ROOT / "records", ROOT / "train"):
+            assert "May import" in doc, f"{init.parent.name}/__init__.py does not say what it may import"

@@ -1,4 +1,4 @@
-"""The PAC-Bayes bound core (ltbound.pacbayes): kl inversion, relaxations, KL of Gaussians,
+"""The PAC-Bayes bound core (ltbound.certificates.pacbayes): kl inversion, relaxations, KL of Gaussians,
 the Monte Carlo term, target-prior certificates and their coverage with known risks."""
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, special, stats
 
-from ltbound import pacbayes as pb
+from ltbound.certificates import pacbayes as pb
 
 LONG_TAIL = np.array([500, 300, 180, 108, 65, 39, 23, 14, 8, 5])
 

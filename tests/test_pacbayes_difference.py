@@ -1,4 +1,4 @@
-"""The certified risk difference (ltbound.pacbayes_difference) and the KL = 0 choice of ltbound.pacbayes."""
+"""The certified risk difference (ltbound.certificates.difference) and the KL = 0 choice of ltbound.certificates.pacbayes."""
 from __future__ import annotations
 
 import math
@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ltbound import pacbayes as pb
-from ltbound.pacbayes_difference import difference_over_grid, risk_difference_certificate
+from ltbound.certificates import pacbayes as pb
+from ltbound.certificates.difference import difference_over_grid, risk_difference_certificate
 
 LONG_TAIL = np.array([120, 60, 30, 15, 8, 4])
 

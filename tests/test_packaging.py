@@ -61,7 +61,7 @@ def test_bound_core_works_without_torch_sympy_or_matplotlib(tmp_path):
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})
         assert not loaded, loaded
         try:
-            import ltbound.theory  # noqa: F401 - sympy-backed: must say which extra to install
+            import ltbound.bounds.theory  # noqa: F401 - sympy-backed: must say which extra to install
         except ImportError as e:
             print("theory:", e)
         print("ok")

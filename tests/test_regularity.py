@@ -9,8 +9,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ltbound import regularity as rg
-from ltbound.sampling import long_tailed_counts
+from ltbound.regularity import events as rg
+from ltbound.bounds.sampling import long_tailed_counts
 
 
 def _columns(*cols):

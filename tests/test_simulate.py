@@ -1,4 +1,4 @@
-"""The synthetic long-tailed problem and the coverage study of the bounds (ltbound.simulate).
+"""The synthetic long-tailed problem and the coverage study of the bounds (ltbound.simulation.problems).
 
 A hand-built problem with constant rules has deterministic losses and exactly known risks,
 Rademacher complexities and Q_n, so every reported number there is checked against a
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy.stats import binom, norm
 
-from ltbound import simulate as sim
-from ltbound.confidence import confidence_term, confidence_term_ib
-from ltbound.residual import q_residual
-from ltbound.sampling import sampling_distribution
+from ltbound.simulation import problems as sim
+from ltbound.bounds.confidence import confidence_term, confidence_term_ib
+from ltbound.bounds.residual import q_residual
+from ltbound.bounds.sampling import sampling_distribution
 
 FAST = dict(num_classes=5, n_max=200, imbalance=20, separation=2.5, num_hypotheses=20,
             num_risk_samples=20_000, seed=1)

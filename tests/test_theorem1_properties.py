@@ -17,9 +17,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ltbound import theory
-from ltbound.confidence import confidence_ratio
-from ltbound.sampling import sampling_distribution
+from ltbound.bounds import theory
+from ltbound.bounds.confidence import confidence_ratio
+from ltbound.bounds.sampling import sampling_distribution
 
 # ----------------------------------------------------------------------------- strategies
 
@@ -356,7 +356,7 @@ def test_theorem1_condition_never_positive_with_empirical_q(problem):
     """Theorem 1 / Eq. 18: with the empirical Q̂_n = min_{θ'∈Θ̂} g(θ'), g = L − L^s (Eq. 3, 4),
     Q̂_n + L^s(θ) − L(θ) = min g − g(θ) <= 0 for every row θ, = 0 at the argmin. So the
     condition "Q_n + L^s − L > 0" never holds with quantities from one training set.
-    Exact oracle; ltbound.theory.theorem1_gap must agree to float rounding."""
+    Exact oracle; ltbound.bounds.theory.theorem1_gap must agree to float rounding."""
     rows, labels, counts, p = problem
     n = len(labels)
     ls = [sum((Fraction(v) for v in row), Fraction(0)) / n for row in rows]

@@ -1,6 +1,6 @@
-"""The sympy derivations of ltbound.theory: each returned expression is what it claims to be.
+"""The sympy derivations of ltbound.bounds.theory: each returned expression is what it claims to be.
 
-Every check has two sides: the boolean sympy proved inside :mod:`ltbound.theory`, and an
+Every check has two sides: the boolean sympy proved inside :mod:`ltbound.bounds.theory`, and an
 independent evaluation of the returned expression at concrete rational points against
 Eq. 18 computed from its definition in exact Fraction arithmetic. So a wrong expression
 fails even if the internal proof step were wrong.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from ltbound import theory
+from ltbound.bounds import theory
 
 CLASSES = [2, 3, 4]
 
