@@ -16,8 +16,8 @@ Evidence:
   chain (line 3) with the tail mean largest, and to the conclusion (residual < 0 while the
   printed bound is > 0) with only L̄_C >= L̄_{C−1};
 * the q-family (beyond the paper): the residual of CR, CB and SQRT against IB is >= 0 for
-  monotone class means (:func:`ltbound.bounds.theory.q_family_residual`, symbolic derivative by
-  :func:`ltbound.bounds.theory.q_family_derivative`).
+  monotone class means (:func:`ltbound.bounds.q_family.q_family_residual`, symbolic derivative by
+  :func:`ltbound.bounds.q_family.q_family_derivative`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ltbound.bounds.theory import increase_residual, q_family_derivative, q_family_residual
+from ltbound.bounds.q_family import q_family_derivative, q_family_residual
+from ltbound.bounds.theory import increase_residual
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 from paper_checks._numeric import ib, residual, sorted_counts

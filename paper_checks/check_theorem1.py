@@ -8,7 +8,7 @@ Three checks:
         Eq. 7 − Eq. 6 = −(Q_n + L^s(θ) − L(θ)) + M sqrt(ln(1/δ)/2) (sqrt(Σ_j p_j²/n_j) − sqrt(1/n)),
 
     and the second term is > 0 for every non-IB p (n Σ p_j²/n_j − 1 = χ²(p ‖ IB),
-    :func:`ltbound.bounds.theory.confidence_identity`). So "condition > 0" is not sufficient; CR's
+    :func:`ltbound.bounds.q_family.confidence_identity`). So "condition > 0" is not sufficient; CR's
     confidence term is wider by the factor sqrt(n Σ p_j²/n_j)
     (:func:`ltbound.bounds.confidence.confidence_ratio`), computed for CR and CB on CIFAR-10/100-LT
     at imbalance 50 and 100. With the empirical Q̂_n over a finite Θ̂ ∋ θ the condition is
@@ -31,7 +31,8 @@ import numpy as np
 from ltbound.bounds.estimate import estimate_bounds
 from ltbound.bounds.confidence import confidence_ratio, confidence_term, confidence_term_ib
 from ltbound.bounds.sampling import long_tailed_counts, sampling_distribution
-from ltbound.bounds.theory import confidence_excess, confidence_identity, q_family_residual, theorem1_gap
+from ltbound.bounds.q_family import confidence_identity, q_family_residual
+from ltbound.bounds.theory import confidence_excess, theorem1_gap
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, NOT_RUN, Outcome, check
 from paper_checks._numeric import sorted_counts

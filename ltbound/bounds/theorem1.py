@@ -89,7 +89,7 @@ def _theorem1_condition(g: np.ndarray, theta: Any, q: Any = None) -> float | np.
 
 
 def confidence_excess(counts: Any, p: Any) -> float:
-    """n Σ_j p_j²/n_j − 1 = χ²(p ‖ p^IB) >= 0 (see :func:`ltbound.bounds.theory.confidence_identity`, its symbolic proof).
+    """n Σ_j p_j²/n_j − 1 = χ²(p ‖ p^IB) >= 0 (see :func:`ltbound.bounds.q_family.confidence_identity`, its symbolic proof).
 
     The squared ratio of the Eq. 7 to the Eq. 6 confidence terms, minus one. Computed in
     the χ² form Σ_j (p_j − π_j)²/π_j, which is exactly 0 at p = π = IB and never negative
