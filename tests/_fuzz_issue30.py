@@ -16,7 +16,8 @@ from ltbound.statistics.verdicts import holm, difference_test
 from ltbound.bounds.theorem1 import theorem1_condition
 from ltbound.statistics.decomposition import zero_one_decomposition
 from ltbound.bounds.rademacher import rademacher_monte_carlo, rademacher_exact
-from ltbound.certificates.pacbayes import gaussian_kl, kl_inverse_upper, kl_inverse_lower, kl_bernoulli, target_risk_certificate
+from ltbound.certificates.kl_bounds import gaussian_kl, kl_inverse_upper, kl_inverse_lower, kl_bernoulli
+from ltbound.certificates.pacbayes import target_risk_certificate
 from ltbound.statistics.heldout import clopper_pearson, compare_over_seeds, certified_risk, accuracy_intervals
 from ltbound.bounds.residual import q_residual
 from ltbound.comparison.compare_runs import compare

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from ltbound.statistics.decomposition import zero_one_decomposition
 from ltbound.statistics.heldout import RISK_METHODS, certified_risk, clopper_pearson, compare_over_seeds
-from ltbound.certificates.pacbayes import gaussian_kl, kl_inverse_upper, target_risk_certificate
+from ltbound.certificates.kl_bounds import gaussian_kl, kl_inverse_upper
+from ltbound.certificates.pacbayes import target_risk_certificate
 from ltbound.bounds.rademacher import rademacher_monte_carlo
 from ltbound.bounds.residual import q_residual
 from ltbound.bounds.theorem1 import theorem1_condition

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ltbound.certificates import pacbayes  # noqa: E402
+from ltbound.certificates import kl_bounds  # noqa: E402
 from ltbound.records import RecordError, add_file, read_file  # noqa: E402
 from ltbound.train.loop.models import digits_net  # noqa: E402
 from ltbound.train.stochastic.networks import (DEFAULT_SIGMA_GRID, StochasticNetwork, bounded_cross_entropy,  # noqa: E402
@@ -38,10 +38,10 @@ def _perturbed(net, sigma=0.02, seed=1):
 
 # ----------------------------------------------------------------------------- KL
 def test_torch_kl_equals_the_numpy_core():
-    """KL(Q‖P) of the torch module equals pacbayes.gaussian_kl on the same μ, σ, prior (float64)."""
+    """KL(Q‖P) of the torch module equals kl_bounds.gaussian_kl on the same μ, σ, prior (float64)."""
     snet = _perturbed(_trained_digits_net())
     a = snet.to_arrays()
-    want = pacbayes.gaussian_kl(a["mu"], a["sigma"], a["prior_mean"], np.full_like(a["mu"], snet.prior_sigma))
+    want = kl_bounds.gaussian_kl(a["mu"], a["sigma"], a["prior_mean"], np.full_like(a["mu"], snet.prior_sigma))
     assert want > 1.0                                   # a real distance, not the trivial 0
     assert float(snet.kl().detach()) == pytest.approx(want, rel=1e-9)
     assert snet.kl_exact() == pytest.approx(want, rel=1e-12)
@@ -142,7 +142,7 @@ def test_quad_objective_equals_the_core_and_bounded_ce_is_clipped_ce():
     for risk, kl, m, delta in ((0.1, 3.0, 200, 0.025), (0.0, 0.0, 10, 0.5), (0.7, 40.0, 5000, 1e-3)):
         got = float(quad_objective(torch.tensor(risk, dtype=torch.float64), torch.tensor(kl, dtype=torch.float64),
                                    m, delta))
-        assert got == pytest.approx(pacbayes.bound_quad(risk, kl, m, delta), rel=1e-12)
+        assert got == pytest.approx(kl_bounds.bound_quad(risk, kl, m, delta), rel=1e-12)
     logits = torch.tensor([[10.0, -10.0], [-10.0, 10.0], [0.0, 0.0]])
     y = torch.tensor([0, 0, 0])
     got = bounded_cross_entropy(logits, y, 1e-4)

@@ -67,7 +67,7 @@ from scipy import special, stats
 from .._validation import (MAX_INT, MAX_LOSS, _describe, check_counts, check_delta, check_finite_scalar, check_labels,
                            check_not_masked, check_num_classes, check_positive_int, check_probability_vector,
                            check_random_state, real_array)
-from ..certificates import pacbayes as _pb
+from ..certificates import kl_bounds as _klb, pacbayes as _pb
 from ..bounds.sampling import _shot_groups
 
 BETTER, WORSE, NO_DIFFERENCE, TOO_FEW = "better", "worse", "no detectable difference", "too few seeds"
@@ -262,12 +262,12 @@ def accuracy_intervals(correct: Any, labels: Any, *, train_counts: Any = None, n
 
 # ----------------------------------------------------------------------------- certified risk
 def _kl_bernoulli(q: float, p: float) -> float:
-    return float(_pb._kl(q, p))
+    return float(_klb._kl(q, p))
 
 
 def _kl_upper(q: float, budget: float) -> float:
     """Largest p >= q with kl(q ‖ p) <= budget."""
-    return float(_pb._kl_inv_upper(q, budget))
+    return float(_klb._kl_inv_upper(q, budget))
 
 
 @dataclass(frozen=True)

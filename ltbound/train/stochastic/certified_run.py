@@ -290,7 +290,7 @@ def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float, *,
     Per class j at δ/C (union bound over the classes), with the one-sided Chernoff-kl bound
     P(mean <= kl⁻¹_lower(mean, ln(1/δ')/m)) <= δ' for m i.i.d. [0, 1] variables (Hoeffding
     1963: the Bernoulli has the largest moment generating function), lower kl inverse
-    :func:`ltbound.certificates.pacbayes.kl_inverse_lower`:
+    :func:`ltbound.certificates.kl_bounds.kl_inverse_lower`:
 
     * when the N weight samples are at least the class's m_j test images, image r of the
       class is scored with its own sample r: the m_j losses ℓ(w_r, x_r) are i.i.d.
@@ -310,7 +310,7 @@ def gibbs_lower_bound(zero_one: np.ndarray, labels: np.ndarray, delta: float, *,
     per_sample : bool
         The draws were independent per image (else shared by all images of a row).
     """
-    from ...certificates.pacbayes import kl_inverse_lower
+    from ...certificates.kl_bounds import kl_inverse_lower
 
     n = zero_one.shape[0]
     c = int(labels.max()) + 1

@@ -342,7 +342,7 @@ class StochasticNetwork(nn.Module):
 
         Σ_i [ln(σ_P/σ_i) + (σ_i² + (μ_i − p_i)²) / (2σ_P²) − 1/2], the KL of two normal
         distributions summed over independent coordinates; equals
-        :func:`ltbound.certificates.pacbayes.gaussian_kl` (tested).
+        :func:`ltbound.certificates.kl_bounds.gaussian_kl` (tested).
         """
         sp2 = self.prior_sigma ** 2
         total = torch.zeros((), dtype=torch.float64, device=self.mu[0].device)
@@ -354,8 +354,8 @@ class StochasticNetwork(nn.Module):
         return total
 
     def kl_exact(self) -> float:
-        """KL(Q‖P) from the torch-free bound core (:func:`ltbound.certificates.pacbayes.gaussian_kl`), float64."""
-        from ...certificates.pacbayes import gaussian_kl
+        """KL(Q‖P) from the torch-free bound core (:func:`ltbound.certificates.kl_bounds.gaussian_kl`), float64."""
+        from ...certificates.kl_bounds import gaussian_kl
 
         a = self.to_arrays()
         return float(gaussian_kl(a["mu"], a["sigma"], a["prior_mean"], np.full_like(a["mu"], self.prior_sigma)))
@@ -411,7 +411,7 @@ def quad_objective(risk: torch.Tensor, kl: torch.Tensor, m: float, delta: float)
 
     f_quad = (sqrt(L̂ + B) + sqrt(B))², B = (KL + ln(2√m/δ)) / (2m), an upper bound on the
     risk that follows from the PAC-Bayes-kl bound (Seeger 2002; Maurer 2004) and is a
-    smooth function of L̂ and KL. Equals :func:`ltbound.certificates.pacbayes.bound_quad` (tested).
+    smooth function of L̂ and KL. Equals :func:`ltbound.certificates.kl_bounds.bound_quad` (tested).
 
     Parameters
     ----------
