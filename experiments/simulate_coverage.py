@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from ltbound._outputs import add_overwrite_flag, refuse_existing, write_output
-from ltbound.simulation.problems import LOSSES, PRESETS, make_problem, run_coverage
+from ltbound.simulation.coverage import run_coverage
+from ltbound.simulation.problems import LOSSES, PRESETS, make_problem
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,8 +30,9 @@ API: dict[str, dict[str, str]] = {
     },
     # certificates: PAC-Bayes with a data-dependent prior, and its test-set case
     "certificates": {
-        **{n: "certificates.pacbayes" for n in ("target_risk_certificate", "PacBayesCertificate", "pac_bayes_kl_bound",
-                                   "kl_inverse_upper", "sample_convergence_bound", "gaussian_kl")},
+        **{n: "certificates.pacbayes" for n in ("target_risk_certificate", "PacBayesCertificate")},
+        **{n: "certificates.kl_bounds" for n in ("pac_bayes_kl_bound", "kl_inverse_upper", "sample_convergence_bound",
+                                                 "gaussian_kl")},
         **{n: "statistics.heldout" for n in ("certified_risk", "CertifiedRisk")},
         **{n: "certificates.difference" for n in ("risk_difference_certificate", "DifferenceCertificate")},
     },
@@ -50,8 +51,8 @@ API: dict[str, dict[str, str]] = {
         **{n: "regularity.events" for n in ("regularity_from_record", "class_irregularity")},
     },
     # the simulator with known risks
-    "simulation": {n: "simulation.problems" for n in ("make_problem", "draw_training_set", "run_coverage", "SimProblem",
-                                            "CoverageResult")},
+    "simulation": {**{n: "simulation.problems" for n in ("make_problem", "draw_training_set", "SimProblem")},
+                   **{n: "simulation.coverage" for n in ("run_coverage", "CoverageResult")}},
     # the paper's published numbers (module ltbound.published) and its Table 12
     "paper facts": {"table12": "regularity.events"},
 }

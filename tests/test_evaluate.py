@@ -8,7 +8,8 @@ import pytest
 from scipy import stats
 
 from ltbound.statistics import heldout as ev
-from ltbound.simulation.problems import certified_risk_coverage, make_problem
+from ltbound.simulation.coverage import certified_risk_coverage
+from ltbound.simulation.problems import make_problem
 
 
 def _test_set(rng, acc_per_class, per_class):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import ltbound.bounds.estimate
+import ltbound.simulation.coverage
 import ltbound.simulation.problems
 import ltbound.bounds.theorem1 as t1
 from ltbound.bounds.sampling import sampling_distribution
@@ -72,11 +73,11 @@ def test_bounds_take_the_condition_from_theorem1_condition(monkeypatch):
 def test_simulate_takes_the_condition_from_theorem1_condition(monkeypatch):
     prob = ltbound.simulation.problems.make_problem(num_classes=3, n_max=20, imbalance=4.0, num_hypotheses=4,
                                          num_risk_samples=200, seed=0)
-    before = ltbound.simulation.problems.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
+    before = ltbound.simulation.coverage.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
     assert before.theorem1["CR"]["max_condition_empirical"] <= 0
-    monkeypatch.setattr(ltbound.simulation.problems, "_theorem1_condition",
+    monkeypatch.setattr(ltbound.simulation.coverage, "_theorem1_condition",
                         lambda g, theta, q=None: np.full(g.shape[0], 7.0))
-    after = ltbound.simulation.problems.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
+    after = ltbound.simulation.coverage.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
     assert after.theorem1["CR"]["max_condition_empirical"] == 7.0
     assert after.theorem1["CR"]["mean_condition_expected"] == 7.0
 

@@ -20,6 +20,7 @@ import ltbound.bounds.objectives
 import ltbound.bounds.rademacher
 import ltbound.bounds.residual
 import ltbound.bounds.sampling
+import ltbound.simulation.coverage
 import ltbound.simulation.problems
 from ltbound import _validation
 
@@ -110,7 +111,7 @@ def test_run_coverage_checks_delta_once_for_all_draws(calls):
     prob = ltbound.simulation.problems.make_problem(num_classes=3, n_max=20, imbalance=4.0, num_hypotheses=4,
                                          num_risk_samples=200, seed=0)
     calls.clear()
-    ltbound.simulation.problems.run_coverage(prob, num_draws=3, num_sign_draws=10, seed=1)
+    ltbound.simulation.coverage.run_coverage(prob, num_draws=3, num_sign_draws=10, seed=1)
     assert calls[("check_delta", "")] == 1
     assert calls[("check_losses", "")] == 0          # the draws are built here, not passed in
 
