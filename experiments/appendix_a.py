@@ -22,7 +22,7 @@ same on run records written by ``python -m ltbound.train``:
 
 Writes OUTDIR/appendix_a.json (every number, the provenance of each record) and, with
 matplotlib, OUTDIR/fig7_train_events.png and OUTDIR/fig9_test_events.png
-(:func:`ltbound.regularity.events.plot_events`).
+(:func:`ltbound.regularity.plots.plot_events`).
 
 Figs. 8 and 10 show the *same samples* learned on the balanced CIFAR-10. They are drawn
 only when records of a balanced run are given with ``--balanced-records``: each long-tailed
@@ -48,8 +48,10 @@ import numpy as np
 from ltbound._outputs import add_overwrite_flag, refuse_existing
 from ltbound._table import format_table
 from ltbound.records import RecordError, json_default, load_record
-from ltbound.regularity.events import (averaged_events, class_irregularity, correlation_test, match_samples,
-                                plot_events, table12)
+from ltbound.regularity.correlation import correlation_test
+from ltbound.regularity.events import averaged_events, class_irregularity, match_samples
+from ltbound.regularity.paper_table import table12
+from ltbound.regularity.plots import plot_events
 
 #: What App. A.2 averages: 10 ResNet-32 runs of 200 epochs.
 PAPER_RUNS, PAPER_EPOCHS = 10, 200

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ltbound.regularity.events import (averaged_events, cardinality_irregularity_correlation, class_irregularity,
-                                regularity_from_record, table12)
+from ltbound.regularity.correlation import cardinality_irregularity_correlation
+from ltbound.regularity.events import averaged_events, class_irregularity, regularity_from_record
+from ltbound.regularity.paper_table import table12
 
 from paper_checks._check import HOLDS, FAILS, NOT_RUN, Outcome, check
 

@@ -14,7 +14,7 @@ not results of this code.
 from __future__ import annotations
 
 
-from ltbound.regularity.events import table12
+from ltbound.regularity.paper_table import table12
 from ltbound.bounds.sampling import long_tailed_counts, shot_groups
 
 from paper_checks._check import FAILS, HOLDS, Outcome, check

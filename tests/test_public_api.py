@@ -63,8 +63,8 @@ def test_public_api_is_grouped_and_all_is_the_union_of_the_groups():
 
 def test_building_blocks_stay_reachable_from_their_modules():
     from ltbound.bounds import objectives, rademacher
-    from ltbound.regularity import events as regularity
-    assert callable(regularity.plot_events) and callable(objectives.weighted_objective)
+    from ltbound.regularity import plots
+    assert callable(plots.plot_events) and callable(objectives.weighted_objective)
     assert callable(rademacher.massart_bound)
     import pytest
     with pytest.raises(AttributeError):

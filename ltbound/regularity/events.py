@@ -21,7 +21,7 @@ the Pearson coefficient (Eq. 13) of (n_j, I_j) over classes is the paper's summa
 Several runs: :func:`averaged_events` averages each sample's events over runs of the same
 split before Eq. 10-12, as App. A.2 averages 10 runs; :func:`match_samples` finds the same
 source samples in another run (a balanced one, Figs. 8 and 10). With only C = 10 classes,
-:func:`correlation_test` adds the Spearman coefficient and permutation p-values to Eq. 13.
+:func:`~ltbound.regularity.correlation.correlation_test` adds the Spearman coefficient and permutation p-values to Eq. 13.
 
 Conventions (the paper leaves them open; these are ours, stated so they can be checked):
 
@@ -36,7 +36,6 @@ Conventions (the paper leaves them open; these are ours, stated so they can be c
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,14 +44,13 @@ from typing import Any
 import numpy as np
 
 from .._table import format_table
-from .._validation import (_describe, check_finite_scalar, check_labels, check_positive_int, check_random_state,
-                           real_array)
+from .._validation import _describe, check_finite_scalar, check_labels, check_positive_int
+from .correlation import cardinality_irregularity_correlation
 
 __all__ = [
     "forgetting_events", "learned_events", "mal_generalizing_events", "generalized_events",
-    "ClassIrregularity", "class_irregularity", "pearson", "cardinality_irregularity_correlation",
-    "RegularityResult", "regularity_from_record", "averaged_events", "match_samples",
-    "CorrelationTest", "correlation_test", "plot_events", "Table12", "table12",
+    "ClassIrregularity", "class_irregularity", "RegularityResult", "regularity_from_record", "averaged_events",
+    "match_samples",
 ]
 
 
@@ -254,71 +252,6 @@ def class_irregularity(learned: Any, forgotten: Any, labels: Any, num_classes: i
     frob = np.sqrt(np.sum(cov ** 2, axis=(1, 2)))                                      # Eq. 11
     return ClassIrregularity(covariance=cov, frobenius=frob, cardinality=n_j,
                              irregularity=frob / n_j, ddof=int(ddof))              # Eq. 12
-
-
-# ----------------------------------------------------------------------------- Eq. 13
-def pearson(x: Any, y: Any) -> float:
-    """Pearson correlation coefficient in the computational form of Eq. 13.
-
-    Parameters
-    ----------
-    x, y : array_like, shape (C,)
-        Paired finite values, C >= 2, neither constant.
-
-    Returns
-    -------
-    float
-        P = (Σxy − Σx Σy / C) / sqrt((Σx² − (Σx)²/C)(Σy² − (Σy)²/C)), in [-1, 1]; equal
-        to ``np.corrcoef(x, y)[0, 1]``.
-    """
-    xv, yv = real_array(x), real_array(y)
-    for name, v, raw in (("x", xv, x), ("y", yv, y)):
-        if v is None or v.ndim != 1 or v.size < 2:
-            raise ValueError(f"{name} must be a 1-D numeric array of at least 2 values, got {_describe(raw)}")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{name} must be finite, got {v.tolist()}")
-    if xv.size != yv.size:
-        raise ValueError(f"x and y must be paired (same length), got {xv.size} and {yv.size}")
-    c = float(xv.size)
-    # Eq. 13 as printed; the raw-moment form loses digits when the mean is large
-    # relative to the spread, so shift both by their first value (P is shift-invariant).
-    # Then scale each by its largest magnitude (P is scale-invariant too), so that values
-    # near 1e200 do not overflow and values near 1e-200 do not underflow when squared.
-    with np.errstate(over="ignore", invalid="ignore"):
-        xs, ys = xv - xv[0], yv - yv[0]
-    for name, v in (("x", xs), ("y", ys)):
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{name} spans more than the float64 range (differences overflow); rescale it")
-    sx, sy = float(np.max(np.abs(xs))), float(np.max(np.abs(ys)))
-    if sx == 0 or sy == 0:
-        raise ValueError(f"{'x' if sx == 0 else 'y'} is constant; the Pearson coefficient (Eq. 13) is undefined")
-    xs, ys = xs / sx, ys / sy
-    sxy = np.sum(xs * ys) - np.sum(xs) * np.sum(ys) / c
-    sxx = np.sum(xs * xs) - np.sum(xs) ** 2 / c
-    syy = np.sum(ys * ys) - np.sum(ys) ** 2 / c
-    if sxx <= 0 or syy <= 0:
-        which = "x" if sxx <= 0 else "y"
-        raise ValueError(f"{which} is constant; the Pearson coefficient (Eq. 13) is undefined")
-    return float(np.clip(sxy / math.sqrt(sxx * syy), -1.0, 1.0))
-
-
-def cardinality_irregularity_correlation(irregularity: Any, counts: Any) -> float:
-    """Pearson coefficient (Eq. 13) between class cardinality n_j and irregularity I_j.
-
-    Parameters
-    ----------
-    irregularity : array_like, shape (C,)
-        I_j of Eq. 12.
-    counts : array_like, shape (C,)
-        n_j; for test-set irregularity pass the *training* counts to ask App. A's question
-        (do classes with fewer training samples generalize less regularly?).
-
-    Returns
-    -------
-    float
-        P of Eq. 13 with N = counts and I = irregularity (Table 12: -0.6112).
-    """
-    return pearson(counts, irregularity)
 
 
 # ----------------------------------------------------------------------------- run records
@@ -535,234 +468,3 @@ def match_samples(indices: Any, reference_indices: Any) -> np.ndarray:
         raise ValueError(f"{missing.size} of {want.size} samples are not in reference_indices "
                          f"(first: source position {int(missing[0])})")
     return order[pos].astype(np.int64)
-
-
-# ----------------------------------------------------------------------------- significance
-@dataclass(frozen=True)
-class CorrelationTest:
-    """Pearson (Eq. 13) and Spearman coefficients of C paired values, with permutation p-values.
-
-    Attributes
-    ----------
-    pearson, spearman : float
-        Eq. 13 on the values, and Eq. 13 on their ranks (average ranks for ties).
-    p_pearson, p_spearman : float
-        Two-sided: share of permutations with |coefficient| >= the observed |coefficient|.
-    p_pearson_negative, p_spearman_negative : float
-        One-sided: share with coefficient <= the observed one (small: the negative sign is
-        unlikely under no association).
-    num_permutations : int
-        Permutations used (C! when exact).
-    exact : bool
-        True when all C! permutations were enumerated; else ``num_permutations`` random ones
-        plus the observed order, p = (hits + 1) / (num_permutations + 1).
-    seed : int or None
-    """
-
-    pearson: float
-    spearman: float
-    p_pearson: float
-    p_spearman: float
-    p_pearson_negative: float
-    p_spearman_negative: float
-    num_permutations: int
-    exact: bool
-    seed: int | None
-
-    def to_dict(self) -> dict:
-        """JSON-safe dict."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-def _permuted_coefficients(x: np.ndarray, y: np.ndarray, perms: np.ndarray) -> np.ndarray:
-    """Pearson coefficient of x with y[perm] for every row of perms (shape (B, C))."""
-    xc = x - x.mean()
-    yc = y - y.mean()
-    return (yc[perms] @ xc) / math.sqrt(float(xc @ xc) * float(yc @ yc))
-
-
-def correlation_test(x: Any, y: Any, *, num_permutations: int = 100_000, seed: Any = 0) -> CorrelationTest:
-    """Pearson (Eq. 13) and Spearman coefficients with permutation p-values.
-
-    With C = 10 classes a coefficient of -0.6 can arise by chance; the permutation test
-    asks how often pairing the y values with x at random gives one as extreme.
-
-    Parameters
-    ----------
-    x, y : array_like, shape (C,)
-        Paired finite values, C >= 3, neither constant (e.g. counts n_j and irregularity I_j).
-    num_permutations : int, default 100000
-        Random permutations when C! exceeds it; otherwise all C! are enumerated (exact).
-    seed : int or numpy.random.Generator, default 0
-        Seeds the random permutations (unused when exact).
-
-    Returns
-    -------
-    CorrelationTest
-
-    Notes
-    -----
-    Under the null hypothesis of no association every pairing of y with x is equally
-    likely. Comparisons allow a relative tolerance of 1e-12 so that permutations giving
-    the observed coefficient up to rounding count as at least as extreme.
-    """
-    from scipy.stats import rankdata
-
-    r = pearson(x, y)                                     # validates x, y (Eq. 13)
-    xv, yv = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if xv.size < 3:
-        raise ValueError(f"x and y need at least 3 pairs for a permutation test, got {xv.size}")
-    b = check_positive_int(num_permutations, "num_permutations")
-    rng, seed_value = check_random_state(seed)
-    rx, ry = rankdata(xv), rankdata(yv)
-    rho = pearson(rx, ry)                                 # Spearman: Eq. 13 on ranks
-    c = xv.size
-    exact = math.factorial(c) <= b
-    if exact:
-        perms = np.array(list(itertools.permutations(range(c))), dtype=np.int64)
-    else:
-        perms = rng.permuted(np.tile(np.arange(c), (b, 1)), axis=1)
-    tol = 1e-12
-    out = {}
-    for name, obs, xs, ys in (("pearson", r, xv, yv), ("spearman", rho, rx, ry)):
-        sim = _permuted_coefficients(xs, ys, perms)
-        hits_two = int(np.count_nonzero(np.abs(sim) >= abs(obs) - tol))
-        hits_neg = int(np.count_nonzero(sim <= obs + tol))
-        if exact:
-            out[name] = (hits_two / perms.shape[0], hits_neg / perms.shape[0])
-        else:
-            out[name] = ((hits_two + 1) / (b + 1), (hits_neg + 1) / (b + 1))
-    return CorrelationTest(pearson=r, spearman=rho, p_pearson=out["pearson"][0], p_spearman=out["spearman"][0],
-                           p_pearson_negative=out["pearson"][1], p_spearman_negative=out["spearman"][1],
-                           num_permutations=int(perms.shape[0]), exact=bool(exact),
-                           seed=None if exact else seed_value)
-
-
-# ----------------------------------------------------------------------------- Figs. 7-10
-def plot_events(learned: Any, forgotten: Any, labels: Any, num_classes: int, path: str | Path, *,
-                title: str | None = None, alpha: float = 0.3, class_names: list[str] | None = None) -> Path:
-    """Scatter of cumulative learned vs forgetting events, one panel per class (Figs. 7-10).
-
-    Parameters
-    ----------
-    learned, forgotten : array_like, shape (N,)
-        L_i^T (x axis) and F_i^T (y axis) of every sample; finite.
-    labels : array_like of int, shape (N,)
-        Class of each sample, in [0, num_classes).
-    num_classes : int
-        C; panels are laid out 5 per row (2 x 5 for CIFAR-10).
-    path : path-like
-        Output PNG file; its folder is created if missing.
-    title : str, optional
-        Figure title.
-    alpha : float, default 0.3
-        Marker opacity, so that overlapping integer points show as darker spots
-        (no jitter is added: the points are the exact event counts).
-    class_names : list of str, optional
-        Panel titles; default "cls0", "cls1", ... as in the paper's figures.
-
-    Returns
-    -------
-    Path
-        The written file. Regular samples sit at the lower right (high L, low F).
-
-    Notes
-    -----
-    Uses matplotlib's Agg canvas directly, so no global backend is changed and no display
-    is needed. matplotlib is imported here only.
-    """
-    c, lv, fv, y = _check_event_pairs(learned, forgotten, labels, num_classes)
-    a = check_finite_scalar(alpha, "alpha", low=0.0, high=1.0, low_open=True)
-    names = class_names if class_names is not None else [f"cls{j}" for j in range(c)]
-    if len(names) != c:
-        raise ValueError(f"class_names must have {c} entries, got {len(names)}")
-    out = Path(path)
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"path must end in .png (the figure is written as PNG), got {str(out)!r}")
-
-    from .._optional import require
-    require("matplotlib", "plot_events")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    ncols = min(5, c)
-    nrows = -(-c // ncols)
-    fig = Figure(figsize=(3.0 * ncols, 2.8 * nrows))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-    for j in range(nrows * ncols):
-        ax = axes.flat[j]
-        if j >= c:
-            ax.set_visible(False)
-            continue
-        m = y == j
-        ax.scatter(lv[m], fv[m], s=6, alpha=a, linewidths=0)
-        ax.set_title(f"{names[j]} (n={int(m.sum())})", fontsize=9)
-        if j % ncols == 0:
-            ax.set_ylabel("forgetting events F")
-        if j // ncols == nrows - 1:
-            ax.set_xlabel("cumulative learned events L")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=100)
-    return out
-
-
-# ----------------------------------------------------------------------------- Table 12
-@dataclass(frozen=True)
-class Table12:
-    """Published per-class regularity of CIFAR-10-LT, imbalance 50 (Table 12 of the paper).
-
-    Attributes
-    ----------
-    classes : ndarray of int64, shape (10,)
-    cardinality : ndarray of int64, shape (10,)
-        n_j (equal to ``long_tailed_counts(5000, 10, 50)``).
-    frobenius : ndarray of float64, shape (10,)
-        Published F-norm ||C_j||_F (Eq. 11).
-    irregularity : ndarray of float64, shape (10,)
-        Published I_j (Eq. 12), rounded to 4 decimals.
-    pearson : float
-        Published Eq. 13 coefficient, -0.6112.
-    """
-
-    classes: np.ndarray
-    cardinality: np.ndarray
-    frobenius: np.ndarray
-    irregularity: np.ndarray
-    pearson: float
-
-    def to_dict(self) -> dict:
-        """JSON-safe dict."""
-        return {"classes": self.classes.tolist(), "cardinality": self.cardinality.tolist(),
-                "frobenius": self.frobenius.tolist(), "irregularity": self.irregularity.tolist(),
-                "pearson": self.pearson}
-
-
-def table12() -> Table12:
-    """The published rows of Table 12 (App. A.2), as data.
-
-    These are the paper's numbers (averaged over 10 ResNet-32 runs on CIFAR-10-LT with
-    imbalance 50), kept so that the paper checks can recompute what follows from them:
-
-    * I_j = F-norm / n_j (Eq. 12): every row agrees with the published irregularity to
-      the 4 printed decimals.
-    * Eq. 13 on (cardinality, published irregularity) gives -0.611155, which rounds to the
-      published -0.6112; on (cardinality, unrounded F-norm / cardinality) it gives
-      -0.611149 (-0.6111 at 4 decimals): the paper computed it from the rounded column.
-
-    Note that the published F-norms vary only ~10x (44-447) while n_j varies 50x; with a
-    constant F-norm, I_j ∝ 1/n_j and Eq. 13 would give corr(n, 1/n) = -0.6231 for these
-    counts. Most of the reported correlation comes from dividing by n_j in Eq. 12.
-    """
-    return Table12(
-        classes=np.arange(10, dtype=np.int64),
-        cardinality=np.array([5000, 3237, 2096, 1357, 878, 568, 368, 238, 154, 100], dtype=np.int64),
-        frobenius=np.array([85.7341, 44.3574, 296.3582, 397.6501, 267.5524, 447.2937, 253.5138,
-                            355.5270, 279.5059, 363.4100]),
-        irregularity=np.array([0.0171, 0.0137, 0.1414, 0.2930, 0.3047, 0.7875, 0.6889, 1.4938,
-                               1.8150, 3.6341]),
-        pearson=-0.6112,
-    )
