@@ -23,7 +23,8 @@ import ltbound
 from ltbound.bounds import objectives as _obj, rademacher as _rad
 
 _MODULES = ("bounds.sampling", "bounds.objectives", "bounds.confidence", "bounds.rademacher", "bounds.residual",
-            "bounds.estimate", "statistics.heldout", "regularity.events", "simulation.problems", "bounds.theorem1",
+            "bounds.estimate", "statistics.heldout", "regularity.events", "regularity.correlation",
+            "simulation.problems", "simulation.coverage", "bounds.theorem1",
             "statistics.decomposition", "certificates.pacbayes")
 
 
