@@ -21,8 +21,8 @@ Each kind runs in its own child process (the variables must be set before torch 
 with one torch thread (the CPU runs use one core each). In that process every setting has its
 own ResNet-32 (same initialisation) and the settings are timed interleaved round by round,
 order alternating, with the trainer's own code: ``trainer._train_epoch`` on ``--train-steps``
-batches of 64 from :class:`~ltbound.train.loader.DeviceLoader` (crop+flip) and
-:func:`~ltbound.train.evaluate.evaluate_splits` on ``--eval-images`` training images. A
+batches of 64 from :class:`~ltbound.train.data.loader.DeviceLoader` (crop+flip) and
+:func:`~ltbound.train.loop.evaluation.evaluate_splits` on ``--eval-images`` training images. A
 round's seconds per full epoch are extrapolated: 12,406 trained images + 22,406 evaluated
 (12,406 training + 10,000 test) at that round's rates. The ratio of a setting to today's is
 taken round by round (the two ran seconds apart, under the same load) and its median reported.
@@ -118,12 +118,12 @@ def child(args) -> dict:
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_trainer import synthetic_cifar_lt
-    from ltbound.train import distributed as D
-    from ltbound.train.environment import cpu_bf16_supported, cpu_environment
-    from ltbound.train.evaluate import evaluate_splits
-    from ltbound.train.loader import DeviceLoader
-    from ltbound.train.models import build_model
-    from ltbound.train.trainer import _train_epoch
+    from ltbound.train.loop import distributed as D
+    from ltbound.train.loop.environment import cpu_bf16_supported, cpu_environment
+    from ltbound.train.loop.evaluation import evaluate_splits
+    from ltbound.train.data.loader import DeviceLoader
+    from ltbound.train.loop.models import build_model
+    from ltbound.train.loop.trainer import _train_epoch
 
     native = cpu_bf16_supported()
     ds = synthetic_cifar_lt(FULL_TRAIN, n_test=100)

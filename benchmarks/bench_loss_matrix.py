@@ -1,12 +1,12 @@
-"""Throughput of the loss-matrix path (ltbound.train.bridge) with a real ResNet-32 on real CIFAR-10 images.
+"""Throughput of the loss-matrix path (ltbound.train.loss_matrices.bridge) with a real ResNet-32 on real CIFAR-10 images.
 
 Measures images per second *per model* (samples x models / seconds) of
-:func:`ltbound.train.bridge.data_loss_matrix` for three ways a user hands over the data:
+:func:`ltbound.train.loss_matrices.bridge.data_loss_matrix` for three ways a user hands over the data:
 
 * ``tensor-uint8``: one uint8 tensor in memory, ``pixels='uint8'``;
 * ``loader-totensor``: torchvision ``ImageFolder`` + ``ToTensor()`` in a ``DataLoader``
   (JPEG decoding inside the measured time), ``pixels='unit'``;
-* ``perturb``: :func:`ltbound.train.bridge.model_loss_matrix` with ``k`` perturbations of the
+* ``perturb``: :func:`ltbound.train.loss_matrices.bridge.model_loss_matrix` with ``k`` perturbations of the
   model (``k + 1`` models, the data read once);
 * ``bare-forward``: the floor, ``net(x)`` under ``no_grad`` on pre-normalised float batches
   in memory, channels-last as the bridge runs it, nothing else.
@@ -38,8 +38,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests._cifar_subset, run from anywhere
 from tests._cifar_subset import extract_subset  # noqa: E402
 
-from ltbound.train.bridge import data_loss_matrix, model_loss_matrix  # noqa: E402
-from ltbound.train.models import resnet32  # noqa: E402
+from ltbound.train.loss_matrices.bridge import data_loss_matrix, model_loss_matrix  # noqa: E402
+from ltbound.train.loop.models import resnet32  # noqa: E402
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 

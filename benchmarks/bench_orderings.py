@@ -7,7 +7,7 @@ The default took 1,024 s on one core of a machine loaded with other jobs (load a
 on 2 cores); Monte Carlo standard error 0.007 at the nominal 0.05.
 
 Simulates run results with *no real difference* between schedules and feeds them to
-:func:`ltbound.verdicts.orderings`, the function ``compare`` calls. Each run's bound total is
+:func:`ltbound.statistics.verdicts.orderings`, the function ``compare`` calls. Each run's bound total is
 
     T = μ + u_seed + v + e,    u_seed ~ N(0, seed_sd²) (shared by a seed's runs: paired),
                                v ~ N(0, run_sd²),  e ~ N(0, mc_sd²) (the resampling error,
@@ -30,7 +30,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ltbound._table import format_table
-from ltbound.verdicts import difference_test, orderings
+from ltbound.statistics.verdicts import difference_test, orderings
 
 ALPHA = 0.05
 SEEDS = (2, 3, 5, 10)
@@ -48,7 +48,7 @@ def _res(total: float, error: float) -> SimpleNamespace:
 def null_runs(rng: np.random.Generator, num_schedules: int, num_seeds: int, *, seed_sd: float, run_sd: float,
               mc_sd: float, paired: bool = True) -> list[SimpleNamespace]:
     """Runs of ``num_schedules`` schedules that do not differ, ``num_seeds`` seeds each (test doubles of
-    :class:`ltbound.comparison.RunBounds` carrying the fields the orderings read).
+    :class:`ltbound.comparison.compare_runs.RunBounds` carrying the fields the orderings read).
 
     ``paired=False`` gives every schedule its own seeds (no shared seed effect, Welch's test).
     """
@@ -104,7 +104,7 @@ def error_rates(num_schedules: int, num_seeds: int, num_sims: int, *, seed: int 
 
 def pair_rate(num_seeds: int, num_sims: int, *, seed: int = 0, seed_sd: float = 0.01, run_sd: float = 0.003,
               mc_sd: float = 0.0005, paired: bool = True) -> float:
-    """Share of ``num_sims`` null pairs that :func:`ltbound.verdicts.difference_test` rejects at alpha.
+    """Share of ``num_sims`` null pairs that :func:`ltbound.statistics.verdicts.difference_test` rejects at alpha.
 
     The statistic alone (one pair is a family of one, so Holm leaves it as it is): the same
     null model as :func:`null_runs`, without building test doubles, so it runs many times faster.

@@ -1,4 +1,4 @@
-"""Speed and memory of the Monte Carlo Rademacher estimator (ltbound.rademacher, Eq. 5).
+"""Speed and memory of the Monte Carlo Rademacher estimator (ltbound.bounds.rademacher, Eq. 5).
 
 Times, in one run, on a (64, 50000) float32 loss matrix with 1000 sign draws:
 
@@ -28,7 +28,7 @@ import tracemalloc
 
 import numpy as np
 
-from ltbound.rademacher import rademacher_monte_carlo
+from ltbound.bounds.rademacher import rademacher_monte_carlo
 
 
 def best_time(fn, repeats: int) -> float:

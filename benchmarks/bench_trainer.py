@@ -22,8 +22,8 @@ evaluation after each epoch is not counted). With two or more epochs the first i
    the CPU has native bf16 kernels, float32 evaluation at batch 128), both channels-last, on
    synthetic data and (with ``--data-dir``) on CIFAR-10-LT imbalance 100 from the JPEG
    archive. It times the trainer's own training step (``trainer._train_epoch`` on one batch
-   of 64 from :class:`~ltbound.train.loader.DeviceLoader`, crop+flip) and its own per-sample
-   evaluation (:func:`~ltbound.train.evaluate.evaluate_splits` on 1,024 training images),
+   of 64 from :class:`~ltbound.train.data.loader.DeviceLoader`, crop+flip) and its own per-sample
+   evaluation (:func:`~ltbound.train.loop.evaluation.evaluate_splits` on 1,024 training images),
    the settings interleaved round by round in one process with alternating order, so that
    other load on the machine hits them alike; the seconds of a full CIFAR-10-LT(100) epoch
    (train 12,406 images + per-sample evaluation of 12,406 train + 10,000 test images) are
@@ -56,11 +56,11 @@ import torch
 
 from ltbound._table import format_table
 from ltbound.records import load_record
-from ltbound.sampling import long_tailed_counts
-from ltbound.train.data import ImageSplit, LTDataset, load_dataset, split_hash
-from ltbound.train.config import DEFAULT_EVAL_BATCH
-from ltbound.train.environment import cpu_bf16_supported, cpu_name
-from ltbound.train.trainer import TrainConfig, train
+from ltbound.bounds.sampling import long_tailed_counts
+from ltbound.train.data.datasets import ImageSplit, LTDataset, load_dataset, split_hash
+from ltbound.train.loop.config import DEFAULT_EVAL_BATCH
+from ltbound.train.loop.environment import cpu_bf16_supported, cpu_name
+from ltbound.train.loop.trainer import TrainConfig, train
 
 #: A full CIFAR-10-LT epoch at imbalance 100: images trained, and images evaluated per sample
 #: (the whole training set and the 10,000 test images) for the record.
@@ -121,7 +121,7 @@ class _Variant:
     """One setting: a ResNet-32 with its optimiser; times one training step or one evaluation."""
 
     def __init__(self, ds: LTDataset, bf16: bool, eval_batch: int, compile: bool):
-        from ltbound.train.models import build_model
+        from ltbound.train.loop.models import build_model
         torch.manual_seed(0)
         self.model = build_model("resnet32", ds.num_classes).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
@@ -132,14 +132,14 @@ class _Variant:
         self.std = torch.as_tensor(np.asarray(ds.std, dtype=np.float32))
 
     def train_step(self, x, y) -> float:
-        from ltbound.train.trainer import _train_epoch    # the trainer's own step
+        from ltbound.train.loop.trainer import _train_epoch    # the trainer's own step
         t0 = time.perf_counter()
         _train_epoch(self.net, self.optimizer, [(x, y)], [0.01], self.amp, torch.device("cpu"), _NoBar())
         return time.perf_counter() - t0
 
     def evaluate(self, images, labels) -> float:
-        from ltbound.train import distributed as D
-        from ltbound.train.evaluate import evaluate_splits
+        from ltbound.train.loop import distributed as D
+        from ltbound.train.loop.evaluation import evaluate_splits
         t0 = time.perf_counter()
         evaluate_splits(self.net, [(images, labels)], D.DistInfo(), mean=self.mean, std=self.std,
                         batch_size=self.eval_batch, device=torch.device("cpu"), channels_last=True)
@@ -154,7 +154,7 @@ def measure_cpu(ds: LTDataset, names: list[str], steps: int, *, label: str) -> d
     (warm-up; with ``torch.compile`` the compilation, including the recompile for an epoch's
     last, partial batch: 12,406 = 193 x 64 + 54 and 96 x 128 + 118).
     """
-    from ltbound.train.loader import DeviceLoader
+    from ltbound.train.data.loader import DeviceLoader
     settings = cpu_settings()
     variants = {n: _Variant(ds, **settings[n]) for n in names}
     gen = torch.Generator().manual_seed(0)

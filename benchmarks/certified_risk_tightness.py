@@ -1,6 +1,6 @@
-"""Tightness and coverage of the certified target-prior risk (issue 23; ltbound.pacbayes).
+"""Tightness and coverage of the certified target-prior risk (issue 23; ltbound.certificates.pacbayes).
 
-Prints, for fixed test sets, the certificate of ``ltbound.evaluate.certified_risk`` before
+Prints, for fixed test sets, the certificate of ``ltbound.statistics.heldout.certified_risk`` before
 issue 23 (``method="binomial"``: per-class Clopper-Pearson at δ/C, union bound) and now
 (default ``"auto"``), and the coverage of each method over simulated test sets with known class
 errors at δ = 0.2 (nominal 0.80), with its Monte Carlo standard error. Deterministic (seeded).
@@ -16,8 +16,9 @@ import math
 
 import numpy as np
 
-from ltbound import evaluate as ev
-from ltbound import pacbayes as pb
+from ltbound.statistics import heldout as ev
+from ltbound.certificates import pacbayes as pb
+from ltbound.certificates import kl_bounds as klb, pooled
 
 LONG_TAIL = [500, 300, 180, 108, 65, 39, 23, 14, 8, 5]
 
@@ -59,11 +60,11 @@ def coverage(draws: int) -> None:
         k = np.random.default_rng(11).binomial(counts, err, size=(draws, counts.size))
         t = (k / counts) @ pi
         true = float(pi @ err)
-        res = {"union (before)": pb._binom_upper(k, counts, delta / counts.size) @ pi,
+        res = {"union (before)": pooled._binom_upper(k, counts, delta / counts.size) @ pi,
                "pooled Hoeffding": t + math.sqrt(math.log(1 / delta) * np.sum(pi ** 2 / counts) / 2),
-               "pooled Chernoff": pb._chernoff_free(t, counts.astype(float), pi, math.log(1 / delta))[0]}
+               "pooled Chernoff": pooled._chernoff_free(t, counts.astype(float), pi, math.log(1 / delta))[0]}
         if np.all(counts == counts[0]):
-            res["exact pooled (auto)"] = np.array([pb._pooled_binomial(int(s), int(counts.sum()), delta)
+            res["exact pooled (auto)"] = np.array([pooled._pooled_binomial(int(s), int(counts.sum()), delta)
                                                    for s in k.sum(axis=1)])
         print(f"  {name}:")
         for label, b in res.items():

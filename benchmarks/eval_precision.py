@@ -4,7 +4,7 @@ Issue 33 allows the record's per-sample evaluation in bf16 (``--eval-precision b
 half the evaluation time on a CPU with native bf16 kernels) if it is shown what it changes. This
 takes a real run record evaluated in float32 (the default) with its checkpoints, and
 re-evaluates each checkpoint exactly as the trainer's bf16 path does
-(:func:`ltbound.train.evaluate.per_sample_losses` with bf16 autocast, the record's evaluation
+(:func:`ltbound.train.loop.evaluation.per_sample_losses` with bf16 autocast, the record's evaluation
 batch, channels-last), on every training image and every test image, then stores the result
 as a record would (float16) and compares it with the record's float32 numbers:
 
@@ -42,10 +42,10 @@ import torch  # noqa: E402
 
 from ltbound import estimate_bounds  # noqa: E402
 from ltbound.records import load_record  # noqa: E402
-from ltbound.train.data import load_dataset  # noqa: E402
-from ltbound.train.evaluate import per_sample_losses  # noqa: E402
-from ltbound.train.models import build_model  # noqa: E402
-from ltbound.train.theta import load_state_dict  # noqa: E402
+from ltbound.train.data.datasets import load_dataset  # noqa: E402
+from ltbound.train.loop.evaluation import per_sample_losses  # noqa: E402
+from ltbound.train.loop.models import build_model  # noqa: E402
+from ltbound.train.loss_matrices.theta import load_state_dict  # noqa: E402
 
 
 #: the tolerance tests/test_eval_precision.py pins on a small CNN: |Δ loss| <= TOL_ABS + TOL_REL * loss

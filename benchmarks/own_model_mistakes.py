@@ -245,8 +245,8 @@ def digits_k_study(a) -> int:
 
 def k_study(net, data, seeds: int, ks=(1, 2, 4, 8, 16, 32, 64, 128), pixels: str = "unit") -> dict:
     """2·R̂ of Eq. 6 (weights 1/n) on Θ̂ = model + first k perturbations, over perturbation seeds."""
-    from ltbound.rademacher import rademacher_monte_carlo
-    from ltbound.train.bridge import model_loss_matrix
+    from ltbound.bounds.rademacher import rademacher_monte_carlo
+    from ltbound.train.loss_matrices.bridge import model_loss_matrix
 
     kmax = max(ks)
     per_k: dict[int, list] = {k: [] for k in ks}

@@ -12,7 +12,7 @@ seen per step. Issue 7 asks for this on an H100; on CPU it shows the same struct
 
 ``--split`` (issue 33) instead profiles the training steps and the record's per-sample
 evaluation separately, with the trainer's own functions (``trainer._train_epoch`` on
-``--steps`` batches, :func:`~ltbound.train.evaluate.evaluate_splits` on ``--eval-images``
+``--steps`` batches, :func:`~ltbound.train.loop.evaluation.evaluate_splits` on ``--eval-images``
 images), one torch thread, and prints each one's operator table: where an epoch's two halves
 spend their time, and so what skipping work (normalisation once per epoch, say) could save.
 """
@@ -30,7 +30,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's ltbound
 
-from ltbound.train.trainer import TrainConfig, train
+from ltbound.train.loop.trainer import TrainConfig, train
 
 
 
@@ -84,12 +84,12 @@ def split_profile(a) -> int:
     """Operator tables of the training steps and of the per-sample evaluation, each on its own."""
     from bench_trainer import synthetic_cifar_lt  # noqa: E402  (sibling script in benchmarks/)
 
-    from ltbound.train import distributed as D
-    from ltbound.train.environment import cpu_bf16_supported, cpu_environment
-    from ltbound.train.evaluate import evaluate_splits
-    from ltbound.train.loader import DeviceLoader
-    from ltbound.train.models import build_model
-    from ltbound.train.trainer import _train_epoch
+    from ltbound.train.loop import distributed as D
+    from ltbound.train.loop.environment import cpu_bf16_supported, cpu_environment
+    from ltbound.train.loop.evaluation import evaluate_splits
+    from ltbound.train.data.loader import DeviceLoader
+    from ltbound.train.loop.models import build_model
+    from ltbound.train.loop.trainer import _train_epoch
 
     torch.set_num_threads(1)
     ds = synthetic_cifar_lt(max(a.n_train, 64 * (a.steps + 2), a.eval_images), n_test=100)

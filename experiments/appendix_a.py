@@ -10,7 +10,7 @@ same on run records written by ``python -m ltbound.train``:
     python experiments/appendix_a.py --records RUN ... --balanced-records BAL ... --out OUTDIR
 
 * Training set: cumulative learned events L (Eq. 9) and forgetting events F (Eq. 8) of
-  every sample, averaged over the runs (:func:`ltbound.regularity.averaged_events`), then
+  every sample, averaged over the runs (:func:`ltbound.regularity.events.averaged_events`), then
   Eq. 10-12 per class, beside Table 12's published F-norm and irregularity.
 * Test set: the same on cumulative generalized and mal-generalizing events (App. A.1;
   Fig. 9). The paper publishes no numbers for it, only the figure.
@@ -22,7 +22,7 @@ same on run records written by ``python -m ltbound.train``:
 
 Writes OUTDIR/appendix_a.json (every number, the provenance of each record) and, with
 matplotlib, OUTDIR/fig7_train_events.png and OUTDIR/fig9_test_events.png
-(:func:`ltbound.regularity.plot_events`).
+(:func:`ltbound.regularity.plots.plot_events`).
 
 Figs. 8 and 10 show the *same samples* learned on the balanced CIFAR-10. They are drawn
 only when records of a balanced run are given with ``--balanced-records``: each long-tailed
@@ -33,7 +33,7 @@ checked). Without them, the output says that Figs. 8 and 10 are not drawn.
 
 Assumptions: all records given to one flag share their split (same ``train_indices``, same
 test labels) and their number of completed epochs E; events are counted over those E epochs
-(acc^0 := 0, a never-correct sample has L = F = 0; see :mod:`ltbound.regularity`).
+(acc^0 := 0, a never-correct sample has L = F = 0; see :mod:`ltbound.regularity.events`).
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ import numpy as np
 from ltbound._outputs import add_overwrite_flag, refuse_existing
 from ltbound._table import format_table
 from ltbound.records import RecordError, json_default, load_record
-from ltbound.regularity import (averaged_events, class_irregularity, correlation_test, match_samples,
-                                plot_events, table12)
+from ltbound.regularity.correlation import correlation_test
+from ltbound.regularity.events import averaged_events, class_irregularity, match_samples
+from ltbound.regularity.paper_table import table12
+from ltbound.regularity.plots import plot_events
 
 #: What App. A.2 averages: 10 ResNet-32 runs of 200 epochs.
 PAPER_RUNS, PAPER_EPOCHS = 10, 200

@@ -5,13 +5,13 @@ schedules IB, Switching (IB -> CR) and IB -> CB, splits the training set per cla
 D_prior (half) and D_cert, trains the prior network on D_prior with the schedule, trains a
 Gaussian posterior on all of D for each prior σ of a fixed grid, and certifies the balanced
 0-1 risk (and the bounded cross-entropy) of the stochastic network on D_cert
-(:mod:`ltbound.train.certify`). Prints, per schedule, the certificate and its terms beside
+(:mod:`ltbound.train.stochastic.certified_run`). Prints, per schedule, the certificate and its terms beside
 the measured balanced test errors and the test-set certificate of the posterior mean, and for
 every pair of schedules the certified interval of their balanced-risk difference from D_cert
-(:mod:`ltbound.pacbayes_difference`) with its verdict: proved lower, or not proved. Writes
+(:mod:`ltbound.certificates.difference`) with its verdict: proved lower, or not proved. Writes
 ``results.json``, ``certify.png``, ``certificates.npz`` (the per-image certification losses,
 D_prior/D_cert indices, KL per σ and δ budget, from which
-:func:`ltbound.certificate_files.recompute_certificates` recomputes every certificate and
+:func:`ltbound.certificates.certificate_files.recompute_certificates` recomputes every certificate and
 difference) and the run records under ``runs/`` into a folder it names at the end.
 
     python experiments/certify.py
@@ -35,8 +35,8 @@ from pathlib import Path
 from ltbound.schedule import DATASETS, SCHEDULES   # torch-free: the trainer's own names
 
 DEFAULT_SCHEDULES = ("ib", "switching", "ib-cb")
-DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.DATA_DIR_ENV (not imported: torch)
-DEFAULT_SIGMA_GRID = "0.003,0.01,0.03"   # as ltbound.train.stochastic.DEFAULT_SIGMA_GRID (tested equal)
+DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.datasets.DATA_DIR_ENV (not imported: torch)
+DEFAULT_SIGMA_GRID = "0.003,0.01,0.03"   # as ltbound.train.stochastic.networks.DEFAULT_SIGMA_GRID (tested equal)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prior standard deviations, comma list fixed in advance (union bound paid)")
     c.add_argument("--posterior-epochs", type=int, default=5, help="epochs of the posterior's training on D")
     c.add_argument("--posterior-lr", type=float, default=10.0,
-                   help="posterior SGD learning rate (on ln σ; on μ times σ_P², see ltbound.train.stochastic)")
+                   help="posterior SGD learning rate (on ln σ; on μ times σ_P², see ltbound.train.stochastic.networks)")
     c.add_argument("--posterior-batch-size", type=int, default=64)
     c.add_argument("--p-min", type=float, default=1e-4, help="probability floor of the bounded cross-entropy")
     c.add_argument("--num-samples", type=int, default=100,
@@ -171,8 +171,8 @@ def check_args(parser: argparse.ArgumentParser, a: argparse.Namespace) -> None:
 
 def train_config(a: argparse.Namespace, sched: str, out: Path, *, check: bool = False, fork_from: Path | None = None):
     """The prior network's TrainConfig for one schedule (checked by the trainer's own plan_run when ``check``)."""
-    from ltbound.train import distributed
-    from ltbound.train.config import TrainConfig, plan_run
+    from ltbound.train.loop import distributed
+    from ltbound.train.loop.config import TrainConfig, plan_run
 
     cfg = TrainConfig(out=str(out), dataset=a.dataset, data_dir=a.data_dir, imbalance=a.imbalance, schedule=sched,
                       preset=a.preset, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, milestones=a.milestones,
@@ -191,12 +191,12 @@ def prior_forks(a: argparse.Namespace) -> dict[str, tuple[str, int]]:
 
     Switching and IB -> CB use IB's sampler up to their switch, so with the same seed, recipe
     and D_prior their priors equal IB's up to epoch e; they are forked off IB's record there
-    (:func:`ltbound.train.fork.fork_record` checks settings, samplers and environment) instead
+    (:func:`ltbound.train.runs.fork.fork_record` checks settings, samplers and environment) instead
     of training those epochs again. Sources are schedules that are not forked themselves.
     """
     from ltbound.schedule import get_schedule
-    from ltbound.train.config import resolve_recipe
-    from ltbound.train.fork import fork_parents
+    from ltbound.train.loop.config import resolve_recipe
+    from ltbound.train.runs.fork import fork_parents
 
     qs = {}
     for sched in a.schedules:
@@ -209,14 +209,14 @@ def prior_forks(a: argparse.Namespace) -> dict[str, tuple[str, int]]:
 def stage_priors(a: argparse.Namespace, out: Path, ds, cfg, parents: dict) -> None:
     """Train each source prior up to its fork epochs and lay out the forked priors there (copies).
 
-    Afterwards :func:`ltbound.train.certify.certify_schedule` (with ``resume``) continues every
+    Afterwards :func:`ltbound.train.stochastic.certified_run.certify_schedule` (with ``resume``) continues every
     prior to its end; a prior already past its fork epoch is left as it is (its forks exist).
     """
     import dataclasses
 
-    from ltbound.train.certify import prior_dataset
-    from ltbound.train.stochastic import split_prior
-    from ltbound.train.trainer import train
+    from ltbound.train.stochastic.certified_run import prior_dataset
+    from ltbound.train.stochastic.networks import split_prior
+    from ltbound.train.loop.trainer import train
 
     if not parents:
         return
@@ -243,8 +243,8 @@ def stage_priors(a: argparse.Namespace, out: Path, ds, cfg, parents: dict) -> No
 
 
 def certify_config(a: argparse.Namespace):
-    from ltbound.train.certify import CertifyConfig
-    from ltbound.train.stochastic import PosteriorConfig
+    from ltbound.train.stochastic.certified_run import CertifyConfig
+    from ltbound.train.stochastic.networks import PosteriorConfig
 
     post = PosteriorConfig(epochs=a.posterior_epochs, batch_size=a.posterior_batch_size, lr=a.posterior_lr,
                            p_min=a.p_min, seed=a.seed)
@@ -261,7 +261,7 @@ def pairs(schedules: list[str]) -> list[tuple[str, str]]:
 
 
 def certificate_file(runs: list, out: Path, delta: float, name: str = "certificates.npz") -> Path:
-    """Write the recomputable certificate file (``ltbound.certificate_files``) from the runs' verified records.
+    """Write the recomputable certificate file (``ltbound.certificates.certificate_files``) from the runs' verified records.
 
     The difference of each pair (:func:`pairs`) is certified at ``delta`` (two-sided, pooled-chernoff,
     for the σ each schedule's certificate chose, every pair of σ paid for); it needs independent weight draws of the schedules (``draw_seeds``
@@ -271,7 +271,7 @@ def certificate_file(runs: list, out: Path, delta: float, name: str = "certifica
 
     import numpy as np
 
-    from ltbound.certificate_files import write_certificate_file
+    from ltbound.certificates.certificate_files import write_certificate_file
     from ltbound.records import load_record, read_file
 
     splits = [read_file(r.record, "pacbayes/split.npz") for r in runs]
@@ -291,7 +291,7 @@ def certificate_file(runs: list, out: Path, delta: float, name: str = "certifica
             bce[r.schedule].append(f["bce"])
         kls[r.schedule] = [p["kl"] for p in r.per_sigma]
     independent = all(r.config.get("draw_seeds", "shared") == "per-schedule" for r in runs)
-    from ltbound.train.certify import CERT_METHODS
+    from ltbound.train.stochastic.certified_run import CERT_METHODS
     budget = {"delta": cfg["delta"], "methods": list(CERT_METHODS), "mc_delta_fraction": cfg["mc_delta_fraction"],
               "mc_bound": cfg["mc_bound"], "mc_draws": cfg.get("mc_draws", "shared"),
               "target_prior": cfg["target_prior"], "draw_seeds": cfg.get("draw_seeds", "shared"),
@@ -308,7 +308,7 @@ def certificate_file(runs: list, out: Path, delta: float, name: str = "certifica
 def differences(runs: list, path: Path) -> list[dict]:
     """Recompute every certificate from the certificate file (they must equal the runs'), and return
     each pair's certified difference with its verdict text."""
-    from ltbound.certificate_files import recompute_certificates
+    from ltbound.certificates.certificate_files import recompute_certificates
 
     rec = recompute_certificates(path)
     for r in runs:
@@ -362,7 +362,7 @@ def details(r) -> str:
     """Each method's certificate and δ split for one schedule."""
     lines = [f"{r.schedule}: D_prior {r.split['n_prior']} / D_cert {r.split['n_cert']} images, D_cert per class "
              f"{r.split['cert_counts']}; σ_P = {r.sigma:g} chosen from {r.config['sigma_grid']}"]
-    from ltbound.train.certify import CERT_LOSSES, CERT_METHODS
+    from ltbound.train.stochastic.certified_run import CERT_LOSSES, CERT_METHODS
 
     for loss in CERT_LOSSES:                  # a fixed order: read-back dicts come back key-sorted
         for m in CERT_METHODS:
@@ -382,7 +382,7 @@ def print_runs(runs: list, comps: list, num_classes: int, *, legend: bool = Fals
     if legend:
         print("cert = min over {union, pooled-chernoff} x σ grid, each at δ/2 and δ/|grid| (valid at δ); emp, MC, KL: "
               "its terms; test errors: mean ± standard error on the balanced test set; det test-cert: "
-              "ltbound.evaluate.certified_risk of the posterior mean on the test set")
+              "ltbound.statistics.heldout.certified_risk of the posterior mean on the test set")
     if details_too:
         for r in runs:
             print(details(r))
@@ -432,7 +432,7 @@ def environment() -> dict:
     import torch
 
     import ltbound
-    from ltbound.train.environment import cpu_environment
+    from ltbound.train.loop.environment import cpu_environment
     return {"python": platform.python_version(), "numpy": numpy.__version__, "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "cpus": sorted(os.sched_getaffinity(0)),
             "ltbound": ltbound.__version__, "platform": platform.platform(), **cpu_environment()}
@@ -441,7 +441,7 @@ def environment() -> dict:
 def report(a: argparse.Namespace, out: Path, argv: list[str] | None) -> int:
     """--report: the table of the schedules certified so far in ``out``, read back and verified."""
     from ltbound.records import RecordError, json_default, load_record
-    from ltbound.train.certify import load_certified_run
+    from ltbound.train.stochastic.certified_run import load_certified_run
 
     runs, pending = [], []
     try:
@@ -497,8 +497,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from ltbound.records import json_default
     from ltbound.schedule import default_imbalance
-    from ltbound.train.certify import certify_schedule
-    from ltbound.train.data import load_dataset
+    from ltbound.train.stochastic.certified_run import certify_schedule
+    from ltbound.train.data.datasets import load_dataset
 
     import torch
     threads = a.threads if a.threads is not None else (1 if a.dataset == "digits-lt" else None)
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({ds.name}, imbalance {ds.imbalance:g}, C = {ds.num_classes})")
     print_runs(runs, comps, ds.num_classes, legend=True, details_too=not a.quiet)
     print(f"\nwall time {wall:.1f} s (CPU {cpu:.1f} s); results in {out}/ (results.json, certify.png, "
-          "certificates.npz: every certificate recomputable with ltbound.certificate_files, runs/)")
+          "certificates.npz: every certificate recomputable with ltbound.certificates.certificate_files, runs/)")
     return 0
 
 

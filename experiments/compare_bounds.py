@@ -31,8 +31,8 @@ from ltbound._outputs import OutputError, add_overwrite_flag, refuse_existing, w
 from ltbound.schedule import DATASETS, SCHEDULES   # torch-free: the trainer's own names
 
 DEFAULT_SCHEDULES = ("ib", "switching", "ib-cb")
-DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.DATA_DIR_ENV (not imported: torch)
-DEFAULT_CAP = 5.0                     # --cap of --loss ce-clipped (M = 5), as ltbound.comparison.DEFAULT_CAP
+DATA_DIR_ENV = "LTBOUND_DATA_DIR"     # as ltbound.train.data.datasets.DATA_DIR_ENV (not imported: torch)
+DEFAULT_CAP = 5.0                     # --cap of --loss ce-clipped (M = 5), as ltbound.comparison.compare_runs.DEFAULT_CAP
 DEFAULT_K, DEFAULT_RADIUS = 16, 0.01  # --k and --radius of --theta perturb
 #: --mc-error: the Monte Carlo standard error wanted of each 2·R̂, below the third decimal the
 #: README prints (with 1,000 fixed draws it reached 0.0007-0.0015 on the CIFAR-10-LT records).
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--max-test-per-class", type=int, default=None, metavar="K",
                      help="keep only K test images per class (quicker evaluation after each epoch)")
     src.add_argument("--schedules", nargs="+", default=list(DEFAULT_SCHEDULES),
-                     help="schedules to train (names of ltbound.train.schedule.SCHEDULES)")
+                     help="schedules to train (names of ltbound.schedule.SCHEDULES)")
     src.add_argument("--seeds", type=int, default=3, help="number of seeds per schedule (seeds 0..N-1)")
     src.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     src.add_argument("--threads", type=int, default=None,
@@ -289,15 +289,15 @@ def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path, checkpo
              fork_from: Path | None = None, check: bool = True):
     """The TrainConfig of one (schedule, seed) run, checked by the trainer's own boundary check.
 
-    :func:`ltbound.train.config.plan_run` checks everything that needs no data (recipe,
+    :func:`ltbound.train.loop.config.plan_run` checks everything that needs no data (recipe,
     schedule within the run, checkpoints, device, output folder). A preset's warm-up that is
     not below the run's epochs is capped by the trainer with a warning; here the warning
     becomes a note and the capped value is set on ``a`` (so every run and results.json carry it).
     ``checkpoints`` (default: the trainer's "switch,end") and ``fork_from`` come from
     :func:`fork_plan`; ``check=False`` only builds the config.
     """
-    from ltbound.train import distributed
-    from ltbound.train.config import TrainConfig, plan_run as check_run
+    from ltbound.train.loop import distributed
+    from ltbound.train.loop.config import TrainConfig, plan_run as check_run
 
     cfg = TrainConfig(dataset=a.dataset, data_dir=a.data_dir, imbalance=a.imbalance, schedule=sched,
                       preset=a.preset, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, milestones=a.milestones,
@@ -323,7 +323,7 @@ def plan_run(a: argparse.Namespace, sched: str, *, seed: int, out: Path, checkpo
 def load_data(a: argparse.Namespace):
     """The data set every run trains on, loaded once (decoding CIFAR JPEGs takes a while)."""
     from ltbound.schedule import default_imbalance
-    from ltbound.train.data import load_dataset
+    from ltbound.train.data.datasets import load_dataset
 
     imbalance = a.imbalance if a.imbalance is not None else default_imbalance(a.dataset)
     return load_dataset(a.dataset, data_dir=a.data_dir, imbalance=imbalance, split_seed=a.split_seed,
@@ -337,7 +337,7 @@ def fork_plan(a: argparse.Namespace) -> tuple[dict[str, tuple[str, int]], dict[s
     to epoch e (same seed, recipe, data and environment): Switching and IB -> CB repeat the IB
     run until their switch. Each schedule that shares e >= 1 leading epochs with an earlier
     one in ``a.schedules`` is *forked* off it at epoch e (the earlier one with the longest
-    shared prefix; :func:`ltbound.train.fork.fork_record` copies the record and checks that
+    shared prefix; :func:`ltbound.train.runs.fork.fork_record` copies the record and checks that
     the settings, samplers and environment agree), so each seed trains a shared prefix once.
 
     Returns
@@ -349,8 +349,8 @@ def fork_plan(a: argparse.Namespace) -> tuple[dict[str, tuple[str, int]], dict[s
         <= e that a run forked off it keeps (the fork copies them, so the source must have them).
     """
     from ltbound.schedule import get_schedule
-    from ltbound.train.config import checkpoint_epochs, resolve_recipe
-    from ltbound.train.fork import fork_parents
+    from ltbound.train.loop.config import checkpoint_epochs, resolve_recipe
+    from ltbound.train.runs.fork import fork_parents
 
     qs, own = {}, {}
     for sched in a.schedules:
@@ -378,7 +378,7 @@ def train_runs(a: argparse.Namespace, out: Path, ds) -> list[Path]:
     line names each run and the trainer prints one line per epoch (learning rate, loss, train
     and test accuracy, seconds).
     """
-    from ltbound.train.trainer import train
+    from ltbound.train.loop.trainer import train
 
     if a.dataset != "digits-lt":
         import torch
@@ -438,8 +438,8 @@ def perturbation_losses(record_dirs: list[Path], a: argparse.Namespace, ds=None)
     """
     import numpy as np
 
-    from ltbound.train.bridge import model_loss_matrix
-    from ltbound.train.bridge import record_model
+    from ltbound.train.loss_matrices.bridge import model_loss_matrix
+    from ltbound.train.loss_matrices.bridge import record_model
 
     mats = []
     for i, d in enumerate(record_dirs):
@@ -531,7 +531,7 @@ def environment() -> dict:
         import torch
         env["torch"] = torch.__version__
         env["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-        from ltbound.train.environment import cpu_environment
+        from ltbound.train.loop.environment import cpu_environment
         env.update(cpu_environment())          # the trained numbers' last digits follow the CPU's kernels
     except ImportError:  # reading records needs no torch
         env["torch"] = None
@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:         # e.g. made unwritable since check_out
         parser.error(f"--out {out}: cannot create the folder ({exc.strerror or exc}); choose a folder you can write")
 
-    from ltbound.comparison import compare
+    from ltbound.comparison.compare_runs import compare
     from ltbound.records import json_default
 
     try:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ltbound.pacbayes_difference import risk_difference_certificate
+from ltbound.certificates.difference import risk_difference_certificate
 
 SCALES = (1, 2, 4, 8, 12, 16, 24, 32)
 CHURN = (0.0, 0.1, 0.25)

@@ -49,10 +49,10 @@ def score_on(run: str, train_data_dir: str, test_set) -> np.ndarray:
 
     from ltbound.records import checkpoint_epochs, load_record
     from ltbound.train import load_dataset
-    from ltbound.train.bridge import record_model
-    from ltbound.train.evaluate import per_sample_losses
-    from ltbound.train.models import build_model
-    from ltbound.train.state import read_state
+    from ltbound.train.loss_matrices.bridge import record_model
+    from ltbound.train.loop.evaluation import per_sample_losses
+    from ltbound.train.loop.models import build_model
+    from ltbound.train.runs.state import read_state
     rec = load_record(run)
     src = rec.source
     ds = load_dataset(src["dataset"], data_dir=train_data_dir, imbalance=src["imbalance"],

@@ -164,7 +164,7 @@ def _environment() -> dict:
     """Versions and the CPU's kernels: trained numbers are bitwise only within one kind (docs/trainer.md)."""
     import torch
 
-    from ltbound.train.environment import cpu_environment
+    from ltbound.train.loop.environment import cpu_environment
     return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
             **cpu_environment()}
 

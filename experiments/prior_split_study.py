@@ -3,7 +3,7 @@
 A larger D_prior gives a better prior (a smaller KL and empirical risk for the posterior to pay),
 a larger D_cert a smaller PAC-Bayes step, dominated by the tail classes' m_j (the effective size
 1/Σ_j π_j²/m_j). The split rule is fixed before training and depends on the class sizes only
-(:func:`ltbound.train.stochastic.class_prior_fractions`): the largest class puts
+(:func:`ltbound.train.stochastic.networks.class_prior_fractions`): the largest class puts
 ``prior_fraction`` in D_prior, the smallest ``tail_prior_fraction``, log-linear between.
 
 For each setting this runs ``experiments/certify.py`` (digits-lt, imbalance 20, IB and Switching,
@@ -39,7 +39,7 @@ def _certify_module():
 
 def row(setting: tuple, res: dict, certificates: Path) -> dict:
     """One setting's summary from certify.py's results.json; the difference recomputed from its certificates.npz."""
-    from ltbound.certificate_files import recompute_certificates
+    from ltbound.certificates.certificate_files import recompute_certificates
 
     runs = {r["schedule"]: r for r in res["runs"]}
     split = runs["ib"]["split"]

@@ -33,7 +33,7 @@ done minus that at e - 1 (the first epoch includes loading the data).
 Statistics
 ----------
 Every accuracy is on the 10,000 balanced test images, so top-1 = balanced accuracy. Per run: a
-95% interval from the per-class hit counts (:func:`ltbound.evaluate.accuracy_intervals`). Per
+95% interval from the per-class hit counts (:func:`ltbound.statistics.heldout.accuracy_intervals`). Per
 side: mean over seeds and the seeds' range and standard deviation. Sides: difference of the
 means with the standard error sqrt(s_a^2/n_a + s_b^2/n_b), each s floored at the binomial
 standard error of one run (with two seeds a standard deviation is a rough estimate); the
@@ -52,8 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ltbound.evaluate import accuracy_intervals
-from ltbound.sampling import shot_group_means
+from ltbound.statistics.heldout import accuracy_intervals
+from ltbound.bounds.sampling import shot_group_means
 
 REFERENCE = {
     "repository": "https://github.com/kaidic/LDAM-DRW",
@@ -261,7 +261,7 @@ def probe(out: Path) -> None:
     import platform
 
     import torch
-    from ltbound.train.environment import cpu_name
+    from ltbound.train.loop.environment import cpu_name
     env = {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_model": cpu_name(),
            "mkldnn_available": bool(torch.backends.mkldnn.is_available()),
@@ -304,7 +304,7 @@ def build(ns: argparse.Namespace) -> dict:
         "data": {"source": "JPEG CIFAR-10 (quality 75) of ../shared/data/cifar10-jpeg.tar.xz, extracted; both sides "
                            "read the same files", "counts": [int(c) for c in counts],
                  "split_hash": ltb[0]["split_hash"], "test_images": 10000,
-                 "shot_groups": "ltbound.sampling.shot_groups: many > 100 training images (classes 0-7), "
+                 "shot_groups": "ltbound.bounds.sampling.shot_groups: many > 100 training images (classes 0-7), "
                                 "medium 20-100 (classes 8-9), few < 20 (none)"},
         "recipe": {"ltbound": ltb[0]["recipe"], "reference": ref[0]["recipe"]},
         "runs": runs,

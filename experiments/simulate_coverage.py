@@ -1,4 +1,4 @@
-"""Coverage study of the paper's bounds on the synthetic long-tailed problem (ltbound.simulate).
+"""Coverage study of the paper's bounds on the synthetic long-tailed problem (ltbound.simulation.problems).
 
     python experiments/simulate_coverage.py --preset wide --draws 1000 --out study.json
     python experiments/simulate_coverage.py --preset narrow --draws 1000
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from ltbound._outputs import add_overwrite_flag, refuse_existing, write_output
-from ltbound.simulate import LOSSES, PRESETS, make_problem, run_coverage
+from ltbound.simulation.coverage import run_coverage
+from ltbound.simulation.problems import LOSSES, PRESETS, make_problem
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,9 +8,9 @@ Each complete run folder (written by ``python -m ltbound.train``) is compacted i
 final-stage training losses as float16, correctness of every epoch as bits; the name comes
 from the record, not from the run folder) and summarised *from the compact copy*, so the
 printed numbers are those a clean clone computes: final balanced test accuracy with its 95%
-interval (:func:`ltbound.evaluate.accuracy_intervals`), many / medium / few groups, the best
+interval (:func:`ltbound.statistics.heldout.accuracy_intervals`), many / medium / few groups, the best
 epoch's accuracy, the recorded epoch times (training + evaluation: sum, fastest, median), and, per data set and imbalance, Switching against IB on the same test
-images (:func:`ltbound.evaluate.compare_on_test_set`: exact McNemar, paired bootstrap
+images (:func:`ltbound.statistics.heldout.compare_on_test_set`: exact McNemar, paired bootstrap
 interval; one run each, so a statement about these two models, not about the methods).
 The paper's numbers (Table 1, ResNet-32, CIFAR-10-LT) are quoted beside them; this copy of
 CIFAR-10 is JPEG-compressed (quality 75), so accuracies are close to, not identical with,
@@ -27,7 +27,7 @@ import numpy as np
 
 from ltbound._outputs import add_overwrite_flag, refuse_existing, write_output
 from ltbound._table import format_table
-from ltbound.evaluate import accuracy_intervals, compare_on_test_set
+from ltbound.statistics.heldout import accuracy_intervals, compare_on_test_set
 from ltbound.published import table1_accuracy
 from ltbound.records import RecordError, check_same_test_set, compact_record, load_record
 

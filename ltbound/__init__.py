@@ -15,45 +15,46 @@ from typing import Any
 __version__ = "0.1.0"
 
 #: The curated public API, by what a user does with it: name -> module that defines it. Every
-#: other function stays reachable from its module (``ltbound.regularity.plot_events``,
-#: ``ltbound.objectives.weighted_objective``, ``ltbound.rademacher.massart_bound``, ...).
+#: other function stays reachable from its module (``ltbound.regularity.plots.plot_events``,
+#: ``ltbound.bounds.objectives.weighted_objective``, ``ltbound.bounds.rademacher.massart_bound``, ...).
 API: dict[str, dict[str, str]] = {
     # Eq. 6/7 and the balanced-risk bound from per-sample losses, every term labelled
     "bounds": {
-        **{n: "bounds" for n in ("estimate_bounds", "ib_bound", "sampling_bound", "target_bound",
+        **{n: "bounds.estimate" for n in ("estimate_bounds", "ib_bound", "sampling_bound", "target_bound",
                                  "BoundReport", "BoundResult", "BoundTerm")},
         "bounds_for_model": "model_bounds",
-        **{n: "sampling" for n in ("sampling_distribution", "long_tailed_counts")},
-        **{n: "confidence" for n in ("confidence_term_ib", "confidence_term")},
-        "rademacher_monte_carlo": "rademacher", "q_residual": "residual",
-        **{n: "theorem1" for n in ("theorem1_condition", "theorem1_gap", "Theorem1Gap")},
+        **{n: "bounds.sampling" for n in ("sampling_distribution", "long_tailed_counts")},
+        **{n: "bounds.confidence" for n in ("confidence_term_ib", "confidence_term")},
+        "rademacher_monte_carlo": "bounds.rademacher", "q_residual": "bounds.residual",
+        **{n: "bounds.theorem1" for n in ("theorem1_condition", "theorem1_gap", "Theorem1Gap")},
     },
     # certificates: PAC-Bayes with a data-dependent prior, and its test-set case
     "certificates": {
-        **{n: "pacbayes" for n in ("target_risk_certificate", "PacBayesCertificate", "pac_bayes_kl_bound",
-                                   "kl_inverse_upper", "sample_convergence_bound", "gaussian_kl")},
-        **{n: "evaluate" for n in ("certified_risk", "CertifiedRisk")},
-        **{n: "pacbayes_difference" for n in ("risk_difference_certificate", "DifferenceCertificate")},
+        **{n: "certificates.pacbayes" for n in ("target_risk_certificate", "PacBayesCertificate")},
+        **{n: "certificates.kl_bounds" for n in ("pac_bayes_kl_bound", "kl_inverse_upper", "sample_convergence_bound",
+                                                 "gaussian_kl")},
+        **{n: "statistics.heldout" for n in ("certified_risk", "CertifiedRisk")},
+        **{n: "certificates.difference" for n in ("risk_difference_certificate", "DifferenceCertificate")},
     },
     # test-set statistics and comparisons that say whether a difference exceeds its uncertainty
     "statistics": {
-        **{n: "evaluate" for n in ("accuracy_intervals", "AccuracyReport", "clopper_pearson", "mcnemar_exact",
+        **{n: "statistics.heldout" for n in ("accuracy_intervals", "AccuracyReport", "clopper_pearson", "mcnemar_exact",
                                    "compare_on_test_set", "compare_over_seeds", "PairedComparison",
                                    "detectable_difference")},
-        **{n: "verdicts" for n in ("holm", "difference_test")},
-        **{n: "decomposition" for n in ("bias_variance", "zero_one_decomposition")},
+        **{n: "statistics.verdicts" for n in ("holm", "difference_test")},
+        **{n: "statistics.decomposition" for n in ("bias_variance", "zero_one_decomposition")},
     },
     # run records of the trainer, verified on load, and their comparison
     "records": {
         **{n: "records" for n in ("load_record", "RunRecord", "RecordError", "compact_record")},
-        **{n: "comparison" for n in ("compare", "Comparison", "bounds_for_record")},
-        **{n: "regularity" for n in ("regularity_from_record", "class_irregularity")},
+        **{n: "comparison.compare_runs" for n in ("compare", "Comparison", "bounds_for_record")},
+        **{n: "regularity.events" for n in ("regularity_from_record", "class_irregularity")},
     },
     # the simulator with known risks
-    "simulation": {n: "simulate" for n in ("make_problem", "draw_training_set", "run_coverage", "SimProblem",
-                                            "CoverageResult")},
+    "simulation": {**{n: "simulation.problems" for n in ("make_problem", "draw_training_set", "SimProblem")},
+                   **{n: "simulation.coverage" for n in ("run_coverage", "CoverageResult")}},
     # the paper's published numbers (module ltbound.published) and its Table 12
-    "paper facts": {"table12": "regularity"},
+    "paper facts": {"table12": "regularity.paper_table"},
 }
 
 _EXPORTS: dict[str, str] = {name: module for group in API.values() for name, module in group.items()}

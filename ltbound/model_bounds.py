@@ -1,9 +1,9 @@
 """Bounds for a trained torch model in one call: :func:`bounds_for_model`.
 
 The common case of a torch user: a trained network and its training data in, Eq. 6, Eq. 7
-and the balanced-risk bound out. The work is :func:`ltbound.train.bridge.model_loss_matrix`
+and the balanced-risk bound out. The work is :func:`ltbound.train.loss_matrices.bridge.model_loss_matrix`
 (a finite Θ̂ around the model, per-sample bounded losses on the training data) followed by
-:func:`ltbound.bounds.estimate_bounds` with the model's row named (``theta_index=0``).
+:func:`ltbound.bounds.estimate.estimate_bounds` with the model's row named (``theta_index=0``).
 
 This module imports torch only inside the call, so ``import ltbound`` stays torch-free.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from ._optional import require
 from ._validation import check_seed
-from .bounds import BoundReport, estimate_bounds
+from .bounds.estimate import BoundReport, estimate_bounds
 from .losses import BOUNDED_LOSSES, check_loss, loss_range
 
 __all__ = ["bounds_for_model"]
@@ -29,7 +29,7 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
                      progress: bool = True) -> BoundReport:
     """Eq. 6, Eq. 7 and the target-prior bound for a trained torch model, in one call.
 
-    Builds Θ̂ around ``model`` (:func:`ltbound.train.bridge.model_loss_matrix`: the model in row 0, then ``k``
+    Builds Θ̂ around ``model`` (:func:`ltbound.train.loss_matrices.bridge.model_loss_matrix`: the model in row 0, then ``k``
     perturbations or the given checkpoints), evaluates the bounded per-sample loss on the
     training data, and returns :func:`ltbound.estimate_bounds` at ``theta_index=0``.
 
@@ -44,11 +44,11 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
         sampler over part of it is refused), the same image each time an index is read (a few
         indices are read twice; ``report.data_checks`` says whether this could be checked).
     pixels, mean, std
-        How the images are stored and the normalisation (see :func:`ltbound.train.bridge.data_loss_matrix`).
+        How the images are stored and the normalisation (see :func:`ltbound.train.loss_matrices.bridge.data_loss_matrix`).
     p : str, float or array_like, shape (C,)
         Class weights of Eq. 7: 'IB', 'SQRT', 'CB', 'CR', the exponent q of Eq. 1, or a vector.
     theta : 'perturb' or sequence of nn.Module / state dict / checkpoint path
-        Θ̂ besides the model (see :func:`ltbound.train.bridge.model_loss_matrix`).
+        Θ̂ besides the model (see :func:`ltbound.train.loss_matrices.bridge.model_loss_matrix`).
     k, radius
         Perturbations of ``theta='perturb'``: the data are read once, through 1 + k models, so
         the cost is that of 1 + k evaluations of the training set (a line before the pass
@@ -73,7 +73,7 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
 
     Returns
     -------
-    ltbound.bounds.BoundReport
+    ltbound.bounds.estimate.BoundReport
         ``report.theta_index == 0`` (the model) and ``report.num_params`` = |Θ̂| = 1 + K;
         ``report.data_checks`` says what was checked about ``train_data`` and describes Θ̂
         (printed at the end of ``report.table()``).
@@ -106,7 +106,7 @@ def bounds_for_model(model: Any, train_data: Any, *, pixels: str, mean: Any = No
     loss, cap_v = check_loss(loss, cap if loss == "ce-clipped" else None, allowed=BOUNDED_LOSSES)
     s = check_seed(seed)
     require("torch", "bounds_for_model")               # a clear message naming the extra if torch is absent
-    from .train.bridge import _model_loss_matrix    # torch, imported only here
+    from .train.loss_matrices.bridge import _model_loss_matrix    # torch, imported only here
 
     losses, labels, checks = _model_loss_matrix(model, train_data, theta=theta, k=k, radius=radius, seed=s,
                                                 pixels=pixels, mean=mean, std=std, loss=loss, cap=cap_v,

@@ -8,7 +8,7 @@ percent (Table 9: fractions), one run each, no interval.
 References
 ----------
 The paper: ``shared/paper/switching-paper.md`` (Tables 1-11). Table 12 (App. A) lives with
-its arithmetic in :func:`ltbound.regularity.table12`.
+its arithmetic in :func:`ltbound.regularity.paper_table.table12`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Pure Python and numpy (no torch), so the bound side reads a run's schedule with the same
 objects the trainer used: :mod:`ltbound.records` finds the final stage with
 :meth:`Schedule.final_stage_start`, and ``experiments/compare_bounds.py`` takes its data set
-and schedule names from here. ``ltbound.train.schedule`` re-exports every name.
+and schedule names from here. ``ltbound.schedule`` re-exports every name.
 
 Epochs are counted from 1 throughout.
 
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_finite_scalar, check_positive_int
-from .sampling import SAMPLER_Q, parse_sampler
+from .bounds.sampling import SAMPLER_Q, parse_sampler
 
 __all__ = ["Phase", "Schedule", "Recipe", "PRESETS", "SCHEDULES", "get_schedule", "lr_at", "epoch_lrs",
            "DATASETS", "DEFAULT_IMBALANCE", "default_preset", "default_imbalance"]
@@ -157,7 +157,7 @@ class Recipe:
 
     ``milestones`` are epochs after which the learning rate is multiplied by ``gamma``
     (see :func:`lr_at`); ``switch_offset`` is S of Algorithm 1; ``model`` is a
-    :func:`ltbound.train.models.build_model` name.
+    :func:`ltbound.train.loop.models.build_model` name.
     """
 
     name: str
@@ -366,7 +366,7 @@ def _lr(recipe: Recipe, epoch: int, step: int, steps_per_epoch: int) -> float:
 
 
 # ----------------------------------------------------------------------------- data set defaults
-#: Data set names the trainer knows (:func:`ltbound.train.data.load_dataset`).
+#: Data set names the trainer knows (:func:`ltbound.train.data.datasets.load_dataset`).
 DATASETS: tuple[str, ...] = ("digits-lt", "cifar10-lt", "cifar100-lt", "image-folder")
 
 #: ``imbalance=None`` in a training run: the data set's usual imbalance (digits 20, CIFAR 100;

@@ -2,7 +2,7 @@
 
 The CIFAR runs of the paper need a GPU; as a CPU proxy the checks train scikit-learn's 8x8
 digits (n = 438 training images at imbalance 20, 10 classes) with the project's trainer
-(:mod:`ltbound.train.trainer`), shortened to :data:`EPOCHS` epochs so that the three
+(:mod:`ltbound.train.loop.trainer`), shortened to :data:`EPOCHS` epochs so that the three
 schedules x :data:`SEEDS` fit in the runner's time budget on 2 cores. Runs are trained once
 per process into a temporary folder (removed at exit) and cached.
 """
@@ -42,7 +42,7 @@ def _root() -> Path:
 @lru_cache(maxsize=None)
 def digits_record(schedule: str, seed: int) -> RunRecord:
     """Train (once per process) and load the digits-lt run of ``schedule`` and ``seed``."""
-    from ltbound.train.trainer import TrainConfig, train   # torch: imported only when a run is needed
+    from ltbound.train.loop.trainer import TrainConfig, train   # torch: imported only when a run is needed
     out = _root() / f"{schedule}-seed{seed}"
     config = TrainConfig(out=str(out), dataset="digits-lt", imbalance=IMBALANCE, schedule=schedule, seed=seed,
                          epochs=EPOCHS, milestones=MILESTONES, batch_size=BATCH_SIZE, device="cpu",

@@ -3,15 +3,15 @@
 The residual of a re-weighting p' against IB at one θ is g = L(θ) − L^s(θ) (Eq. 4 minus
 Eq. 3, the summand of Eq. 18). The checks evaluate it with the library's objectives on a
 loss vector whose every sample of class j carries the class mean L̄_j, so that a property
-search exercises :mod:`ltbound.objectives` rather than a private copy of the formula.
+search exercises :mod:`ltbound.bounds.objectives` rather than a private copy of the formula.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ltbound.objectives import standard_objective, weighted_objective
-from ltbound.sampling import sampling_distribution
+from ltbound.bounds.objectives import standard_objective, weighted_objective
+from ltbound.bounds.sampling import sampling_distribution
 
 
 def class_mean_problem(counts: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -21,7 +21,7 @@ def class_mean_problem(counts: np.ndarray, means: np.ndarray) -> tuple[np.ndarra
 
 
 def residual(counts: np.ndarray, means: np.ndarray, p_new: np.ndarray) -> float:
-    """g = L(θ) − L^s(θ) = Σ_j Σ_i (p'_j/n_j − 1/n) L_ji (Eq. 3, 4, 18) via ltbound.objectives."""
+    """g = L(θ) − L^s(θ) = Σ_j Σ_i (p'_j/n_j − 1/n) L_ji (Eq. 3, 4, 18) via ltbound.bounds.objectives."""
     losses, labels = class_mean_problem(counts, means)
     return float(weighted_objective(losses, labels, p_new, counts) - standard_objective(losses))
 

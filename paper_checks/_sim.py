@@ -1,7 +1,7 @@
 """The simulation study shared by the Eq. 7 coverage check and the Theorem 1 checks.
 
-One :func:`ltbound.simulate.run_coverage` study on the standard synthetic long-tailed
-problem (:func:`ltbound.simulate.make_problem`): C = 10 Gaussian classes, counts
+One :func:`ltbound.simulation.coverage.run_coverage` study on the standard synthetic long-tailed
+problem (:func:`ltbound.simulation.problems.make_problem`): C = 10 Gaussian classes, counts
 long_tailed_counts(500, 10, 20) (n = 1,698), a fixed bank of K = 40 linear rules, zero-one
 loss (M = 1), 200 independent draws of D, δ = 0.05. It is computed once per process
 (cached), so that the checks reading it do not pay twice.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ltbound.simulate import CoverageResult, make_problem, run_coverage
+from ltbound.simulation.coverage import CoverageResult, run_coverage
+from ltbound.simulation.problems import make_problem
 
 #: Parameters of the study (printed with its evidence).
 STUDY = {"num_classes": 10, "n_max": 500, "imbalance": 20.0, "num_hypotheses": 40, "loss": "zero-one",

@@ -5,7 +5,7 @@ events averaged over 10 ResNet-32 runs, the Pearson coefficient (Eq. 13) between
 cardinality and irregularity (Eq. 12) is −0.6112: "cardinality and regularity are
 significantly negatively correlated".
 
-Two sources, both through :mod:`ltbound.regularity`:
+Two sources, both through :mod:`ltbound.regularity.events`:
 
 * committed CIFAR-10-LT (imbalance 50) IB records under experiments/records/ (GPU runs;
   ``not run`` with the command that makes them when absent);
@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ltbound.regularity import (averaged_events, cardinality_irregularity_correlation, class_irregularity,
-                                regularity_from_record, table12)
+from ltbound.regularity.correlation import cardinality_irregularity_correlation
+from ltbound.regularity.events import averaged_events, class_irregularity, regularity_from_record
+from ltbound.regularity.paper_table import table12
 
 from paper_checks._check import HOLDS, FAILS, NOT_RUN, Outcome, check
 
@@ -30,8 +31,8 @@ def averaged_pearson(records: list) -> tuple[float, np.ndarray]:
     """Eq. 13 between training counts and the irregularity of run-averaged (L, F) events.
 
     All records must share the training split (the same samples in the same order). Unlike
-    :func:`ltbound.regularity.regularity_from_record` (one run), the events are averaged over
-    runs before Eq. 10-12 (:func:`ltbound.regularity.averaged_events`), as the paper averages
+    :func:`ltbound.regularity.events.regularity_from_record` (one run), the events are averaged over
+    runs before Eq. 10-12 (:func:`ltbound.regularity.events.averaged_events`), as the paper averages
     over its 10 runs.
     """
     ref = records[0]

@@ -2,7 +2,7 @@
 
 Claim: the paper uses the long-tailed CIFAR of Zhou et al. (2020) with imbalance
 β = n_max / n_min in {10, 50, 100}. The exponential profile n_j = int(n_max β^(−j/(C−1)))
-(:func:`ltbound.sampling.long_tailed_counts`) must reproduce the published cardinality
+(:func:`ltbound.bounds.sampling.long_tailed_counts`) must reproduce the published cardinality
 column of Table 12 (CIFAR-10-LT, β = 50), the class sizes of Fig. 1 (class 1: 3237,
 class 9: 100) and the standard totals: CIFAR-10-LT 12,406 (β = 100) and 13,996 (β = 50),
 CIFAR-100-LT 10,847 (β = 100) and 12,608 (β = 50).
@@ -14,8 +14,8 @@ not results of this code.
 from __future__ import annotations
 
 
-from ltbound.regularity import table12
-from ltbound.sampling import long_tailed_counts, shot_groups
+from ltbound.regularity.paper_table import table12
+from ltbound.bounds.sampling import long_tailed_counts, shot_groups
 
 from paper_checks._check import FAILS, HOLDS, Outcome, check
 

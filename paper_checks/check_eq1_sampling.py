@@ -2,7 +2,7 @@
 
 Claim (Sect. 3.1): p_j = n_j^q / Σ_i n_i^q, with q = 1 instance-balanced (p_j = n_j / n),
 q = 0 class-balanced (p_j = 1/C), q = −1 class-reversed (p_j ∝ 1/n_j). The check compares
-:func:`ltbound.sampling.sampling_distribution` with exact rational oracles for these three
+:func:`ltbound.bounds.sampling.sampling_distribution` with exact rational oracles for these three
 and SQRT (q = 1/2, against a 50-digit mpmath oracle), then at extreme q and counts, where
 n_j^q alone overflows float64, against the same high-precision oracle.
 """
@@ -14,7 +14,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from ltbound.sampling import long_tailed_counts, sampling_distribution
+from ltbound.bounds.sampling import long_tailed_counts, sampling_distribution
 
 from paper_checks._check import FAILS, HOLDS, Outcome, check
 

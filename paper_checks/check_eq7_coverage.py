@@ -5,7 +5,7 @@ below L(θ) + 2 R_n(Θ) − Q_n + M sqrt(Σ_j p_j²/n_j) sqrt(ln(1/δ)/2) (Eq. 7
 The paper writes the left side as E_(x,y)[ℓ] without saying under which class prior, and
 reports balanced test accuracy.
 
-Measurement (:func:`ltbound.simulate.run_coverage`, shared study of :mod:`paper_checks._sim`):
+Measurement (:func:`ltbound.simulation.coverage.run_coverage`, shared study of :mod:`paper_checks._sim`):
 on a synthetic long-tailed problem with known risks, D is redrawn 200 times and each bound,
 at the rule it selects, is compared with three true risks: long-tailed (prior n_j/n, what
 the proof bounds), balanced (prior 1/C, what the paper reports) and the sampler's prior p.

@@ -7,9 +7,9 @@ M sqrt(Σ_j p_j²/n_j) sqrt(ln(1/δ)/2) (Eq. 16, the last term of Eq. 7).
 Brute force on a tiny finite problem: C = 2 classes with counts (3, 1), each class
 conditional uniform on 3 points, a finite Θ of K = 5 loss tables in [0, M]. Every training
 set D (3^4 = 81 of them) and every single replacement D' is enumerated; |Φ(D') − Φ(D)| is
-measured with the library's objective (:func:`ltbound.objectives.weighted_objective`) and
+measured with the library's objective (:func:`ltbound.bounds.objectives.weighted_objective`) and
 compared with c_j for IB, CB and CR weights, and the implied McDiarmid term with
-:func:`ltbound.confidence.confidence_term`.
+:func:`ltbound.bounds.confidence.confidence_term`.
 
 The argument needs the class counts fixed (a replacement keeps the class). The check also
 measures what happens when D is an i.i.d. sample of the long-tailed mixture instead, where
@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from ltbound.confidence import confidence_term
-from ltbound.objectives import weighted_objective
-from ltbound.sampling import sampling_distribution
+from ltbound.bounds.confidence import confidence_term
+from ltbound.bounds.objectives import weighted_objective
+from ltbound.bounds.sampling import sampling_distribution
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 

@@ -6,9 +6,9 @@ the same for any pair i < j, "which is exactly how class-reversed sampling works
 
 Evidence:
 
-* symbolic (:func:`ltbound.theory.exchange_residual`, C = 2..5): the identity, its middle
+* symbolic (:func:`ltbound.bounds.theory.exchange_residual`, C = 2..5): the identity, its middle
   line, and the printed first line (which omits the L_ji and is identically 0);
-* a randomized search (fixed seed) with the residual evaluated by :mod:`ltbound.objectives`:
+* a randomized search (fixed seed) with the residual evaluated by :mod:`ltbound.bounds.objectives`:
   the closed form for the 1 <-> C swap and for any i < j swap, and its sign: positive exactly
   when Lbar_C > Lbar_1 (the paper's assumption 3), negative otherwise;
 * the smallest counterexample by exhaustive search over small integers;
@@ -24,8 +24,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ltbound.sampling import long_tailed_counts, sampling_distribution
-from ltbound.theory import exchange_residual
+from ltbound.bounds.sampling import long_tailed_counts, sampling_distribution
+from ltbound.bounds.theory import exchange_residual
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 from paper_checks._numeric import ib, residual, sorted_counts

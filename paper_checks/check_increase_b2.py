@@ -7,17 +7,17 @@ sampling weight of tail classes is increased" (which is what CR does).
 
 Evidence:
 
-* symbolic, line by line (:func:`ltbound.theory.increase_residual`, C = 2..4): which lines
+* symbolic, line by line (:func:`ltbound.bounds.theory.increase_residual`, C = 2..4): which lines
   are equalities, which one is an inequality and under what condition;
-* a randomized search (fixed seed; residual through :mod:`ltbound.objectives`) under three
+* a randomized search (fixed seed; residual through :mod:`ltbound.bounds.objectives`) under three
   assumptions on the class means: monotone (the paper's assumption 3), tail mean largest
   only, and only L̄_C >= L̄_{C−1} (what the printed final bound needs);
 * the smallest counterexamples by exhaustive search over small integers: to the printed
   chain (line 3) with the tail mean largest, and to the conclusion (residual < 0 while the
   printed bound is > 0) with only L̄_C >= L̄_{C−1};
 * the q-family (beyond the paper): the residual of CR, CB and SQRT against IB is >= 0 for
-  monotone class means (:func:`ltbound.theory.q_family_residual`, symbolic derivative by
-  :func:`ltbound.theory.q_family_derivative`).
+  monotone class means (:func:`ltbound.bounds.q_family.q_family_residual`, symbolic derivative by
+  :func:`ltbound.bounds.q_family.q_family_derivative`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ltbound.theory import increase_residual, q_family_derivative, q_family_residual
+from ltbound.bounds.q_family import q_family_derivative, q_family_residual
+from ltbound.bounds.theory import increase_residual
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 from paper_checks._numeric import ib, residual, sorted_counts

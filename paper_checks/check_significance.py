@@ -6,7 +6,7 @@ support at α = 0.05:
 
 * ``unpaired`` — the smallest difference an unpaired two-proportion z-test calls
   significant, z_{1−α/2} sqrt(2 ā(1 − ā)/N), ā the mean of the two accuracies
-  (:func:`ltbound.evaluate.detectable_difference`).
+  (:func:`ltbound.statistics.heldout.detectable_difference`).
 * ``paired floor`` — the smallest difference *any* paired test on the same images could
   call significant: the exact McNemar test needs at least 6 discordant pairs all one way
   (2·0.5^6 = 0.031 < 0.05, 2·0.5^5 = 0.063 > 0.05), i.e. a difference >= 6/N. A paired test
@@ -32,10 +32,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ltbound.evaluate import detectable_difference
+from ltbound.statistics.heldout import detectable_difference
 from ltbound.published import TABLE1, TABLE1_COLUMNS, TABLE2, TABLE3, TABLE4_FEW, TABLE6
 from ltbound.published import TABLE5 as PUBLISHED_TABLE5
-from ltbound.sampling import long_tailed_counts, shot_groups
+from ltbound.bounds.sampling import long_tailed_counts, shot_groups
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 

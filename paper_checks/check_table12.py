@@ -1,11 +1,11 @@
 """Table 12 (App. A.2): irregularity = F-norm / cardinality, and the Pearson coefficient −0.6112.
 
 Two checks, both recomputing published numbers from the published table
-(:func:`ltbound.regularity.table12`) with the library's formulas:
+(:func:`ltbound.regularity.paper_table.table12`) with the library's formulas:
 
 ``table12``
     Eq. 12: every published irregularity equals F-norm / cardinality rounded to the 4
-    printed decimals; Eq. 13 (:func:`ltbound.regularity.pearson`) on the published columns
+    printed decimals; Eq. 13 (:func:`ltbound.regularity.correlation.pearson`) on the published columns
     gives −0.6112. Which pair of columns reproduces it is reported: (cardinality,
     published irregularity), and alternatives (unrounded F-norm / cardinality, F-norm,
     log-cardinality, 1 / cardinality, log-irregularity) for comparison.
@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ltbound.regularity import pearson, table12
+from ltbound.regularity.correlation import pearson
+from ltbound.regularity.paper_table import table12
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, Outcome, check
 
@@ -51,7 +52,7 @@ def table12_arithmetic(t=None) -> Outcome:
     """On the published Table 12, or on a table ``t`` with the same fields (tests)."""
     t = table12() if t is None else t
     # Eq. 12 recomputed by hand on purpose: the inputs are the *published* F-norm column, and
-    # ltbound.regularity.class_irregularity only starts from per-sample events.
+    # ltbound.regularity.events.class_irregularity only starts from per-sample events.
     recomputed = np.round(t.frobenius / t.cardinality, DECIMALS)
     bad_rows = [int(j) for j in np.flatnonzero(recomputed != np.round(t.irregularity, DECIMALS))]
     pairs = recomputed_pearsons(t)

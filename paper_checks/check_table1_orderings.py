@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ltbound.evaluate import TOO_FEW
+from ltbound.statistics.heldout import TOO_FEW
 from ltbound.published import TABLE6
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, HOLDS_WHERE_JUDGED, NOT_RUN, Outcome, check
@@ -79,7 +79,7 @@ def _compare_rows(a: list, b: list, alpha: float) -> tuple[dict, bool]:
     (schedules of one seed share their initialisation, and Switching forks the IB run),
     otherwise Welch.
     """
-    from ltbound.evaluate import compare_on_test_set, compare_over_seeds
+    from ltbound.statistics.heldout import compare_on_test_set, compare_over_seeds
 
     if len(a) == 1 and len(b) == 1:
         cmp = compare_on_test_set(a[0].test_correct[-1], b[0].test_correct[-1], a[0].test_labels,
@@ -111,8 +111,8 @@ def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
 
     Every adjacent pair of the claimed order (IB=>CR > IB=>CB > IB=>IB) among the rows the
     records hold is compared: with one run per row by the paired test of
-    :func:`ltbound.evaluate.compare_on_test_set` (exact McNemar, same test set), with several
-    seeds per row by :func:`ltbound.evaluate.compare_over_seeds` (paired by seed when the rows
+    :func:`ltbound.statistics.heldout.compare_on_test_set` (exact McNemar, same test set), with several
+    seeds per row by :func:`ltbound.statistics.heldout.compare_over_seeds` (paired by seed when the rows
     hold the same seeds). Records of the paper's full recipe (200 epochs, labelled "paper recipe")
     are used when they hold two rows or more; otherwise the shortened ones, labelled with their preset.
 
@@ -232,7 +232,7 @@ def table1_orderings() -> Outcome:
 @check("table1_digits_proxy", claim="CPU proxy of Table 6's ordering on digits-lt (3 schedules x 2 seeds)",
        where="Table 6 (proxy, not the paper's data)", slow=True)
 def table1_digits_proxy() -> Outcome:
-    from ltbound.comparison import compare
+    from ltbound.comparison.compare_runs import compare
     from paper_checks._digits import EPOCHS, SEEDS, command, digits_records
 
     records = digits_records()

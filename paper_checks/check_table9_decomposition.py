@@ -6,7 +6,7 @@ lowest total has the highest accuracy. The paper does not say which decompositio
 
 The table prints, per method, the test accuracy beside bias², variance and total. Two
 decompositions give a total that is tied to the accuracy and one that is not
-(:mod:`ltbound.decomposition`):
+(:mod:`ltbound.statistics.decomposition`):
 
 * 0-1 loss, Kohavi & Wolpert (1996): bias²_KW + var_KW = the models' mean error rate, so the
   total is exactly 1 − accuracy (Domingos' bias + net variance is the same total);

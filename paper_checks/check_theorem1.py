@@ -8,12 +8,12 @@ Three checks:
         Eq. 7 − Eq. 6 = −(Q_n + L^s(θ) − L(θ)) + M sqrt(ln(1/δ)/2) (sqrt(Σ_j p_j²/n_j) − sqrt(1/n)),
 
     and the second term is > 0 for every non-IB p (n Σ p_j²/n_j − 1 = χ²(p ‖ IB),
-    :func:`ltbound.theory.confidence_identity`). So "condition > 0" is not sufficient; CR's
+    :func:`ltbound.bounds.q_family.confidence_identity`). So "condition > 0" is not sufficient; CR's
     confidence term is wider by the factor sqrt(n Σ p_j²/n_j)
-    (:func:`ltbound.confidence.confidence_ratio`), computed for CR and CB on CIFAR-10/100-LT
+    (:func:`ltbound.bounds.confidence.confidence_ratio`), computed for CR and CB on CIFAR-10/100-LT
     at imbalance 50 and 100. With the empirical Q̂_n over a finite Θ̂ ∋ θ the condition is
-    min_θ' g(θ') − g(θ) <= 0 (:func:`ltbound.theory.theorem1_gap`), checked on random loss
-    matrices, and :func:`ltbound.bounds.estimate_bounds` then never puts Eq. 7 below Eq. 6.
+    min_θ' g(θ') − g(θ) <= 0 (:func:`ltbound.bounds.theory.theorem1_gap`), checked on random loss
+    matrices, and :func:`ltbound.bounds.estimate.estimate_bounds` then never puts Eq. 7 below Eq. 6.
 ``theorem1_simulation`` (slow, shared simulator study)
     E[bound_CR − bound_IB], how often the condition holds with the Monte Carlo E_D value of
     Q_n and with the per-draw Q̂_n, and the sign of Q_n.
@@ -28,10 +28,11 @@ import math
 
 import numpy as np
 
-from ltbound.bounds import estimate_bounds
-from ltbound.confidence import confidence_ratio, confidence_term, confidence_term_ib
-from ltbound.sampling import long_tailed_counts, sampling_distribution
-from ltbound.theory import confidence_excess, confidence_identity, q_family_residual, theorem1_gap
+from ltbound.bounds.estimate import estimate_bounds
+from ltbound.bounds.confidence import confidence_ratio, confidence_term, confidence_term_ib
+from ltbound.bounds.sampling import long_tailed_counts, sampling_distribution
+from ltbound.bounds.q_family import confidence_identity, q_family_residual
+from ltbound.bounds.theory import confidence_excess, theorem1_gap
 
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF, NOT_RUN, Outcome, check
 from paper_checks._numeric import sorted_counts
@@ -217,7 +218,7 @@ def simulation_verdict(cr: dict) -> tuple[str, str]:
 @check("theorem1_records", claim="Theorem 1 on run records: Eq. 7 (final-stage p) vs Eq. 6 and the condition",
        where="Theorem 1, Sect. 4 runs", slow=True)
 def theorem1_records() -> Outcome:
-    from ltbound.comparison import bounds_for_record
+    from ltbound.comparison.compare_runs import bounds_for_record
     from paper_checks._records import committed_records, table1_command
     from paper_checks._digits import digits_records
 

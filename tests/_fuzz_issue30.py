@@ -12,14 +12,15 @@ tests/test_fuzz3_validation.py pins the individual cases.
 from pathlib import Path
 import warnings
 import numpy as np
-from ltbound.verdicts import holm, difference_test
-from ltbound.theorem1 import theorem1_condition
-from ltbound.decomposition import zero_one_decomposition
-from ltbound.rademacher import rademacher_monte_carlo, rademacher_exact
-from ltbound.pacbayes import gaussian_kl, kl_inverse_upper, kl_inverse_lower, kl_bernoulli, target_risk_certificate
-from ltbound.evaluate import clopper_pearson, compare_over_seeds, certified_risk, accuracy_intervals
-from ltbound.residual import q_residual
-from ltbound.comparison import compare
+from ltbound.statistics.verdicts import holm, difference_test
+from ltbound.bounds.theorem1 import theorem1_condition
+from ltbound.statistics.decomposition import zero_one_decomposition
+from ltbound.bounds.rademacher import rademacher_monte_carlo, rademacher_exact
+from ltbound.certificates.kl_bounds import gaussian_kl, kl_inverse_upper, kl_inverse_lower, kl_bernoulli
+from ltbound.certificates.pacbayes import target_risk_certificate
+from ltbound.statistics.heldout import clopper_pearson, compare_over_seeds, certified_risk, accuracy_intervals
+from ltbound.bounds.residual import q_residual
+from ltbound.comparison.compare_runs import compare
 
 BAD_SCALARS = [np.nan, np.inf, -np.inf, True, "0.1", 1j, np.ma.array(0.1, mask=True), None, [0.1, 0.2], -1.0, 1e400]
 def masked(a): return np.ma.array(a, mask=np.zeros(np.shape(a), bool) | (np.arange(np.size(a)).reshape(np.shape(a)) == 0))

@@ -51,3 +51,19 @@ def main_job_default_run(tmp_path_factory):
                          cwd=root, capture_output=True, text=True, timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
     return out, res.stdout
+
+
+#: Test files that share an expensive session fixture run on one xdist worker, so that the fixture runs
+#: once (a session fixture runs once per worker): file stem -> group.
+SHARED_WORKER = {"test_compare_bounds": "main_job", "test_main_job_results": "main_job"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``-n auto --dist loadgroup`` (pyproject.toml): each test file is one group, so its module
+    fixtures (the paper-tables studies, the certify runs, ...) run once, on one worker; the files of
+    SHARED_WORKER share a group. Without xdist the marks do nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            stem = Path(str(item.fspath)).stem
+            item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(stem, stem)))

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ltbound import regularity as rg
+from ltbound.regularity import events as rg
+
+from ltbound.regularity import correlation
 from ltbound.records import RecordWriter, load_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,10 +87,10 @@ def test_json_numbers_are_the_library_functions_on_run_averaged_events(appendix_
         np.testing.assert_allclose(got["covariance"], want.covariance, rtol=1e-12, atol=1e-15)
         assert got["cardinality"] == want.cardinality.tolist()
         corr = got["correlation"]
-        assert corr["pearson"] == pytest.approx(rg.cardinality_irregularity_correlation(want.irregularity, counts))
+        assert corr["pearson"] == pytest.approx(correlation.cardinality_irregularity_correlation(want.irregularity, counts))
         assert corr["pearson"] == pytest.approx(np.corrcoef(counts, want.irregularity)[0, 1])
         assert corr["spearman"] == pytest.approx(stats.spearmanr(counts, want.irregularity)[0])
-        assert corr == rg.correlation_test(counts, want.irregularity, num_permutations=500, seed=3).to_dict()
+        assert corr == correlation.correlation_test(counts, want.irregularity, num_permutations=500, seed=3).to_dict()
     assert res["num_runs"] == 3 and res["num_epochs"] == EPOCHS
     assert res["paper"] == {"runs": 10, "epochs": 200}
     assert res["published"]["pearson"] == -0.6112
@@ -104,7 +106,7 @@ def test_exact_permutation_p_values_match_enumeration():
     """C! <= num_permutations: p is the share of all C! pairings at least as extreme (no randomness)."""
     x = np.array([16.0, 8.0, 5.0, 3.0, 2.0])
     y = np.array([0.1, 0.5, 0.3, 0.9, 0.7])
-    t = rg.correlation_test(x, y, num_permutations=120, seed=0)
+    t = correlation.correlation_test(x, y, num_permutations=120, seed=0)
     sims = np.array([np.corrcoef(x, y[list(p)])[0, 1] for p in itertools.permutations(range(5))])
     assert t.exact and t.num_permutations == 120 and t.seed is None
     assert t.p_pearson == pytest.approx(np.mean(np.abs(sims) >= abs(t.pearson) - 1e-12))
@@ -114,8 +116,8 @@ def test_exact_permutation_p_values_match_enumeration():
 
 def test_random_permutation_p_values_are_seeded_and_never_zero():
     x, y = np.arange(10.0), np.arange(10.0)[::-1] ** 1.5
-    a = rg.correlation_test(x, y, num_permutations=1000, seed=7)
-    assert a == rg.correlation_test(x, y, num_permutations=1000, seed=7)
+    a = correlation.correlation_test(x, y, num_permutations=1000, seed=7)
+    assert a == correlation.correlation_test(x, y, num_permutations=1000, seed=7)
     assert not a.exact and a.p_pearson_negative == pytest.approx(1 / 1001)   # only the observed order is as low
 
 
@@ -213,7 +215,7 @@ def test_figures_7_and_9_are_written(appendix_a, tmp_path):
 
 
 def test_paper_check_averages_the_same_way(appendix_a, tmp_path):
-    """paper_checks' averaged_pearson (now on ltbound.regularity.averaged_events) gives the script's train Pearson."""
+    """paper_checks' averaged_pearson (now on ltbound.regularity.events.averaged_events) gives the script's train Pearson."""
     from paper_checks.check_appendix_a_records import averaged_pearson
     paths = [_record(tmp_path / f"r{s}", seed=s) for s in (0, 1)]
     _, res = _run(appendix_a, tmp_path, "--records", *paths)

@@ -54,7 +54,7 @@ def test_bad_input(probs, labels, match):
 
 
 # ----------------------------------------------------------------------------- 0-1 loss (Domingos; Kohavi-Wolpert)
-from ltbound.decomposition import zero_one_decomposition  # noqa: E402
+from ltbound.statistics.decomposition import zero_one_decomposition  # noqa: E402
 
 
 def test_zero_one_hand_computed_case():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ltbound
-from ltbound.comparison import _test_risks, bound_coverage
+from ltbound.comparison.compare_runs import _test_risks, bound_coverage
 from ltbound.records import RecordWriter, load_record
 
 

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from ltbound.bounds import estimate_bounds
-from ltbound.rademacher import rademacher_monte_carlo
+from ltbound.bounds.estimate import estimate_bounds
+from ltbound.bounds.rademacher import rademacher_monte_carlo
 
 COUNTS = np.array([30, 12, 5])
 M, DELTA, FRACTION, DRAWS = 2.0, 0.1, 0.3, 300
@@ -135,7 +135,7 @@ def test_upper_is_value_plus_mcdiarmid_quantisation_and_float64_terms(weighted):
 
 
 def test_monte_carlo_docstring_states_the_tile_and_block_sizes_the_code_uses():
-    from ltbound import rademacher
+    from ltbound.bounds import rademacher
     doc = rademacher.rademacher_monte_carlo.__doc__
     assert f"{rademacher._TILE} columns" in doc and f"{rademacher._DRAW_BLOCK} draws" in doc
     assert "4096" not in doc and "1024" not in doc
@@ -178,8 +178,8 @@ def test_theta_fixed_reaches_the_textbook_three_m_term():
 
 def test_theta_fixed_eq6_covers_the_long_tailed_risk_in_the_simulator():
     """The simulator's rules are fixed before D: the certificate must cover the true LT risk."""
-    from ltbound.bounds import ib_bound
-    from ltbound.simulate import draw_training_set, make_problem
+    from ltbound.bounds.estimate import ib_bound
+    from ltbound.simulation.problems import draw_training_set, make_problem
     prob = make_problem(num_classes=5, n_max=200, imbalance=10, num_hypotheses=12, num_risk_samples=20_000, seed=0)
     lt_prior = prob.counts / prob.counts.sum()
     covered = plain_covered = 0

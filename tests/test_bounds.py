@@ -1,4 +1,4 @@
-"""Eq. 6, Eq. 7 and the target-prior bound (ltbound.bounds): arithmetic, honesty, coverage, input checks."""
+"""Eq. 6, Eq. 7 and the target-prior bound (ltbound.bounds.estimate): arithmetic, honesty, coverage, input checks."""
 import json
 import math
 
@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltbound import theory
-from ltbound.bounds import (BoundReport, BoundResult, check_loss_range, estimate_bounds, ib_bound,
+from ltbound.bounds import theory
+from ltbound.bounds.estimate import (BoundReport, BoundResult, check_loss_range, estimate_bounds, ib_bound,
                             sampling_bound, target_bound)
-from ltbound.confidence import confidence_term, confidence_term_ib
-from ltbound.sampling import sampling_distribution
+from ltbound.bounds.confidence import confidence_term, confidence_term_ib
+from ltbound.bounds.sampling import sampling_distribution
 
 COUNTS = [120, 40, 12, 4]
 

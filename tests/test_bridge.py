@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import ltbound
-from ltbound.bounds import estimate_bounds
+from ltbound.bounds.estimate import estimate_bounds
 from ltbound.train import digits_net, resnet32
-from ltbound.train.bridge import data_loss_matrix, model_loss_matrix
+from ltbound.train.loss_matrices.bridge import data_loss_matrix, model_loss_matrix
 from tests._user_data import digits_and_net, normalized, unit
-from ltbound.train.theta import perturbation_loss_matrix
+from ltbound.train.loss_matrices.theta import perturbation_loss_matrix
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def test_loss_matrix_without_theta_index_is_refused():
 
 def test_theta_per_sample_losses_refuses_float_images(digits):
     """The old trap: theta/evaluate took ToTensor floats as already normalised and ignored mean/std."""
-    from ltbound.train.theta import per_sample_losses
+    from ltbound.train.loss_matrices.theta import per_sample_losses
     ds, net = digits
     with pytest.raises(ValueError, match="images must be uint8.*pixels='unit'"):
         per_sample_losses(net, unit(ds), ds.train.labels, mean=ds.mean, std=ds.std)

@@ -62,7 +62,7 @@ def test_tiny_experiment_writes_results_json_and_figure(tiny_run):
 def test_the_certified_difference_is_printed_and_recomputable(tiny_run):
     """Each pair's certified difference is printed with its verdict, and certificates.npz alone
     recomputes it and every single-schedule certificate in results.json."""
-    from ltbound.certificate_files import read_certificate_file, recompute_certificates
+    from ltbound.certificates.certificate_files import read_certificate_file, recompute_certificates
 
     out, stdout = tiny_run
     res = json.loads((out / "results.json").read_text())
@@ -82,7 +82,7 @@ def test_the_certified_difference_is_printed_and_recomputable(tiny_run):
 
 
 def _write_pair(path, la, lb, labels, kl=0.5):
-    from ltbound.certificate_files import write_certificate_file
+    from ltbound.certificates.certificate_files import write_certificate_file
 
     return write_certificate_file(
         path, schedules=["ib", "switching"], sigma_grid=[0.01], prior_indices=np.arange(labels.size, 2 * labels.size),
@@ -113,7 +113,7 @@ def test_difference_verdict_can_come_out_either_way(tmp_path, switching_errs, ve
 
 
 def test_shared_draw_seeds_give_no_difference(tmp_path):
-    from ltbound.certificate_files import recompute_certificates, write_certificate_file
+    from ltbound.certificates.certificate_files import recompute_certificates, write_certificate_file
 
     labels = np.repeat(np.arange(2), 10)
     path = _write_pair(tmp_path / "c.npz", np.zeros((2, 20), np.uint8), np.zeros((2, 20), np.uint8), labels)

@@ -91,7 +91,7 @@ def test_the_digits_certificate_file_is_committed():
 def test_every_committed_certificate_is_recomputed_from_certificates_npz(npz):
     """certificates.npz alone (numpy/scipy, no network) reproduces every certificate of the results.json
     beside it — each σ, loss and method — and every certified difference, to 1e-12."""
-    from ltbound.certificate_files import read_certificate_file, recompute_certificates
+    from ltbound.certificates.certificate_files import read_certificate_file, recompute_certificates
 
     res = json.loads((npz.parent / "results.json").read_text())
     rec = recompute_certificates(npz)

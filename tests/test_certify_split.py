@@ -4,8 +4,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from ltbound.train.certify import CertifyConfig  # noqa: E402
-from ltbound.train.stochastic import class_prior_fractions, split_prior  # noqa: E402
+from ltbound.train.stochastic.certified_run import CertifyConfig  # noqa: E402
+from ltbound.train.stochastic.networks import class_prior_fractions, split_prior  # noqa: E402
 
 
 def test_rule_is_log_linear_in_class_size_and_fixed_by_counts():

@@ -19,7 +19,7 @@ import pytest
 
 import ltbound
 from ltbound.records import load_record
-from ltbound.sampling import long_tailed_counts
+from ltbound.bounds.sampling import long_tailed_counts
 from tests._docs import documentation
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def _archive_train_labels(archive: Path) -> np.ndarray:
 
 @pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"the JPEG CIFAR-10 archive is not at {ARCHIVE}")
 def test_split_is_the_long_tailed_subset_of_the_shared_data(records):
-    from ltbound.train.data import long_tailed_indices, split_hash
+    from ltbound.train.data.datasets import long_tailed_indices, split_hash
     labels = _archive_train_labels(ARCHIVE)
     for imb in (100, 50):
         idx = long_tailed_indices(labels, long_tailed_counts(5000, 10, imb), 0)
@@ -161,7 +161,7 @@ def test_committed_rademacher_terms_meet_their_monte_carlo_error(records, imb):
     The committed results now take the draws that guarantee the documented error (--mc-error);
     every committed 2·R̂ has a standard error at most that, and an independent estimate (another
     seed) agrees with it within four combined standard errors."""
-    from ltbound.rademacher import rademacher_monte_carlo
+    from ltbound.bounds.rademacher import rademacher_monte_carlo
     for loss in ("", "-zero-one"):
         doc = json.loads((RESULTS / f"cifar10-lt-{imb}-cpu{loss}" / "results.json").read_text())
         eps = doc["configuration"]["mc_error"]

@@ -20,7 +20,7 @@ import pytest
 
 import ltbound
 from ltbound.records import load_record
-from ltbound.sampling import long_tailed_counts
+from ltbound.bounds.sampling import long_tailed_counts
 from tests._docs import documentation
 
 REPO = Path(__file__).resolve().parents[1]

@@ -134,7 +134,7 @@ def test_out_where_nothing_can_be_written_is_refused_before_any_work(where, tmp_
 
 
 def test_compare_refuses_records_of_different_splits(tmp_path):
-    from ltbound.comparison import compare
+    from ltbound.comparison.compare_runs import compare
     from ltbound.records import RecordWriter
 
     def make(path, labels, seed=0):
@@ -210,7 +210,7 @@ def test_theta_perturb_uses_perturbed_final_models(default_run, tmp_path):
 def test_header_names_how_the_given_theta_was_formed(tmp_path):
     """theta='given' said only "Θ̂ = given" for K perturbations of the final model; theta_label
     names them (header, results), and without it the header still says "given"."""
-    from ltbound.comparison import compare
+    from ltbound.comparison.compare_runs import compare
     from ltbound.records import RecordWriter
 
     labels = np.array([0, 0, 0, 1])
@@ -287,8 +287,8 @@ def test_runs_that_share_their_first_epochs_are_forked_and_equal_straight_runs(t
     trains that prefix once per seed and forks the other two off it; each record is bitwise the
     one a run trained from epoch 1 writes, so the comparison does not change."""
     import torch
-    from ltbound.train.config import TrainConfig
-    from ltbound.train.trainer import train
+    from ltbound.train.loop.config import TrainConfig
+    from ltbound.train.loop.trainer import train
 
     out = tmp_path / "o"
     # digits, 6 epochs, milestone 3, S = 0: the second sampler from epoch 4, so 3 shared epochs

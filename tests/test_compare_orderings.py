@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ltbound.comparison import compare, total_error
-from ltbound.verdicts import THESE_RUNS, difference_test, holm, orderings as _orderings
+from ltbound.comparison.compare_runs import compare, total_error
+from ltbound.statistics.verdicts import THESE_RUNS, difference_test, holm, orderings as _orderings
 from ltbound.records import RecordWriter
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ltbound.confidence import confidence_ratio, confidence_term, confidence_term_ib
-from ltbound.sampling import long_tailed_counts, sampling_distribution
+from ltbound.bounds.confidence import confidence_ratio, confidence_term, confidence_term_ib
+from ltbound.bounds.sampling import long_tailed_counts, sampling_distribution
 
 counts_st = st.lists(st.integers(1, 5000), min_size=1, max_size=12).map(np.array)
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from ltbound.records import load_record
-from ltbound.train import distributed as D
-from ltbound.train.config import plan_run
-from ltbound.train.environment import cpu_bf16_supported
-from ltbound.train.evaluate import per_sample_losses
-from ltbound.train.trainer import TrainConfig, train
+from ltbound.train.loop import distributed as D
+from ltbound.train.loop.config import plan_run
+from ltbound.train.loop.environment import cpu_bf16_supported
+from ltbound.train.loop.evaluation import per_sample_losses
+from ltbound.train.loop.trainer import TrainConfig, train
 
 SHORT = dict(epochs=4, milestones=[2], switch_offset=1, warmup_epochs=1, progress=False, quiet=True)
 native_bf16 = pytest.mark.skipif(not cpu_bf16_supported(), reason="the trainer's bf16 evaluation needs native "
@@ -58,7 +58,7 @@ def test_bf16_losses_are_within_the_stated_tolerance_of_float32_on_a_small_cnn()
 def test_eval_precision_is_checked_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="eval_precision must be one of"):
         plan_run(TrainConfig(out=tmp_path / "a", eval_precision="fp16"), D.DistInfo())
-    import ltbound.train.config as config
+    import ltbound.train.loop.config as config
     monkeypatch.setattr(config, "cpu_bf16_supported", lambda: False)
     with pytest.raises(ValueError, match="eval_precision='bf16' needs a CUDA device or a CPU with native"):
         plan_run(TrainConfig(out=tmp_path / "b", device="cpu", eval_precision="bf16"), D.DistInfo())

@@ -1,4 +1,4 @@
-"""ltbound.evaluate: intervals (with simulated coverage), the certified risk, paired comparisons."""
+"""ltbound.statistics.heldout: intervals (with simulated coverage), the certified risk, paired comparisons."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ltbound import evaluate as ev
-from ltbound.simulate import certified_risk_coverage, make_problem
+from ltbound.statistics import heldout as ev
+from ltbound.simulation.coverage import certified_risk_coverage
+from ltbound.simulation.problems import make_problem
 
 
 def _test_set(rng, acc_per_class, per_class):
@@ -135,7 +136,7 @@ def test_certified_risk_coverage_in_the_simulator():
     assert res["mean_bound"] > res["true_risk"]
     # the same count with the empirical risk in place of the bound: about half the draws
     rng = np.random.default_rng(2)
-    from ltbound.simulate import draw_test_set
+    from ltbound.simulation.problems import draw_test_set
     emp = [np.mean(1.0 - (draw_test_set(prob, 20, rng)[0][0] == 0)) for _ in range(100)]
     assert np.mean(np.array(emp) >= res["true_risk"]) < 0.8
 

@@ -1,4 +1,4 @@
-"""Pins that kill the mutants today's tests of ltbound.evaluate let survive.
+"""Pins that kill the mutants today's tests of ltbound.statistics.heldout let survive.
 
 Each test fixes one detail of the statistics by a value computed independently of the code
 (a closed form or scipy's beta quantile), so that replacing the detail by a plausible wrong
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ltbound import evaluate as ev
+from ltbound.statistics import heldout as ev
 
 
 def _t2_quantile(p: float) -> float:

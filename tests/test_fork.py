@@ -1,4 +1,4 @@
-"""ltbound.train.fork.fork_parents: which runs continue another run's first epochs."""
+"""ltbound.train.runs.fork.fork_parents: which runs continue another run's first epochs."""
 import pytest
 
 pytest.importorskip("torch")      # ltbound.train imports torch
@@ -8,7 +8,7 @@ def test_fork_parents_picks_the_longest_shared_prefix():
     """Runs sharing their first epochs' sampler fork off the earlier run with the longest shared
     prefix (first on ties), capped so the fork trains an epoch of its own; chains=False forks
     only off runs trained from epoch 1."""
-    from ltbound.train.fork import fork_parents
+    from ltbound.train.runs.fork import fork_parents
 
     q = {"ib": [1.0] * 6, "switching": [1.0] * 3 + [-1.0] * 3, "ib-cb": [1.0] * 3 + [0.0] * 3,
          "late": [1.0] * 3 + [-1.0] * 2 + [0.5], "cb": [0.0] * 6, "same": [1.0] * 6}

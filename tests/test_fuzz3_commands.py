@@ -63,7 +63,7 @@ def test_compare_bounds_names_delta_not_an_internal_parameter(tmp_path, capsys):
 
 
 def test_compare_names_delta_when_one_minus_delta_rounds_to_one():
-    from ltbound.comparison import compare
+    from ltbound.comparison.compare_runs import compare
     with pytest.raises(ValueError, match="delta must be at least"):
         compare([RECORD], delta=1e-320)
 

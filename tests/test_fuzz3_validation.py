@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltbound.decomposition import zero_one_decomposition
-from ltbound.evaluate import RISK_METHODS, certified_risk, clopper_pearson, compare_over_seeds
-from ltbound.pacbayes import gaussian_kl, kl_inverse_upper, target_risk_certificate
-from ltbound.rademacher import rademacher_monte_carlo
-from ltbound.residual import q_residual
-from ltbound.theorem1 import theorem1_condition
-from ltbound.verdicts import difference_test, holm
+from ltbound.statistics.decomposition import zero_one_decomposition
+from ltbound.statistics.heldout import RISK_METHODS, certified_risk, clopper_pearson, compare_over_seeds
+from ltbound.certificates.kl_bounds import gaussian_kl, kl_inverse_upper
+from ltbound.certificates.pacbayes import target_risk_certificate
+from ltbound.bounds.rademacher import rademacher_monte_carlo
+from ltbound.bounds.residual import q_residual
+from ltbound.bounds.theorem1 import theorem1_condition
+from ltbound.statistics.verdicts import difference_test, holm
 
 
 # ----------------------------------------------------------------------------- certified_risk and δ

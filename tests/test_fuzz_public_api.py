@@ -20,10 +20,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import ltbound
-from ltbound import objectives as _obj, rademacher as _rad
+from ltbound.bounds import objectives as _obj, rademacher as _rad
 
-_MODULES = ("sampling", "objectives", "confidence", "rademacher", "residual", "bounds", "evaluate", "regularity",
-            "simulate", "theorem1", "decomposition", "pacbayes")
+_MODULES = ("bounds.sampling", "bounds.objectives", "bounds.confidence", "bounds.rademacher", "bounds.residual",
+            "bounds.estimate", "statistics.heldout", "regularity.events", "regularity.correlation",
+            "simulation.problems", "simulation.coverage", "bounds.theorem1",
+            "statistics.decomposition", "certificates.pacbayes")
 
 
 def _func(name):
@@ -351,7 +353,7 @@ def test_huge_integers_are_refused_at_the_boundary_by_name(call, arg):
 def test_documented_maxima_are_accepted():
     """The maxima are limits, not off-by-one refusals: the largest values pass the checks."""
     from ltbound._validation import MAX_CLASSES, MAX_SEED, check_num_classes, check_seed
-    from ltbound.rademacher import MAX_DRAWS, check_num_draws
+    from ltbound.bounds.rademacher import MAX_DRAWS, check_num_draws
     assert check_num_classes(MAX_CLASSES) == MAX_CLASSES and check_seed(MAX_SEED) == MAX_SEED
     assert check_num_draws(MAX_DRAWS) == MAX_DRAWS
 

@@ -103,7 +103,7 @@ def test_readme_main_job_paragraph_numbers_are_the_committed_results():
 
 def test_committed_table_is_what_the_committed_results_print():
     """table.txt is the printed table of results.json (not typed by hand)."""
-    from ltbound.comparison import Comparison  # noqa: F401  (the module that prints it)
+    from ltbound.comparison.compare_runs import Comparison  # noqa: F401  (the module that prints it)
     table = (COMMITTED / "table.txt").read_text()
     res = _committed()
     assert res["command"] == ["python", "experiments/compare_bounds.py", "--out",

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ltbound.objectives import class_mean_losses, sample_weights, standard_objective, weighted_objective
-from ltbound.sampling import class_counts, sampling_distribution
+from ltbound.bounds.objectives import class_mean_losses, sample_weights, standard_objective, weighted_objective
+from ltbound.bounds.sampling import class_counts, sampling_distribution
 
 LABELS = np.array([0, 0, 0, 1, 1, 2])
 LOSSES = np.array([[1, 2, 3, 4, 6, 10],

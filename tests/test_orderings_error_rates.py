@@ -1,7 +1,7 @@
 """The orderings of ltbound.compare separate schedules that do not differ at most alpha of the time.
 
 A small run of benchmarks/bench_orderings.py (which prints the thorough rates): simulated run
-results with no real difference between schedules, fed to ltbound.verdicts.orderings. Before
+results with no real difference between schedules, fed to ltbound.statistics.verdicts.orderings. Before
 the t reference, seed pairing, single counting of the resampling error and Holm's correction,
 the benchmark measured a pair called separated in 17% / 10% / 8.1% / 5.3% of such tables at
 2 / 3 / 5 / 10 seeds (one pair, runs not paired, seed spread larger than the resampling
@@ -45,7 +45,7 @@ def test_false_separation_rate_is_at_most_alpha(seeds, paired):
 
 @pytest.mark.parametrize("paired", [True, False])
 def test_three_schedules_keep_the_family_at_alpha_and_rarely_disagree(paired):
-    """Three pairs per table, through ltbound.verdicts.orderings: the chance of any false separation
+    """Three pairs per table, through ltbound.statistics.verdicts.orderings: the chance of any false separation
     (Holm) and of a false DISAGREES."""
     r = _bench().error_rates(3, 3, 300, seed=11, seed_sd=0.003, run_sd=0.003, mc_sd=0.003, paired=paired)
     assert _at_most_nominal(r["family_rate"], r["sims"]), r
@@ -56,7 +56,7 @@ def test_a_real_difference_is_separated():
     """Not conservative to uselessness: a difference of 3 run standard deviations at 5 seeds is found."""
     b = _bench()
     import numpy as np
-    from ltbound.verdicts import orderings
+    from ltbound.statistics.verdicts import orderings
 
     rng = np.random.default_rng(5)
     found = 0

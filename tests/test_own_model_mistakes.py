@@ -15,8 +15,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, TensorDataset
 
 import ltbound
-from ltbound.bounds import estimate_bounds
-from ltbound.train.bridge import data_loss_matrix
+from ltbound.bounds.estimate import estimate_bounds
+from ltbound.train.loss_matrices.bridge import data_loss_matrix
 from tests._user_data import digits_and_net, normalized, unit
 
 
@@ -246,7 +246,7 @@ def test_a_negative_rademacher_estimate_is_explained():
 
 def test_comparison_table_explains_a_negative_rademacher_mean(tmp_path):
     """compare()'s table: a 2·R̂ column mean below 0 gets the same explanation, and none when >= 0."""
-    from ltbound.comparison import compare
+    from ltbound.comparison.compare_runs import compare
     from ltbound.records import RecordWriter
 
     rng = np.random.default_rng(1)
@@ -273,13 +273,13 @@ def test_the_cost_of_the_pass_is_said_before_it(digits, capsys, caplog):
     """k perturbations are 1 + k forward passes: a line gives the expected wall time, timed on
     the second batch, on stderr with progress=True and in the log either way."""
     ds, net = digits
-    with caplog.at_level(logging.INFO, logger="ltbound.train.bridge"):
+    with caplog.at_level(logging.INFO, logger="ltbound.train.loss_matrices.bridge"):
         _bounds(net, (ds.train.images, ds.train.labels), mean=ds.mean, std=ds.std, k=4, batch_size=64,
                 progress=True)
     err = capsys.readouterr().err
     assert "5 forward passes over 438 images at" in err and "in all" in err
     assert any("5 forward passes over 438 images" in r.getMessage() for r in caplog.records)
-    with caplog.at_level(logging.INFO, logger="ltbound.train.bridge"):
+    with caplog.at_level(logging.INFO, logger="ltbound.train.loss_matrices.bridge"):
         caplog.clear()
         _bounds(net, (ds.train.images, ds.train.labels), mean=ds.mean, std=ds.std, k=4, batch_size=64)
     assert "forward passes" not in capsys.readouterr().err          # progress=False: quiet

@@ -1,4 +1,4 @@
-"""The PAC-Bayes bound core (ltbound.pacbayes): kl inversion, relaxations, KL of Gaussians,
+"""The PAC-Bayes bound core (ltbound.certificates.pacbayes): kl inversion, relaxations, KL of Gaussians,
 the Monte Carlo term, target-prior certificates and their coverage with known risks."""
 import math
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, special, stats
 
-from ltbound import pacbayes as pb
+from ltbound.certificates import pacbayes as pb
+
+from ltbound.certificates import kl_bounds as klb, pooled
 
 LONG_TAIL = np.array([500, 300, 180, 108, 65, 39, 23, 14, 8, 5])
 
@@ -20,38 +22,38 @@ def _set(m, k):
 
 # ----------------------------------------------------------------------------- binary kl
 def test_kl_bernoulli_edges_and_values():
-    assert pb.kl_bernoulli(0.0, 0.3) == pytest.approx(-math.log(0.7), rel=1e-15)
-    assert pb.kl_bernoulli(1.0, 0.3) == pytest.approx(-math.log(0.3), rel=1e-15)
-    assert pb.kl_bernoulli(0.2, 0.2) == 0.0
-    assert pb.kl_bernoulli(0.0, 0.0) == 0.0 and pb.kl_bernoulli(1.0, 1.0) == 0.0
-    assert pb.kl_bernoulli(0.5, 0.0) == math.inf and pb.kl_bernoulli(0.5, 1.0) == math.inf
+    assert klb.kl_bernoulli(0.0, 0.3) == pytest.approx(-math.log(0.7), rel=1e-15)
+    assert klb.kl_bernoulli(1.0, 0.3) == pytest.approx(-math.log(0.3), rel=1e-15)
+    assert klb.kl_bernoulli(0.2, 0.2) == 0.0
+    assert klb.kl_bernoulli(0.0, 0.0) == 0.0 and klb.kl_bernoulli(1.0, 1.0) == 0.0
+    assert klb.kl_bernoulli(0.5, 0.0) == math.inf and klb.kl_bernoulli(0.5, 1.0) == math.inf
     q, p = 0.3, 0.45
-    assert pb.kl_bernoulli(q, p) == pytest.approx(q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p)), rel=1e-14)
+    assert klb.kl_bernoulli(q, p) == pytest.approx(q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p)), rel=1e-14)
 
 
 @pytest.mark.parametrize("q", [0.0, 1e-9, 0.01, 0.2, 0.5, 0.77, 0.999])
 @pytest.mark.parametrize("budget", [1e-8, 1e-3, 0.05, 1.0, 30.0])
 def test_kl_inverse_solves_kl_equals_budget(q, budget):
-    up = pb.kl_inverse_upper(q, budget)
-    root = optimize.brentq(lambda p: pb.kl_bernoulli(q, p) - budget, q, 1 - 1e-16, xtol=1e-15, rtol=1e-15) \
-        if pb.kl_bernoulli(q, 1 - 1e-16) > budget else 1.0
+    up = klb.kl_inverse_upper(q, budget)
+    root = optimize.brentq(lambda p: klb.kl_bernoulli(q, p) - budget, q, 1 - 1e-16, xtol=1e-15, rtol=1e-15) \
+        if klb.kl_bernoulli(q, 1 - 1e-16) > budget else 1.0
     assert abs(up - root) <= 1e-12
-    assert up == 1.0 or pb.kl_bernoulli(q, up) >= budget * (1 - 1e-12)   # at or beyond the root
-    lo = pb.kl_inverse_lower(q, budget)
-    if q > 0 and pb.kl_bernoulli(q, 0.0) > budget:
-        root_lo = optimize.brentq(lambda p: pb.kl_bernoulli(q, p) - budget, 0.0, q, xtol=1e-15, rtol=1e-15)
-        assert abs(lo - root_lo) <= 1e-12 and pb.kl_bernoulli(q, lo) >= budget * (1 - 1e-12)
+    assert up == 1.0 or klb.kl_bernoulli(q, up) >= budget * (1 - 1e-12)   # at or beyond the root
+    lo = klb.kl_inverse_lower(q, budget)
+    if q > 0 and klb.kl_bernoulli(q, 0.0) > budget:
+        root_lo = optimize.brentq(lambda p: klb.kl_bernoulli(q, p) - budget, 0.0, q, xtol=1e-15, rtol=1e-15)
+        assert abs(lo - root_lo) <= 1e-12 and klb.kl_bernoulli(q, lo) >= budget * (1 - 1e-12)
     else:
         assert lo == 0.0
 
 
 def test_kl_inverse_boundary_budgets():
-    assert pb.kl_inverse_upper(0.3, 0.0) == 0.3 and pb.kl_inverse_lower(0.3, 0.0) == 0.3
-    assert pb.kl_inverse_upper(0.3, math.inf) == 1.0 and pb.kl_inverse_upper(0.3, 1e300) == 1.0
-    assert pb.kl_inverse_upper(1.0, 0.1) == 1.0 and pb.kl_inverse_lower(0.0, 0.1) == 0.0
+    assert klb.kl_inverse_upper(0.3, 0.0) == 0.3 and klb.kl_inverse_lower(0.3, 0.0) == 0.3
+    assert klb.kl_inverse_upper(0.3, math.inf) == 1.0 and klb.kl_inverse_upper(0.3, 1e300) == 1.0
+    assert klb.kl_inverse_upper(1.0, 0.1) == 1.0 and klb.kl_inverse_lower(0.0, 0.1) == 0.0
     # with q = 0 the inversion is closed-form: kl(0 ‖ p) = −ln(1 − p)
-    assert pb.kl_inverse_upper(0.0, 0.7) == pytest.approx(-math.expm1(-0.7), abs=1e-15)
-    arr = pb.kl_inverse_upper(np.array([0.1, 0.2]), 0.5)
+    assert klb.kl_inverse_upper(0.0, 0.7) == pytest.approx(-math.expm1(-0.7), abs=1e-15)
+    arr = klb.kl_inverse_upper(np.array([0.1, 0.2]), 0.5)
     assert arr.shape == (2,) and arr[0] < arr[1]
 
 
@@ -68,9 +70,9 @@ def test_maurer_constant_holds_for_every_m_up_to_1000():
 
 # ----------------------------------------------------------------------------- bounds and relaxations
 def test_pac_bayes_kl_bound_is_the_inverted_maurer_budget():
-    b = pb.pac_bayes_kl_bound(0.1, 20.0, 5000, 0.05)
+    b = klb.pac_bayes_kl_bound(0.1, 20.0, 5000, 0.05)
     budget = (20.0 + math.log(2 * math.sqrt(5000) / 0.05)) / 5000
-    assert pb.kl_bernoulli(0.1, b) == pytest.approx(budget, rel=1e-9) and b > 0.1
+    assert klb.kl_bernoulli(0.1, b) == pytest.approx(budget, rel=1e-9) and b > 0.1
 
 
 @pytest.mark.parametrize("risk", [0.0, 0.01, 0.1, 0.3, 0.6])
@@ -78,14 +80,14 @@ def test_pac_bayes_kl_bound_is_the_inverted_maurer_budget():
 @pytest.mark.parametrize("m", [10, 1000, 60000])
 def test_relaxations_are_above_the_kl_bound_and_equal_their_closed_forms(risk, kl, m):
     delta = 0.025
-    exact = pb.pac_bayes_kl_bound(risk, kl, m, delta)
+    exact = klb.pac_bayes_kl_bound(risk, kl, m, delta)
     b = (kl + math.log(2 * math.sqrt(m) / delta)) / m
-    classic, quad = pb.bound_classic(risk, kl, m, delta), pb.bound_quad(risk, kl, m, delta)
+    classic, quad = klb.bound_classic(risk, kl, m, delta), klb.bound_quad(risk, kl, m, delta)
     assert classic == pytest.approx(risk + math.sqrt(b / 2), rel=1e-12)
     assert quad == pytest.approx(risk + b + math.sqrt(2 * risk * b + b * b), rel=1e-12)
     assert classic >= exact - 1e-12 and quad >= exact - 1e-12
     for lam in (0.01, 0.3, 1.0, 1.9):
-        lb = pb.bound_lambda(risk, kl, m, delta, lam)
+        lb = klb.bound_lambda(risk, kl, m, delta, lam)
         assert lb == pytest.approx((risk + b / lam) / (1 - lam / 2), rel=1e-12)
         assert lb >= quad - 1e-12          # the λ-bound relaxes f-quad, for every λ
 
@@ -114,35 +116,35 @@ def test_gaussian_kl_matches_numerical_integration():
         q, p = stats.norm(mq, sq), stats.norm(mp, sp_)
         lo, hi = mq - 40 * sq, mq + 40 * sq
         ref, _ = integrate.quad(lambda x: q.pdf(x) * (q.logpdf(x) - p.logpdf(x)), lo, hi, limit=200)
-        assert pb.gaussian_kl(mq, sq, mp, sp_) == pytest.approx(ref, abs=1e-9)
+        assert klb.gaussian_kl(mq, sq, mp, sp_) == pytest.approx(ref, abs=1e-9)
 
 
 def test_gaussian_kl_sums_coordinates_and_broadcasts_a_scalar_prior():
     rng = np.random.default_rng(0)
     mu_q, s_q = rng.normal(size=(3, 4)), rng.uniform(0.1, 1, (3, 4))
     mu_p = rng.normal(size=(3, 4))
-    total = pb.gaussian_kl(mu_q, s_q, mu_p, 0.5)
-    parts = sum(pb.gaussian_kl(a, b, c, 0.5) for a, b, c in zip(mu_q.ravel(), s_q.ravel(), mu_p.ravel()))
+    total = klb.gaussian_kl(mu_q, s_q, mu_p, 0.5)
+    parts = sum(klb.gaussian_kl(a, b, c, 0.5) for a, b, c in zip(mu_q.ravel(), s_q.ravel(), mu_p.ravel()))
     assert total == pytest.approx(parts, rel=1e-12)
     # Monte Carlo estimate E_Q[ln q − ln p]
     x = mu_q + s_q * rng.standard_normal((40_000, 3, 4))
     mc = (stats.norm.logpdf(x, mu_q, s_q) - stats.norm.logpdf(x, mu_p, 0.5)).sum(axis=(1, 2))
     assert abs(mc.mean() - total) < 4 * mc.std() / math.sqrt(mc.size)
-    assert pb.gaussian_kl(mu_q, s_q, mu_q, s_q) == 0.0
+    assert klb.gaussian_kl(mu_q, s_q, mu_q, s_q) == 0.0
     # no cancellation for Q ≈ P
-    assert pb.gaussian_kl(0.0, 1.0 + 1e-9, 0.0, 1.0) == pytest.approx(1e-18, rel=1e-6)
+    assert klb.gaussian_kl(0.0, 1.0 + 1e-9, 0.0, 1.0) == pytest.approx(1e-18, rel=1e-6)
 
 
 # ----------------------------------------------------------------------------- Monte Carlo term
 def test_sample_convergence_bound_constant_and_coverage():
-    assert pb.sample_convergence_bound(0.2, 100, 0.01) == pytest.approx(pb.kl_inverse_upper(0.2, math.log(100) / 100))
-    assert pb.sample_convergence_bound(0.2, 100, 0.01, two_sided=True) == pytest.approx(
-        pb.kl_inverse_upper(0.2, math.log(200) / 100))
+    assert klb.sample_convergence_bound(0.2, 100, 0.01) == pytest.approx(klb.kl_inverse_upper(0.2, math.log(100) / 100))
+    assert klb.sample_convergence_bound(0.2, 100, 0.01, two_sided=True) == pytest.approx(
+        klb.kl_inverse_upper(0.2, math.log(200) / 100))
     # coverage: N draws of [0, 1] risks (Beta, mean 0.3) per trial; the bound must be above 0.3
     rng = np.random.default_rng(1)
     n, delta, trials = 20, 0.1, 4000
     means = rng.beta(0.6, 1.4, (trials, n)).mean(axis=1)          # mean 0.3
-    upper = pb._kl_inv_upper(means, math.log(1 / delta) / n)
+    upper = klb._kl_inv_upper(means, math.log(1 / delta) / n)
     cover = np.mean(upper >= 0.3)
     assert cover >= 1 - delta
     # a bound that ignores the Monte Carlo error covers only about half the time
@@ -200,11 +202,11 @@ def test_hoeffding_1956_needs_its_condition():
     # above n p̄ − 1 it fails: p = (1, 0.98), b = 1 > 2·0.99 − 1
     assert pb_cdf([1.0, 0.98], 1) > stats.binom.cdf(1, 2, 0.99)
     # the guard: near p = 1 the pooled limit is replaced by 1 where the theorem does not cover it
-    assert pb._hoeffding_region_start(2, 0.0199) < 1.0
-    assert pb._hoeffding_region_start(1000, 0.05) == pytest.approx(0.95 ** (1 / 1000), abs=1e-4)
+    assert pooled._hoeffding_region_start(2, 0.0199) < 1.0
+    assert pooled._hoeffding_region_start(1000, 0.05) == pytest.approx(0.95 ** (1 / 1000), abs=1e-4)
     # two samples, one error, δ = 0.02: the Clopper-Pearson limit sqrt(0.98) = 0.98995 is where the
     # region starts (1 − p² <= δ), so the exact pooled certificate says 1 there, not 0.98995
-    assert pb._hoeffding_region_start(2, 0.02) == pytest.approx(math.sqrt(0.98), rel=1e-9)
+    assert pooled._hoeffding_region_start(2, 0.02) == pytest.approx(math.sqrt(0.98), rel=1e-9)
     cert = pb.target_risk_certificate(np.array([0.0, 1.0]), np.array([0, 1]), delta=0.02, method="pooled-binomial")
     assert cert.bound == 1.0
     cert = pb.target_risk_certificate(np.array([0.0, 0.0]), np.array([0, 1]), delta=0.02, method="pooled-binomial")
@@ -213,11 +215,11 @@ def test_hoeffding_1956_needs_its_condition():
 
 def test_chernoff_is_never_looser_than_hoeffding_at_the_same_lambda():
     m, pi = LONG_TAIL.astype(float), np.full(10, 0.1)
-    grid = pb._lambda_grid(float(np.sum(pi ** 2 / m)), math.log(16 / 0.05))
+    grid = pooled._lambda_grid(float(np.sum(pi ** 2 / m)), math.log(16 / 0.05))
     v = float(np.sum(pi ** 2 / m))
     for t in (0.0, 0.05, 0.3, 0.7):
         for budget in (3.0, 30.0):
-            ch = pb._chernoff_upper(t, m, pi, budget, grid)[0]
+            ch = pooled._chernoff_upper(t, m, pi, budget, grid)[0]
             ho = np.minimum(t + budget / grid + grid * v / 8, 1.0)
             assert np.all(ch <= ho + 1e-12)
 
@@ -258,7 +260,7 @@ def test_monte_carlo_term_and_delta_split():
         if method == "union":
             assert s["per_class"] == pytest.approx(0.01) and s["monte_carlo_per_class"] == pytest.approx(0.0025)
         else:
-            assert s["per_lambda"] == pytest.approx(0.04 / pb.LAMBDA_GRID_SIZE)
+            assert s["per_lambda"] == pytest.approx(0.04 / pooled.LAMBDA_GRID_SIZE)
         d = cert.to_dict()
         import json
         json.dumps(d)
@@ -318,16 +320,16 @@ def test_bad_losses_and_labels(losses, labels, match):
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: pb.kl_inverse_upper(1.2, 0.1), "q must lie"), (lambda: pb.kl_inverse_upper(0.2, -1), "budget must be"),
-    (lambda: pb.kl_inverse_upper(0.2, float("nan")), "budget must be"),
-    (lambda: pb.pac_bayes_kl_bound(0.1, -0.1, 100, 0.05), "kl must be"),
-    (lambda: pb.pac_bayes_kl_bound(0.1, float("nan"), 100, 0.05), "kl must be"),
-    (lambda: pb.pac_bayes_kl_bound(0.1, 1.0, 0, 0.05), "m must be"),
-    (lambda: pb.pac_bayes_kl_bound(0.1, 1.0, 10, 1.5), "delta must be"),
-    (lambda: pb.bound_lambda(0.1, 1.0, 10, 0.05, 2.0), "lam must be"),
-    (lambda: pb.gaussian_kl([0.0], [0.0], 0.0, 1.0), "sigma_q must be > 0"),
-    (lambda: pb.gaussian_kl([0.0, 1.0], [1.0], 0.0, 1.0), "sigma_q must have the shape"),
-    (lambda: pb.sample_convergence_bound(0.1, 0, 0.05), "num_samples must be"),
+    (lambda: klb.kl_inverse_upper(1.2, 0.1), "q must lie"), (lambda: klb.kl_inverse_upper(0.2, -1), "budget must be"),
+    (lambda: klb.kl_inverse_upper(0.2, float("nan")), "budget must be"),
+    (lambda: klb.pac_bayes_kl_bound(0.1, -0.1, 100, 0.05), "kl must be"),
+    (lambda: klb.pac_bayes_kl_bound(0.1, float("nan"), 100, 0.05), "kl must be"),
+    (lambda: klb.pac_bayes_kl_bound(0.1, 1.0, 0, 0.05), "m must be"),
+    (lambda: klb.pac_bayes_kl_bound(0.1, 1.0, 10, 1.5), "delta must be"),
+    (lambda: klb.bound_lambda(0.1, 1.0, 10, 0.05, 2.0), "lam must be"),
+    (lambda: klb.gaussian_kl([0.0], [0.0], 0.0, 1.0), "sigma_q must be > 0"),
+    (lambda: klb.gaussian_kl([0.0, 1.0], [1.0], 0.0, 1.0), "sigma_q must have the shape"),
+    (lambda: klb.sample_convergence_bound(0.1, 0, 0.05), "num_samples must be"),
 ])
 def test_bad_input_of_the_scalar_functions(call, match):
     with pytest.raises(ValueError, match=match):
@@ -350,7 +352,7 @@ def test_pooled_chernoff_test_set_covers_on_a_long_tailed_set():
     pi, delta, draws = np.full(5, 0.2), 0.2, 1000
     k = rng.binomial(counts, err, size=(draws, 5))
     t = (k / m) @ pi
-    bounds, _ = pb._chernoff_free(t, m, pi, math.log(1 / delta))
+    bounds, _ = pooled._chernoff_free(t, m, pi, math.log(1 / delta))
     cover = np.mean(bounds >= pi @ err)
     assert cover >= 1 - delta - 3 * _se(delta, draws), cover
     # the public function computes the same numbers
@@ -367,19 +369,19 @@ def _batched_bounds(k, counts, pi, kl, delta, method):
     emp = k / m
     if method == "union":
         if kl == 0:
-            return pb._binom_upper(k, m, delta / m.size) @ pi
-        return pb._kl_inv_upper(emp, (kl + np.log(2 * np.sqrt(m)) - math.log(delta / m.size)) / m) @ pi
+            return pooled._binom_upper(k, m, delta / m.size) @ pi
+        return klb._kl_inv_upper(emp, (kl + np.log(2 * np.sqrt(m)) - math.log(delta / m.size)) / m) @ pi
     t = emp @ pi
     v = float(np.sum(pi ** 2 / m))
     if kl == 0:
         if method == "pooled":
             return t + math.sqrt(math.log(1 / delta) * v / 2)
-        return pb._chernoff_free(t, m, pi, math.log(1 / delta))[0]
-    b0 = math.log(pb.LAMBDA_GRID_SIZE / delta)
-    grid = pb._lambda_grid(v, b0)
+        return pooled._chernoff_free(t, m, pi, math.log(1 / delta))[0]
+    b0 = math.log(pooled.LAMBDA_GRID_SIZE / delta)
+    grid = pooled._lambda_grid(v, b0)
     if method == "pooled":
         return np.minimum((t[:, None] + (kl + b0) / grid + grid * v / 8).min(axis=1), 1.0)
-    return pb._chernoff_upper(t, m, pi, kl + b0, grid).min(axis=1)
+    return pooled._chernoff_upper(t, m, pi, kl + b0, grid).min(axis=1)
 
 
 @pytest.mark.parametrize("method", ["union", "pooled", "pooled-chernoff"])
@@ -429,11 +431,11 @@ def test_monte_carlo_certificate_covers(method):
     d_mc, d_main = frac * delta, (1 - frac) * delta
     m = counts.astype(float)
     if method == "union":
-        emp = pb._kl_inv_upper(raw_j, math.log(4 / d_mc) / n)
-        bounds = pb._kl_inv_upper(emp, math.log(4 / d_main) / m) @ pi
+        emp = klb._kl_inv_upper(raw_j, math.log(4 / d_mc) / n)
+        bounds = klb._kl_inv_upper(emp, math.log(4 / d_main) / m) @ pi
     else:
-        t = pb._kl_inv_upper(raw_j @ pi, math.log(1 / d_mc) / n)
-        bounds = pb._chernoff_free(t, m, pi, math.log(1 / d_main))[0]
+        t = klb._kl_inv_upper(raw_j @ pi, math.log(1 / d_mc) / n)
+        bounds = pooled._chernoff_free(t, m, pi, math.log(1 / d_main))[0]
     for i in range(3):
         cert = pb.target_risk_certificate(losses[i].astype(float), y, method=method, delta=delta,
                                           mc_delta_fraction=frac)
@@ -452,8 +454,8 @@ def test_a_pooled_kl_with_an_effective_sample_size_is_not_valid():
     k = rng.binomial(counts, err, size=(draws, 3))
     t = (k / counts) @ pi
     n_eff = 1 / np.sum(pi ** 2 / counts)
-    eff = pb._kl_inv_upper(t, math.log(1 / delta) / n_eff)
-    ours, _ = pb._chernoff_free(t, counts.astype(float), pi, math.log(1 / delta))
+    eff = klb._kl_inv_upper(t, math.log(1 / delta) / n_eff)
+    ours, _ = pooled._chernoff_free(t, counts.astype(float), pi, math.log(1 / delta))
     true = float(pi @ err)
     assert np.mean(eff >= true) < 1 - delta - 3 * _se(delta, draws)
     assert np.mean(ours >= true) >= 1 - delta - 3 * _se(delta, draws)
@@ -469,7 +471,7 @@ def test_chernoff_inner_maximum_against_brute_force():
         g = m[0] * np.log1p(-a[0] * e1) + m[1] * np.log1p(-a[1] * e2)
         feasible = lam * t + g >= -budget
         brute = float((pi[0] * e1 + pi[1] * e2)[feasible].max())
-        ours = float(pb._chernoff_upper(t, m, pi, budget, np.array([lam]))[0, 0])
+        ours = float(pooled._chernoff_upper(t, m, pi, budget, np.array([lam]))[0, 0])
         assert ours >= brute - 1e-12 and ours - brute < 2e-3, (ours, brute)
 
 
@@ -531,9 +533,9 @@ def test_per_sample_monte_carlo_term_covers_and_needs_independent_draws(method):
         losses = (u < theta).astype(float)                                          # (reps, N, m)
         raw_j = np.stack([losses[:, :, y == j].mean(axis=(1, 2)) for j in range(3)], axis=1)
         if method == "union":
-            upper = pb._kl_inv_upper(raw_j, math.log(3 / d_mc) / (n * m)) @ pi
+            upper = klb._kl_inv_upper(raw_j, math.log(3 / d_mc) / (n * m)) @ pi
         else:
-            upper = pb._chernoff_free(raw_j @ pi, n * m, pi, math.log(1 / d_mc))[0]
+            upper = pooled._chernoff_free(raw_j @ pi, n * m, pi, math.log(1 / d_mc))[0]
         for r in range(3):      # kl = 0, δ split 1 : 1, so the Monte Carlo level is δ/2 = d_mc
             cert = pb.target_risk_certificate(losses[r], y, kl=0.0, method=method, delta=2 * d_mc,
                                               mc_delta_fraction=0.5, mc_draws="per-sample")

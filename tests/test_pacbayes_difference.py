@@ -1,4 +1,4 @@
-"""The certified risk difference (ltbound.pacbayes_difference) and the KL = 0 choice of ltbound.pacbayes."""
+"""The certified risk difference (ltbound.certificates.difference) and the KL = 0 choice of ltbound.certificates.pacbayes."""
 from __future__ import annotations
 
 import math
@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ltbound import pacbayes as pb
-from ltbound.pacbayes_difference import difference_over_grid, risk_difference_certificate
+from ltbound.certificates import pacbayes as pb
+
+from ltbound.certificates import kl_bounds as klb, pooled
+from ltbound.certificates.difference import difference_over_grid, risk_difference_certificate
 
 LONG_TAIL = np.array([120, 60, 30, 15, 8, 4])
 
@@ -47,13 +49,13 @@ def _batched_upper(values: np.ndarray, y: np.ndarray, delta: float, *, kl: float
         t, log_main = (values @ onehot / counts) @ pi, math.log(delta)
     else:
         raw = (values.mean(axis=1) @ onehot / counts) @ pi
-        t = pb._chernoff_free(raw, values.shape[1] * counts, pi, -math.log(frac * delta))[0]
+        t = pooled._chernoff_free(raw, values.shape[1] * counts, pi, -math.log(frac * delta))[0]
         log_main = math.log((1 - frac) * delta)
     if fixed:
-        return pb._chernoff_free(t, counts, pi, -log_main)[0]
-    b0 = math.log(pb.LAMBDA_GRID_SIZE) - log_main
-    grid = pb._lambda_grid(float(np.sum(pi ** 2 / counts)), b0)
-    return np.minimum(pb._chernoff_upper(t, counts, pi, kl + b0, grid).min(axis=1), 1.0)
+        return pooled._chernoff_free(t, counts, pi, -log_main)[0]
+    b0 = math.log(pooled.LAMBDA_GRID_SIZE) - log_main
+    grid = pooled._lambda_grid(float(np.sum(pi ** 2 / counts)), b0)
+    return np.minimum(pooled._chernoff_upper(t, counts, pi, kl + b0, grid).min(axis=1), 1.0)
 
 
 def _batched_interval(la, lb, y, delta, **kw) -> tuple[np.ndarray, np.ndarray]:

@@ -212,7 +212,7 @@ def test_table12_checks_change_verdict_with_the_table():
 
     import numpy as np
 
-    from ltbound.regularity import table12
+    from ltbound.regularity.paper_table import table12
     from paper_checks import check_table12 as mod
     t = table12()
     assert mod.table12_arithmetic().status == HOLDS

@@ -225,7 +225,7 @@ def _ratio_oracle(counts: list[int], q: int) -> float:
 
 
 def test_theorem1_confidence_ratios_and_gap(verdicts):
-    from ltbound.sampling import long_tailed_counts
+    from ltbound.bounds.sampling import long_tailed_counts
     v = verdicts["theorem1"]
     assert v.status == FAILS
     r = v.evidence["confidence_ratio"]
@@ -273,8 +273,8 @@ def _committed_record(path: Path, schedule: str, accuracy: float, seed: int = 0,
     """
     import numpy as np
     from ltbound.records import RecordWriter
-    from ltbound.sampling import long_tailed_counts, long_tailed_indices
-    from ltbound.train.data import split_hash
+    from ltbound.bounds.sampling import long_tailed_counts, long_tailed_indices
+    from ltbound.train.data.datasets import split_hash
     source = np.repeat(np.arange(10), 5000)               # the class-folder layout: labels known from the counts
     idx = long_tailed_indices(source, long_tailed_counts(5000, 10, 100), 0)
     per_class = 60

@@ -27,7 +27,7 @@ def test_unknown_name_raises_attribute_error():
 
 def test_schedules_and_the_train_package_import_without_torch():
     """Recipes and schedules are pure Python (ltbound.schedule); ltbound.train loads torch only when used."""
-    code = ("import sys, ltbound.schedule, ltbound.train, ltbound.train.schedule, ltbound.records\n"
+    code = ("import sys, ltbound.schedule, ltbound.train, ltbound.schedule, ltbound.records\n"
             "from ltbound.train import PRESETS, get_schedule\n"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -45,8 +45,8 @@ def test_train_package_names_resolve_lazily():
 
 def test_the_trainer_does_not_import_the_consumers_of_its_records():
     """trainer and theta are siblings over evaluate: importing the trainer loads neither theta nor the bounds."""
-    code = ("import sys, ltbound.train.trainer\n"
-            "print(sorted(m for m in ('ltbound.train.theta', 'ltbound.bounds', 'ltbound.comparison') if m in sys.modules))")
+    code = ("import sys, ltbound.train.loop.trainer\n"
+            "print(sorted(m for m in ('ltbound.train.loss_matrices.theta', 'ltbound.bounds.estimate', 'ltbound.comparison.compare_runs') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -62,8 +62,9 @@ def test_public_api_is_grouped_and_all_is_the_union_of_the_groups():
 
 
 def test_building_blocks_stay_reachable_from_their_modules():
-    from ltbound import objectives, rademacher, regularity
-    assert callable(regularity.plot_events) and callable(objectives.weighted_objective)
+    from ltbound.bounds import objectives, rademacher
+    from ltbound.regularity import plots
+    assert callable(plots.plot_events) and callable(objectives.weighted_objective)
     assert callable(rademacher.massart_bound)
     import pytest
     with pytest.raises(AttributeError):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ltbound.rademacher import RademacherEstimate, massart_bound, rademacher_exact, rademacher_monte_carlo
+from ltbound.bounds.rademacher import RademacherEstimate, massart_bound, rademacher_exact, rademacher_monte_carlo
 
 
 @st.composite
@@ -284,7 +284,7 @@ def test_quantised_tiles_make_the_float32_product_exact(losses, c):
     sum of a tile is below 2^24 (so any order of ±q sums is exact in float32), and
     |q·step − a| <= step/2 (the quantisation error charged to ``upper``); the 1e-300 slack
     covers float64 subnormals, where steps themselves lose relative precision."""
-    from ltbound import rademacher as rmod
+    from ltbound.bounds import rademacher as rmod
     a = losses * c
     q, colmax, step = rmod._quantised_chunk(a, None, 0, a.shape[1], False)
     assert np.all(q == np.rint(q))
@@ -297,7 +297,7 @@ def test_all_zero_losses_charge_no_monte_carlo_or_rounding_error():
     """A loss matrix of zeros (e.g. 0-1 losses of models that fit the training set) has
     R̂ = 0 exactly; no rounding or deviation term may inflate ``upper`` (regression: an
     all-zero tile once charged half a unit per entry, 0.1 in a bound of 0.17)."""
-    from ltbound.rademacher import rademacher_monte_carlo
+    from ltbound.bounds.rademacher import rademacher_monte_carlo
     zeros = np.zeros((3, 438))
     for w in (None, np.linspace(0.0, 1.0, 438)):
         est = rademacher_monte_carlo(zeros, weights=w, num_draws=200, seed=0)

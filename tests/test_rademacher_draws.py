@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from ltbound.bounds import DEFAULT_DRAWS, estimate_bounds, ib_bound
-from ltbound.rademacher import draws_for_std_error, rademacher_monte_carlo
+from ltbound.bounds.estimate import DEFAULT_DRAWS, estimate_bounds, ib_bound
+from ltbound.bounds.rademacher import draws_for_std_error, rademacher_monte_carlo
 
 
 def _exact_variance(a: np.ndarray) -> float:

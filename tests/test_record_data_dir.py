@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ltbound.train.bridge import record_data_dir, record_model
-from ltbound.train.trainer import TrainConfig, train
+from ltbound.train.loss_matrices.bridge import record_data_dir, record_model
+from ltbound.train.loop.trainer import TrainConfig, train
 
 
 def _tree(root, per_class=(6, 6), test_per_class=2, shift=0):

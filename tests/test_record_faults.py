@@ -578,7 +578,7 @@ def _cifar_record(path, train_indices, train_labels, *, split_seed=0, imbalance=
 
 def test_a_foreign_split_with_its_hash_updated_is_refused_where_the_protocol_is_known(tmp_path):
     """CIFAR-10-LT in the class-folder layout: the subset follows from (imbalance, split seed) alone."""
-    from ltbound.sampling import long_tailed_counts, long_tailed_indices
+    from ltbound.bounds.sampling import long_tailed_counts, long_tailed_indices
     source = np.repeat(np.arange(10), 5000)            # sorted class folders, 5,000 images each
     counts = long_tailed_counts(5000, 10, 100)
     ours = long_tailed_indices(source, counts, 0)
@@ -594,7 +594,7 @@ def test_a_foreign_split_with_its_hash_updated_is_refused_where_the_protocol_is_
 
 def test_where_the_source_order_is_unknown_the_split_check_says_so(tmp_path):
     """torchvision's pickled order is not in the record: counts are checked, the subset cannot be."""
-    from ltbound.sampling import long_tailed_counts, long_tailed_indices
+    from ltbound.bounds.sampling import long_tailed_counts, long_tailed_indices
     source = np.random.default_rng(0).permutation(np.repeat(np.arange(10), 5000))
     idx = long_tailed_indices(source, long_tailed_counts(5000, 10, 100), 0)
     assert load_record(_cifar_record(tmp_path / "tv", idx, source[idx])).split_check == "counts"

@@ -138,7 +138,7 @@ def test_newer_version_is_refused(tmp_path):
 
 
 def test_shot_group_means_skips_empty_groups_and_missing_classes():
-    from ltbound.sampling import shot_group_means
+    from ltbound.bounds.sampling import shot_group_means
     counts = np.array([500, 150, 60, 30, 10])      # many: 0, 1; medium: 2, 3; few: 4
     got = shot_group_means([1.0, 0.5, np.nan, 0.25, 0.0], counts)
     assert got == {"many": 0.75, "medium": 0.25, "few": 0.0}

@@ -9,8 +9,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ltbound import regularity as rg
-from ltbound.sampling import long_tailed_counts
+from ltbound.regularity import events as rg
+
+from ltbound.regularity import correlation, paper_table, plots
+from ltbound.bounds.sampling import long_tailed_counts
 
 
 def _columns(*cols):
@@ -175,19 +177,19 @@ def test_pearson_eq13_equals_corrcoef(x, seed):
     y = np.random.default_rng(seed).normal(size=x.size) + 0.3 * x
     if np.ptp(x) == 0:
         with pytest.raises(ValueError, match="constant"):
-            rg.pearson(x, y)
+            correlation.pearson(x, y)
         return
     assume(np.ptp(x) > 1e-6 * max(1.0, np.abs(x).max()))   # corrcoef itself is unreliable below
-    assert rg.pearson(x, y) == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-9)
+    assert correlation.pearson(x, y) == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-9)
 
 
 def test_pearson_identities():
     x = np.array([1.0, 2.0, 3.0, 4.0])
-    assert rg.pearson(x, 2 * x + 5) == pytest.approx(1.0)
-    assert rg.pearson(x, -x) == pytest.approx(-1.0)
-    assert rg.pearson(x, [1.0, -1.0, -1.0, 1.0]) == pytest.approx(0.0, abs=1e-15)
+    assert correlation.pearson(x, 2 * x + 5) == pytest.approx(1.0)
+    assert correlation.pearson(x, -x) == pytest.approx(-1.0)
+    assert correlation.pearson(x, [1.0, -1.0, -1.0, 1.0]) == pytest.approx(0.0, abs=1e-15)
     # Shift-invariant, also where the raw-moment form of Eq. 13 would cancel badly.
-    assert rg.pearson(x + 1e9, [2.0, 1.0, 4.0, 3.0]) == pytest.approx(np.corrcoef(x, [2, 1, 4, 3])[0, 1], rel=1e-12)
+    assert correlation.pearson(x + 1e9, [2.0, 1.0, 4.0, 3.0]) == pytest.approx(np.corrcoef(x, [2, 1, 4, 3])[0, 1], rel=1e-12)
 
 
 @pytest.mark.parametrize("x, y, match", [
@@ -200,31 +202,31 @@ def test_pearson_identities():
 ])
 def test_pearson_bad_input(x, y, match):
     with pytest.raises(ValueError, match=match):
-        rg.pearson(x, y)
+        correlation.pearson(x, y)
 
 
 def test_cardinality_correlation_argument_order():
     irr = np.array([0.1, 0.4, 0.9])
     counts = np.array([300, 100, 20])
-    assert rg.cardinality_irregularity_correlation(irr, counts) == pytest.approx(np.corrcoef(counts, irr)[0, 1])
+    assert correlation.cardinality_irregularity_correlation(irr, counts) == pytest.approx(np.corrcoef(counts, irr)[0, 1])
 
 
 # ----------------------------------------------------------------------------- Table 12
 def test_table12_rows_satisfy_eq12_to_printed_precision():
-    t = rg.table12()
+    t = paper_table.table12()
     assert t.cardinality.tolist() == long_tailed_counts(5000, 10, 50).tolist()
     np.testing.assert_allclose(np.round(t.frobenius / t.cardinality, 4), t.irregularity, atol=1e-12)
 
 
 def test_table12_pearson_recomputed_from_published_columns():
-    t = rg.table12()
-    p_published_cols = rg.cardinality_irregularity_correlation(t.irregularity, t.cardinality)
-    p_from_fnorm = rg.cardinality_irregularity_correlation(t.frobenius / t.cardinality, t.cardinality)
+    t = paper_table.table12()
+    p_published_cols = correlation.cardinality_irregularity_correlation(t.irregularity, t.cardinality)
+    p_from_fnorm = correlation.cardinality_irregularity_correlation(t.frobenius / t.cardinality, t.cardinality)
     assert round(p_published_cols, 4) == t.pearson
     # Unrounded F-norm / n gives -0.611149: -0.6111 at 4 decimals, within 1e-4 of the paper.
     assert p_from_fnorm == pytest.approx(t.pearson, abs=1e-4)
     # What a constant F-norm would give (I ∝ 1/n): close to the published value.
-    assert rg.pearson(t.cardinality, 1.0 / t.cardinality) == pytest.approx(-0.6231, abs=1e-4)
+    assert correlation.pearson(t.cardinality, 1.0 / t.cardinality) == pytest.approx(-0.6231, abs=1e-4)
 
 
 # ----------------------------------------------------------------------------- run records
@@ -302,15 +304,15 @@ def test_plot_events_writes_a_png(tmp_path):
     labels = np.repeat(np.arange(10), 15)
     learned = rng.integers(0, 200, size=labels.size)
     forgotten = rng.integers(0, 20, size=labels.size)
-    out = rg.plot_events(learned, forgotten, labels, 10, tmp_path / "figs" / "events.png", title="test")
+    out = plots.plot_events(learned, forgotten, labels, 10, tmp_path / "figs" / "events.png", title="test")
     assert out.is_file() and out.stat().st_size > 1000
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_plot_events_bad_input(tmp_path):
     with pytest.raises(ValueError, match=".png"):
-        rg.plot_events([1, 2], [0, 1], [0, 1], 2, tmp_path / "x.pdf")
+        plots.plot_events([1, 2], [0, 1], [0, 1], 2, tmp_path / "x.pdf")
     with pytest.raises(ValueError, match="one entry per sample"):
-        rg.plot_events([1, 2], [0], [0, 1], 2, tmp_path / "x.png")
+        plots.plot_events([1, 2], [0], [0, 1], 2, tmp_path / "x.png")
     with pytest.raises(ValueError, match="class_names"):
-        rg.plot_events([1, 2], [0, 1], [0, 1], 2, tmp_path / "x.png", class_names=["a"])
+        plots.plot_events([1, 2], [0, 1], [0, 1], 2, tmp_path / "x.png", class_names=["a"])

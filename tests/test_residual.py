@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ltbound.objectives import standard_objective, weighted_objective
-from ltbound.residual import ResidualEstimate, q_residual
-from ltbound.sampling import class_counts, sampling_distribution
+from ltbound.bounds.objectives import standard_objective, weighted_objective
+from ltbound.bounds.residual import ResidualEstimate, q_residual
+from ltbound.bounds.sampling import class_counts, sampling_distribution
 
 
 @st.composite

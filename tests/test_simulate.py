@@ -1,4 +1,4 @@
-"""The synthetic long-tailed problem and the coverage study of the bounds (ltbound.simulate).
+"""The synthetic long-tailed problem and the coverage study of the bounds (ltbound.simulation.problems).
 
 A hand-built problem with constant rules has deterministic losses and exactly known risks,
 Rademacher complexities and Q_n, so every reported number there is checked against a
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy.stats import binom, norm
 
-from ltbound import simulate as sim
-from ltbound.confidence import confidence_term, confidence_term_ib
-from ltbound.residual import q_residual
-from ltbound.sampling import sampling_distribution
+from ltbound.simulation import coverage as cov, problems as sim
+from ltbound.bounds.confidence import confidence_term, confidence_term_ib
+from ltbound.bounds.residual import q_residual
+from ltbound.bounds.sampling import sampling_distribution
 
 FAST = dict(num_classes=5, n_max=200, imbalance=20, separation=2.5, num_hypotheses=20,
             num_risk_samples=20_000, seed=1)
@@ -29,7 +29,7 @@ def fast_problem():
 
 @pytest.fixture(scope="module")
 def fast_result(fast_problem):
-    return sim.run_coverage(fast_problem, num_draws=DRAWS, num_sign_draws=60, seed=0)
+    return cov.run_coverage(fast_problem, num_draws=DRAWS, num_sign_draws=60, seed=0)
 
 
 # ----------------------------------------------------------------------------- problem
@@ -120,7 +120,7 @@ def constant_rules():
     Losses are deterministic: row 0 = 1[y = 1], row 1 = 1[y = 0]; R_j exactly 0 or 1."""
     p = sim.problem_from_rules(means=[[0.0], [1.0]], counts=[90, 10], weights=np.zeros((2, 2, 1)),
                                biases=[[1.0, 0.0], [0.0, 1.0]], num_risk_samples=100, seed=0)
-    res = sim.run_coverage(p, num_draws=4, delta=0.5, samplers=("IB", "CB"), num_sign_draws=2000, seed=3)
+    res = cov.run_coverage(p, num_draws=4, delta=0.5, samplers=("IB", "CB"), num_sign_draws=2000, seed=3)
     return p, res
 
 
@@ -175,11 +175,11 @@ def test_coverage_counts_draws_where_bound_is_above_risk(fast_problem, fast_resu
 
 # ----------------------------------------------------------------------------- coverage
 def test_same_seed_same_result(fast_problem, fast_result):
-    again = sim.run_coverage(fast_problem, num_draws=DRAWS, num_sign_draws=60, seed=0).to_dict()
+    again = cov.run_coverage(fast_problem, num_draws=DRAWS, num_sign_draws=60, seed=0).to_dict()
     first = fast_result.to_dict()
     again.pop("seconds"), first.pop("seconds")
     assert again == first
-    other = sim.run_coverage(fast_problem, num_draws=DRAWS, num_sign_draws=60, seed=1)
+    other = cov.run_coverage(fast_problem, num_draws=DRAWS, num_sign_draws=60, seed=1)
     assert other.per_draw["rademacher"].tolist() != fast_result.per_draw["rademacher"].tolist()
 
 
@@ -251,7 +251,7 @@ def test_result_is_json_safe_and_tabulates(fast_result):
 
 def test_ramp_loss_coverage_runs():
     p = sim.make_problem(**{**FAST, "loss": "ramp", "num_risk_samples": 5000, "num_hypotheses": 8})
-    r = sim.run_coverage(p, num_draws=10, num_sign_draws=20, samplers=("CR",))
+    r = cov.run_coverage(p, num_draws=10, num_sign_draws=20, samplers=("CR",))
     assert r.problem["loss"] == "ramp" and r.bound("Eq. 7 (CR)").coverage["lt"] >= 0.0
     assert [b.name for b in r.bounds] == ["Eq. 6 (IB)", "Eq. 7 (CR)", "target (balanced)"]
 
@@ -295,19 +295,19 @@ def test_problem_from_rules_bad_input():
 
 def test_run_coverage_bad_input(fast_problem):
     with pytest.raises(ValueError, match="num_draws"):
-        sim.run_coverage(fast_problem, num_draws=1)
+        cov.run_coverage(fast_problem, num_draws=1)
     with pytest.raises(ValueError, match="delta"):
-        sim.run_coverage(fast_problem, num_draws=2, delta=0.0)
+        cov.run_coverage(fast_problem, num_draws=2, delta=0.0)
     with pytest.raises(ValueError, match="samplers must be a non-empty tuple"):
-        sim.run_coverage(fast_problem, num_draws=2, samplers="CR")
+        cov.run_coverage(fast_problem, num_draws=2, samplers="CR")
     with pytest.raises(ValueError, match="distinct"):
-        sim.run_coverage(fast_problem, num_draws=2, samplers=("CR", "cr"))
+        cov.run_coverage(fast_problem, num_draws=2, samplers=("CR", "cr"))
     with pytest.raises(ValueError, match="sampler must be one of"):
-        sim.run_coverage(fast_problem, num_draws=2, samplers=("XY",))
+        cov.run_coverage(fast_problem, num_draws=2, samplers=("XY",))
     with pytest.raises(ValueError, match="num_sign_draws"):
-        sim.run_coverage(fast_problem, num_draws=2, num_sign_draws=0)
+        cov.run_coverage(fast_problem, num_draws=2, num_sign_draws=0)
     with pytest.raises(ValueError, match="SimProblem"):
-        sim.run_coverage({"counts": [1, 2]})
+        cov.run_coverage({"counts": [1, 2]})
     with pytest.raises(ValueError, match="rng"):
         sim.draw_training_set(fast_problem, -3)
     with pytest.raises(ValueError, match="prior"):

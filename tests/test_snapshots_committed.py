@@ -13,7 +13,7 @@ FOUND = sorted(p for p in SNAPSHOTS.glob("*") if (p / "snapshot.json").is_file()
 @pytest.mark.parametrize("snap", FOUND, ids=[p.name for p in FOUND])
 def test_committed_snapshot_is_intact_unfinished_and_listed(snap):
     from ltbound.records.format import read_manifest
-    from ltbound.train.snapshot import read_snapshot
+    from ltbound.train.runs.snapshot import read_snapshot
     index = read_snapshot(snap)                             # every file's size and SHA-256
     manifest = read_manifest(snap)                          # the manifest's own checksum
     assert manifest["status"] != "complete", "a complete run is compacted into experiments/records/, not snapshotted"

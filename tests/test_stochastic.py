@@ -1,4 +1,4 @@
-"""Stochastic networks (ltbound.train.stochastic) and the certified run (ltbound.train.certify)."""
+"""Stochastic networks (ltbound.train.stochastic.networks) and the certified run (ltbound.train.stochastic.certified_run)."""
 import json
 import math
 
@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ltbound import pacbayes  # noqa: E402
+from ltbound.certificates import kl_bounds  # noqa: E402
 from ltbound.records import RecordError, add_file, read_file  # noqa: E402
-from ltbound.train.models import digits_net  # noqa: E402
-from ltbound.train.stochastic import (DEFAULT_SIGMA_GRID, StochasticNetwork, bounded_cross_entropy,  # noqa: E402
+from ltbound.train.loop.models import digits_net  # noqa: E402
+from ltbound.train.stochastic.networks import (DEFAULT_SIGMA_GRID, StochasticNetwork, bounded_cross_entropy,  # noqa: E402
                                       certification_losses, check_disjoint, quad_objective, sample_losses,
                                       split_prior)
 
@@ -38,10 +38,10 @@ def _perturbed(net, sigma=0.02, seed=1):
 
 # ----------------------------------------------------------------------------- KL
 def test_torch_kl_equals_the_numpy_core():
-    """KL(Q‖P) of the torch module equals pacbayes.gaussian_kl on the same μ, σ, prior (float64)."""
+    """KL(Q‖P) of the torch module equals kl_bounds.gaussian_kl on the same μ, σ, prior (float64)."""
     snet = _perturbed(_trained_digits_net())
     a = snet.to_arrays()
-    want = pacbayes.gaussian_kl(a["mu"], a["sigma"], a["prior_mean"], np.full_like(a["mu"], snet.prior_sigma))
+    want = kl_bounds.gaussian_kl(a["mu"], a["sigma"], a["prior_mean"], np.full_like(a["mu"], snet.prior_sigma))
     assert want > 1.0                                   # a real distance, not the trivial 0
     assert float(snet.kl().detach()) == pytest.approx(want, rel=1e-9)
     assert snet.kl_exact() == pytest.approx(want, rel=1e-12)
@@ -142,7 +142,7 @@ def test_quad_objective_equals_the_core_and_bounded_ce_is_clipped_ce():
     for risk, kl, m, delta in ((0.1, 3.0, 200, 0.025), (0.0, 0.0, 10, 0.5), (0.7, 40.0, 5000, 1e-3)):
         got = float(quad_objective(torch.tensor(risk, dtype=torch.float64), torch.tensor(kl, dtype=torch.float64),
                                    m, delta))
-        assert got == pytest.approx(pacbayes.bound_quad(risk, kl, m, delta), rel=1e-12)
+        assert got == pytest.approx(kl_bounds.bound_quad(risk, kl, m, delta), rel=1e-12)
     logits = torch.tensor([[10.0, -10.0], [-10.0, 10.0], [0.0, 0.0]])
     y = torch.tensor([0, 0, 0])
     got = bounded_cross_entropy(logits, y, 1e-4)
@@ -167,10 +167,10 @@ def test_sample_losses_reproducible_by_seed():
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
     """Two identical tiny certified runs on digits (2 prior epochs, 1 posterior epoch, 8 weight samples)."""
-    from ltbound.train.certify import CertifyConfig, certify_schedule
-    from ltbound.train.config import TrainConfig
-    from ltbound.train.data import load_dataset
-    from ltbound.train.stochastic import PosteriorConfig
+    from ltbound.train.stochastic.certified_run import CertifyConfig, certify_schedule
+    from ltbound.train.loop.config import TrainConfig
+    from ltbound.train.data.datasets import load_dataset
+    from ltbound.train.stochastic.networks import PosteriorConfig
 
     ds = load_dataset("digits-lt", imbalance=20, max_test_per_class=5)
     cfg = CertifyConfig(sigma_grid=(0.01, 0.03), posterior=PosteriorConfig(epochs=1, lr=10.0), num_samples=8,
@@ -196,7 +196,7 @@ def test_tiny_certificate_is_a_valid_number_and_reproducible(tiny_runs):
 
 @pytest.mark.slow
 def test_certified_run_is_verified_on_load_and_a_changed_result_is_refused(tiny_runs):
-    from ltbound.train.certify import load_certified_run
+    from ltbound.train.stochastic.certified_run import load_certified_run
 
     run = tiny_runs[0]
     back = load_certified_run(run.record)
@@ -227,7 +227,7 @@ def test_default_sigma_grid_matches_the_experiment():
 
 def test_gibbs_lower_bound_is_below_the_measured_error_and_moves_with_it():
     """The test-set lower confidence bound of a stochastic predictor's balanced error (used to judge orderings)."""
-    from ltbound.train.certify import gibbs_lower_bound
+    from ltbound.train.stochastic.certified_run import gibbs_lower_bound
 
     labels = np.repeat(np.arange(4), 50)
     rng = np.random.default_rng(0)
@@ -243,8 +243,8 @@ def test_gibbs_lower_bound_is_below_the_measured_error_and_moves_with_it():
 
 
 def test_bad_settings_are_refused_naming_the_argument():
-    from ltbound.train.certify import CertifyConfig
-    from ltbound.train.stochastic import PosteriorConfig
+    from ltbound.train.stochastic.certified_run import CertifyConfig
+    from ltbound.train.stochastic.networks import PosteriorConfig
 
     for kwargs, word in (({"sigma_grid": (0.01, 0.01)}, "sigma_grid"), ({"sigma_grid": (0.0,)}, "sigma_grid"),
                          ({"num_samples": 0}, "num_samples"), ({"delta": 1.0}, "delta"),
@@ -300,7 +300,7 @@ def test_per_sample_gibbs_lower_bound_covers_and_is_one_step():
     shared draws at N = 3 (which pays ln(2C/δ)/N)."""
     from scipy import stats
 
-    from ltbound.train.certify import gibbs_lower_bound
+    from ltbound.train.stochastic.certified_run import gibbs_lower_bound
 
     rng = np.random.default_rng(5)
     labels = np.repeat(np.arange(2), 80)
@@ -348,7 +348,7 @@ def certified_copy(tiny_runs, tmp_path):
     (lambda r: r["test"].update(stochastic_lower_bound=0.99), "test numbers contradict"),
 ])
 def test_every_reported_number_is_recomputed_on_load(certified_copy, edit, message):
-    from ltbound.train.certify import load_certified_run
+    from ltbound.train.stochastic.certified_run import load_certified_run
 
     res = json.loads(str(read_file(certified_copy, "pacbayes/result.npz")["result"]))
     edit(res)
@@ -359,7 +359,7 @@ def test_every_reported_number_is_recomputed_on_load(certified_copy, edit, messa
 
 @pytest.mark.slow
 def test_repeated_certification_indices_are_refused_on_load(certified_copy):
-    from ltbound.train.certify import load_certified_run
+    from ltbound.train.stochastic.certified_run import load_certified_run
 
     sp = read_file(certified_copy, "pacbayes/split.npz")
     _replace_pacbayes_file(certified_copy, "pacbayes/split.npz", **{**sp, "cert": np.tile(sp["cert"], 4)})
@@ -368,7 +368,7 @@ def test_repeated_certification_indices_are_refused_on_load(certified_copy):
 
 
 def test_check_disjoint_refuses_repeated_positions():
-    from ltbound.train.stochastic import check_disjoint
+    from ltbound.train.stochastic.networks import check_disjoint
     with pytest.raises(ValueError, match="cert_indices repeats 2 position"):
         check_disjoint([0, 1], [2, 3, 2, 3, 4])
     with pytest.raises(ValueError, match="prior_indices repeats"):

@@ -1,6 +1,6 @@
-"""Theorem 1's condition has one numeric home, ltbound.theorem1, importable without sympy.
+"""Theorem 1's condition has one numeric home, ltbound.bounds.theorem1, importable without sympy.
 
-Before: ``theorem1_gap`` and ``confidence_excess`` lived in ``ltbound.theory``, which imports
+Before: ``theorem1_gap`` and ``confidence_excess`` lived in ``ltbound.bounds.theory``, which imports
 sympy at import time, so the numpy-only functions needed the ``theory`` extra; and the
 condition Q̂_n + L^s(θ) − L(θ) was computed in three places (theory, bounds, simulate).
 """
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-import ltbound.bounds
-import ltbound.simulate
-import ltbound.theorem1 as t1
-from ltbound.sampling import sampling_distribution
+import ltbound.bounds.estimate
+import ltbound.simulation.coverage
+import ltbound.simulation.problems
+import ltbound.bounds.theorem1 as t1
+from ltbound.bounds.sampling import sampling_distribution
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +33,7 @@ BLOCK_SYMPY = textwrap.dedent("""
 def test_numeric_theorem1_functions_work_without_sympy():
     code = BLOCK_SYMPY + textwrap.dedent("""
         import numpy as np
-        from ltbound.theorem1 import confidence_excess, theorem1_condition, theorem1_gap
+        from ltbound.bounds.theorem1 import confidence_excess, theorem1_condition, theorem1_gap
         y = np.repeat(np.arange(3), [6, 3, 2])
         losses = np.random.default_rng(0).random((4, y.size))
         gap = theorem1_gap(losses, y, [0.2, 0.3, 0.5], theta_index=1)
@@ -40,7 +41,7 @@ def test_numeric_theorem1_functions_work_without_sympy():
         assert confidence_excess([6, 3, 2], [6 / 11, 3 / 11, 2 / 11]) < 1e-15
         assert "sympy" not in sys.modules
         try:
-            import ltbound.theory
+            import ltbound.bounds.theory
         except ImportError as e:
             print("theory:", e)
         print("ok")
@@ -53,7 +54,7 @@ def test_numeric_theorem1_functions_work_without_sympy():
 
 
 def test_theory_reexports_the_same_functions():
-    import ltbound.theory as th
+    import ltbound.bounds.theory as th
     assert th.theorem1_gap is t1.theorem1_gap and th.confidence_excess is t1.confidence_excess
 
 
@@ -62,21 +63,21 @@ def test_bounds_take_the_condition_from_theorem1_condition(monkeypatch):
     y = np.repeat(np.arange(3), [6, 3, 2])
     losses = np.random.default_rng(1).random((5, y.size))
     p = sampling_distribution([6, 3, 2], -1)
-    real = ltbound.bounds.estimate_bounds(losses, y, p, theta_index=2, num_draws=10).condition
+    real = ltbound.bounds.estimate.estimate_bounds(losses, y, p, theta_index=2, num_draws=10).condition
     assert real == t1.theorem1_gap(losses, y, p, theta_index=2).condition
     # the checked public function's core (issue 30: the public one validates, callers use the core)
-    monkeypatch.setattr(ltbound.bounds, "_theorem1_condition", lambda g, theta, q=None: 123.0)
-    assert ltbound.bounds.estimate_bounds(losses, y, p, theta_index=2, num_draws=10).condition == 123.0
+    monkeypatch.setattr(ltbound.bounds.estimate, "_theorem1_condition", lambda g, theta, q=None: 123.0)
+    assert ltbound.bounds.estimate.estimate_bounds(losses, y, p, theta_index=2, num_draws=10).condition == 123.0
 
 
 def test_simulate_takes_the_condition_from_theorem1_condition(monkeypatch):
-    prob = ltbound.simulate.make_problem(num_classes=3, n_max=20, imbalance=4.0, num_hypotheses=4,
+    prob = ltbound.simulation.problems.make_problem(num_classes=3, n_max=20, imbalance=4.0, num_hypotheses=4,
                                          num_risk_samples=200, seed=0)
-    before = ltbound.simulate.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
+    before = ltbound.simulation.coverage.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
     assert before.theorem1["CR"]["max_condition_empirical"] <= 0
-    monkeypatch.setattr(ltbound.simulate, "_theorem1_condition",
+    monkeypatch.setattr(ltbound.simulation.coverage, "_theorem1_condition",
                         lambda g, theta, q=None: np.full(g.shape[0], 7.0))
-    after = ltbound.simulate.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
+    after = ltbound.simulation.coverage.run_coverage(prob, num_draws=3, num_sign_draws=10, samplers=("CR",), seed=1)
     assert after.theorem1["CR"]["max_condition_empirical"] == 7.0
     assert after.theorem1["CR"]["mean_condition_expected"] == 7.0
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ltbound import theory
-from ltbound.confidence import confidence_ratio
-from ltbound.sampling import sampling_distribution
+from ltbound.bounds import q_family, theory
+from ltbound.bounds.confidence import confidence_ratio
+from ltbound.bounds.sampling import sampling_distribution
 
 # ----------------------------------------------------------------------------- strategies
 
@@ -271,7 +271,7 @@ def test_q_family_residual_nonnegative_for_q_at_most_one(problem, q):
     nondecreasing, r(q) = Σ_j (p_j(q) − n_j/n) L̄_j >= 0 for every q <= 1 (CR, CB, SQRT
     included). Reason: r(1) = 0 and r is nonincreasing in q (next test)."""
     counts, means = problem
-    assert theory.q_family_residual(counts, q, means) >= -TOL
+    assert q_family.q_family_residual(counts, q, means) >= -TOL
 
 
 @given(q_problem(), st.floats(-4, 3), st.floats(-4, 3))
@@ -283,14 +283,14 @@ def test_q_family_residual_nonincreasing_in_q(problem, q1, q2):
     in j), so the expectation of the nondecreasing L̄ grows. Hence q1 <= q2 ⇒ r(q1) >= r(q2)."""
     counts, means = problem
     lo, hi = min(q1, q2), max(q1, q2)
-    assert theory.q_family_residual(counts, lo, means) >= theory.q_family_residual(counts, hi, means) - TOL
+    assert q_family.q_family_residual(counts, lo, means) >= q_family.q_family_residual(counts, hi, means) - TOL
 
 
 @given(q_problem())
 def test_q_family_residual_zero_at_ib(problem):
     """Eq. 1 with q = 1 is IB, whose residual against IB is 0 (to float rounding)."""
     counts, means = problem
-    assert abs(theory.q_family_residual(counts, "IB", means)) <= TOL
+    assert abs(q_family.q_family_residual(counts, "IB", means)) <= TOL
 
 
 @given(q_problem())
@@ -300,7 +300,7 @@ def test_q_family_residual_negative_when_means_decrease(problem):
     class-balanced residual r(0) is <= 0, strictly when counts and means both vary."""
     counts, means = problem
     means = means[::-1]
-    r = theory.q_family_residual(counts, "CB", means)
+    r = q_family.q_family_residual(counts, "CB", means)
     assert r <= TOL
     if counts[0] > counts[-1] and means[0] > means[-1]:
         assert r < 0
@@ -356,7 +356,7 @@ def test_theorem1_condition_never_positive_with_empirical_q(problem):
     """Theorem 1 / Eq. 18: with the empirical Q̂_n = min_{θ'∈Θ̂} g(θ'), g = L − L^s (Eq. 3, 4),
     Q̂_n + L^s(θ) − L(θ) = min g − g(θ) <= 0 for every row θ, = 0 at the argmin. So the
     condition "Q_n + L^s − L > 0" never holds with quantities from one training set.
-    Exact oracle; ltbound.theory.theorem1_gap must agree to float rounding."""
+    Exact oracle; ltbound.bounds.theory.theorem1_gap must agree to float rounding."""
     rows, labels, counts, p = problem
     n = len(labels)
     ls = [sum((Fraction(v) for v in row), Fraction(0)) / n for row in rows]

@@ -1,6 +1,6 @@
-"""The sympy derivations of ltbound.theory: each returned expression is what it claims to be.
+"""The sympy derivations of ltbound.bounds.theory: each returned expression is what it claims to be.
 
-Every check has two sides: the boolean sympy proved inside :mod:`ltbound.theory`, and an
+Every check has two sides: the boolean sympy proved inside :mod:`ltbound.bounds.theory`, and an
 independent evaluation of the returned expression at concrete rational points against
 Eq. 18 computed from its definition in exact Fraction arithmetic. So a wrong expression
 fails even if the internal proof step were wrong.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from ltbound import theory
+from ltbound.bounds import q_family, theory
 
 CLASSES = [2, 3, 4]
 
@@ -141,15 +141,15 @@ def test_increase_no_counterexample_for_two_classes():
 @pytest.mark.parametrize("c", CLASSES)
 def test_q_family_derivative_is_covariance(c):
     """d/dq Σ p_j(q) L̄_j = Cov_{p(q)}(L̄, log n) = ½ ΣΣ p_i p_j (L̄_i − L̄_j)(log n_i − log n_j)."""
-    d = theory.q_family_derivative(c)
+    d = q_family.q_family_derivative(c)
     assert d.equal and d.pair_form_equal
     # Independent numeric check of the derivative by a central difference.
     rng = np.random.default_rng(c)
     counts = sorted(rng.integers(1, 100, size=c).tolist(), reverse=True)
     means = sorted(rng.uniform(0, 3, size=c).tolist())
     q0, h = -0.3, 1e-5
-    fd = (theory.q_family_residual(counts, q0 + h, means)
-          - theory.q_family_residual(counts, q0 - h, means)) / (2 * h)
+    fd = (q_family.q_family_residual(counts, q0 + h, means)
+          - q_family.q_family_residual(counts, q0 - h, means)) / (2 * h)
     n_syms, l_syms, _ = theory.class_symbols(c)
     q = sp.Symbol("q", real=True)
     sub = {**dict(zip(n_syms, counts)), **dict(zip(l_syms, means)), q: q0}
@@ -161,7 +161,7 @@ def test_q_family_derivative_is_covariance(c):
 @pytest.mark.parametrize("c", CLASSES)
 def test_confidence_identity_is_chi_square(c):
     """n Σ p_j²/n_j − 1 = Σ (p_j − n_j/n)²/(n_j/n) (proved), evaluated at a random point."""
-    d = theory.confidence_identity(c)
+    d = q_family.confidence_identity(c)
     assert d.equal
     counts = [5 * (c - j) for j in range(c)]
     p = [Fraction(j + 1, c * (c + 1) // 2) for j in range(c)]
@@ -198,9 +198,9 @@ def test_q_family_residual_exact_matches_float():
     """Exact (sympy) and float r(q) agree; r(IB) = 0 exactly."""
     counts, means = [50, 20, 5], [0.1, 0.5, 2.0]
     for q in ("CR", "CB", "SQRT", 1.0, -2.0):
-        exact = theory.q_family_residual(counts, q, means, exact=True)
-        assert float(exact) == pytest.approx(theory.q_family_residual(counts, q, means), rel=1e-12)
-    assert theory.q_family_residual(counts, "IB", means, exact=True) == 0
+        exact = q_family.q_family_residual(counts, q, means, exact=True)
+        assert float(exact) == pytest.approx(q_family.q_family_residual(counts, q, means), rel=1e-12)
+    assert q_family.q_family_residual(counts, "IB", means, exact=True) == 0
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -213,7 +213,7 @@ def test_q_family_residual_exact_matches_float():
 def test_q_family_residual_rejects_bad_input(kwargs, match):
     """Bad counts, q or class means fail with a ValueError naming the argument."""
     with pytest.raises(ValueError, match=match):
-        theory.q_family_residual(**kwargs)
+        q_family.q_family_residual(**kwargs)
 
 
 def test_theorem1_gap_rejects_bad_input():

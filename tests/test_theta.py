@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ltbound.train.theta import (loss_matrix, per_sample_losses, perturbation_loss_matrix,
+from ltbound.train.loss_matrices.theta import (loss_matrix, per_sample_losses, perturbation_loss_matrix,
                                  perturbed_state_dicts)
 
 N, C = 50, 3
@@ -130,8 +130,8 @@ def test_loss_matrix_bad_arguments_are_refused(tmp_path):
 def test_record_loss_matrix_matches_the_recorded_losses(tmp_path):
     """Θ̂ from a run record's checkpoints: rebuilt split, same per-sample losses as recorded (float16)."""
     from ltbound.records import load_record
-    from ltbound.train.theta import record_loss_matrix
-    from ltbound.train.trainer import TrainConfig, train
+    from ltbound.train.loss_matrices.theta import record_loss_matrix
+    from ltbound.train.loop.trainer import TrainConfig, train
     out = train(TrainConfig(out=tmp_path / "run", schedule="ib", epochs=2, milestones=[], warmup_epochs=0,
                             checkpoint_epochs="all", progress=False))
     mat, epochs = record_loss_matrix(out)
@@ -149,8 +149,8 @@ def test_a_damaged_or_deleted_final_checkpoint_is_refused_not_used(tmp_path):
     deleted one was silently replaced by the previous checkpoint. Checkpoints are hashed in the manifest."""
     import shutil
     from ltbound.records import RecordError
-    from ltbound.train.theta import record_perturbation_losses
-    from ltbound.train.trainer import TrainConfig, train
+    from ltbound.train.loss_matrices.theta import record_perturbation_losses
+    from ltbound.train.loop.trainer import TrainConfig, train
     out = train(TrainConfig(out=tmp_path / "run", schedule="ib", epochs=2, milestones=[], warmup_epochs=0,
                             checkpoint_epochs="all", progress=False))
     good = record_perturbation_losses(out, k=1, radius=0.01, seed=0)

@@ -92,8 +92,8 @@ def test_resume_with_only_out_continues_the_recorded_run(tmp_path, capsys):
     """--out RUN --resume alone takes every setting from RUN's manifest; flags given that differ are named."""
     out = tmp_path / "run"
     args = ["--dataset", "digits-lt", "--schedule", "ib-cb", "--seed", "3", "--out", str(out), *SHORT]
-    from ltbound.train.config import TrainConfig
-    from ltbound.train.trainer import train
+    from ltbound.train.loop.config import TrainConfig
+    from ltbound.train.loop.trainer import train
     # stop after epoch 2 (a killed run), through the library with the same settings as the CLI would
     main_cfg = dict(dataset="digits-lt", schedule="ib-cb", seed=3, out=out, epochs=4, milestones=[2],
                     switch_offset=1, warmup_epochs=1, amp="off", progress=False, quiet=True)

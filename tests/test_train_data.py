@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ltbound.sampling import long_tailed_counts
-from ltbound.train.data import (DATASETS, DataError, LTDataset, load_dataset, long_tailed_indices,
+from ltbound.bounds.sampling import long_tailed_counts
+from ltbound.train.data.datasets import (DATASETS, DataError, LTDataset, load_dataset, long_tailed_indices,
                                 split_hash)
 
 CIFAR10_LT100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]

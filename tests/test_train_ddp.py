@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from ltbound.records import load_record
-from ltbound.train.data import load_dataset
-from ltbound.train.sampler import ClassSampler
-from ltbound.train.trainer import TrainConfig, train
+from ltbound.train.data.datasets import load_dataset
+from ltbound.train.data.sampler import ClassSampler
+from ltbound.train.loop.trainer import TrainConfig, train
 
 SHORT_ARGS = ["--epochs", "4", "--milestones", "2", "--switch-offset", "1", "--warmup-epochs", "1", "--no-progress"]
 SHORT = dict(epochs=4, milestones=[2], switch_offset=1, warmup_epochs=1, progress=False)

@@ -15,8 +15,8 @@ import torch
 
 from ltbound.records import LOCK_NAME, RecordWriter, _Lock, load_record
 from ltbound.train.__main__ import main
-from ltbound.train.config import TrainConfig
-from ltbound.train.trainer import train
+from ltbound.train.loop.config import TrainConfig
+from ltbound.train.loop.trainer import train
 
 ARGS = ["--schedule", "ib", "--epochs", "2", "--milestones", "1", "--warmup-epochs", "0", "--no-progress",
         "--checkpoint-epochs", "end", "--amp", "off"]
@@ -149,7 +149,7 @@ def test_resume_removes_temp_files_and_files_follow_the_umask(run_copy, capsys):
 
 
 def test_full_disk_is_one_line_and_keeps_the_record(run_copy, capsys, monkeypatch):
-    import ltbound.train.state as state
+    import ltbound.train.runs.state as state
 
     def no_space(obj, path):
         raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0\n"

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from ltbound.records import load_record
-from ltbound.sampling import shot_groups
-from ltbound.train.augment import batch_crop_flip, normalize
-from ltbound.train.schedule import PRESETS, lr_at
-from ltbound.train.trainer import TrainConfig, checkpoint_epochs, train
+from ltbound.bounds.sampling import shot_groups
+from ltbound.train.data.augment import batch_crop_flip, normalize
+from ltbound.schedule import PRESETS, lr_at
+from ltbound.train.loop.trainer import TrainConfig, checkpoint_epochs, train
 
 # A 4-epoch switching run: warm-up 1 epoch, lr x0.1 after epoch 2, S = 1, so IB for
 # epochs 1-3 (m_n + S = 3) and CR from epoch 4 (Algorithm 1, line 4).
@@ -140,9 +140,9 @@ def test_digits_record_has_every_field(digits_run):
 
 def test_checkpoint_reproduces_recorded_losses(digits_run):
     """The saved model of the final epoch gives the record's per-sample losses (theta.loss_matrix)."""
-    from ltbound.train.data import load_dataset
-    from ltbound.train.models import build_model
-    from ltbound.train.theta import loss_matrix
+    from ltbound.train.data.datasets import load_dataset
+    from ltbound.train.loop.models import build_model
+    from ltbound.train.loss_matrices.theta import loss_matrix
     rec = load_record(digits_run)
     ds = load_dataset("digits-lt", imbalance=20.0)
     mat = loss_matrix(build_model("digits_net", 10), [digits_run / "checkpoints" / "epoch_0004.pt"],
@@ -199,7 +199,7 @@ def test_output_folder_with_another_run_or_other_files_is_refused(digits_run, tm
 
 
 def test_checkpoint_epoch_spec_parsing():
-    from ltbound.train.schedule import get_schedule
+    from ltbound.schedule import get_schedule
     recipe = PRESETS["cifar"]
     sched = get_schedule("ib-cb5-cr", recipe)            # switches at 102 and 107
     assert checkpoint_epochs("switch,end", 200, sched) == [101, 106, 200]
@@ -225,7 +225,7 @@ def test_reference_pipeline_gives_a_record_of_the_same_layout(digits_run, tmp_pa
 
 def test_amp_auto_follows_the_cpu_and_evaluation_stays_float32(digits_run, tmp_path):
     """amp="auto" trains in bf16 exactly where the CPU has native bf16 kernels; "off" never does."""
-    from ltbound.train.trainer import cpu_bf16_supported
+    from ltbound.train.loop.trainer import cpu_bf16_supported
     env = load_record(digits_run).manifest["environment"]
     assert env["amp"] == ("bf16" if cpu_bf16_supported() else "off")
     assert env["eval_precision"] == "float32" and env["eval_batch_size"] == 128

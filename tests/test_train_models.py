@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from ltbound.train.models import MODELS, build_model, count_parameters, digits_net, resnet32
+from ltbound.train.loop.models import MODELS, build_model, count_parameters, digits_net, resnet32
 
 
 def test_resnet32_has_464154_parameters():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ltbound.records import load_record
-from ltbound.train.trainer import TrainConfig, train
+from ltbound.train.loop.trainer import TrainConfig, train
 
 SHORT = dict(epochs=4, milestones=[2], switch_offset=1, warmup_epochs=1, progress=False)
 _TIMING_KEYS = {"seconds", "eval_seconds", "cpu_seconds", "eval_cpu_seconds"}
@@ -152,7 +152,7 @@ def test_fork_of_a_source_that_advances_during_the_copy_retries_then_refuses(tmp
     """A running source may write epoch e+1 while it is copied: the copy is checked and redone."""
     import shutil
     from pathlib import Path
-    from ltbound.train import fork as fork_mod
+    from ltbound.train.runs import fork as fork_mod
     real_copy2 = shutil.copy2
     ib = train(TrainConfig(out=tmp_path / "ib", schedule="ib", checkpoint_epochs="all", **SHORT), stop_after=3)
     straight = train(TrainConfig(out=tmp_path / "switching", schedule="switching", checkpoint_epochs="all", **SHORT))
@@ -182,7 +182,7 @@ def _packed_at(tmp_path, epoch, **pack_kw):
     """A run stopped after ``epoch``, packed into a snapshot; the run folder itself is deleted."""
     import shutil
 
-    from ltbound.train.snapshot import pack_run
+    from ltbound.train.runs.snapshot import pack_run
     run = tmp_path / "machine-a" / "run"
     train(TrainConfig(out=run, **SHORT), stop_after=epoch)
     index = pack_run(run, tmp_path / "snap", **pack_kw)
@@ -205,7 +205,7 @@ def test_run_restored_from_a_snapshot_equals_an_uninterrupted_run(straight, tmp_
 
 def test_snapshot_without_checkpoints_keeps_their_hashes_and_says_they_are_missing(straight, tmp_path):
     from ltbound.records import RecordError, checkpoint_path
-    from ltbound.train.snapshot import restore_snapshot
+    from ltbound.train.runs.snapshot import restore_snapshot
     index = _packed_at(tmp_path, 3)                   # the switch checkpoint (epoch m_n + S = 3) stays behind
     left = sorted(index["checkpoints_left"])
     assert left == ["checkpoints/epoch_0003.pt"]
@@ -228,7 +228,7 @@ def test_snapshot_without_checkpoints_keeps_their_hashes_and_says_they_are_missi
 def test_damaged_or_edited_snapshots_are_refused(tmp_path):
     from ltbound.records import RecordError
     from ltbound.train.__main__ import main
-    from ltbound.train.snapshot import read_snapshot, restore_snapshot
+    from ltbound.train.runs.snapshot import read_snapshot, restore_snapshot
     _packed_at(tmp_path, 1)
     snap = tmp_path / "snap"
     read_snapshot(snap)
@@ -254,7 +254,7 @@ def test_damaged_or_edited_snapshots_are_refused(tmp_path):
 
 def test_pack_replaces_only_an_earlier_snapshot_of_the_same_run(tmp_path):
     from ltbound.records import RecordError
-    from ltbound.train.snapshot import pack_run, read_snapshot
+    from ltbound.train.runs.snapshot import pack_run, read_snapshot
     run = tmp_path / "run"
     train(TrainConfig(out=run, **SHORT), stop_after=1)
     pack_run(run, tmp_path / "snap")
@@ -303,7 +303,7 @@ def test_resume_on_another_cpu_capability_is_refused_unless_allowed_and_then_rec
 def test_snapshot_taken_while_an_epoch_is_evaluated_resumes_to_the_same_record(straight, tmp_path):
     """For minutes in every epoch state.pt is one epoch ahead of the record (trained, not yet evaluated):
     a snapshot taken then carries that state, and the restored run records that epoch first."""
-    from ltbound.train.snapshot import pack_run, restore_snapshot
+    from ltbound.train.runs.snapshot import pack_run, restore_snapshot
     run = tmp_path / "run"
     with pytest.raises(Crash):
         train(TrainConfig(out=run, checkpoint_epochs="none", **SHORT), on_event=_crash_at("state", 3))

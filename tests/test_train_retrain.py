@@ -1,10 +1,10 @@
-"""Classifier re-training on frozen features (ltbound.train.retrain; Decouple's cRT)."""
+"""Classifier re-training on frozen features (ltbound.train.loop.retrain; Decouple's cRT)."""
 import numpy as np
 import pytest
 import torch
 
-from ltbound.train.models import digits_net
-from ltbound.train.retrain import classifier_of, extract_features, predict_proba, retrain_classifier
+from ltbound.train.loop.models import digits_net
+from ltbound.train.loop.retrain import classifier_of, extract_features, predict_proba, retrain_classifier
 
 
 def _toy(seed=0, counts=(40, 20, 10, 5)):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from ltbound.sampling import sampling_distribution
-from ltbound.train.sampler import ClassSampler
+from ltbound.bounds.sampling import sampling_distribution
+from ltbound.train.data.sampler import ClassSampler
 
 # A small long-tailed label vector, classes interleaved (not sorted) as in a real data set.
 COUNTS = np.array([200, 90, 40, 15, 6, 3])
@@ -163,8 +163,8 @@ def test_bad_epoch_is_refused():
 
 
 def test_one_reader_of_the_sampler_vocabulary():
-    """Schedules, the sampler and the bounds read 'IB'/'cr'/'q=0.5'/numbers with ltbound.sampling.parse_sampler."""
-    from ltbound.sampling import parse_sampler
+    """Schedules, the sampler and the bounds read 'IB'/'cr'/'q=0.5'/numbers with ltbound.bounds.sampling.parse_sampler."""
+    from ltbound.bounds.sampling import parse_sampler
     from ltbound.schedule import get_schedule, PRESETS
     assert parse_sampler(" cr ") == (-1.0, "CR") and parse_sampler(0.5) == (0.5, "SQRT")
     assert parse_sampler("q=0.50") == (0.5, "q=0.5") and parse_sampler(-0.25) == (-0.25, "q=-0.25")
@@ -183,7 +183,7 @@ def test_one_reader_of_the_sampler_vocabulary():
 # ----------------------------------------------------------------------------- ScheduleSampler
 def test_schedule_sampler_streams_are_the_phase_samplers_streams():
     """Switching at epoch 4: epochs 1-3 are IB's stream, 4-6 CR's, each seeded by (seed, epoch)."""
-    from ltbound.train.sampler import ScheduleSampler
+    from ltbound.train.data.sampler import ScheduleSampler
     s = ScheduleSampler(LABELS, "switching", switch_epoch=4, seed=7, rank=1, world_size=2)
     for epoch in range(1, 7):
         q = 1.0 if epoch < 4 else -1.0
@@ -195,7 +195,7 @@ def test_schedule_sampler_streams_are_the_phase_samplers_streams():
 
 def test_schedule_sampler_three_phases_and_a_schedule_object():
     from ltbound.schedule import PRESETS, get_schedule
-    from ltbound.train.sampler import ScheduleSampler
+    from ltbound.train.data.sampler import ScheduleSampler
     by_name = ScheduleSampler(LABELS, "ib-cb5-cr", switch_epoch=32)
     by_object = ScheduleSampler(LABELS, get_schedule("ib-cb5-cr", PRESETS["cifar-short"]))
     assert [by_name.sampler_at(e).sampler for e in (31, 32, 36, 37)] == ["IB", "CB", "CB", "CR"]
@@ -204,7 +204,7 @@ def test_schedule_sampler_three_phases_and_a_schedule_object():
 
 
 def test_schedule_sampler_drives_a_dataloader():
-    from ltbound.train.sampler import ScheduleSampler
+    from ltbound.train.data.sampler import ScheduleSampler
     data = torch.utils.data.TensorDataset(torch.arange(LABELS.size), torch.from_numpy(LABELS))
     s = ScheduleSampler(LABELS, "switching", switch_epoch=2, seed=0)
     loader = torch.utils.data.DataLoader(data, batch_size=50, sampler=s)
@@ -224,7 +224,7 @@ def test_schedule_sampler_drives_a_dataloader():
     (dict(schedule=3.0), "schedule must be"),
 ])
 def test_schedule_sampler_bad_arguments(kwargs, match):
-    from ltbound.train.sampler import ScheduleSampler
+    from ltbound.train.data.sampler import ScheduleSampler
     with pytest.raises(ValueError, match=match):
         ScheduleSampler(LABELS, **kwargs)
     s = ScheduleSampler(LABELS, "switching", switch_epoch=3)
@@ -236,7 +236,7 @@ def test_schedule_sampler_is_the_trainers_stream_bitwise(tmp_path, monkeypatch):
     """A user's ScheduleSampler built from a name and a switch epoch gives the indices the trainer
     trained with (captured from the trainer's own sampler), epoch by epoch, bitwise."""
     from ltbound.train import TrainConfig, train
-    from ltbound.train import sampler as sampler_mod
+    from ltbound.train.data import sampler as sampler_mod
     from ltbound.records import load_record
     seen = {}
     original = sampler_mod.ScheduleSampler.rank_indices

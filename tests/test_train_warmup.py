@@ -6,7 +6,7 @@ learning rate (peak 0.02 instead of 0.1), silently.
 import pytest
 
 from ltbound.schedule import lr_at
-from ltbound.train.config import TrainConfig, resolve_recipe
+from ltbound.train.loop.config import TrainConfig, resolve_recipe
 
 
 def test_preset_warmup_not_below_the_run_is_capped_and_the_run_reaches_lr():

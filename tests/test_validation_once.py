@@ -14,13 +14,14 @@ import pytest
 
 import ltbound
 # Loaded before the fixture patches them (ltbound's top level imports its modules lazily).
-import ltbound.bounds
-import ltbound.confidence
-import ltbound.objectives
-import ltbound.rademacher
-import ltbound.residual
-import ltbound.sampling
-import ltbound.simulate
+import ltbound.bounds.estimate
+import ltbound.bounds.confidence
+import ltbound.bounds.objectives
+import ltbound.bounds.rademacher
+import ltbound.bounds.residual
+import ltbound.bounds.sampling
+import ltbound.simulation.coverage
+import ltbound.simulation.problems
 from ltbound import _validation
 
 CHECKERS = ("check_delta", "check_finite_scalar", "check_probability_vector", "check_losses", "check_labels",
@@ -91,7 +92,7 @@ def test_the_counter_sees_a_repeated_check():
     """The counting fixture can fail: the public functions called one after another check twice."""
     counter = collections.Counter()
     orig = _validation.check_delta
-    import ltbound.confidence as conf
+    import ltbound.bounds.confidence as conf
 
     def counting(*args, **kwargs):
         counter["delta"] += 1
@@ -107,10 +108,10 @@ def test_the_counter_sees_a_repeated_check():
 
 
 def test_run_coverage_checks_delta_once_for_all_draws(calls):
-    prob = ltbound.simulate.make_problem(num_classes=3, n_max=20, imbalance=4.0, num_hypotheses=4,
+    prob = ltbound.simulation.problems.make_problem(num_classes=3, n_max=20, imbalance=4.0, num_hypotheses=4,
                                          num_risk_samples=200, seed=0)
     calls.clear()
-    ltbound.simulate.run_coverage(prob, num_draws=3, num_sign_draws=10, seed=1)
+    ltbound.simulation.coverage.run_coverage(prob, num_draws=3, num_sign_draws=10, seed=1)
     assert calls[("check_delta", "")] == 1
     assert calls[("check_losses", "")] == 0          # the draws are built here, not passed in
 
@@ -118,9 +119,9 @@ def test_run_coverage_checks_delta_once_for_all_draws(calls):
 def test_one_seed_checker():
     """check_seed is the only definition of a valid seed: the private checkers are gone, and
     ints, numpy ints and Generators behave alike wherever a seed is taken."""
-    import ltbound.simulate
-    import ltbound.train.data as data
-    assert not hasattr(ltbound.simulate, "_seed_int") and not hasattr(data, "_check_seed32")
+    import ltbound.simulation.problems
+    import ltbound.train.data.datasets as data
+    assert not hasattr(ltbound.simulation.problems, "_seed_int") and not hasattr(data, "_check_seed32")
     assert _validation.check_seed(np.int64(7)) == 7
     for bad in (-1, 3.0, None, True, np.bool_(False), "1", 2 ** 64):
         with pytest.raises(ValueError, match="seed must be"):

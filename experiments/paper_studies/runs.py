@@ -44,7 +44,7 @@ class Setup:
 
     # ---- the base recipe (the preset with --epochs scaling) ------------------------------------
     def base(self) -> dict[str, Any]:
-        from ltbound.train.trainer import TrainConfig, resolve_recipe
+        from ltbound.train.loop.trainer import TrainConfig, resolve_recipe
 
         preset, r = resolve_recipe(TrainConfig(out="-", dataset=self.dataset))
         epochs = r.epochs if self.epochs is None else int(self.epochs)
@@ -69,7 +69,7 @@ class Setup:
         if self._ds is None:
             key = (self.dataset, self.data_dir, self.imbalance, self.max_test_per_class)
             if key not in _DATASETS:
-                from ltbound.train.data import load_dataset
+                from ltbound.train.data.datasets import load_dataset
                 _DATASETS[key] = load_dataset(self.dataset, data_dir=self.data_dir, imbalance=self.imbalance,
                                               max_test_per_class=self.max_test_per_class)
             self._ds = _DATASETS[key]
@@ -79,7 +79,7 @@ class Setup:
     def run(self, schedule: str, seed: int, **over: Any) -> Path:
         """The record of ``schedule`` with ``seed`` and recipe overrides; trained only if absent."""
         from ltbound.records import load_record
-        from ltbound.train.trainer import TrainConfig, train
+        from ltbound.train.loop.trainer import TrainConfig, train
 
         cfg = {**self.base(), **over, "schedule": schedule, "seed": int(seed), "dataset": self.dataset,
                "data_dir": os.path.abspath(self.data_dir) if self.data_dir else None,
@@ -128,9 +128,9 @@ class Setup:
                 got = {k: z[k] for k in z.files}
         else:
             from ltbound.records import checkpoint_path, load_record
-            from ltbound.train.models import build_model
-            from ltbound.train.retrain import classifier_of, extract_features
-            from ltbound.train.theta import load_state_dict
+            from ltbound.train.loop.models import build_model
+            from ltbound.train.loop.retrain import classifier_of, extract_features
+            from ltbound.train.loss_matrices.theta import load_state_dict
 
             ds = self.dataset_obj()
             rec = load_record(run)
@@ -197,7 +197,7 @@ def end_epoch(run: Path) -> int:
 
 def crt(st: Setup, feats: dict, q: str, seed: int, **kw: Any) -> float:
     """Balanced test accuracy (percent) of a classifier re-trained on ``feats`` with sampler ``q``."""
-    from ltbound.train.retrain import predict_proba, retrain_classifier
+    from ltbound.train.loop.retrain import predict_proba, retrain_classifier
 
     ytr, yte = st.labels()
     settings = {**st.retrain_settings(), **kw}

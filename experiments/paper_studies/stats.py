@@ -25,11 +25,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 def paired_difference(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> dict[str, Any]:
     """Mean of a[s] - b[s] over the seeds both have, with a two-sided paired Student-t interval.
 
-    The one place a study's uncertainty is computed: :func:`ltbound.evaluate.compare_over_seeds`
+    The one place a study's uncertainty is computed: :func:`ltbound.statistics.heldout.compare_over_seeds`
     (paired by seed) does the statistics. Returns ``diff``, ``low``, ``high``, ``n``,
     ``p_value`` and ``method``; ``low``/``high`` are NaN with fewer than 2 pairs.
     """
-    from ltbound.evaluate import compare_over_seeds
+    from ltbound.statistics.heldout import compare_over_seeds
 
     seeds = sorted(set(a) & set(b))
     if not seeds:

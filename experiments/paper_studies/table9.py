@@ -21,8 +21,8 @@ PAPER_T9 = {label: TABLE9[paper] for label, paper in (("IB only", "Cross Entropy
 def study(st: Setup) -> dict:
     """Table 9: bias² + variance over the seeds, squared error of the softmax outputs and 0-1 loss."""
     from ltbound import bias_variance
-    from ltbound.decomposition import zero_one_decomposition
-    from ltbound.train.retrain import predict_proba, retrain_classifier
+    from ltbound.statistics.decomposition import zero_one_decomposition
+    from ltbound.train.loop.retrain import predict_proba, retrain_classifier
 
     if len(st.seeds) < 2:
         raise ValueError(f"--seeds must be >= 2 for Table 9 (variance over independently trained models), "
@@ -95,7 +95,7 @@ def study(st: Setup) -> dict:
     paper_share = [r["paper_variance"] / r["paper"] for r in rows]
     notes = ["Decompositions: the squared error of the softmax vector over K seeds (Geman et al. 1992) and, beside "
              "it, the 0-1 loss of the K models' predictions (Kohavi & Wolpert 1996; Domingos 2000: "
-             "ltbound.decomposition.zero_one_decomposition). The paper's totals equal 1 - accuracy to within "
+             "ltbound.statistics.decomposition.zero_one_decomposition). The paper's totals equal 1 - accuracy to within "
              "0.008 on all five rows (exactly for BBN and Ours): a 0-1 decomposition, so its magnitudes compare "
              "with ours under 0-1 loss, not under squared error.",
              "Magnitudes under 0-1 loss: variance is "

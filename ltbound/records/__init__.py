@@ -25,8 +25,8 @@ from .identity import check_one_experiment, check_same_test_set
 from .read import RunRecord, load_record, read_file
 from .split import SPLIT_CHECKS, check_split_protocol
 from .verify import checkpoint_epochs, checkpoint_path
-from .write import (DETERMINISM_FIELDS, LOCK_NAME, RecordWriter, _Lock, add_file, clear_unfinished,
-                    foreign_files, is_writer_debris, probe_lock, refuse_foreign_files, remove_temp_files)
+from .write import (DETERMINISM_FIELDS, LOCK_NAME, RecordWriter, _Lock, add_file, clear_unfinished, foreign_files,
+                    is_writer_debris, probe_lock, refuse_foreign_files, remove_temp_files)
 
 __all__ = ["BOUNDED_LOSSES", "LOSSES", "check_loss", "compact_record", "LAYOUTS", "READABLE_VERSIONS",
            "RECORD_FORMAT", "RECORD_VERSION", "STATUSES", "RecordError", "derive_run_fields", "json_default",

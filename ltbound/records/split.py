@@ -1,8 +1,8 @@
 """Is a record's training split the one its protocol (data set, imbalance, split seed) selects?
 
 The long-tailed subset of the CIFAR-LT protocol depends only on the source's training labels,
-the per-class counts (n_max and the imbalance, :func:`ltbound.sampling.long_tailed_counts`)
-and the split seed (:func:`ltbound.sampling.long_tailed_indices`). What can be known without
+the per-class counts (n_max and the imbalance, :func:`ltbound.bounds.sampling.long_tailed_counts`)
+and the split seed (:func:`ltbound.bounds.sampling.long_tailed_indices`). What can be known without
 the images:
 
 * CIFAR-10-LT / CIFAR-100-LT, any layout: the class counts of the subset are the protocol's
@@ -14,7 +14,7 @@ the images:
   and must equal the record's ``train_indices``.
 * CIFAR in torchvision's layout (the pickled batches' order), digits, and other image
   folders: the order of the source labels is not in the record, so the subset cannot be
-  recomputed here; the data rebuild (:mod:`ltbound.train.theta`, the bridge) checks the split
+  recomputed here; the data rebuild (:mod:`ltbound.train.loss_matrices.theta`, the bridge) checks the split
   hash against the data themselves.
 
 :func:`check_split_protocol` returns which of these applied: ``"protocol"`` (subset
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sampling import long_tailed_counts, long_tailed_indices
+from ..bounds.sampling import long_tailed_counts, long_tailed_indices
 from ._io import is_int
 from .format import RecordError, derive_run_fields
 

@@ -1,25 +1,25 @@
 """The companion trainer: long-tailed data, models, the q-family sampler and switching schedules.
 
 This package uses torch; the bound code (:mod:`ltbound`) never imports it. Names are
-imported lazily, so ``import ltbound.train`` (or ``ltbound.train.schedule``) does not load
+imported lazily, so ``import ltbound.train`` (or ``ltbound.schedule``) does not load
 torch until a torch-backed name is used. Modules, one idea each:
 
-- :mod:`ltbound.train.config`: :class:`TrainConfig` and its checks, resolved into a run plan
-- :mod:`ltbound.train.trainer`: :func:`train`, the training loop that writes a run record
-- :mod:`ltbound.train.evaluate`: per-sample evaluation (the trainer's records and :mod:`~ltbound.train.theta`)
-- :mod:`ltbound.train.theta`: loss matrices over a finite Θ̂ (checkpoints, perturbations)
-- :mod:`ltbound.train.stochastic`: mean-field Gaussian networks over these models (PAC-Bayes posteriors)
-- :mod:`ltbound.train.certify`: a schedule's certified balanced risk (data-dependent prior, record-verified)
-- :mod:`ltbound.train.data`: long-tailed data sets (CIFAR-LT protocol, image folders, digits)
-- :mod:`ltbound.train.models`: CIFAR ResNet-32 and a small digits net
-- :mod:`ltbound.train.sampler`: :class:`ClassSampler`, one sampler for every q of Eq. 1, and
+- :mod:`ltbound.train.loop.config`: :class:`TrainConfig` and its checks, resolved into a run plan
+- :mod:`ltbound.train.loop.trainer`: :func:`train`, the training loop that writes a run record
+- :mod:`ltbound.train.loop.evaluation`: per-sample evaluation (the trainer's records and :mod:`~ltbound.train.loss_matrices.theta`)
+- :mod:`ltbound.train.loss_matrices.theta`: loss matrices over a finite Θ̂ (checkpoints, perturbations)
+- :mod:`ltbound.train.stochastic.networks`: mean-field Gaussian networks over these models (PAC-Bayes posteriors)
+- :mod:`ltbound.train.stochastic.certified_run`: a schedule's certified balanced risk (data-dependent prior, record-verified)
+- :mod:`ltbound.train.data.datasets`: long-tailed data sets (CIFAR-LT protocol, image folders, digits)
+- :mod:`ltbound.train.loop.models`: CIFAR ResNet-32 and a small digits net
+- :mod:`ltbound.train.data.sampler`: :class:`ClassSampler`, one sampler for every q of Eq. 1, and
   :class:`ScheduleSampler`, a whole schedule (Switching: IB, then CR) for a user's own loop
-- :mod:`ltbound.train.loader`, :mod:`ltbound.train.augment`: the fast, device-resident batches
-- :mod:`ltbound.train.reference`: the PIL/DataLoader reference pipeline
-- :mod:`ltbound.train.state`, :mod:`ltbound.train.fork`: checkpoints, resume state, forks
-- :mod:`ltbound.train.environment`: the machine a run records; :mod:`ltbound.train.distributed`: torchrun
+- :mod:`ltbound.train.data.loader`, :mod:`ltbound.train.data.augment`: the fast, device-resident batches
+- :mod:`ltbound.train.data.reference`: the PIL/DataLoader reference pipeline
+- :mod:`ltbound.train.runs.state`, :mod:`ltbound.train.runs.fork`: checkpoints, resume state, forks
+- :mod:`ltbound.train.loop.environment`: the machine a run records; :mod:`ltbound.train.loop.distributed`: torchrun
 - recipes and sampler schedules: the torch-free :mod:`ltbound.schedule` (re-exported here
-  and as :mod:`ltbound.train.schedule`)
+  and as :mod:`ltbound.schedule`)
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ from typing import Any
 
 # public name -> module (relative to ltbound) that defines it
 _EXPORTS: dict[str, str] = {
-    **{name: "train.data" for name in ("DATASETS", "DataError", "ImageSplit", "LTDataset", "load_dataset",
+    **{name: "train.data.datasets" for name in ("DATASETS", "DataError", "ImageSplit", "LTDataset", "load_dataset",
                                         "long_tailed_indices", "split_hash")},
-    **{name: "train.models" for name in ("MODELS", "build_model", "count_parameters", "digits_net", "resnet32")},
-    **{name: "train.sampler" for name in ("ClassSampler", "ScheduleSampler")},
+    **{name: "train.loop.models" for name in ("MODELS", "build_model", "count_parameters", "digits_net", "resnet32")},
+    **{name: "train.data.sampler" for name in ("ClassSampler", "ScheduleSampler")},
     **{name: "schedule" for name in ("PRESETS", "SCHEDULES", "Phase", "Recipe", "Schedule", "get_schedule",
                                       "lr_at", "epoch_lrs")},
-    "TrainConfig": "train.config", "train": "train.trainer",
-    **{name: "train.theta" for name in ("loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts",
+    "TrainConfig": "train.loop.config", "train": "train.loop.trainer",
+    **{name: "train.loss_matrices.theta" for name in ("loss_matrix", "perturbation_loss_matrix", "perturbed_state_dicts",
                                          "record_loss_matrix")},
-    "per_sample_losses": "train.evaluate",
-    **{name: "train.stochastic" for name in ("StochasticNetwork", "PosteriorConfig", "PriorSplit", "split_prior",
+    "per_sample_losses": "train.loop.evaluation",
+    **{name: "train.stochastic.networks" for name in ("StochasticNetwork", "PosteriorConfig", "PriorSplit", "split_prior",
                                               "train_posterior", "certification_losses")},
-    **{name: "train.certify" for name in ("CertifyConfig", "CertifiedRun", "certify_schedule",
+    **{name: "train.stochastic.certified_run" for name in ("CertifyConfig", "CertifiedRun", "certify_schedule",
                                            "load_certified_run")},
 }
 

@@ -131,7 +131,7 @@ def flags_for(message: str) -> str:
     One-word arguments whose flag is ``--`` + the word (``out``, ``device``) need no note.
     """
 
-    from .config import TrainConfig
+    from .loop.config import TrainConfig
 
     # "pass resume=True" is the library's way to say a switch; here it is the flag itself
     switches = {f.name for f in dataclasses.fields(TrainConfig) if f.type in (bool, "bool") and f.name not in _FLAG_OF}
@@ -192,7 +192,7 @@ def _resume_kwargs(parser: argparse.ArgumentParser, kwargs: dict, given: set[str
     named (flag, value given, value recorded) and the command is refused, so a resume never
     silently trains something else than the record's run.
     """
-    from .config import OPERATIONAL, TrainConfig
+    from .loop.config import OPERATIONAL, TrainConfig
 
     path = Path(kwargs["out"]) / "manifest.json"
     try:
@@ -222,7 +222,7 @@ def _resume_kwargs(parser: argparse.ArgumentParser, kwargs: dict, given: set[str
 
 
 def build_snapshot_parser(command: str) -> argparse.ArgumentParser:
-    """``pack RUN SNAPSHOT`` / ``restore SNAPSHOT RUN``: a run carried to another machine (ltbound.train.snapshot)."""
+    """``pack RUN SNAPSHOT`` / ``restore SNAPSHOT RUN``: a run carried to another machine (ltbound.train.runs.snapshot)."""
     if command == "pack":
         p = argparse.ArgumentParser(prog="python -m ltbound.train pack", description=(
             "Copy what continuing a run needs (manifest, split, resume state, every epoch's file; ~12 MB for "
@@ -247,7 +247,7 @@ def build_snapshot_parser(command: str) -> argparse.ArgumentParser:
 def snapshot_main(argv: Sequence[str]) -> int:
     """``pack`` and ``restore``; exit 0, or 2 with one line on stderr for a refused or damaged input."""
     from ..records import RecordError
-    from .snapshot import pack_run, restore_snapshot
+    from .runs.snapshot import pack_run, restore_snapshot
 
     command = argv[0]
     args = build_snapshot_parser(command).parse_args(argv[1:])
@@ -281,8 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return snapshot_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .config import TrainConfig
-    from .trainer import train
+    from .loop.config import TrainConfig
+    from .loop.trainer import train
 
     milestones = None
     if args.milestones is not None:
