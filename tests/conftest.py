@@ -53,17 +53,35 @@ def main_job_default_run(tmp_path_factory):
     return out, res.stdout
 
 
-#: Test files that share an expensive session fixture run on one xdist worker, so that the fixture runs
-#: once (a session fixture runs once per worker): file stem -> group.
-SHARED_WORKER = {"test_compare_bounds": "main_job", "test_main_job_results": "main_job"}
+#: Expensive session fixtures: every test that uses one runs on one xdist worker (a session fixture
+#: runs once per worker), in the group named here.
+SHARED_SESSION_FIXTURES = {"main_job_default_run": "main_job"}
+
+
+def _xdist_group(item) -> str | None:
+    """The worker group of a test under ``-n auto --dist loadgroup`` (pyproject.toml), or None.
+
+    A test that uses a module- or class-scoped fixture (the paper-tables studies, the certify runs,
+    ...) stays with the rest of its file, so that fixture runs once; one that uses an expensive
+    session fixture joins that fixture's group; every other test is free, and xdist hands it to
+    whichever worker is idle, which keeps the two workers evenly loaded."""
+    names = getattr(item, "fixturenames", ())
+    for name in names:
+        if name in SHARED_SESSION_FIXTURES:
+            return SHARED_SESSION_FIXTURES[name]
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}) or {}
+    for name in names:
+        fdefs = defs.get(name)
+        if fdefs and fdefs[-1].scope in ("module", "class", "package"):
+            return Path(str(item.fspath)).stem
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under ``-n auto --dist loadgroup`` (pyproject.toml): each test file is one group, so its module
-    fixtures (the paper-tables studies, the certify runs, ...) run once, on one worker; the files of
-    SHARED_WORKER share a group. Without xdist the marks do nothing."""
+    """Worker groups for ``--dist loadgroup`` (see :func:`_xdist_group`); without xdist the marks do nothing."""
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
-            stem = Path(str(item.fspath)).stem
-            item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(stem, stem)))
+            group = _xdist_group(item)
+            if group is not None:
+                item.add_marker(pytest.mark.xdist_group(group))

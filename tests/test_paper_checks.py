@@ -115,6 +115,7 @@ def test_a_raising_check_becomes_an_error_verdict():
 
 
 def test_check_name_registered_from_two_files_is_refused():
+    run_all.load_checks()              # registers "table12" (from its own file) in this process
     def other() -> Outcome:
         return Outcome(HOLDS, "x")
     other.__code__ = other.__code__.replace(co_filename="/elsewhere/check_other.py")
