@@ -71,11 +71,17 @@ restore_missing
 
 train() {   # train IMB SCHEDULE OUT [extra...]
   local imb=$1 sch=$2 out=$3; shift 3
-  local resume=(); [ -f "$out/manifest.json" ] && resume=(--resume)
-  [ "$ALLOW_ENV_CHANGE" = 1 ] && [ -f "$out/manifest.json" ] && resume+=(--allow-env-change)
+  if [ -f "$out/manifest.json" ]; then
+    # A run that exists continues as recorded: --out and --resume alone (its record holds the settings
+    # and the data path it was started or restored with; restating them could only disagree).
+    local resume=(--resume); [ "$ALLOW_ENV_CHANGE" = 1 ] && resume+=(--allow-env-change)
+    OMP_NUM_THREADS=1 nice -n "$NICE" "$PY" -m ltbound.train --out "$out" --no-progress "${resume[@]}" \
+      >> "$RUNS/logs/$(basename "$out").log" 2>&1
+    return
+  fi
   OMP_NUM_THREADS=1 nice -n "$NICE" "$PY" -m ltbound.train --dataset cifar10-lt --data-dir "$ARCHIVE" --imbalance "$imb" \
     --preset "$PRESET" --schedule "$sch" --seed "$SEED" --split-seed 0 --device cpu --checkpoint-epochs "$CKPT" \
-    --no-progress --out "$out" "${resume[@]}" "$@" >> "$RUNS/logs/$(basename "$out").log" 2>&1
+    --no-progress --out "$out" "$@" >> "$RUNS/logs/$(basename "$out").log" 2>&1
 }
 
 snapshot_at() {   # copy RUN once its record holds EPOCH epochs (state.pt is then at EPOCH too)
