@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                        yp, "JPEG versions of the 1,000")
             pairs.append(c)
             seed_pairs_1000.append(c)
-        for ps in a.png_seed_runs:
-            rp = load_record(ps)
+        png_seed_recs = {ps: load_record(ps) for ps in a.png_seed_runs}    # read and verified once
+        for ps, rp in png_seed_recs.items():
             rows.append(row(f"PNG training, seed {rp.seed}", rp))
             c = paired(f"seed {rp.seed} - seed {r.seed} (PNG pipeline)", _final_correct(rp), _final_correct(r), yp,
                        "lossless 1,000")
@@ -210,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         # The training images alone, on the largest test set: every model scored on the 10,000 JPEG test images.
         train_pairs, train_seed_pairs = [pairs[-1]], [c for c in pairs if c["test_set"] == "JPEG 10,000"
                                                       and c["comparison"].startswith("seed ")]
-        for ps in a.png_seed_runs:
-            rp = load_record(ps)
+        for ps, rp in png_seed_recs.items():
             if rp.seed not in seeds_jpeg:
                 continue
             other = score_on(ps, a.png_data, jpeg_ds.test)
