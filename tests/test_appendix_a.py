@@ -16,6 +16,7 @@ from ltbound.regularity import events as rg
 
 from ltbound.regularity import correlation
 from ltbound.records import RecordWriter, load_record
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "appendix_a.py"
@@ -26,10 +27,7 @@ EPOCHS = 6
 
 @pytest.fixture(scope="module")
 def appendix_a():
-    spec = importlib.util.spec_from_file_location("appendix_a", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT, "appendix_a")
 
 
 def _record(path, *, seed, train_indices=None, counts=COUNTS, epochs=EPOCHS, finish=True, dataset="synthetic-lt"):

@@ -1,10 +1,10 @@
 """The experiment experiments/certify.py: a very small end-to-end run, its results.json, flag checks, CIFAR dry run."""
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests._scripts import load_script
 
 pytest.importorskip("torch")
 
@@ -12,10 +12,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "certify.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("certify_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT, "certify_script")
 
 
 TINY = ["--schedules", "ib", "switching", "--epochs", "3", "--milestones", "1", "--warmup-epochs", "0",

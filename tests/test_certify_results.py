@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results" / "certify-digits" / "results.json"
@@ -124,11 +125,7 @@ STUDY = ROOT / "experiments" / "results" / "prior-split-digits"
 def test_prior_split_study_table_is_its_results_and_stands_in_the_docs():
     """table.md is what the study's results.json rows print, every row is in the docs, and the
     recommended (even) split is the one with the lowest certificates of both schedules."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("study", ROOT / "experiments" / "prior_split_study.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(ROOT / "experiments" / "prior_split_study.py", "study")
     res = json.loads((STUDY / "results.json").read_text())
     table = (STUDY / "table.md").read_text().strip()
     assert mod.table(res["rows"]) == table

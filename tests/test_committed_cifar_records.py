@@ -21,6 +21,7 @@ import ltbound
 from ltbound.records import load_record
 from ltbound.bounds.sampling import long_tailed_counts
 from tests._docs import documentation
+from tests._scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "experiments" / "records"
@@ -95,10 +96,7 @@ def test_split_is_the_long_tailed_subset_of_the_shared_data(records):
 
 
 def test_documented_table_is_what_table1_summary_computes(records):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("table1_summary", REPO / "experiments" / "table1_summary.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(REPO / "experiments" / "table1_summary.py", "table1_summary")
     doc = json.loads((RECORDS / "table1_cpu.json").read_text())
     by_name = {Path(r["record"]).parent.name + "/" + Path(r["record"]).name: r for r in doc["runs"]}
     readme = " ".join(documentation().split())     # README + docs/*.md, line breaks as spaces
@@ -196,11 +194,8 @@ def test_full_recipe_records_get_their_own_folder_and_are_paired_within_their_re
     """Issue 21: records of the paper's 200-epoch recipe (preset 'cifar') are compacted to
     ``<dataset>-<imb>-full/`` beside the 60-epoch ones, and Switching is tested against the IB run of
     the same recipe only (a stand-in 'full' pair: the committed runs relabelled as preset cifar)."""
-    import importlib.util
     from types import SimpleNamespace
-    spec = importlib.util.spec_from_file_location("table1_summary", REPO / "experiments" / "table1_summary.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(REPO / "experiments" / "table1_summary.py", "table1_summary")
     short = records[(100, "ib")]
     assert str(mod.record_name(short)) == "cifar10-lt-100/ib-seed0"
 

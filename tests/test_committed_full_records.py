@@ -11,7 +11,6 @@ are what the loader, ``table1_summary`` and ``ltbound.compare`` compute from the
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import ltbound
 from ltbound.records import load_record
 from ltbound.bounds.sampling import long_tailed_counts
 from tests._docs import documentation
+from tests._scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "experiments" / "records"
@@ -38,10 +38,7 @@ def _path(sch: str) -> Path:
 
 
 def _summary_module():
-    spec = importlib.util.spec_from_file_location("table1_summary", REPO / "experiments" / "table1_summary.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(REPO / "experiments" / "table1_summary.py", "table1_summary")
 
 
 @pytest.fixture(scope="module")

@@ -2,21 +2,18 @@
 cannot act is refused (exit 2) instead of ignored, and a failed write or a too small --delta ends in
 one line naming the flag. Every case is refused before any training or record reading (milliseconds).
 """
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = str(ROOT / "experiments" / "records" / "cifar10-lt-50" / "ib-seed0")
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(f"_fuzz3_{name}", ROOT / "experiments" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "experiments" / f"{name}.py", f"_fuzz3_{name}")
 
 
 def _exit(capsys, main, *args):

@@ -12,6 +12,7 @@ import pytest
 
 from ltbound.records import RecordError, load_record, write_manifest
 from ltbound.records._io import file_entry
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1] / "experiments" / "records"
 FULL_IB = ROOT / "cifar10-lt-100-full" / "ib-seed0"          # test losses of all 100 final-stage epochs
@@ -106,7 +107,6 @@ def test_the_committed_records_pass_every_cross_check():
 def test_table1_summary_pairs_only_records_of_one_test_set_in_one_order(tmp_path, capsys):
     """A Switching record whose test images come in another order (all its test arrays permuted
     alike, resealed) was paired with IB by McNemar: p 6.8e-48 -> 5.7e-14, silently."""
-    import importlib.util
     from ltbound.records._io import BITORDER
     rec = _copy(SWITCHING, tmp_path)
     with np.load(rec / "record.npz") as z:
@@ -116,9 +116,7 @@ def test_table1_summary_pairs_only_records_of_one_test_set_in_one_order(tmp_path
     _reseal_npz(rec, test_labels=labels[perm], test_loss=np.ascontiguousarray(loss[:, perm]),
                 test_correct=np.packbits(correct, axis=-1, bitorder=BITORDER))
     assert load_record(rec).label == "switching"              # a consistent record on its own
-    spec = importlib.util.spec_from_file_location("_t1", ROOT.parent / "table1_summary.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(ROOT.parent / "table1_summary.py", "_t1")
     with pytest.raises(SystemExit) as exit_info:
         mod.main(["--compacted", str(ROOT / "cifar10-lt-50" / "ib-seed0"), str(rec)])
     err = capsys.readouterr().err

@@ -1,23 +1,18 @@
 """experiments/gap_decomposition.py: the PNG archive's test images located in the JPEG test set, and runs
 read at one epoch (issue 29)."""
-import importlib.util
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("gap_decomposition", ROOT / "experiments" / "gap_decomposition.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gap_decomposition"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "experiments" / "gap_decomposition.py", "gap_decomposition")
 
 
 def _ds(labels):

@@ -10,12 +10,11 @@ error; 1,000 tables each), and a table of 3 schedules with some separated pair i
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pytest
+from tests._scripts import load_script
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_orderings.py"
 ALPHA = 0.05
@@ -23,11 +22,7 @@ SIMS = 2000
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_orderings", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(BENCH, "bench_orderings")
 
 
 def _at_most_nominal(rate: float, n: int) -> bool:

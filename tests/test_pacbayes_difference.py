@@ -11,7 +11,7 @@ from scipy import stats
 
 from ltbound.certificates import pacbayes as pb
 
-from ltbound.certificates import kl_bounds as klb, pooled
+from ltbound.certificates import pooled
 from ltbound.certificates.difference import difference_over_grid, risk_difference_certificate
 
 LONG_TAIL = np.array([120, 60, 30, 15, 8, 4])

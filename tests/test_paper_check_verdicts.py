@@ -12,6 +12,7 @@ import pytest
 
 from paper_checks import check_significance as sig
 from paper_checks._check import FAILS, HOLDS, HOLDS_ONLY_IF
+from tests._scripts import load_script
 
 
 # ----------------------------------------------------------------------------- significance
@@ -485,7 +486,6 @@ def test_table9_decomposition_verdict_follows_the_table():
 def test_table9_cells_agree_with_the_other_tables():
     """Table 9's accuracies repeat single-run cells of Tables 1 and 6; the study
     (experiments/paper_studies/table9.py, which leaves BBN out) and the check quote the same cells."""
-    import importlib.util
     import sys
     from pathlib import Path
 
@@ -504,10 +504,7 @@ def test_table9_cells_agree_with_the_other_tables():
     assert acc["Ours (S = 1)"] == cell("Ours (S=1)") == PUBLISHED[("cifar10-lt", 50)]["IB=>CR"]
     assert acc["Cross Entropy (CR only)"] == 76.3                      # Table 6, CR => CR at imbalance 50
     script = Path(__file__).resolve().parents[1] / "experiments" / "paper_tables.py"
-    spec = importlib.util.spec_from_file_location("paper_tables_t9", script)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    mod = load_script(script, "paper_tables_t9")
     study = {"IB only": "Cross Entropy (IB only)", "CR only": "Cross Entropy (CR only)",
              "Decouple-cRT": "Decouple-cRT", "Switching (S = 1)": "Ours (S = 1)"}
     paper_t9 = sys.modules["paper_studies"].table9.PAPER_T9      # the study (loaded by paper_tables.py)

@@ -1,15 +1,14 @@
 """The paper's ablation studies (experiments/paper_tables.py) at their smallest size."""
-import importlib.util
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ltbound.records import load_record
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "paper_tables.py"
@@ -17,11 +16,7 @@ ROWS = {"5": 8, "6": 16, "7": 3, "8": 12, "9": 4, "10": 6, "11": 10}
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("paper_tables", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod      # dataclasses look their module up while the file executes
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT, "paper_tables")
 
 
 def _run(*args):

@@ -2,22 +2,19 @@
 no other file types them again, and the cells the paper prints twice agree."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
 from ltbound import published as pub
+from tests._scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(REPO / "experiments" / f"{name}.py", name)
 
 
 def test_table1_summary_quotes_table1():

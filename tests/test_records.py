@@ -1,6 +1,5 @@
 """The run record format: round trips, crash safety, refusal of foreign folders, compaction."""
 import json
-import os
 
 import numpy as np
 import pytest

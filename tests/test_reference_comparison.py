@@ -1,11 +1,11 @@
 """experiments/reference_comparison.py reads the reference's logs robustly, and docs/reference-comparison.md
 states the numbers of the committed results file."""
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "reference_comparison.py"
@@ -14,10 +14,7 @@ DOC = ROOT / "docs" / "reference-comparison.md"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("reference_comparison", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT, "reference_comparison")
 
 
 def _reference_folder(tmp_path: Path, log: str, seed: int = 3) -> Path:

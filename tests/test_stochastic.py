@@ -13,6 +13,7 @@ from ltbound.train.loop.models import digits_net  # noqa: E402
 from ltbound.train.stochastic.networks import (DEFAULT_SIGMA_GRID, StochasticNetwork, bounded_cross_entropy,  # noqa: E402
                                       certification_losses, check_disjoint, quad_objective, sample_losses,
                                       split_prior)
+from tests._scripts import load_script  # noqa: E402
 
 
 def _trained_digits_net(seed=0):
@@ -215,13 +216,9 @@ def test_certified_run_is_verified_on_load_and_a_changed_result_is_refused(tiny_
 
 
 def test_default_sigma_grid_matches_the_experiment():
-    import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("certify_script",
-                                                  Path(__file__).resolve().parents[1] / "experiments" / "certify.py")
-    exp = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(exp)
+    exp = load_script(Path(__file__).resolve().parents[1] / "experiments" / "certify.py", "certify_script")
     assert tuple(float(s) for s in exp.DEFAULT_SIGMA_GRID.split(",")) == DEFAULT_SIGMA_GRID
 
 

@@ -1,12 +1,11 @@
 """A record names the image format it was trained on (issue 29: lossy and lossless copies of one data
 set give other numbers), and table1_summary files PNG-trained records beside, never over, JPEG ones."""
-import importlib.util
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,11 +39,7 @@ def test_digits_records_carry_no_image_format():
 
 
 def _table1_summary():
-    spec = importlib.util.spec_from_file_location("table1_summary", ROOT / "experiments" / "table1_summary.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["table1_summary"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "experiments" / "table1_summary.py", "table1_summary")
 
 
 @pytest.mark.parametrize("fmt, folder", [("png", "cifar10-lt-100-full-png"), ("jpeg", "cifar10-lt-100-full"),

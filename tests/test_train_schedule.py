@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ltbound.schedule import PRESETS, SCHEDULES, Phase, Recipe, Schedule, get_schedule, lr_at
+from ltbound.schedule import PRESETS, SCHEDULES, Phase, Schedule, get_schedule, lr_at
 
 CIFAR = PRESETS["cifar"]
 
