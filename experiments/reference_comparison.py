@@ -39,6 +39,15 @@ means with the standard error sqrt(s_a^2/n_a + s_b^2/n_b), each s floored at the
 standard error of one run (with two seeds a standard deviation is a rough estimate); the
 difference "exceeds its uncertainty" when it is larger than twice that standard error *and*
 every run of one side is above every run of the other.
+
+With one seed per side (the longer pair) there is no seed spread to measure. ``--seed-spread-from
+RESULTS`` borrows it from another results file of the same comparison (the short recipe's, two
+seeds per side): s = the root mean square of that file's per-side seed standard deviations, used
+for both sides, floored at the binomial standard error as before. This assumes the seed spread at
+the longer recipe's end is no larger than at the short one's; the results say that it is borrowed.
+Each run also gets its **final-stage mean**: the mean balanced accuracy over the epochs after the last
+learning-rate decay, which averages out the epoch-to-epoch swing of a single run (not the seed spread);
+the two sides' final-stage means are compared with the same standard error.
 """
 from __future__ import annotations
 
@@ -241,19 +250,48 @@ def side_summary(runs: list[dict], epoch: int) -> dict | None:
             "medium_mean": statistics.fmean(medium)}
 
 
-def compare(a: dict, b: dict) -> dict:
-    """Side a minus side b at one epoch, with the standard error described in the module docstring."""
+def compare(a: dict, b: dict, seed_sd: float | None = None) -> dict:
+    """Side a minus side b at one epoch, with the standard error described in the module docstring;
+    ``seed_sd`` (borrowed from another results file) stands in for a side whose seed spread is not measured."""
     def var(s: dict) -> float:
         binom = s["mean"] * (1 - s["mean"]) / 10000.0                       # one run on 10,000 images
-        return max(s["sd"] ** 2 if s["sd"] is not None else 0.0, binom) / s["n_seeds"]
+        sd = s["sd"] if s["sd"] is not None else seed_sd
+        return max(sd ** 2 if sd is not None else 0.0, binom) / s["n_seeds"]
     diff = a["mean"] - b["mean"]
     se = math.sqrt(var(a) + var(b))
     separated = min(a["balanced_acc"]) > max(b["balanced_acc"]) or max(a["balanced_acc"]) < min(b["balanced_acc"])
+    measured = a["n_seeds"] > 1 and b["n_seeds"] > 1
     return {"epoch": a["epoch"], "seeds": {"ltbound": a["seeds"], "reference": b["seeds"]},
             "difference": diff, "standard_error": se, "ratio": diff / se if se > 0 else None,
-            "seed_spread_measured": a["n_seeds"] > 1 and b["n_seeds"] > 1,
+            "seed_spread_measured": measured,
+            "seed_spread": "measured" if measured else "borrowed" if seed_sd is not None else "not measured",
             "seed_ranges_separate": bool(separated),
             "exceeds_uncertainty": bool(abs(diff) > 2 * se and separated)}
+
+
+def borrowed_seed_sd(path: Path) -> dict:
+    """The seed spread of another results file of this comparison: the root mean square of its sides'
+    seed standard deviations at their final epoch (see the module docstring)."""
+    other = json.loads(Path(path).read_text())
+    sds = {s: v["sd"] for s, v in (other.get("sides") or {}).items() if v and v.get("sd") is not None}
+    if not sds:
+        raise SystemExit(f"--seed-spread-from: {path} has no side with two or more complete seeds")
+    return {"from": str(path), "sd": math.sqrt(statistics.fmean(v ** 2 for v in sds.values())), "per_side": sds,
+            "epochs_there": max(r["epochs_planned"] for r in other["runs"]),
+            "assumption": "the seed spread at this recipe's end is no larger than at the other recipe's end"}
+
+
+def final_stage(run: dict) -> dict | None:
+    """Mean balanced accuracy over the epochs after the last learning-rate decay (those at the final lr)."""
+    eps = run["per_epoch"]
+    if not run["complete"] or not eps:
+        return None
+    last_lr = eps[-1]["lr"]
+    first = min(e["epoch"] for e in eps if all(math.isclose(x["lr"], last_lr, rel_tol=1e-6)
+                                                 for x in eps if x["epoch"] >= e["epoch"]))
+    accs = [e["balanced_acc"] for e in eps if e["epoch"] >= first]
+    return {"epochs": [first, eps[-1]["epoch"]], "mean": statistics.fmean(accs),
+            "sd_over_epochs": statistics.stdev(accs) if len(accs) > 1 else None, "lr": last_lr}
 
 
 # ----------------------------------------------------------------------------- commands
@@ -293,9 +331,22 @@ def build(ns: argparse.Namespace) -> dict:
     # The comparison: complete runs at the planned last epoch; also every run at the last epoch all have done.
     sides = {s: side_summary([r for r in rs if r["complete"]], planned) for s, rs in by_side.items()}
     sides_common = {s: side_summary(rs, last) for s, rs in by_side.items()}
+    borrowed = borrowed_seed_sd(ns.seed_spread_from) if getattr(ns, "seed_spread_from", None) else None
+    seed_sd = borrowed["sd"] if borrowed else None
+    for r in runs:
+        r["final_stage"] = final_stage(r)
+    stage = {s: [r["final_stage"]["mean"] for r in rs if r.get("final_stage")] for s, rs in by_side.items()}
+    stage_cmp = None
+    if all(stage.values()):
+        fs = {s: {"epoch": "final stage", "n_seeds": len(v), "seeds": [r["seed"] for r in by_side[s] if r.get("final_stage")],
+                  "balanced_acc": v, "mean": statistics.fmean(v), "sd": statistics.stdev(v) if len(v) > 1 else None}
+              for s, v in stage.items()}
+        stage_cmp = compare(fs["ltbound"], fs["reference"], seed_sd)
+        stage_cmp["epochs"] = {s: [r["final_stage"]["epochs"] for r in by_side[s] if r.get("final_stage")]
+                               for s in by_side}
     result = {
         "what": "ltbound.train beside kaidic/LDAM-DRW (plain cross-entropy, instance-balanced) on CIFAR-10-LT "
-                "(imbalance 100, split seed 0), the same JPEG images and class counts, a matched short recipe",
+                f"(imbalance 100, split seed 0), the same JPEG images and class counts, a matched {planned}-epoch recipe",
         "reference": REFERENCE, "adaptation": ADAPTATION,
         "ltbound_commit": ns.ltbound_commit,
         "environment": json.loads(Path(ns.environment).read_text()) if ns.environment else None,
@@ -309,11 +360,13 @@ def build(ns: argparse.Namespace) -> dict:
         "recipe": {"ltbound": ltb[0]["recipe"], "reference": ref[0]["recipe"]},
         "runs": runs,
         "sides": sides,
-        "ltbound_minus_reference": compare(sides["ltbound"], sides["reference"]) if all(sides.values()) else None,
+        "seed_spread_borrowed": borrowed,
+        "ltbound_minus_reference": compare(sides["ltbound"], sides["reference"], seed_sd) if all(sides.values()) else None,
+        "ltbound_minus_reference_final_stage": stage_cmp,
         "common_epoch": last,
         "sides_at_common_epoch": sides_common,
         "ltbound_minus_reference_at_common_epoch":
-            compare(sides_common["ltbound"], sides_common["reference"]) if all(sides_common.values()) else None,
+            compare(sides_common["ltbound"], sides_common["reference"], seed_sd) if all(sides_common.values()) else None,
         "per_epoch_means": [{"epoch": e, **{s: side_summary(rs, e)["mean"] for s, rs in by_side.items()}}
                             for e in range(1, last + 1)],
     }
@@ -360,8 +413,25 @@ def table(result: dict) -> str:
             lines.append(f"ltbound - reference at epoch {d['epoch']} (seeds {d['seeds']['ltbound']} vs "
                          f"{d['seeds']['reference']}): {100 * d['difference']:+.1f} points, standard error "
                          f"{100 * d['standard_error']:.1f} ({'exceeds' if d['exceeds_uncertainty'] else 'within'} "
-                         f"its uncertainty{'' if d['seed_spread_measured'] else '; seed spread not measured'})")
+                         f"its uncertainty{_spread_words(d, result)})")
+    d = result.get("ltbound_minus_reference_final_stage")
+    if d:
+        span = lambda eps: ", ".join(f"{a}-{b}" for a, b in eps)      # noqa: E731
+        lines.append("")
+        lines.append(f"ltbound - reference, mean over the final stage (epochs {span(d['epochs']['ltbound'])} vs "
+                     f"{span(d['epochs']['reference'])}): {100 * d['difference']:+.1f} points, standard error "
+                     f"{100 * d['standard_error']:.1f} ({'exceeds' if d['exceeds_uncertainty'] else 'within'} "
+                     f"its uncertainty{_spread_words(d, result)})")
     return "\n".join(lines)
+
+
+def _spread_words(d: dict, result: dict) -> str:
+    kind = d.get("seed_spread", "measured" if d["seed_spread_measured"] else "not measured")
+    if kind == "borrowed":
+        b = result["seed_spread_borrowed"]
+        return (f"; seed spread borrowed from the {b['epochs_there']}-epoch recipe: "
+                f"{100 * b['sd']:.1f} points per run")
+    return "" if kind == "measured" else "; seed spread not measured"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--cpu-monitor", type=Path, help="tab-separated CPU-time samples taken during the runs")
     b.add_argument("--ltbound-commit", default=None, help="commit of ltbound the runs used")
     b.add_argument("--how-run", default=None, help="how the runs shared the machine (free text)")
+    b.add_argument("--seed-spread-from", type=Path, default=None, metavar="RESULTS",
+                   help="with one seed per side: borrow the seed spread of another results file of this comparison")
     b.add_argument("--out", type=Path, required=True)
     t = sub.add_parser("table", help="print the docs table of a results file")
     t.add_argument("results", type=Path)
@@ -399,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         if d:
             print(f"ltbound - reference at epoch {d['epoch']}: {d['difference']:+.4f} (standard error "
                   f"{d['standard_error']:.4f}; {'exceeds' if d['exceeds_uncertainty'] else 'within'} its uncertainty"
-                  f"{'' if d['seed_spread_measured'] else '; one seed per side, so the seed spread is not measured'})")
+                  f"{_spread_words(d, result)})")
     return 0
 
 

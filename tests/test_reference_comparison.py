@@ -1,6 +1,7 @@
 """experiments/reference_comparison.py reads the reference's logs robustly, and docs/reference-comparison.md
 states the numbers of the committed results file."""
 import json
+import math
 import re
 from pathlib import Path
 
@@ -90,11 +91,25 @@ def test_cpu_monitor_keeps_each_process_apart_when_a_run_resumes(tmp_path):
     assert cpu["ldam-s1"] == {1: 80.0, 2: 81.0}
 
 
-@pytest.mark.skipif(not RESULTS.is_file(), reason="results not committed yet")
-def test_docs_table_states_the_committed_numbers():
-    res = json.loads(RESULTS.read_text())
+RESULTS_60 = ROOT / "experiments" / "results" / "reference-comparison-60" / "results.json"
+
+
+def _doc_section(marker: str) -> str:
+    """The docs text between <!-- MARKER:begin --> and <!-- MARKER:end --> (each table has its own)."""
     doc = DOC.read_text()
-    assert res["reference"]["commit"] in doc
+    m = re.search(rf"<!-- {marker}:begin -->(.*?)<!-- {marker}:end -->", doc, re.S)
+    assert m is not None, f"docs/reference-comparison.md has no {marker} block"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("path,marker", [(RESULTS, "table"), (RESULTS_60, "table60")], ids=["16-epoch", "60-epoch"])
+def test_docs_table_states_the_committed_numbers(path, marker):
+    if not path.is_file():
+        pytest.skip(f"{path.parent.name}/results.json is not committed yet")
+    res = json.loads(path.read_text())
+    assert res["reference"]["commit"] in DOC.read_text()
+    doc = _doc_section(marker)
+    assert doc.strip() == _module().table(res).strip(), "the docs table is what `reference_comparison.py table` prints"
     for run in res["runs"]:
         if "final" not in run:          # a run that has not finished an epoch yet has no row
             continue
@@ -102,6 +117,48 @@ def test_docs_table_states_the_committed_numbers():
         row = re.search(rf"^\| {run['side']} \| {run['seed']} \|.*$", doc, re.M)
         assert row is not None, f"no docs row for {run['side']} seed {run['seed']}"
         assert f"| {acc} |" in row.group(0), (row.group(0), acc)
-    for key in ("ltbound_minus_reference", "ltbound_minus_reference_at_common_epoch"):
+    for key in ("ltbound_minus_reference", "ltbound_minus_reference_at_common_epoch",
+                "ltbound_minus_reference_final_stage"):
         if res.get(key):
             assert f"{100 * res[key]['difference']:+.1f} points" in doc
+
+
+def _one_run(side: str, seed: int, accs: list[float], lrs: list[float]) -> dict:
+    eps = [{"epoch": e + 1, "lr": lr, "balanced_acc": a} for e, (a, lr) in enumerate(zip(accs, lrs))]
+    return {"side": side, "seed": seed, "per_epoch": eps, "complete": True}
+
+
+def test_final_stage_is_the_epochs_at_the_last_learning_rate():
+    mod = _module()
+    run = _one_run("ltbound", 0, [0.1, 0.2, 0.5, 0.6, 0.7], [0.1, 0.1, 0.01, 0.01, 0.01])
+    fs = mod.final_stage(run)
+    assert fs["epochs"] == [3, 5] and fs["mean"] == pytest.approx(0.6) and fs["lr"] == 0.01
+    # an lr equal to the final one earlier in the run (warm-up passing through it) does not count
+    run = _one_run("ltbound", 0, [0.1, 0.2, 0.5, 0.6], [0.01, 0.1, 0.01, 0.01])
+    assert mod.final_stage(run)["epochs"] == [3, 4]
+    assert mod.final_stage({**run, "complete": False}) is None
+
+
+def test_borrowed_seed_spread_decides_whether_one_seed_per_side_differs(tmp_path):
+    """With one seed per side, a difference is judged against the seed spread of another results file:
+    the same 2-point difference is within its uncertainty when seeds spread by 2 points, and exceeds it
+    when they spread by 0.3."""
+    mod = _module()
+    one = lambda m: {"epoch": 60, "n_seeds": 1, "seeds": [0], "balanced_acc": [m], "mean": m, "sd": None}  # noqa: E731
+    verdicts = {}
+    for sd in (0.02, 0.003):
+        other = tmp_path / f"r{sd}.json"
+        other.write_text(json.dumps({"sides": {"ltbound": {"sd": sd}, "reference": {"sd": sd}},
+                                     "runs": [{"epochs_planned": 16}]}))
+        b = mod.borrowed_seed_sd(other)
+        assert b["sd"] == pytest.approx(sd) and b["epochs_there"] == 16
+        d = mod.compare(one(0.60), one(0.62), b["sd"])
+        assert d["seed_spread"] == "borrowed" and d["standard_error"] == pytest.approx(
+            math.sqrt(2 * max(sd ** 2, 0.61 * 0.39 / 1e4)), rel=0.02)
+        verdicts[sd] = d["exceeds_uncertainty"]
+    assert verdicts == {0.02: False, 0.003: True}
+    assert mod.compare(one(0.60), one(0.62))["seed_spread"] == "not measured"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"sides": {"ltbound": {"sd": None}}, "runs": []}))
+    with pytest.raises(SystemExit, match="no side with two or more complete seeds"):
+        mod.borrowed_seed_sd(bad)
