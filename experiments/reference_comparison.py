@@ -321,10 +321,15 @@ def build(ns: argparse.Namespace) -> dict:
         tf = Path(r["folder"] + ".time")
         text = tf.read_text() if tf.is_file() else ""
         if "User time" in text:
-            num = lambda key: float(re.search(rf"{key} \(seconds\): ([0-9.]+)", text).group(1))  # noqa: E731
+            # One entry per timed process (a resumed run appends one); a process killed with its machine
+            # writes none, so the sums cover only the processes listed.
+            num = lambda key: sum(float(v) for v in re.findall(rf"{key} \(seconds\): ([0-9.]+)", text))  # noqa: E731
             r["process_times"] = {"user_seconds": num("User time"), "system_seconds": num("System time"),
-                                  "elapsed": re.search(r"Elapsed \(wall clock\) time \([^)]*\): (\S+)", text).group(1),
-                                  "complete": "Exit status: 0" in text}
+                                  "elapsed": re.findall(r"Elapsed \(wall clock\) time \([^)]*\): (\S+)", text),
+                                  "processes_timed": text.count("User time"),
+                                  "complete": re.findall(r"Exit status: (\d+)", text)[-1:] == ["0"],
+                                  "note": "GNU time -v of each process that finished (killed processes write no "
+                                          "entry); for a resumed run this is not the whole run's time"}
     by_side = {s: [r for r in runs if r["side"] == s] for s in ("ltbound", "reference")}
     last = min(r["epochs_done"] for r in runs)
     planned = max(r["epochs_planned"] for r in runs)
