@@ -187,6 +187,38 @@ def test_an_interrupted_certification_resumes_to_the_same_result(tiny_run, tmp_p
 
 
 @pytest.mark.slow
+def test_an_interrupted_certification_continues_on_another_machine_from_its_snapshots(tiny_run, tmp_path):
+    """The session's end: an unfinished certification (Switching's σ not yet stored) is packed, prior run by
+    prior run, with its stored posteriors (`python -m ltbound.train pack RUN SNAP --checkpoints all`), restored
+    into a new folder (`restore`) and continued with --resume: every certificate equals the uninterrupted run's."""
+    import shutil
+
+    from ltbound.records import write_manifest
+    from ltbound.train.runs.snapshot import pack_run, read_snapshot, restore_snapshot
+
+    src, _ = tiny_run
+    old = tmp_path / "machine-a"
+    shutil.copytree(src, old)
+    manifest = json.loads((old / "runs" / "switching" / "manifest.json").read_text())
+    for rel in ("pacbayes/sigma_0.npz", "pacbayes/result.npz"):     # as if stopped before they were written
+        del manifest["files"][rel]
+        (old / "runs" / "switching" / rel).unlink()
+    write_manifest(old / "runs" / "switching", manifest)
+    new = tmp_path / "machine-b"
+    for sched in ("ib", "switching"):
+        index = pack_run(old / "runs" / sched, tmp_path / "snapshots" / sched, checkpoints="all")
+        assert (sched == "ib") == ("pacbayes/result.npz" in index["added_files"])
+        assert all(rel in read_snapshot(tmp_path / "snapshots" / sched)["files"] for rel in index["added_files"])
+        restore_snapshot(tmp_path / "snapshots" / sched, new / "runs" / sched)
+    shutil.rmtree(old)                                               # the first machine is gone
+    assert _script().main([*TINY, "--out", str(new), "--resume"]) == 0
+    want = json.loads((src / "results.json").read_text())
+    got = json.loads((new / "results.json").read_text())
+    assert [r["certificates"] for r in got["runs"]] == [r["certificates"] for r in want["runs"]]
+    assert [d["upper"] for d in got["differences"]] == [d["upper"] for d in want["differences"]]
+
+
+@pytest.mark.slow
 def test_report_reads_certified_schedules_back_and_lists_pending_ones(tiny_run, tmp_path):
     """--report trains nothing: it verifies and tabulates what is certified in --out. With one
     schedule's result missing it reports the other and names the missing one as pending; with

@@ -10,6 +10,10 @@ started on. :func:`pack_run` copies what a resume needs, verified, into a snapsh
     SNAP/split.npz, SNAP/state.pt, SNAP/epochs/epoch_NNNN.npz
     SNAP/checkpoints/...       only those asked for (``checkpoints=``): a fork source needs the
                                checkpoints its fork keeps; the others stay hashed in the manifest
+    SNAP/pacbayes/...          any other file the manifest lists (``added_files`` in the index), e.g. the
+                               posteriors and certification losses a certification stores in its prior's
+                               record (:mod:`ltbound.train.stochastic.certified_run`), so an unfinished
+                               certification continues from its snapshot with ``certify.py --resume``
 
 :func:`restore_snapshot` verifies every file against ``snapshot.json`` and lays the run out
 again (optionally pointing it at the data where they lie on the new machine; the resume
@@ -135,6 +139,10 @@ def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int]) -> dic
     files = manifest.get("files") or {}
     rels = ["manifest.json", "split.npz", "state.pt"] + [epoch_rel(k) for k in range(1, e + 1)] \
         + [checkpoint_rel(c) for c in carry]
+    # Files added to the record besides the training's own (a certification's pacbayes/ posteriors and
+    # losses, by ltbound.records.add_file): the manifest lists them, so a restored record must hold them.
+    added = sorted(rel for rel in files if rel not in set(rels) and not rel.startswith("epochs/"))
+    rels += added
     entries = {}
     for rel in rels:
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +160,7 @@ def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int]) -> dic
             "dataset": cfg.get("dataset"), "imbalance": cfg.get("imbalance"), "data_dir": cfg.get("data_dir"),
             "environment": manifest.get("environment"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": entries, "checkpoints_left": left}
+            "files": entries, "checkpoints_left": left, "added_files": added}
 
 
 def _same_run(a: dict, b: dict) -> bool:
