@@ -187,10 +187,12 @@ def test_an_interrupted_certification_resumes_to_the_same_result(tiny_run, tmp_p
 
 
 @pytest.mark.slow
-def test_an_interrupted_certification_continues_on_another_machine_from_its_snapshots(tiny_run, tmp_path):
+@pytest.mark.parametrize("added", ["all", "none"])
+def test_an_interrupted_certification_continues_on_another_machine_from_its_snapshots(tiny_run, tmp_path, added):
     """The session's end: an unfinished certification (Switching's σ not yet stored) is packed, prior run by
-    prior run, with its stored posteriors (`python -m ltbound.train pack RUN SNAP --checkpoints all`), restored
-    into a new folder (`restore`) and continued with --resume: every certificate equals the uninterrupted run's."""
+    prior run, with its stored posteriors (`python -m ltbound.train pack RUN SNAP --checkpoints all`) or without
+    them (`--added-files none`: they are trained again), restored into a new folder (`restore`) and continued
+    with --resume: every certificate equals the uninterrupted run's."""
     import shutil
 
     from ltbound.records import write_manifest
@@ -206,8 +208,9 @@ def test_an_interrupted_certification_continues_on_another_machine_from_its_snap
     write_manifest(old / "runs" / "switching", manifest)
     new = tmp_path / "machine-b"
     for sched in ("ib", "switching"):
-        index = pack_run(old / "runs" / sched, tmp_path / "snapshots" / sched, checkpoints="all")
-        assert (sched == "ib") == ("pacbayes/result.npz" in index["added_files"])
+        index = pack_run(old / "runs" / sched, tmp_path / "snapshots" / sched, checkpoints="all", added_files=added)
+        assert (sched == "ib" and added == "all") == ("pacbayes/result.npz" in index["added_files"])
+        assert (sched == "ib" and added == "none") == ("pacbayes/result.npz" in index["added_files_left"])
         assert all(rel in read_snapshot(tmp_path / "snapshots" / sched)["files"] for rel in index["added_files"])
         restore_snapshot(tmp_path / "snapshots" / sched, new / "runs" / sched)
     shutil.rmtree(old)                                               # the first machine is gone

@@ -233,6 +233,10 @@ def build_snapshot_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--checkpoints", default="none", metavar="LIST",
                        help="checkpoints to carry: none (default), all, or a comma list of epochs; the others stay "
                             "hashed in the manifest (a fork source needs the checkpoints its fork keeps)")
+        p.add_argument("--added-files", default="all", choices=("all", "none"),
+                       help="files added to the record besides the training's (a certification's pacbayes/ "
+                            "posteriors): all (default) carries them; none leaves them out, and a resumed "
+                            "certification makes them again")
     else:
         p = argparse.ArgumentParser(prog="python -m ltbound.train restore", description=(
             "Verify a snapshot and lay its run out again, ready for `python -m ltbound.train --out RUN --resume`."))
@@ -253,7 +257,7 @@ def snapshot_main(argv: Sequence[str]) -> int:
     args = build_snapshot_parser(command).parse_args(argv[1:])
     try:
         if command == "pack":
-            index = pack_run(args.run, args.snapshot, checkpoints=args.checkpoints)
+            index = pack_run(args.run, args.snapshot, checkpoints=args.checkpoints, added_files=args.added_files)
             size = sum(f["size"] for f in index["files"].values())
             print(f"snapshot: {args.snapshot} ({index['run']}, epoch {index['epochs_completed']} of "
                   f"{index['epochs_planned']}, {size / 1e6:.1f} MB, {len(index['checkpoints_left'])} checkpoints "

@@ -6,7 +6,8 @@ started on. :func:`pack_run` copies what a resume needs, verified, into a snapsh
 
     SNAP/snapshot.json         what the snapshot holds: run, epoch, SHA-256 and size of every file,
                                the checkpoints left behind (hashes only), the source manifest's hash
-    SNAP/manifest.json         the run's manifest, unchanged (sealed by its own checksum)
+    SNAP/manifest.json         the run's manifest, unchanged (sealed by its own checksum; re-sealed
+                               without the added files a pack leaves out, ``added_files="none"``)
     SNAP/split.npz, SNAP/state.pt, SNAP/epochs/epoch_NNNN.npz
     SNAP/checkpoints/...       only those asked for (``checkpoints=``): a fork source needs the
                                checkpoints its fork keeps; the others stay hashed in the manifest
@@ -81,7 +82,7 @@ def _checkpoint_list(checkpoints: str | Iterable[int] | None, held: list[int]) -
 
 
 def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
-             checkpoints: str | Iterable[int] | None = None) -> dict:
+             checkpoints: str | Iterable[int] | None = None, added_files: str = "all") -> dict:
     """Copy what continuing ``run`` needs into the snapshot folder ``dest``; return its index.
 
     ``run`` may be training meanwhile: the copy is taken again (up to 3 times) when the
@@ -95,6 +96,13 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
 
     ``checkpoints``: ``None``/``"none"`` (default), ``"all"``, or epochs to carry; the
     others stay listed (hashed) in the manifest and in the index's ``checkpoints_left``.
+
+    ``added_files``: ``"all"`` (default) carries every other file the manifest lists (a
+    certification's ``pacbayes/`` posteriors and losses); ``"none"`` leaves them out and removes
+    them from the snapshot's manifest (re-sealed; the index keeps their hashes in
+    ``added_files_left``), as if the run had stopped before they were written: a certification
+    resumed from it trains and certifies them again, to the same numbers (their draws are seeded),
+    for a snapshot a few MB per posterior smaller.
 
     The trainer saves its resume state after training an epoch and records the epoch after
     evaluating it, so for minutes in every epoch ``state.pt`` is one epoch ahead of the record;
@@ -119,7 +127,9 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
         carry = _checkpoint_list(checkpoints, held)
         tmp = Path(tempfile.mkdtemp(dir=dest.parent if dest.parent.exists() else None, prefix=f".{dest.name}."))
         try:
-            index = _copy(run, tmp, manifest, e, carry)
+            if added_files not in ("all", "none"):
+                raise ValueError(f"added_files must be 'all' or 'none', got {added_files!r}")
+            index = _copy(run, tmp, manifest, e, carry, keep_added=added_files == "all")
             index["state_epoch"] = int(read_state(tmp / "state.pt")["epoch"])
             if (run / "manifest.json").read_bytes() != raw or index["state_epoch"] not in (e, e + 1):
                 shutil.rmtree(tmp)
@@ -135,14 +145,18 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
                       "(it continues with --resume) and pack then")
 
 
-def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int]) -> dict:
+def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int], keep_added: bool = True) -> dict:
     files = manifest.get("files") or {}
     rels = ["manifest.json", "split.npz", "state.pt"] + [epoch_rel(k) for k in range(1, e + 1)] \
         + [checkpoint_rel(c) for c in carry]
     # Files added to the record besides the training's own (a certification's pacbayes/ posteriors and
     # losses, by ltbound.records.add_file): the manifest lists them, so a restored record must hold them.
     added = sorted(rel for rel in files if rel not in set(rels) and not rel.startswith("epochs/"))
-    rels += added
+    left_added = {} if keep_added else {rel: files[rel] for rel in added}
+    if keep_added:
+        rels += added
+    else:
+        added = []
     entries = {}
     for rel in rels:
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -152,6 +166,11 @@ def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int]) -> dic
         if expected is not None and expected["sha256"] != entries[rel]["sha256"]:
             raise RecordError(f"{run / rel} changed while it was copied or does not match its manifest; "
                               "pack again")
+    if left_added:      # the snapshot's manifest no longer lists what it does not carry
+        copied = json.loads((tmp / "manifest.json").read_text())
+        copied["files"] = {rel: v for rel, v in copied["files"].items() if rel not in left_added}
+        write_manifest(tmp, copied)
+        entries["manifest.json"] = _sha256(tmp / "manifest.json")
     left = {rel: v for rel, v in (manifest.get("checkpoints") or {}).items() if rel not in entries}
     cfg = manifest.get("config") or {}
     return {"format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION, "run": Path(run).resolve().name,
@@ -160,7 +179,7 @@ def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int]) -> dic
             "dataset": cfg.get("dataset"), "imbalance": cfg.get("imbalance"), "data_dir": cfg.get("data_dir"),
             "environment": manifest.get("environment"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": entries, "checkpoints_left": left, "added_files": added}
+            "files": entries, "checkpoints_left": left, "added_files": added, "added_files_left": left_added}
 
 
 def _same_run(a: dict, b: dict) -> bool:
