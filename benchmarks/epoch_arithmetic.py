@@ -11,7 +11,7 @@ A rate is comparable with the core's peak (FLOP per cycle x clock, from the vend
 not measured here): an epoch target that needs more than the peak cannot be met by any
 implementation of the same work, only by doing less of it.
 
-    python benchmarks/epoch_arithmetic.py benchmarks/results/epoch_cpu_one_free_core.json \\
+    python benchmarks/epoch_arithmetic.py benchmarks/results/epoch_cpu_one_free_core.json --peak 237 \\
         --out benchmarks/results/epoch_arithmetic.txt
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ def forward_macs(model_name: str = "resnet32", num_classes: int = 10) -> int:
     return total
 
 
-def report(results: dict, macs: int, targets: list[float], source: str) -> str:
+def report(results: dict, macs: int, targets: list[float], source: str, peak: float | None = None) -> str:
     train_flop = 2 * macs * TRAIN_PASSES * bench_epoch.FULL_TRAIN
     eval_flop = 2 * macs * bench_epoch.FULL_EVAL
     lines = [f"# epoch_arithmetic.py on {source}",
@@ -60,9 +60,13 @@ def report(results: dict, macs: int, targets: list[float], source: str) -> str:
              f"{bench_epoch.FULL_TRAIN:,} trained x {TRAIN_PASSES} passes ({train_flop / 1e12:.2f} TFLOP) + "
              f"{bench_epoch.FULL_EVAL:,} evaluated ({eval_flop / 1e12:.2f} TFLOP) = {(train_flop + eval_flop) / 1e12:.2f} TFLOP",
              "# rates are lower bounds (BatchNorm, ReLU and additions not counted)", ""]
+    of = lambda rate: f" ({100 * rate / peak:.0f}% of {peak:g})" if peak else ""      # noqa: E731
+    if peak:
+        lines.append(f"# peak: {peak:g} GFLOP/s (given with --peak, not measured)")
     for t in targets:
-        lines.append(f"- an epoch in {t:g} s needs {(train_flop + eval_flop) / t / 1e9:.0f} GFLOP/s sustained; "
-                     f"the training step alone in {t:g} s needs {train_flop / t / 1e9:.0f} GFLOP/s")
+        need, need_train = (train_flop + eval_flop) / t / 1e9, train_flop / t / 1e9
+        lines.append(f"- an epoch in {t:g} s needs {need:.0f} GFLOP/s sustained{of(need)}; "
+                     f"the training step alone in {t:g} s needs {need_train:.0f} GFLOP/s{of(need_train)}")
     lines.append("")
     for kind, res in results.items():
         cpu = res["cpu"]
@@ -76,8 +80,9 @@ def report(results: dict, macs: int, targets: list[float], source: str) -> str:
         for name in chosen:
             parts = np.array([bench_epoch._parts(res["rounds"], chosen, name, r, sizes) for r in range(n_rounds)])
             tr, ev = np.median(parts[:, 0]), np.median(parts[:, 1])
-            lines.append(f"| {name} | {tr:.0f} | {train_flop / tr / 1e9:.0f} | {ev:.0f} | {eval_flop / ev / 1e9:.0f} | "
-                         f"{tr + ev:.0f} | {(train_flop + eval_flop) / (tr + ev) / 1e9:.0f} |")
+            rates = [train_flop / tr / 1e9, eval_flop / ev / 1e9, (train_flop + eval_flop) / (tr + ev) / 1e9]
+            lines.append(f"| {name} | {tr:.0f} | {rates[0]:.0f}{of(rates[0])} | {ev:.0f} | {rates[1]:.0f}{of(rates[1])} | "
+                         f"{tr + ev:.0f} | {rates[2]:.0f}{of(rates[2])} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -86,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", type=Path, help="a JSON written by bench_epoch.py (--out X.txt writes X.json)")
     p.add_argument("--target", type=float, nargs="+", default=[30.0, 45.0], help="epoch seconds to price")
+    p.add_argument("--peak", type=float, default=None, metavar="GFLOPS",
+                   help="the core's peak rate (from the vendor's figures) to state each rate as a share of")
     p.add_argument("--out", type=Path, default=None, help="also write the report here")
     a = p.parse_args(argv)
     if not a.results.is_file():
@@ -96,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("missing keys")
     except (ValueError, AttributeError, TypeError) as e:
         p.error(f"results: {a.results} is not a bench_epoch.py JSON ({e})")
-    text = report(results, forward_macs(), a.target, str(a.results))
+    if a.peak is not None and not a.peak > 0:
+        p.error(f"--peak must be a positive rate in GFLOP/s, got {a.peak}")
+    text = report(results, forward_macs(), a.target, str(a.results), a.peak)
     print(text)
     if a.out:
         a.out.write_text(text + "\n")

@@ -289,9 +289,26 @@ def final_stage(run: dict) -> dict | None:
     last_lr = eps[-1]["lr"]
     first = min(e["epoch"] for e in eps if all(math.isclose(x["lr"], last_lr, rel_tol=1e-6)
                                                  for x in eps if x["epoch"] >= e["epoch"]))
-    accs = [e["balanced_acc"] for e in eps if e["epoch"] >= first]
+    stage = [e for e in eps if e["epoch"] >= first]
+    accs = [e["balanced_acc"] for e in stage]
     return {"epochs": [first, eps[-1]["epoch"]], "mean": statistics.fmean(accs),
-            "sd_over_epochs": statistics.stdev(accs) if len(accs) > 1 else None, "lr": last_lr}
+            "sd_over_epochs": statistics.stdev(accs) if len(accs) > 1 else None, "lr": last_lr,
+            **{f"{g}_mean": statistics.fmean(e["groups"][g] for e in stage) for g in ("many", "medium")}}
+
+
+def curves(a: dict, b: dict) -> dict | None:
+    """How two runs' per-epoch balanced accuracies (a − b) compare before and in a's final stage."""
+    acc_b = {e["epoch"]: e["balanced_acc"] for e in b["per_epoch"]}
+    diff = {e["epoch"]: e["balanced_acc"] - acc_b[e["epoch"]] for e in a["per_epoch"] if e["epoch"] in acc_b}
+    if not diff or not a.get("final_stage"):
+        return None
+    first = a["final_stage"]["epochs"][0]
+    before = {e: d for e, d in diff.items() if e < first}
+    after = {e: d for e, d in diff.items() if e >= first}
+    signs = [d > 0 for e, d in sorted(before.items()) if d != 0]
+    big = lambda part: max(part.items(), key=lambda kv: abs(kv[1])) if part else (None, 0.0)  # noqa: E731
+    return {"largest_before": big(before), "largest_in_final_stage": big(after),
+            "lead_changes_before": sum(x != y for x, y in zip(signs, signs[1:])), "final_stage_first": first}
 
 
 # ----------------------------------------------------------------------------- commands
@@ -419,6 +436,21 @@ def table(result: dict) -> str:
                          f"{d['seeds']['reference']}): {100 * d['difference']:+.1f} points, standard error "
                          f"{100 * d['standard_error']:.1f} ({'exceeds' if d['exceeds_uncertainty'] else 'within'} "
                          f"its uncertainty{_spread_words(d, result)})")
+    staged = [r for r in runs if r.get("final_stage")]
+    if staged:
+        lines.append("")
+        lines.append("final stage, mean over its epochs (sd over epochs): " + "; ".join(
+            f"{r['side']} s{r['seed']} (epochs {r['final_stage']['epochs'][0]}-{r['final_stage']['epochs'][1]}) "
+            f"{pct(r['final_stage']['mean'])} ({pct(r['final_stage']['sd_over_epochs'])}), many "
+            f"{pct(r['final_stage']['many_mean'])}, medium {pct(r['final_stage']['medium_mean'])}" for r in staged))
+    sides = {s: [r for r in staged if r["side"] == s] for s in ("ltbound", "reference")}
+    if len(sides["ltbound"]) == 1 and len(sides["reference"]) == 1:
+        c = curves(sides["ltbound"][0], sides["reference"][0])
+        if c:
+            (eb, db), (ea, da) = c["largest_before"], c["largest_in_final_stage"]
+            lines.append(f"ltbound - reference per epoch: before epoch {c['final_stage_first']} at most "
+                         f"{100 * db:+.1f} points (epoch {eb}), the lead changing {c['lead_changes_before']} times; "
+                         f"in the final stage at most {100 * da:+.1f} (epoch {ea})")
     d = result.get("ltbound_minus_reference_final_stage")
     if d:
         span = lambda eps: ", ".join(f"{a}-{b}" for a, b in eps)      # noqa: E731

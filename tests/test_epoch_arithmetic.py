@@ -41,6 +41,8 @@ def test_rates_are_the_epoch_work_over_the_measured_seconds(arithmetic):
                                               f"{bench.FULL_EVAL / 256:.0f}", "512"]          # 2e9 FLOP x 128 / 0.5 s
     need = (2e9 * 3 * bench.FULL_TRAIN + 2e9 * bench.FULL_EVAL) / 30 / 1e9
     assert f"an epoch in 30 s needs {need:.0f} GFLOP/s" in arithmetic.report(res, 10**9, [30.0], "x")
+    with_peak = arithmetic.report(res, 10**9, [30.0], "x", peak=768.0)
+    assert "| 384 (50% of 768) |" in with_peak and f"({100 * need / 768:.0f}% of 768)" in with_peak
 
 
 def test_a_file_that_is_not_a_bench_epoch_json_is_refused(arithmetic, tmp_path, capsys):
@@ -49,3 +51,6 @@ def test_a_file_that_is_not_a_bench_epoch_json_is_refused(arithmetic, tmp_path, 
     with pytest.raises(SystemExit):
         arithmetic.main([str(bad)])
     assert "is not a bench_epoch.py JSON" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        arithmetic.main([str(ROOT / "benchmarks" / "results" / "epoch_cpu_one_free_core.json"), "--peak", "0"])
+    assert "--peak must be a positive rate" in capsys.readouterr().err

@@ -124,7 +124,8 @@ def test_docs_table_states_the_committed_numbers(path, marker):
 
 
 def _one_run(side: str, seed: int, accs: list[float], lrs: list[float]) -> dict:
-    eps = [{"epoch": e + 1, "lr": lr, "balanced_acc": a} for e, (a, lr) in enumerate(zip(accs, lrs))]
+    eps = [{"epoch": e + 1, "lr": lr, "balanced_acc": a, "groups": {"many": a + 0.1, "medium": a - 0.1}}
+           for e, (a, lr) in enumerate(zip(accs, lrs))]
     return {"side": side, "seed": seed, "per_epoch": eps, "complete": True}
 
 
@@ -133,6 +134,7 @@ def test_final_stage_is_the_epochs_at_the_last_learning_rate():
     run = _one_run("ltbound", 0, [0.1, 0.2, 0.5, 0.6, 0.7], [0.1, 0.1, 0.01, 0.01, 0.01])
     fs = mod.final_stage(run)
     assert fs["epochs"] == [3, 5] and fs["mean"] == pytest.approx(0.6) and fs["lr"] == 0.01
+    assert fs["many_mean"] == pytest.approx(0.7) and fs["medium_mean"] == pytest.approx(0.5)
     # an lr equal to the final one earlier in the run (warm-up passing through it) does not count
     run = _one_run("ltbound", 0, [0.1, 0.2, 0.5, 0.6], [0.01, 0.1, 0.01, 0.01])
     assert mod.final_stage(run)["epochs"] == [3, 4]
@@ -162,3 +164,14 @@ def test_borrowed_seed_spread_decides_whether_one_seed_per_side_differs(tmp_path
     bad.write_text(json.dumps({"sides": {"ltbound": {"sd": None}}, "runs": []}))
     with pytest.raises(SystemExit, match="no side with two or more complete seeds"):
         mod.borrowed_seed_sd(bad)
+
+
+def test_curves_find_the_largest_gaps_and_count_lead_changes():
+    mod = _module()
+    a = _one_run("ltbound", 0, [0.30, 0.20, 0.42, 0.35, 0.60, 0.62], [0.1, 0.1, 0.1, 0.1, 0.01, 0.01])
+    b = _one_run("reference", 0, [0.25, 0.30, 0.30, 0.40, 0.61, 0.60], [0.1, 0.1, 0.1, 0.1, 0.01, 0.01])
+    a["final_stage"] = mod.final_stage(a)
+    c = mod.curves(a, b)
+    assert c["final_stage_first"] == 5 and c["lead_changes_before"] == 3      # + - + -
+    assert c["largest_before"] == (3, pytest.approx(0.12))                   # not epoch 2's -0.10
+    assert c["largest_in_final_stage"] == (6, pytest.approx(0.02))

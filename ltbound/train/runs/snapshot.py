@@ -109,6 +109,8 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
     a resume takes such a state as it is (it evaluates and records that epoch first), and so
     does a snapshot (``state_epoch`` in the index says which).
     """
+    if added_files not in ("all", "none"):
+        raise ValueError(f"added_files must be 'all' or 'none', got {added_files!r}")
     run, dest = Path(run), Path(dest)
     for _ in range(_COPY_ATTEMPTS):
         raw = (run / "manifest.json").read_bytes() if (run / "manifest.json").is_file() else None
@@ -127,8 +129,6 @@ def pack_run(run: str | os.PathLike, dest: str | os.PathLike, *,
         carry = _checkpoint_list(checkpoints, held)
         tmp = Path(tempfile.mkdtemp(dir=dest.parent if dest.parent.exists() else None, prefix=f".{dest.name}."))
         try:
-            if added_files not in ("all", "none"):
-                raise ValueError(f"added_files must be 'all' or 'none', got {added_files!r}")
             index = _copy(run, tmp, manifest, e, carry, keep_added=added_files == "all")
             index["state_epoch"] = int(read_state(tmp / "state.pt")["epoch"])
             if (run / "manifest.json").read_bytes() != raw or index["state_epoch"] not in (e, e + 1):
@@ -151,12 +151,10 @@ def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int], keep_a
         + [checkpoint_rel(c) for c in carry]
     # Files added to the record besides the training's own (a certification's pacbayes/ posteriors and
     # losses, by ltbound.records.add_file): the manifest lists them, so a restored record must hold them.
-    added = sorted(rel for rel in files if rel not in set(rels) and not rel.startswith("epochs/"))
-    left_added = {} if keep_added else {rel: files[rel] for rel in added}
-    if keep_added:
-        rels += added
-    else:
-        added = []
+    own = set(rels)
+    added = sorted(rel for rel in files if rel not in own and not rel.startswith("epochs/"))
+    carried, left_added = (added, {}) if keep_added else ([], {rel: files[rel] for rel in added})
+    rels += carried
     entries = {}
     for rel in rels:
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +177,7 @@ def _copy(run: Path, tmp: Path, manifest: dict, e: int, carry: list[int], keep_a
             "dataset": cfg.get("dataset"), "imbalance": cfg.get("imbalance"), "data_dir": cfg.get("data_dir"),
             "environment": manifest.get("environment"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": entries, "checkpoints_left": left, "added_files": added, "added_files_left": left_added}
+            "files": entries, "checkpoints_left": left, "added_files": carried, "added_files_left": left_added}
 
 
 def _same_run(a: dict, b: dict) -> bool:
