@@ -353,7 +353,7 @@ def build(ns: argparse.Namespace) -> dict:
     # The comparison: complete runs at the planned last epoch; also every run at the last epoch all have done.
     sides = {s: side_summary([r for r in rs if r["complete"]], planned) for s, rs in by_side.items()}
     sides_common = {s: side_summary(rs, last) for s, rs in by_side.items()}
-    borrowed = borrowed_seed_sd(ns.seed_spread_from) if getattr(ns, "seed_spread_from", None) else None
+    borrowed = borrowed_seed_sd(ns.seed_spread_from) if ns.seed_spread_from else None
     seed_sd = borrowed["sd"] if borrowed else None
     for r in runs:
         r["final_stage"] = final_stage(r)
