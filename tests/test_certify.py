@@ -196,7 +196,7 @@ def test_an_interrupted_certification_continues_on_another_machine_from_its_snap
     import shutil
 
     from ltbound.records import write_manifest
-    from ltbound.train.runs.snapshot import pack_run, read_snapshot, restore_snapshot
+    from ltbound.train.runs.snapshot import continue_command, pack_run, read_snapshot, restore_snapshot
 
     src, _ = tiny_run
     old = tmp_path / "machine-a"
@@ -213,7 +213,21 @@ def test_an_interrupted_certification_continues_on_another_machine_from_its_snap
         assert (sched == "ib" and added == "none") == ("pacbayes/result.npz" in index["added_files_left"])
         assert all(rel in read_snapshot(tmp_path / "snapshots" / sched)["files"] for rel in index["added_files"])
         restore_snapshot(tmp_path / "snapshots" / sched, new / "runs" / sched)
+        # a prior trained on D_prior only: the trainer's CLI would refuse it, certify.py continues it
+        assert continue_command(new / "runs" / sched).startswith(f"python experiments/certify.py --out {new} --resume")
+        subset = json.loads((new / "runs" / sched / "manifest.json").read_text())["dataset"]["subset"]
+        assert subset["role"] == "certification prior" and subset["n_prior"] < subset["of_n_train"]
     shutil.rmtree(old)                                               # the first machine is gone
+    # a prior written before the subset mark, its certification not started (no pacbayes/ file): either command
+    older = tmp_path / "older" / "runs" / "switching"
+    shutil.copytree(new / "runs" / "switching", older)
+    manifest = json.loads((older / "manifest.json").read_text())
+    del manifest["dataset"]["subset"]
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith("pacbayes/")}
+    manifest["restores"] = [{**r, "added_files_not_carried": []} for r in manifest["restores"]]
+    write_manifest(older, manifest)
+    hint = continue_command(older)
+    assert hint.startswith(f"python -m ltbound.train --out {older} --resume; or, if") and "certify.py" in hint
     assert _script().main([*TINY, "--out", str(new), "--resume"]) == 0
     want = json.loads((src / "results.json").read_text())
     got = json.loads((new / "results.json").read_text())

@@ -190,13 +190,15 @@ def _packed_at(tmp_path, epoch, **pack_kw):
     return index
 
 
-def test_run_restored_from_a_snapshot_equals_an_uninterrupted_run(straight, tmp_path):
-    """Pack after epoch 2, lose the run, restore elsewhere via the command line, resume: the same record, bitwise."""
+def test_run_restored_from_a_snapshot_equals_an_uninterrupted_run(straight, tmp_path, capsys):
+    """Pack after epoch 2, lose the run, restore elsewhere via the command line, resume: the same record, bitwise.
+    restore prints the command that continues it (the trainer's, for a trainer run)."""
     from ltbound.train.__main__ import main
     index = _packed_at(tmp_path, 2, checkpoints="all")
     assert index["epochs_completed"] == 2 and index["checkpoints_left"] == {}
     run = tmp_path / "machine-b" / "run"
     assert main(["restore", str(tmp_path / "snap"), str(run)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"continue with: python -m ltbound.train --out {run} --resume")
     assert main(["--out", str(run), "--resume"]) == 0
     _assert_same_record(straight, run)
     restores = load_record(run).manifest["restores"]

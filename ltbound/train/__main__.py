@@ -251,7 +251,7 @@ def build_snapshot_parser(command: str) -> argparse.ArgumentParser:
 def snapshot_main(argv: Sequence[str]) -> int:
     """``pack`` and ``restore``; exit 0, or 2 with one line on stderr for a refused or damaged input."""
     from ..records import RecordError
-    from .runs.snapshot import pack_run, restore_snapshot
+    from .runs.snapshot import continue_command, pack_run, restore_snapshot
 
     command = argv[0]
     args = build_snapshot_parser(command).parse_args(argv[1:])
@@ -264,7 +264,7 @@ def snapshot_main(argv: Sequence[str]) -> int:
                   "left behind)")
         else:
             out = restore_snapshot(args.snapshot, args.run, data_dir=args.data_dir)
-            print(f"run restored: {out}; continue with: python -m ltbound.train --out {out} --resume")
+            print(f"run restored: {out}; continue with: {continue_command(out)}")
     except (ValueError, RecordError) as exc:
         print(f"ltbound.train {command}: error: {exc}", file=sys.stderr)
         return 2

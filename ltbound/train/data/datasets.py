@@ -121,6 +121,11 @@ class LTDataset:
     #: lossy and lossless copies of one data set give other numbers (docs/cifar-cpu.md), so a record
     #: says which it was trained on; None for sources that are not image files (digits, torchvision)
     image_format: str | None = None
+    #: what part of a data set's long-tailed split this is, when not all of it (a certification's
+    #: D_prior: ``{"role": "certification prior", ...}``); None for the whole split. A run trained on
+    #: a subset continues through the code that made the subset, not the trainer's CLI (which would
+    #: rebuild the whole split), so restore reads this to say which command continues it.
+    subset: dict | None = None
 
     def describe(self) -> dict[str, Any]:
         """JSON-safe summary for a run record's ``dataset`` field."""
@@ -141,6 +146,7 @@ class LTDataset:
             "augment": self.augment,
             "default_model": self.default_model,
             **({"image_format": self.image_format} if self.image_format is not None else {}),
+            **({"subset": dict(self.subset)} if self.subset is not None else {}),
         }
 
 

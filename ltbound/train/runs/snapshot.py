@@ -44,7 +44,7 @@ from ...records import RecordError, load_record, training_settings, write_manife
 from ...records.format import checkpoint_rel, epoch_rel, read_manifest
 from .state import read_state
 
-__all__ = ["SNAPSHOT_FORMAT", "SNAPSHOT_VERSION", "pack_run", "read_snapshot", "restore_snapshot"]
+__all__ = ["SNAPSHOT_FORMAT", "SNAPSHOT_VERSION", "continue_command", "pack_run", "read_snapshot", "restore_snapshot"]
 
 SNAPSHOT_FORMAT = "ltbound-run-snapshot"
 SNAPSHOT_VERSION = 1
@@ -274,7 +274,8 @@ def restore_snapshot(snapshot: str | os.PathLike, out: str | os.PathLike, *,
         manifest = json.loads((tmp / "manifest.json").read_text())
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "after_epoch": index["epochs_completed"],
                  "snapshot_sha256": _sha256(snapshot / _INDEX)["sha256"],
-                 "checkpoints_not_carried": sorted(index.get("checkpoints_left") or {})}
+                 "checkpoints_not_carried": sorted(index.get("checkpoints_left") or {}),
+                 "added_files_not_carried": sorted(index.get("added_files_left") or {})}
         if data_dir is not None:
             new = str(Path(data_dir).expanduser().resolve())
             if not Path(new).exists():
@@ -291,3 +292,33 @@ def restore_snapshot(snapshot: str | os.PathLike, out: str | os.PathLike, *,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def continue_command(run: str | os.PathLike) -> str:
+    """The command that continues the restored (or unfinished) run in folder ``run``.
+
+    A run of the trainer continues with ``python -m ltbound.train --out RUN --resume``. A
+    certification's prior (``experiments/certify.py``) trained on D_prior only: the trainer's
+    CLI would rebuild the whole long-tailed split and its resume refuses the record, so such a
+    run continues through ``certify.py --resume`` with its certification folder (the parent of
+    ``runs/<schedule>``). A prior is recognised by its dataset's ``subset`` mark (written
+    since 2026-12-06) or, for older records, by files of the certification (``pacbayes/``)
+    kept or left out of a snapshot. An older prior whose certification had not started is
+    not recognisable; the returned text then names both commands.
+    """
+    run = Path(run)
+    manifest = read_manifest(run)
+    subset = (manifest.get("dataset") or {}).get("subset") or {}
+    listed = list(manifest.get("files") or {}) + [f for r in manifest.get("restores") or []
+                                                   for f in r.get("added_files_not_carried") or []]
+    trainer = f"python -m ltbound.train --out {run} --resume"
+    if subset.get("role") == "certification prior" or any(f.startswith("pacbayes/") for f in listed):
+        out = run.parent.parent if run.parent.name == "runs" else Path("OUT")
+        return (f"python experiments/certify.py --out {out} --resume, with the settings the certification "
+                f"started with (see {run / 'manifest.json'} and docs/certificates.md); {run} is the prior of "
+                f"schedule {manifest.get('config', {}).get('schedule')!r}, trained on D_prior, which the trainer's CLI cannot resume")
+    if not subset and manifest.get("config", {}).get("checkpoint_epochs") == "end" and run.parent.name == "runs":
+        return (f"{trainer}; or, if {run} is a certification's prior (experiments/certify.py writes "
+                f"OUT/runs/<schedule>), python experiments/certify.py --out {run.parent.parent} --resume "
+                "with the settings it started with")
+    return trainer

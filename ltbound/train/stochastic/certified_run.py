@@ -241,7 +241,9 @@ def prior_dataset(ds, split: PriorSplit):
 
     Its normalisation (mean, std) is computed on D_prior's images (part of the prior, so
     independent of D_cert) and its split hash fingerprints D_prior's source positions; the
-    test split is the data set's.
+    test split is the data set's. ``subset`` marks it as a certification prior (its record
+    continues through ``experiments/certify.py --resume``, not the trainer's CLI) and
+    ``image_format`` is the data set's.
     """
     from ..data.datasets import ImageSplit, LTDataset, _channel_stats, split_hash
 
@@ -254,7 +256,9 @@ def prior_dataset(ds, split: PriorSplit):
     return LTDataset(name=ds.name, num_classes=ds.num_classes, class_names=list(ds.class_names),
                      train=ImageSplit(images, labels, indices), test=ds.test, counts=counts,
                      imbalance=float(counts.max() / counts.min()), split_hash=split_hash(indices), mean=mean, std=std,
-                     augment=ds.augment, default_model=ds.default_model)
+                     augment=ds.augment, default_model=ds.default_model, image_format=ds.image_format,
+                     subset={"role": "certification prior", "of_split_hash": ds.split_hash,
+                             "of_n_train": int(len(ds.train)), "n_prior": int(len(indices))})
 
 
 # ----------------------------------------------------------------------------- certificates
