@@ -24,7 +24,8 @@
 # every run of DIR that RUNS lacks before training (`python -m ltbound.train restore`, pointed at
 # ARCHIVE), and `bash scripts/cpu_table1.sh pack` writes a snapshot of every unfinished run of RUNS
 # (and of the IB copy a Switching fork still waits for) into SNAPSHOTS, to commit. ALLOW_ENV_CHANGE=1
-# lets the runs continue on another kind of CPU (recorded in each manifest's resumes).
+# lets the runs continue on another kind of CPU (recorded in each manifest's resumes). EXTRA: more trainer
+# arguments for runs started anew (e.g. EXTRA="--eval-precision bf16"; a run that exists continues as recorded).
 set -euo pipefail
 ARCHIVE=$(realpath "${ARCHIVE:-../shared/data/cifar10-jpeg.tar.xz}")
 RUNS=$(realpath -m "${RUNS:-out/cpu_table1}")
@@ -37,6 +38,7 @@ PRESET=${PRESET:-cifar-short}
 SERIAL=${SERIAL:-0}
 SNAPSHOTS=${SNAPSHOTS:-}
 ALLOW_ENV_CHANGE=${ALLOW_ENV_CHANGE:-0}
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 SFX=""; [ "$PRESET" = cifar ] && SFX="-full"; [ "$SEED" != 0 ] && SFX="$SFX-seed$SEED"
 mkdir -p "$RUNS/logs" "$RUNS/snap"
 # The fork point (last IB epoch, m_n + S) and the checkpointed epochs (Θ̂: the final stage, from
@@ -81,7 +83,7 @@ train() {   # train IMB SCHEDULE OUT [extra...]
   fi
   OMP_NUM_THREADS=1 nice -n "$NICE" "$PY" -m ltbound.train --dataset cifar10-lt --data-dir "$ARCHIVE" --imbalance "$imb" \
     --preset "$PRESET" --schedule "$sch" --seed "$SEED" --split-seed 0 --device cpu --checkpoint-epochs "$CKPT" \
-    --no-progress --out "$out" "$@" >> "$RUNS/logs/$(basename "$out").log" 2>&1
+    --no-progress --out "$out" "${EXTRA_ARGS[@]}" "$@" >> "$RUNS/logs/$(basename "$out").log" 2>&1
 }
 
 snapshot_at() {   # copy RUN once its record holds EPOCH epochs (state.pt is then at EPOCH too)
