@@ -36,7 +36,7 @@ import numpy as np
 
 from ltbound.certificates.difference import risk_difference_certificate
 
-SCALES = (1, 2, 4, 8, 12, 16, 24, 32)
+SCALES = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32)
 CHURN = (0.0, 0.1, 0.25)
 
 
