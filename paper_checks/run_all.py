@@ -44,6 +44,7 @@ CHECK_MODULES = (
     "check_table12",
     "check_appendix_a_records",
     "check_table1_orderings",
+    "check_certified_difference",
     "check_table9_decomposition",
     "check_best_claims",
     "check_significance",

@@ -509,3 +509,46 @@ def test_table9_cells_agree_with_the_other_tables():
              "Decouple-cRT": "Decouple-cRT", "Switching (S = 1)": "Ours (S = 1)"}
     paper_t9 = sys.modules["paper_studies"].table9.PAPER_T9      # the study (loaded by paper_tables.py)
     assert {study[k]: v for k, v in paper_t9.items()} == {m: TABLE9[m] for m in study.values()}
+
+
+# ----------------------------------------------------------------------------- certified difference
+def _diff(dataset, imbalance, lower, upper):
+    verdict = "switching lower" if upper < 0 else "ib lower" if lower > 0 else "not proved"
+    return {"dataset": dataset, "imbalance": imbalance, "lower": lower, "upper": upper,
+            "empirical": (lower + upper) / 2, "verdict": verdict}
+
+
+def test_certified_difference_verdict_follows_the_intervals():
+    """Proved lower everywhere: holds; a certified reversal: fails; an interval containing 0: holds only if
+    (the test set is then the evidence); digits is a proxy that never decides; no CIFAR run: not run."""
+    from paper_checks._check import NOT_RUN
+    from paper_checks.check_certified_difference import certified_verdict
+    digits = {"certify-digits": _diff("digits-lt", 20.0, -0.30, +0.21)}
+    proved = {"a": _diff("cifar10-lt", 100.0, -0.20, -0.01), "b": _diff("cifar10-lt", 50.0, -0.15, -0.02)}
+    assert certified_verdict({**proved, **digits}).status == HOLDS
+    out = certified_verdict({**proved, "c": _diff("cifar10-lt", 10.0, +0.01, +0.05)})
+    assert out.status == FAILS and "cifar10-lt(10)" in out.condition
+    open_ = certified_verdict({"a": proved["a"], "b": _diff("cifar10-lt", 50.0, -0.15, +0.06)})
+    assert open_.status == HOLDS_ONLY_IF and "cifar10-lt(50) [-0.1500, +0.0600]" in open_.condition
+    assert "cifar10-lt(100)" not in open_.condition          # only the unproved one is named
+    none = certified_verdict(digits)
+    assert none.status == NOT_RUN and "proxy, not judged" in none.summary and "certify.py" in none.condition
+    assert certified_verdict({**proved, "d": _diff("digits-lt", 20.0, +0.1, +0.2)}).status == HOLDS
+
+
+def test_certified_difference_reads_only_what_certificates_npz_reproduces(tmp_path):
+    """The committed folders verify (the check's verdict on them is holds only if: not proved at 100 or 50);
+    a results.json edited to claim a proof is refused, not believed."""
+    import json
+    import shutil
+
+    from paper_checks.check_certified_difference import RESULTS, certified_verdict, committed_differences
+    got = committed_differences()
+    assert {"certify-cifar10-lt-100", "certify-cifar10-lt-50", "certify-digits"} <= set(got)
+    assert certified_verdict(got).status == HOLDS_ONLY_IF
+    shutil.copytree(RESULTS / "certify-cifar10-lt-50", tmp_path / "certify-x")
+    res = json.loads((tmp_path / "certify-x" / "results.json").read_text())
+    res["differences"][0].update(upper=-0.01, verdict="switching lower")
+    (tmp_path / "certify-x" / "results.json").write_text(json.dumps(res))
+    with pytest.raises(ValueError, match="certify-x: results.json's Switching − IB difference"):
+        committed_differences(tmp_path)
