@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tests._scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -314,9 +314,10 @@ def continue_command(run: str | os.PathLike) -> str:
     trainer = f"python -m ltbound.train --out {run} --resume"
     if subset.get("role") == "certification prior" or any(f.startswith("pacbayes/") for f in listed):
         out = run.parent.parent if run.parent.name == "runs" else Path("OUT")
+        schedule = manifest.get("config", {}).get("schedule")
         return (f"python experiments/certify.py --out {out} --resume, with the settings the certification "
                 f"started with (see {run / 'manifest.json'} and docs/certificates.md); {run} is the prior of "
-                f"schedule {manifest.get('config', {}).get('schedule')!r}, trained on D_prior, which the trainer's CLI cannot resume")
+                f"schedule {schedule!r}, trained on D_prior, which the trainer's CLI cannot resume")
     if not subset and manifest.get("config", {}).get("checkpoint_epochs") == "end" and run.parent.name == "runs":
         return (f"{trainer}; or, if {run} is a certification's prior (experiments/certify.py writes "
                 f"OUT/runs/<schedule>), python experiments/certify.py --out {run.parent.parent} --resume "
