@@ -521,11 +521,15 @@ def _diff(dataset, imbalance, lower, upper):
 def test_certified_difference_verdict_follows_the_intervals():
     """Proved lower everywhere: holds; a certified reversal: fails; an interval containing 0: holds only if
     (the test set is then the evidence); digits is a proxy that never decides; no CIFAR run: not run."""
-    from paper_checks._check import NOT_RUN
+    from paper_checks._check import HOLDS_WHERE_JUDGED, NOT_RUN
     from paper_checks.check_certified_difference import certified_verdict
     digits = {"certify-digits": _diff("digits-lt", 20.0, -0.30, +0.21)}
     proved = {"a": _diff("cifar10-lt", 100.0, -0.20, -0.01), "b": _diff("cifar10-lt", 50.0, -0.15, -0.02)}
-    assert certified_verdict({**proved, **digits}).status == HOLDS
+    part = certified_verdict({**proved, **digits})
+    assert part.status == HOLDS_WHERE_JUDGED and "cifar10-lt(10), cifar100-lt(100)" in part.condition
+    every = {f"{ds}{imb}": _diff(ds, float(imb), -0.2, -0.01) for ds in ("cifar10-lt", "cifar100-lt")
+             for imb in (100, 50, 10)}
+    assert certified_verdict(every).status == HOLDS and certified_verdict(every).evidence["columns_not_judged"] == []
     out = certified_verdict({**proved, "c": _diff("cifar10-lt", 10.0, +0.01, +0.05)})
     assert out.status == FAILS and "cifar10-lt(10)" in out.condition
     open_ = certified_verdict({"a": proved["a"], "b": _diff("cifar10-lt", 50.0, -0.15, +0.06)})
@@ -533,7 +537,8 @@ def test_certified_difference_verdict_follows_the_intervals():
     assert "cifar10-lt(100)" not in open_.condition          # only the unproved one is named
     none = certified_verdict(digits)
     assert none.status == NOT_RUN and "proxy, not judged" in none.summary and "certify.py" in none.condition
-    assert certified_verdict({**proved, "d": _diff("digits-lt", 20.0, +0.1, +0.2)}).status == HOLDS
+    assert certified_verdict({**every, "d": _diff("digits-lt", 20.0, +0.1, +0.2)}).status == HOLDS   # a proxy
+    assert "not judged: cifar10-lt(10)" in open_.condition
 
 
 def test_certified_difference_reads_only_what_certificates_npz_reproduces(tmp_path):
