@@ -29,6 +29,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -393,13 +394,19 @@ def print_runs(runs: list, comps: list, num_classes: int, *, legend: bool = Fals
         print(c["text"])
 
 
-def make_figure(runs: list, num_classes: int, path: Path) -> None:
-    """Per schedule: the 0-1 certificate as stacked terms beside the measured test errors."""
+def make_figure(runs: list, num_classes: int, path: Path, diffs: Sequence[dict] = ()) -> None:
+    """Per schedule: the 0-1 certificate as stacked terms beside the measured test errors; with ``diffs``
+    (the certified differences), a second panel: each pair's certified interval, the wider interval of two
+    separate bounds, and the empirical difference on D_cert, against 0."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(runs)), 4.5))
+    width = max(6.0, 2.2 * len(runs))
+    if diffs:
+        fig, (ax, dx) = plt.subplots(1, 2, figsize=(width + 4.5, 4.5), gridspec_kw={"width_ratios": [width, 4.5]})
+    else:
+        fig, ax = plt.subplots(figsize=(width, 4.5))
     for i, r in enumerate(runs):
         b = r.best("zero-one")
         emp, mc = b["empirical"], b["mc_term"]
@@ -420,6 +427,23 @@ def make_figure(runs: list, num_classes: int, path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.set_title("Certified balanced risk (PAC-Bayes, data-dependent prior)\nbeside the measured test errors", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", ncol=2)
+    for i, d in enumerate(diffs):
+        y = len(diffs) - 1 - i
+        sep = d.get("separate") or [None, None]
+        if sep[0] is not None:
+            dx.plot(sep, [y, y], color="lightgrey", lw=7, solid_capstyle="butt",
+                    label="two separate bounds" if i == 0 else None)
+        dx.plot([d["lower"], d["upper"]], [y, y], color="tab:green", lw=3, solid_capstyle="butt",
+                label="certified difference" if i == 0 else None)
+        dx.plot(d["empirical"], y, "o", color="black", label="empirical on D_cert" if i == 0 else None)
+        dx.annotate(d["verdict"], (d["upper"], y), xytext=(4, 6), textcoords="offset points", fontsize=7)
+    if diffs:
+        dx.axvline(0, color="grey", lw=1)
+        dx.set_yticks(range(len(diffs)), [f"{d['a']} − {d['b']}" for d in reversed(diffs)], fontsize=8)
+        dx.set_ylim(-0.7, len(diffs) - 0.3)
+        dx.set_xlabel("balanced 0-1 risk difference")
+        dx.set_title(f"Certified difference (probability ≥ {1 - diffs[0]['delta']:g})", fontsize=10)
+        dx.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -468,7 +492,7 @@ def report(a: argparse.Namespace, out: Path, argv: list[str] | None) -> int:
            "complete": not pending, "pending": pending, "environment": environment(),
            "runs": [r.to_dict() for r in runs], "differences": comps}
     (out / "report.json").write_text(json.dumps(doc, indent=1, default=json_default) + "\n")
-    make_figure(runs, num_classes, out / "report.png")
+    make_figure(runs, num_classes, out / "report.png", comps)
     print(f"Certified so far in {out} (read back and verified)" + (f"; pending: {', '.join(pending)}" if pending else ""))
     print_runs(runs, comps, num_classes)
     print(f"\nreport in {out}/ (report.json, report.png, report-certificates.npz)")
@@ -538,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         "differences": comps,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default) + "\n")
-    make_figure(runs, ds.num_classes, out / "certify.png")
+    make_figure(runs, ds.num_classes, out / "certify.png", comps)
     print(f"\nCertified balanced risk of the stochastic network, δ = {a.delta:g} per loss "
           f"({ds.name}, imbalance {ds.imbalance:g}, C = {ds.num_classes})")
     print_runs(runs, comps, ds.num_classes, legend=True, details_too=not a.quiet)
