@@ -78,7 +78,43 @@ def summarise(rec) -> dict:
             "device": env.get("device"), "device_name": env.get("device_name"), "threads": env.get("torch_threads"),
             "amp": env.get("amp"), "torch": env.get("torch"),
             # None for records written before it was recorded (the 60- and 200-epoch CPU pairs: AVX-512 machines)
-            "cpu_capability": env.get("cpu_capability")}
+            "cpu_capability": env.get("cpu_capability"),
+            # float32 unless the run asked for bf16 evaluation (docs/benchmarks.md: what that changes)
+            "eval_precision": env.get("eval_precision") or "float32",
+            "image_format": (rec.manifest.get("dataset") or {}).get("image_format")}
+
+
+def seed_tests(rows: list[dict], alpha: float = 0.05) -> list[dict]:
+    """Switching − IB over seeds, per data set, imbalance, recipe and image format with two seeds or more of both.
+
+    Seeds are paired (each seed's Switching run forks that seed's IB run), so the interval is the paired
+    t-interval of the per-seed differences (:func:`ltbound.statistics.heldout.compare_over_seeds`). The
+    difference *exceeds its seed-to-seed spread* when that interval excludes 0. Also returned: each
+    schedule's standard deviation over seeds, and whether the cell's records differ in evaluation
+    precision (float32 / bf16: a provenance note, each run's numbers are still its own).
+    """
+    from ltbound.statistics.heldout import compare_over_seeds
+
+    cells: dict = {}
+    for w in rows:
+        key = (w["dataset"], w["imbalance"], w["preset"], w.get("image_format"))
+        cells.setdefault(key, {}).setdefault(w["schedule"], {})[w["seed"]] = w
+    out = []
+    for (ds, imb, preset, fmt), by in sorted(cells.items(), key=lambda kv: (str(kv[0][0]), -kv[0][1], str(kv[0][2]))):
+        seeds = sorted(set(by.get("ib", {})) & set(by.get("switching", {})))
+        if len(seeds) < 2:
+            continue
+        sw = [100 * by["switching"][k]["balanced_test_accuracy"] for k in seeds]
+        ib = [100 * by["ib"][k]["balanced_test_accuracy"] for k in seeds]
+        cmp = compare_over_seeds(sw, ib, alpha=alpha, paired=True)
+        precisions = sorted({by[s][k]["eval_precision"] for s in ("ib", "switching") for k in seeds})
+        out.append({"dataset": ds, "imbalance": imb, "preset": preset, "image_format": fmt, "seeds": seeds,
+                    "switching": sw, "ib": ib, "per_seed_difference": [a - b for a, b in zip(sw, ib)],
+                    "sd_switching": float(np.std(sw, ddof=1)), "sd_ib": float(np.std(ib, ddof=1)),
+                    "exceeds_seed_spread": bool(cmp.low > 0 or cmp.high < 0), "eval_precisions": precisions,
+                    **{f"mean_{k}": v for k, v in cmp.to_dict().items() if k in ("difference", "low", "high",
+                                                                                "p_value", "verdict", "method")}})
+    return out
 
 
 def pair_tests(records: list) -> list[dict]:
@@ -160,11 +196,21 @@ def main(argv: list[str] | None = None) -> int:
                                "epoch s: sum", "fastest", "median"], align="lr", sep=" ", rule=None,
                        min_widths=(34,)))
     for q in pairs:
-        print(f"{q['dataset']}({q['imbalance']:g}) Switching - IB: {100 * q['difference']:+.1f} points "
-              f"[{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "
+        print(f"{q['dataset']}({q['imbalance']:g}) {q['preset']} seed {q['seed']} Switching - IB: {100 * q['difference']:+.1f} "
+              f"points [{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "
               f"{q['verdict']} (one run each: these two models)")
+    seeds = seed_tests(rows)
+    for q in seeds:
+        per = ", ".join(f"{d:+.1f}" for d in q["per_seed_difference"])
+        note = (f"; evaluation precision differs between runs ({' / '.join(q['eval_precisions'])})"
+                if len(q["eval_precisions"]) > 1 else "")
+        print(f"{q['dataset']}({q['imbalance']:g}) {q['preset']} over seeds {q['seeds']}: Switching - IB per seed "
+              f"{per} points, mean {q['mean_difference']:+.1f} [{q['mean_low']:+.1f}, {q['mean_high']:+.1f}] "
+              f"({q['mean_method']}), seed sd IB {q['sd_ib']:.1f}, Switching {q['sd_switching']:.1f} -> "
+              + ("exceeds its seed-to-seed spread" if q["exceeds_seed_spread"] else
+                 "within its seed-to-seed spread") + note)
     if a.json:
-        doc = {"runs": rows, "switching_vs_ib": pairs,
+        doc = {"runs": rows, "switching_vs_ib": pairs, "switching_vs_ib_over_seeds": seeds,
                "paper_table1": {f"{k[0]}-ib{k[1]}-{k[2]}": v for k, v in PAPER_TABLE1.items()}}
         try:
             write_output(a.json, json.dumps(doc, indent=1) + "\n", "--json")

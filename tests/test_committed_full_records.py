@@ -139,3 +139,26 @@ def test_full_recipe_bounds_are_what_compare_computes(records, loss):
         for label in SCHEDULES:
             for key in ("eq6_total", "eq7_total", "target_total", "test_risk_lt", "test_risk_balanced"):
                 assert f"{comp.summary[label][key]['mean']:.3f}" in text, (label, key)
+
+
+def _row(schedule, seed, acc, precision="float32"):
+    return {"dataset": "cifar10-lt", "imbalance": 100, "preset": "cifar", "image_format": "jpeg",
+            "schedule": schedule, "seed": seed, "balanced_test_accuracy": acc, "eval_precision": precision}
+
+
+def test_seed_tests_say_whether_the_difference_exceeds_its_seed_spread():
+    """Two or more seeds of both schedules in a cell: the paired t-interval of the per-seed differences decides;
+    steady differences exceed the spread, differences that change sign do not; one seed gives no seed test;
+    records of another recipe or image format are never paired with these; mixed evaluation precision is named."""
+    mod = _summary_module()
+    steady = [_row("ib", k, a) for k, a in enumerate((0.650, 0.655, 0.648))] + \
+             [_row("switching", k, a) for k, a in enumerate((0.700, 0.706, 0.699))]
+    (q,) = mod.seed_tests(steady)
+    assert q["seeds"] == [0, 1, 2] and q["exceeds_seed_spread"] and q["mean_low"] > 0
+    assert q["per_seed_difference"] == pytest.approx([5.0, 5.1, 5.1])
+    flips = [_row("ib", 0, 0.65), _row("ib", 1, 0.70), _row("switching", 0, 0.70), _row("switching", 1, 0.65, "bf16")]
+    (q,) = mod.seed_tests(flips)
+    assert not q["exceeds_seed_spread"] and q["mean_low"] < 0 < q["mean_high"] and q["eval_precisions"] == ["bf16", "float32"]
+    assert mod.seed_tests(steady[:1] + steady[3:4]) == []
+    other = [{**w, "image_format": "png"} for w in steady[1:2] + steady[4:5]]
+    assert mod.seed_tests(steady[:1] + steady[3:4] + other) == []
