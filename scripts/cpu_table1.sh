@@ -22,7 +22,8 @@
 #   PRESET=cifar SERIAL=1 NICE=19 RUNS=/root/cifar-full/runs bash scripts/cpu_table1.sh
 # Runs longer than a machine lives (issue 33): SNAPSHOTS=DIR (e.g. experiments/snapshots) restores
 # every run of DIR that RUNS lacks before training (`python -m ltbound.train restore`, pointed at
-# ARCHIVE), and `bash scripts/cpu_table1.sh pack` writes a snapshot of every unfinished run of RUNS
+# ARCHIVE; `bash scripts/cpu_table1.sh restore` does only that), and `bash scripts/cpu_table1.sh pack`
+# writes a snapshot of every unfinished run of RUNS
 # (and of the IB copy a Switching fork still waits for) into SNAPSHOTS, to commit. ALLOW_ENV_CHANGE=1
 # lets the runs continue on another kind of CPU (recorded in each manifest's resumes). EXTRA: more trainer
 # arguments for runs started anew (e.g. EXTRA="--eval-precision bf16"; a run that exists continues as recorded).
@@ -69,6 +70,7 @@ restore_missing() {   # runs of SNAPSHOTS that RUNS lacks, laid out again before
 }
 
 if [ "${1:-}" = pack ]; then pack_all; exit 0; fi
+if [ "${1:-}" = restore ]; then restore_missing; exit 0; fi   # lay out SNAPSHOTS' runs only, train nothing
 restore_missing
 
 train() {   # train IMB SCHEDULE OUT [extra...]

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The long CPU runs of issue 33 (Table 1's 200-epoch CPU rows), session by session.
+#
+#   bash scripts/long_runs.sh start    # first thing in a session: restore what RUNS lacks, start both chains
+#   bash scripts/long_runs.sh status   # epoch reached by every run, and whether its process is alive
+#   bash scripts/long_runs.sh pause    # SIGSTOP every training (for a timing or the test suite) ...
+#   bash scripts/long_runs.sh cont     # ... and SIGCONT
+#   bash scripts/long_runs.sh pack     # last thing in a session: snapshot every unfinished run, then commit
+#
+# Chains (each one process, one thread, on whichever core is free; `scripts/cpu_table1.sh`, SERIAL=1):
+#   imb50  CIFAR-10-LT(50), seed 0, float32 evaluation (pairs with the committed imbalance-100 seed-0 pair):
+#          IB to epoch 200, then Switching forked off its epoch-101 copy.
+#   seed1  CIFAR-10-LT(100), seed 1, bf16 evaluation (docs/benchmarks.md: 1.4x per epoch; what it changes
+#          is measured there): IB, then its Switching fork.
+# A chain whose runs are complete compacts them into experiments/records/ (table1_summary) and exits.
+# Each chain runs under autogroup niceness 19 (setsid makes a new autogroup, where `nice` alone has no
+# effect against other sessions' work), so tests and builds take the cores first.
+# Environment: RUNS (/root/cifar-full/runs), SNAPSHOTS (experiments/snapshots), ARCHIVE (cpu_table1.sh's
+# default, the JPEG archive), ALLOW_ENV_CHANGE (1 to continue on another kind of CPU; recorded).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-/root/cifar-full/runs}
+SNAPSHOTS=${SNAPSHOTS:-experiments/snapshots}
+export RUNS PRESET=cifar SERIAL=1 NICE=19
+mkdir -p "$RUNS/logs"
+
+chain() {   # chain NAME: the environment of one chain
+  case "$1" in
+    imb50) echo "IMBS=50 SEED=0" ;;
+    seed1) echo "IMBS=100 SEED=1 EXTRA=--eval-precision%bf16" ;;
+    *) echo "unknown chain $1" >&2; return 2 ;;
+  esac
+}
+
+trainings() { pgrep -f "ltbound.train .*--out $RUNS/" || true; }
+alive() { [ -f "$RUNS/logs/chain-$1.pid" ] && kill -0 "$(cat "$RUNS/logs/chain-$1.pid")" 2> /dev/null; }
+
+case "${1:-status}" in
+  start)
+    SNAPSHOTS="$SNAPSHOTS" bash scripts/cpu_table1.sh restore      # once, before any chain (no race)
+    for name in imb50 seed1; do
+      if alive "$name"; then echo "$name: already running"; continue; fi
+      read -r -a vars <<< "$(chain "$name")"
+      vars=("${vars[@]//%/ }")                                         # EXTRA's value holds a space
+      setsid nohup env "${vars[@]}" bash scripts/cpu_table1.sh >> "$RUNS/logs/chain-$name.log" 2>&1 < /dev/null &
+      echo $! > "$RUNS/logs/chain-$name.pid"
+      sleep 1        # let setsid() make the chain's own autogroup before it is niced (else the shell's is)
+      echo 19 > "/proc/$!/autogroup" 2>/dev/null || true
+      echo "$name: started (pid $!, log $RUNS/logs/chain-$name.log)"
+    done ;;
+  status)
+    for m in "$RUNS"/c10-*/manifest.json; do
+      [ -f "$m" ] || continue
+      python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"{sys.argv[1].split('/')[-2]:<32} epoch {m['epochs_completed']:>3}/{m['epochs_planned']} {m['status']} eval {m['environment'].get('eval_precision','float32')}\")" "$m"
+    done
+    for name in imb50 seed1; do alive "$name" && echo "chain $name: running" || echo "chain $name: not running"; done
+    echo "trainings alive: $(trainings | wc -l)" ;;
+  pause) for p in $(trainings); do kill -STOP "$p"; done; echo "paused: $(trainings | tr '\n' ' ')" ;;
+  cont) for p in $(trainings); do kill -CONT "$p"; done; echo "continued: $(trainings | tr '\n' ' ')" ;;
+  pack) SNAPSHOTS="$SNAPSHOTS" bash scripts/cpu_table1.sh pack ;;
+  *) echo "usage: bash scripts/long_runs.sh start|status|pause|cont|pack" >&2; exit 2 ;;
+esac
