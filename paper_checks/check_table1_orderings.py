@@ -149,6 +149,12 @@ def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
         result, single = _compare_rows(rows[better], rows[worse], alpha)
         pairs.append({"pair": f"{better} vs {worse}", "single_runs": single, **result})
     sources = sorted({provenance(r) for rs in rows.values() for r in rs})
+    # bf16 evaluation (a run's choice, recorded in its environment) moves a balanced accuracy by well under its
+    # standard error (docs/benchmarks.md); a mixed cell is still named, so the reader knows what was pooled
+    precisions = sorted({(r.manifest.get("environment") or {}).get("eval_precision") or "float32"
+                         for rs in rows.values() for r in rs})
+    if len(precisions) > 1:
+        sources.append(f"evaluation precision differs between runs: {' / '.join(precisions)}")
     summary = (f"{_describe(acc)} [{'; '.join(sources)}]; "
                + "; ".join(f"{p['pair']}: {p['difference_points']:+.2f} points, p = {_p(p)} "
                            f"({p['comparison']['verdict']}, {p['comparison']['method']})" for p in pairs))
@@ -158,6 +164,7 @@ def records_verdict(records: list, alpha: float = 0.05) -> Outcome:
         not_judged = (f"not judged: {', '.join(missing)} (no record), so the claimed {' > '.join(ORDER)} rests on "
                       f"{judged} alone")
     evidence = {"accuracy": acc, "pairs": pairs, "sources": sources, "full_recipe": bool(full),
+                "eval_precisions": precisions,
                 "rows_judged": present, "rows_not_judged": missing}
     single = [p["pair"] for p in pairs if p["single_runs"]]
     caveat = f"{', '.join(single)}: {SINGLE_RUN_CAVEAT}" if single else ""

@@ -240,15 +240,16 @@ def test_appendix_a_and_digits_proxy_verdicts_follow_the_numbers():
     assert proxy_verdict(wrong, 2)[0] == FAILS
 
 
-def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=1, seed=0):
+def _table1_record(path, schedule, test_correct, *, preset="cifar-short", epochs=1, seed=0, eval_precision=None):
     """A record standing in for a CIFAR run of ``schedule`` with the given test correctness (every
     planned epoch is written, since a record marked complete must hold its plan; they are tiny)."""
     from ltbound.records import RecordWriter, load_record
     labels = np.repeat(np.arange(2), 50)
     test_labels = np.repeat(np.arange(2), test_correct.size // 2)
+    env = {"device": "cpu", **({"eval_precision": eval_precision} if eval_precision else {})}
     w = RecordWriter(path, manifest={"config": {"schedule": schedule, "seed": seed, "preset": preset, "epochs": epochs},
                                      "dataset": {"num_classes": 2},
-                                     "environment": {"device": "cpu"},
+                                     "environment": env,
                                      "schedule": [{"start_epoch": 1, "sampler": "IB", "q": 1.0}]},
                      train_indices=np.arange(labels.size), train_labels=labels, test_labels=test_labels)
     for epoch in range(1, epochs + 1):
@@ -290,6 +291,21 @@ def test_table1_records_verdict_follows_paired_tests(tmp_path):
             _table1_record(tmp_path / "f-sw", "switching", base, preset="cifar", epochs=200)]
     out = records_verdict([ib, _table1_record(tmp_path / "sw4", "switching", better)] + full)
     assert out.status == FAILS and out.evidence["full_recipe"] and "200 epochs" in out.summary
+
+
+def test_table1_records_verdict_names_mixed_evaluation_precision(tmp_path):
+    """Two seeds per schedule, the second evaluated in bf16: the summary says the cell pools both precisions;
+    a cell of one precision says nothing of it."""
+    from paper_checks.check_table1_orderings import records_verdict
+    rng = np.random.default_rng(2)
+    base = [rng.random(400) < 0.7 for _ in range(2)]
+    recs = [_table1_record(tmp_path / f"{s}{k}", s, base[k] | (s == "switching") & (rng.random(400) < 0.5), seed=k,
+                           eval_precision="bf16" if k else None) for s in ("ib", "switching") for k in (0, 1)]
+    out = records_verdict(recs)
+    assert "evaluation precision differs between runs: bf16 / float32" in out.summary
+    assert out.evidence["eval_precisions"] == ["bf16", "float32"]
+    plain = records_verdict([r for r in recs if r.seed == 0])
+    assert "evaluation precision" not in plain.summary and plain.evidence["eval_precisions"] == ["float32"]
 
 
 def test_table1_records_verdict_without_ib_cr_is_not_holds(tmp_path):
