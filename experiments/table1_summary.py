@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                                "epoch s: sum", "fastest", "median"], align="lr", sep=" ", rule=None,
                        min_widths=(34,)))
     for q in pairs:
-        print(f"{q['dataset']}({q['imbalance']:g}) {q['preset']} seed {q['seed']} Switching - IB: {100 * q['difference']:+.1f} "
+        print(f"{q['dataset']}({q['imbalance']:g}) {q['preset']} seed {q['seed']} Switching - IB: "
+              f"{100 * q['difference']:+.1f} "
               f"points [{100 * q['low']:+.1f}, {100 * q['high']:+.1f}], {q['method']}, p = {q['p_value']:.2g} -> "
               f"{q['verdict']} (one run each: these two models)")
     seeds = seed_tests(rows)

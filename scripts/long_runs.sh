@@ -51,7 +51,12 @@ case "${1:-status}" in
   status)
     for m in "$RUNS"/c10-*/manifest.json; do
       [ -f "$m" ] || continue
-      python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"{sys.argv[1].split('/')[-2]:<32} epoch {m['epochs_completed']:>3}/{m['epochs_planned']} {m['status']} eval {m['environment'].get('eval_precision','float32')}\")" "$m"
+      python3 - "$m" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(f"{sys.argv[1].split('/')[-2]:<32} epoch {m['epochs_completed']:>3}/{m['epochs_planned']} {m['status']} "
+      f"eval {m['environment'].get('eval_precision', 'float32')}")
+PY
     done
     for name in imb50 seed1; do alive "$name" && echo "chain $name: running" || echo "chain $name: not running"; done
     echo "trainings alive: $(trainings | wc -l)" ;;
