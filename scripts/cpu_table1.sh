@@ -28,7 +28,7 @@
 # lets the runs continue on another kind of CPU (recorded in each manifest's resumes). EXTRA: more trainer
 # arguments for runs started anew (e.g. EXTRA="--eval-precision bf16"; a run that exists continues as recorded).
 set -euo pipefail
-ARCHIVE=$(realpath "${ARCHIVE:-../shared/data/cifar10-jpeg.tar.xz}")
+ARCHIVE=$(realpath -m "${ARCHIVE:-../shared/data/cifar10-jpeg.tar.xz}")   # -m: pack and status need no data
 RUNS=$(realpath -m "${RUNS:-out/cpu_table1}")
 RECORDS=${RECORDS:-experiments/records}
 PY=${PYTHON:-python3}
