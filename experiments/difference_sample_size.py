@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         kl_a, kl_b = f["kl"][a.a][ia], f["kl"][a.b][ib]
         print(f"measured (from {npz.name}, σ pair {ia}, {ib}: KL {kl_a:.3g} + {kl_b:.3g}; A errs alone on "
               f"{float(np.mean(p_plus)):.4f}, B alone on {float(np.mean(p_minus)):.4f} of the π-weighted draws)")
+        print("  per class, A errs alone / B errs alone (share of draws): "
+              + ", ".join(f"{j}: {a_:.3f} / {b_:.3f}" for j, (a_, b_) in enumerate(zip(p_plus, p_minus))))
         rows = plan(p_plus, p_minus, counts, n, kl_a, kl_b, k * k, cfg)
         _print_block("measured", rows, a.a)
         # the certificate sees the loss matrices only through these shares: scale 1 is the run's own interval

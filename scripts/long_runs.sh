@@ -24,11 +24,10 @@ SNAPSHOTS=${SNAPSHOTS:-experiments/snapshots}
 export RUNS PRESET=cifar SERIAL=1 NICE=19
 mkdir -p "$RUNS/logs"
 
-chain() {   # chain NAME: the environment of one chain
+chain_vars() {   # chain_vars NAME: the environment of one chain, into the array vars
   case "$1" in
-    imb50) echo "IMBS=50 SEED=0" ;;
-    seed1) echo "IMBS=100 SEED=1 EXTRA=--eval-precision%bf16" ;;
-    *) echo "unknown chain $1" >&2; return 2 ;;
+    imb50) vars=(IMBS=50 SEED=0) ;;
+    seed1) vars=(IMBS=100 SEED=1 "EXTRA=--eval-precision bf16") ;;
   esac
 }
 
@@ -40,8 +39,7 @@ case "${1:-status}" in
     SNAPSHOTS="$SNAPSHOTS" bash scripts/cpu_table1.sh restore      # once, before any chain (no race)
     for name in imb50 seed1; do
       if alive "$name"; then echo "$name: already running"; continue; fi
-      read -r -a vars <<< "$(chain "$name")"
-      vars=("${vars[@]//%/ }")                                         # EXTRA's value holds a space
+      chain_vars "$name"
       setsid nohup env "${vars[@]}" bash scripts/cpu_table1.sh >> "$RUNS/logs/chain-$name.log" 2>&1 < /dev/null &
       echo $! > "$RUNS/logs/chain-$name.pid"
       sleep 1        # let setsid() make the chain's own autogroup before it is niced (else the shell's is)
