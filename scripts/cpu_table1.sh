@@ -119,6 +119,7 @@ pair() {   # pair IMB: the IB run, and Switching forked off its snapshot at the 
   else
     ( train "$imb" switching "$sw" ) &
   fi
+  wait   # both runs of the pair: the summary below must not start before they end
 }
 for imb in $IMBS; do
   if [ "$SERIAL" = 1 ]; then pair "$imb"; else pair "$imb" & fi

@@ -2,6 +2,9 @@
 # The long CPU runs of issue 33 (Table 1's 200-epoch CPU rows), session by session.
 #
 #   bash scripts/long_runs.sh start    # first thing in a session: restore what RUNS lacks, start both chains
+#   bash scripts/long_runs.sh start seed1   # ... or only the chains named
+#   bash scripts/long_runs.sh stop seed1    # end a chain and its trainings (they resume exactly; the epoch
+#                                           # under way is lost); `start` it again to continue
 #   bash scripts/long_runs.sh status   # epoch reached by every run, and whether its process is alive
 #   bash scripts/long_runs.sh pause    # SIGSTOP every training (for a timing or the test suite) ...
 #   bash scripts/long_runs.sh cont     # ... and SIGCONT
@@ -16,12 +19,15 @@
 # Each chain runs under autogroup niceness 19 (setsid makes a new autogroup, where `nice` alone has no
 # effect against other sessions' work), so tests and builds take the cores first.
 # Environment: RUNS (/root/cifar-full/runs), SNAPSHOTS (experiments/snapshots), ARCHIVE (cpu_table1.sh's
-# default, the JPEG archive), ALLOW_ENV_CHANGE (1 to continue on another kind of CPU; recorded).
+# default, the JPEG archive), ALLOW_ENV_CHANGE (1 to continue on another kind of CPU; recorded),
+# PARALLEL (1: the chains started train the Switching fork beside IB's epochs 102-200 instead of after
+# them, two processes per chain; the records are the same, the pair ends sooner when a core is free).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/root/cifar-full/runs}
 SNAPSHOTS=${SNAPSHOTS:-experiments/snapshots}
-export RUNS PRESET=cifar SERIAL=1 NICE=19
+SERIAL=1; [ "${PARALLEL:-0}" = 1 ] && SERIAL=0
+export RUNS PRESET=cifar SERIAL NICE=19
 mkdir -p "$RUNS/logs"
 
 chain_vars() {   # chain_vars NAME: the environment of one chain, into the array vars
@@ -31,13 +37,21 @@ chain_vars() {   # chain_vars NAME: the environment of one chain, into the array
   esac
 }
 
+CHAINS=(imb50 seed1)
 trainings() { pgrep -f "ltbound.train .*--out $RUNS/" || true; }
+chosen() {   # the chains named after the command (all by default), checked
+  names=("${@:-${CHAINS[@]}}")
+  for n in "${names[@]}"; do
+    case " ${CHAINS[*]} " in *" $n "*) ;; *) echo "unknown chain '$n' (chains: ${CHAINS[*]})" >&2; exit 2;; esac
+  done
+}
 alive() { [ -f "$RUNS/logs/chain-$1.pid" ] && kill -0 "$(cat "$RUNS/logs/chain-$1.pid")" 2> /dev/null; }
 
 case "${1:-status}" in
   start)
     SNAPSHOTS="$SNAPSHOTS" bash scripts/cpu_table1.sh restore      # once, before any chain (no race)
-    for name in imb50 seed1; do
+    shift; chosen "$@"
+    for name in "${names[@]}"; do
       if alive "$name"; then echo "$name: already running"; continue; fi
       chain_vars "$name"
       setsid nohup env "${vars[@]}" bash scripts/cpu_table1.sh >> "$RUNS/logs/chain-$name.log" 2>&1 < /dev/null &
@@ -56,10 +70,17 @@ print(f"{sys.argv[1].split('/')[-2]:<32} epoch {m['epochs_completed']:>3}/{m['ep
       f"eval {m['environment'].get('eval_precision', 'float32')}")
 PY
     done
-    for name in imb50 seed1; do alive "$name" && echo "chain $name: running" || echo "chain $name: not running"; done
+    for name in "${CHAINS[@]}"; do alive "$name" && echo "chain $name: running" || echo "chain $name: not running"; done
     echo "trainings alive: $(trainings | wc -l)" ;;
+  stop)
+    shift; chosen "$@"
+    for name in "${names[@]}"; do
+      # setsid made each chain a session of its own: its scripts, trainings and fork watcher end together.
+      if alive "$name"; then pkill -TERM -s "$(cat "$RUNS/logs/chain-$name.pid")" || true; echo "$name: stopped"
+      else echo "$name: not running"; fi
+    done ;;
   pause) for p in $(trainings); do kill -STOP "$p"; done; echo "paused: $(trainings | tr '\n' ' ')" ;;
   cont) for p in $(trainings); do kill -CONT "$p"; done; echo "continued: $(trainings | tr '\n' ' ')" ;;
   pack) SNAPSHOTS="$SNAPSHOTS" bash scripts/cpu_table1.sh pack ;;
-  *) echo "usage: bash scripts/long_runs.sh start|status|pause|cont|pack" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/long_runs.sh start|stop [CHAIN...] | status|pause|cont|pack" >&2; exit 2 ;;
 esac

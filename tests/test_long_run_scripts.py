@@ -52,4 +52,39 @@ def test_a_snapshot_is_restored_reported_and_packed_again_by_the_scripts(tmp_pat
 
 def test_long_runs_refuses_an_unknown_command():
     out = _sh("scripts/long_runs.sh", "launch")
-    assert out.returncode == 2 and "usage: bash scripts/long_runs.sh start|status|pause|cont|pack" in out.stderr
+    assert out.returncode == 2 and "usage: bash scripts/long_runs.sh start|stop [CHAIN...]" in out.stderr
+    wrong = _sh("scripts/long_runs.sh", "stop", "imb500")
+    assert wrong.returncode == 2 and "unknown chain 'imb500' (chains: imb50 seed1)" in wrong.stderr
+
+
+_FAKE_PYTHON = r"""#!/usr/bin/env bash
+# Stands in for python: the preset lookups and the fork watcher's manifest reads run for real; a training
+# writes its manifest (IB: the fork epoch, then complete) and logs when it ends; the summary logs its call.
+[ "$1" = -c ] && exec python3 "$@"
+if [ "$1" = -m ]; then
+  out=$(printf '%s\n' "$@" | grep -A1 -x -- --out | tail -1); mkdir -p "$out"
+  case "$*" in
+    *--fork-from*) sleep 1 ;;
+    *) echo '{"epochs_completed": 31}' > "$out/manifest.json"; sleep 5 ;;
+  esac
+  echo '{"epochs_completed": 60, "status": "complete"}' > "$out/manifest.json"
+  echo "end $(basename "$out")" >> "$FAKE_LOG"; exit 0
+fi
+echo "summary $(basename "$1")" >> "$FAKE_LOG"
+"""
+
+
+def test_a_parallel_pair_is_summarised_only_after_both_its_runs_end(tmp_path):
+    # SERIAL=0 trains the Switching fork beside IB (long_runs.sh PARALLEL=1); the summary once ran as soon as
+    # the pair had *started* its runs, so it skipped both as unfinished and the chain ended under them.
+    fake = tmp_path / "python"
+    fake.write_text(_FAKE_PYTHON)
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    out = _sh("scripts/cpu_table1.sh", RUNS=tmp_path / "runs", RECORDS=tmp_path / "records", PYTHON=fake,
+              IMBS=7, SERIAL=0, FAKE_LOG=log)
+    assert out.returncode == 0, out.stderr
+    events = log.read_text().split("\n")[:-1]
+    assert sorted(events[:2]) == ["end c10-7-ib", "end c10-7-switching"], events
+    assert events[2:] == ["summary table1_summary.py"], events
+    assert (tmp_path / "runs" / "snap" / "c10-7-ib@31" / "manifest.json").is_file()   # the fork's copy
