@@ -1,5 +1,7 @@
 """Crash safety and resume: a run stopped or killed at any point resumes to the same record, bitwise (CPU)."""
 import numpy as np
+import os
+
 import pytest
 import torch
 
@@ -300,6 +302,42 @@ def test_resume_on_another_cpu_capability_is_refused_unless_allowed_and_then_rec
     write_manifest(run, manifest)
     train(TrainConfig(out=run, resume=True, **SHORT), stop_after=3)
     assert load_record(run).manifest["environment"]["cpu_capability"] == here
+    # The same capability on a CPU whose oneDNN kernels differ (an AMD Zen 4 reports AVX512 as an Intel Xeon
+    # with AMX does; oneDNN runs bf16 convolutions on AVX-512 BF16 there, on AMX tiles here), or on another
+    # vendor's CPU (the same oneDNN ISA still gave other last digits): refused too.
+    # The CPU model is not compared (same kernels, same bits) but the resume entry keeps what it was.
+    from ltbound.train.loop.environment import cpu_name, cpu_vendor, onednn_isa
+    manifest = json.loads((run / "manifest.json").read_text())
+    zen4 = "Intel AVX-512 with Intel DL Boost and bfloat16 support"
+    manifest["environment"].update(onednn_isa=zen4, cpu_vendor="AuthenticAMD", cpu_model="AMD EPYC",
+                                   device_name="AMD EPYC")
+    write_manifest(run, manifest)
+    with pytest.raises(ValueError, match="onednn_isa: 'Intel AVX-512 with Intel DL Boost and bfloat16 support' then"):
+        train(TrainConfig(out=run, resume=True, **SHORT), stop_after=4)
+    train(TrainConfig(out=run, resume=True, allow_env_change=True, **SHORT), stop_after=4)
+    entry = load_record(run).manifest["resumes"][-1]
+    assert entry["environment_changes"] == {"onednn_isa": [zen4, onednn_isa()], "cpu_vendor": ["AuthenticAMD", cpu_vendor()]}
+    assert entry["other_environment_changes"] == {"cpu_model": ["AMD EPYC", cpu_name()],
+                                                  "device_name": ["AMD EPYC", cpu_name()]}
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+def test_onednn_isa_names_the_kernels_oneDNN_runs_and_follows_its_cap():
+    """What oneDNN reports, not what torch's capability says: capped at AVX2 it says AVX2, uncapped it names
+    this CPU's highest set (AVX-512 or AMX on the machines here) and stays the same when asked again."""
+    import subprocess
+    import sys
+
+    from ltbound.train.loop.environment import onednn_isa
+    here = onednn_isa()
+    assert here and onednn_isa() == here                           # cached: oneDNN prints its header once
+    probe = "from ltbound.train.loop.environment import onednn_isa; print(onednn_isa())"
+    capped = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert capped.returncode == 0, capped.stderr
+    assert capped.stdout.strip() == "Intel AVX2"
+    if torch.backends.cpu.get_cpu_capability() == "AVX512":
+        assert here != "Intel AVX2" and "AVX" in here
 
 
 def test_snapshot_taken_while_an_epoch_is_evaluated_resumes_to_the_same_record(straight, tmp_path):
@@ -316,3 +354,34 @@ def test_snapshot_taken_while_an_epoch_is_evaluated_resumes_to_the_same_record(s
     a, b = load_record(straight), load_record(restored)
     for field in ("train_loss", "train_correct", "test_correct", "test_loss"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+
+
+def test_a_missed_cpu_change_is_written_into_its_resume_entry_and_the_record_still_reads(tmp_path):
+    """scripts/amend_resume_environment.py: the AMD → Intel resume of 2026-12-06 that compared only the capability."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from ltbound.train.loop.environment import cpu_name
+    spec = importlib.util.spec_from_file_location("amend", Path(__file__).resolve().parents[1] / "scripts"
+                                                  / "amend_resume_environment.py")
+    amend = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(amend)
+    run = tmp_path / "run"
+    train(TrainConfig(out=run, **SHORT), stop_after=1)
+    old = json.loads((run / "manifest.json").read_text())["environment"]
+    old.update(cpu_model="AMD EPYC", device_name="AMD EPYC")      # written elsewhere, by a writer that did not
+    del old["onednn_isa"], old["cpu_vendor"]                      # state oneDNN's ISA nor the vendor
+    train(TrainConfig(out=run, resume=True, **SHORT), stop_after=2)
+    with pytest.raises(SystemExit, match="no resume after epoch 5"):
+        amend.amend(run, 5, old, "test")
+    entry = amend.amend(run, 1, old, "a test snapshot")
+    assert entry["other_environment_changes"] == {"cpu_model": ["AMD EPYC", cpu_name()],
+                                                  "device_name": ["AMD EPYC", cpu_name()]}
+    assert set(entry["unrecorded_environment_fields"]) == {"onednn_isa", "cpu_vendor"}
+    assert entry["amended"].endswith("from a test snapshot; the resume compared only torch's CPU capability then")
+    assert load_record(run).manifest["resumes"][0] == entry       # sealed again: the record verifies
+    with pytest.raises(SystemExit, match="amended already"):
+        amend.amend(run, 1, old, "again")
+    train(TrainConfig(out=run, resume=True, **SHORT), stop_after=3)   # and the run continues
+    assert load_record(run).manifest["resumes"][0] == entry

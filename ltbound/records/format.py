@@ -38,7 +38,9 @@ new in version 2, the fields readers use instead of digging in ``config``:
 * ``preset`` (str or None): the name of the training recipe it started from
 * ``files``: {relative path: {``sha256``, ``size``}} for every data file (``split.npz``,
   each ``epochs/epoch_NNNN.npz``, ``record.npz``, and any loss matrix a tool adds)
-* ``resumes``: one entry per resume ({``after_epoch``, ``time``, ``environment_changes``})
+* ``resumes``: one entry per resume ({``after_epoch``, ``time``, ``environment_changes``: the
+  :data:`DETERMINISM_FIELDS` that changed, {field: [old, new]}; ``other_environment_changes``, where
+  any: the same for the rest of ``environment``, which the resumed run's overwrites, e.g. ``cpu_model``})
 * ``checksum``: SHA-256 of the manifest itself without this field (canonical JSON, sorted
   keys), so an edited manifest is detected too
 * ``checkpoints``: {``checkpoints/epoch_NNNN.pt``: {``sha256``, ``size``}}, one per saved

@@ -33,7 +33,7 @@ LOCK_NAME = ".lock"
 #: ``eval_precision`` changes only the recorded evaluation, not the training, but a record whose
 #: epochs were evaluated in two precisions would not be one run's numbers either.
 DETERMINISM_FIELDS = ("device", "torch", "torch_threads", "amp", "channels_last", "pipeline", "world_size",
-                      "compile", "cpu_capability", "eval_precision")
+                      "compile", "cpu_capability", "onednn_isa", "cpu_vendor", "eval_precision")
 
 
 def environment_changes(old: dict, new: dict) -> dict:
@@ -315,6 +315,12 @@ class RecordWriter:
             manifest.setdefault(k, v)
         resume_entry = {"after_epoch": old["epochs_completed"],
                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "environment_changes": changes}
+        # The rest of the environment is overwritten by this run's: keep what it was where it differs (another
+        # CPU model, numpy, platform), so the record still says where its earlier epochs ran.
+        others = {k: [env_old.get(k), env_new.get(k)] for k in sorted(set(env_old) | set(env_new))
+                  if k not in DETERMINISM_FIELDS and k in env_old and env_old.get(k) != env_new.get(k)}
+        if others:
+            resume_entry["other_environment_changes"] = others
         if "checkpoints" not in manifest:
             # written before checkpoints were hashed: from here on they are; the ones already on disk
             # are hashed as found (nothing recorded them) and named in this resume's entry
