@@ -24,7 +24,7 @@
 # every run of DIR that RUNS lacks before training (`python -m ltbound.train restore`, pointed at
 # ARCHIVE; `bash scripts/cpu_table1.sh restore` does only that), and `bash scripts/cpu_table1.sh pack`
 # writes a snapshot of every unfinished run of RUNS
-# (and of the IB copy a Switching fork still waits for) into SNAPSHOTS, to commit. ALLOW_ENV_CHANGE=1
+# (and of the IB copy a Switching fork still waits for, not one a fork has started from) into SNAPSHOTS, to commit. ALLOW_ENV_CHANGE=1
 # lets the runs continue on another kind of CPU (recorded in each manifest's resumes). EXTRA: more trainer
 # arguments for runs started anew (e.g. EXTRA="--eval-precision bf16"; a run that exists continues as recorded).
 set -euo pipefail
@@ -54,7 +54,12 @@ pack_all() {   # a snapshot of every unfinished run (and waiting fork copy) into
   for run in "$RUNS"/c10-* "$RUNS"/snap/c10-*; do
     [ -f "$run/manifest.json" ] || continue
     grep -q '"status": "complete"' "$run/manifest.json" && continue   # complete: compact and commit it instead
-    local carry=none; [ "$(basename "$(dirname "$run")")" = snap ] && carry=all   # a fork keeps its checkpoints
+    local carry=none
+    if [ "$(basename "$(dirname "$run")")" = snap ]; then
+      carry=all                                               # the copy a fork starts from keeps its checkpoints
+      local fork; fork=$(basename "$run"); fork=${fork%@*}          # c10-50-ib-full@101 -> c10-50-switching-full
+      [ -f "$RUNS/${fork/-ib/-switching}/manifest.json" ] && continue   # the fork has started from it: not needed
+    fi
     "$PY" -m ltbound.train pack "$run" "$SNAPSHOTS/$(basename "$run")" --checkpoints "$carry"
   done
 }

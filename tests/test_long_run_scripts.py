@@ -28,6 +28,17 @@ def test_a_snapshot_is_restored_reported_and_packed_again_by_the_scripts(tmp_pat
     snaps = tmp_path / "snapshots"
     assert _sh("scripts/cpu_table1.sh", "pack", RUNS=run.parent, SNAPSHOTS=snaps).returncode == 0
     assert json.loads((snaps / run.name / "snapshot.json").read_text())["epochs_completed"] == 2
+    # the IB copy a Switching fork starts from is packed while the fork waits for it, and not once it has started
+    copy = run.parent / "snap" / f"{run.name}@2"
+    shutil.copytree(run, copy)
+    assert _sh("scripts/cpu_table1.sh", "pack", RUNS=run.parent, SNAPSHOTS=tmp_path / "s1").returncode == 0
+    assert (tmp_path / "s1" / copy.name / "snapshot.json").is_file()
+    fork = run.parent / "c10-7-switching-full"
+    fork.mkdir()
+    (fork / "manifest.json").write_text('{"status": "complete"}')   # (a complete run is never packed)
+    out = _sh("scripts/cpu_table1.sh", "pack", RUNS=run.parent, SNAPSHOTS=tmp_path / "s2")
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "s2").iterdir()) == [run.name]
     shutil.rmtree(run.parent)                                     # the first machine is gone
     runs = tmp_path / "machine-b" / "runs"
     archive = tmp_path / "data.tar.xz"
