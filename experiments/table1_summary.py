@@ -81,7 +81,21 @@ def summarise(rec) -> dict:
             "cpu_capability": env.get("cpu_capability"),
             # float32 unless the run asked for bf16 evaluation (docs/benchmarks.md: what that changes)
             "eval_precision": env.get("eval_precision") or "float32",
-            "image_format": (rec.manifest.get("dataset") or {}).get("image_format")}
+            **_image_format(rec)}
+
+
+def _image_format(rec) -> dict:
+    """``image_format`` of the training images and where it was read: the record's dataset field, or, for
+    records written before the loader recorded it (the seed-0 CPU pairs), the name of the recorded archive
+    (``cifar10-jpeg.tar.xz`` / ``cifar10-png.tar.xz``, the two of ../shared/data); None when neither says."""
+    recorded = (rec.manifest.get("dataset") or {}).get("image_format")
+    if recorded is not None:
+        return {"image_format": recorded, "image_format_from": "record"}
+    name = Path(str((rec.manifest.get("config") or {}).get("data_dir") or "")).name.lower()
+    kinds = [k for k in ("jpeg", "png") if f"-{k}" in name]
+    if len(kinds) == 1:
+        return {"image_format": kinds[0], "image_format_from": f"archive name {name}"}
+    return {"image_format": None, "image_format_from": None}
 
 
 def seed_tests(rows: list[dict], alpha: float = 0.05) -> list[dict]:

@@ -1,9 +1,9 @@
-"""The paper's 200-epoch recipe on CPU: the CIFAR-10-LT(100) pair committed under
-experiments/records/cifar10-lt-100-full/ (issue 21).
+"""The paper's 200-epoch recipe on CPU: the CIFAR-10-LT(100) pairs committed under
+experiments/records/cifar10-lt-100-full/ (seed 0: issue 21; seed 1, evaluated in bf16: issue 33).
 
 Preset ``cifar`` (ResNet-32, batch 64, SGD 0.9, wd 2e-4, lr 0.1 with 5 warm-up epochs, ×0.1 after
-epoch 100, 200 epochs, S = 1), JPEG CIFAR-10, split seed 0, seed 0, one CPU thread; Switching is
-forked off the IB run at epoch 101. These tests load the compact records as a clean clone does
+epoch 100, 200 epochs, S = 1), JPEG CIFAR-10, split seed 0, seeds 0 and 1, one CPU thread; Switching is
+forked off the IB run of its seed at epoch 101. These tests load the compact records as a clean clone does
 (hashes, shapes, status), check what the full recipe adds to a compact record (the final stage's
 per-epoch test losses, provenance back to the source run), and check that the numbers documented
 beside them (``table1_cpu_full.json``, the docs table, the ``compare_bounds --records`` results)
@@ -33,8 +33,26 @@ FIRST_FINAL_EPOCH = {"ib": 101, "switching": 102}  # lr × 0.1 after epoch 100; 
 FORK_EPOCH = 101
 
 
-def _path(sch: str) -> Path:
-    return RECORDS / "cifar10-lt-100-full" / f"{sch}-seed0"
+def _committed_seeds() -> list[int]:
+    """The seeds whose IB and Switching records are both committed."""
+    d = RECORDS / "cifar10-lt-100-full"
+    return [k for k in range(10) if all((d / f"{s}-seed{k}" / "manifest.json").is_file() for s in SCHEDULES)]
+
+
+SEEDS = _committed_seeds()
+EVAL_PRECISION = {0: "float32", 1: "bf16"}    # seed 1 ran with --eval-precision bf16 (docs/benchmarks.md)
+
+
+def _path(sch: str, seed: int = 0) -> Path:
+    return RECORDS / "cifar10-lt-100-full" / f"{sch}-seed{seed}"
+
+
+def _sfx(seed: int) -> str:
+    return "" if seed == 0 else f"-seed{seed}"
+
+
+def test_both_seeds_are_committed():
+    assert SEEDS == [0, 1]
 
 
 def _summary_module():
@@ -42,13 +60,14 @@ def _summary_module():
 
 
 @pytest.fixture(scope="module")
-def records():
-    return {sch: load_record(_path(sch)) for sch in SCHEDULES}
+def all_records():
+    return {(sch, seed): load_record(_path(sch, seed)) for sch in SCHEDULES for seed in SEEDS}
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("sch", SCHEDULES)
-def test_full_record_is_complete_and_has_the_documented_shape(records, sch):
-    rec = records[sch]
+def test_full_record_is_complete_and_has_the_documented_shape(all_records, sch, seed):
+    rec = all_records[sch, seed]
     assert rec.complete and rec.manifest["layout"] == "compact"
     assert (rec.preset, rec.epochs_planned) == ("cifar", EPOCHS)
     assert rec.epochs.tolist() == list(range(1, EPOCHS + 1))
@@ -62,47 +81,52 @@ def test_full_record_is_complete_and_has_the_documented_shape(records, sch):
     assert rec.train_loss.shape == (final.size, N_TRAIN) and np.isfinite(rec.train_loss).all()
     assert rec.test_loss.shape == (final.size, 10_000) and np.isfinite(rec.test_loss).all()
     assert rec.manifest["environment"]["device"] == "cpu"        # labelled as CPU results
-    assert (_path(sch) / "record.npz").stat().st_size < 8_000_000
+    assert rec.manifest["environment"]["eval_precision"] == EVAL_PRECISION[seed]
+    assert rec.manifest["config"]["seed"] == seed
+    assert (_path(sch, seed) / "record.npz").stat().st_size < 8_000_000
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("sch", SCHEDULES)
-def test_full_record_names_its_source_run(records, sch):
+def test_full_record_names_its_source_run(all_records, sch, seed):
     """Provenance: the compact copy keeps the source folder's name and the SHA-256 of every data file
     the source held (split and each of the 200 epoch files), so it can be matched to the run."""
-    m = records[sch].manifest
-    assert m["compacted_from"] == f"c10-100-{sch}-full"
+    m = all_records[sch, seed].manifest
+    assert m["compacted_from"] == f"c10-100-{sch}-full{_sfx(seed)}"
     files = m["source_files"]
     assert "split.npz" in files
     assert sorted(k for k in files if k.startswith("epochs/")) == [f"epochs/epoch_{e:04d}.npz"
                                                                     for e in range(1, EPOCHS + 1)]
     assert all(len(v["sha256"]) == 64 and v["size"] > 0 for v in files.values())
-    # the checkpoints of Θ̂ (epochs 100-200) stay outside the repository; their hashes come along,
-    # taken at compaction (the runs were started by code that did not hash checkpoints yet)
+    # the checkpoints of Θ̂ (epochs 100-200) stay outside the repository; their hashes come along, taken
+    # at compaction for seed 0 (its runs were started by code that did not hash checkpoints yet), when
+    # each was written for seed 1
     link = m["source_record"]
-    assert link["checkpoints_hashed"] == "at compaction"
+    assert link["checkpoints_hashed"] == ("at compaction" if seed == 0 else "when written")
     assert sorted(link["checkpoints"]) == [f"checkpoints/epoch_{e:04d}.pt" for e in range(100, EPOCHS + 1)]
 
 
-def test_full_switching_continues_the_ib_run(records):
-    ib, sw = records["ib"], records["switching"]
+@pytest.mark.parametrize("seed", SEEDS)
+def test_full_switching_continues_the_ib_run(all_records, seed):
+    ib, sw = all_records["ib", seed], all_records["switching", seed]
     assert sw.manifest["forked_from"]["epoch"] == FORK_EPOCH
     assert np.array_equal(ib.train_correct[:FORK_EPOCH], sw.train_correct[:FORK_EPOCH])
     assert np.array_equal(ib.test_correct[:FORK_EPOCH], sw.test_correct[:FORK_EPOCH])
     assert not np.array_equal(ib.test_correct[FORK_EPOCH:], sw.test_correct[FORK_EPOCH:])
     assert sw.sampler[FORK_EPOCH:] == ["CR"] * (EPOCHS - FORK_EPOCH) and ib.sampler == ["IB"] * EPOCHS
-    assert ib.source["split_hash"] == sw.source["split_hash"] == records["ib"].source["split_hash"]
+    assert ib.source["split_hash"] == sw.source["split_hash"] == all_records["ib", 0].source["split_hash"]
 
 
-def test_full_recipe_table_is_what_table1_summary_computes(records):
+def test_full_recipe_table_is_what_table1_summary_computes(all_records):
     """``table1_cpu_full.json`` and the docs table against a recomputation; the paper's Table 1 cell
     is inside or outside each interval as the docs say."""
     mod = _summary_module()
     doc = json.loads((RECORDS / "table1_cpu_full.json").read_text())
     by_name = {Path(r["record"]).name: r for r in doc["runs"]}
     text = " ".join(documentation().split())
-    for sch in SCHEDULES:
-        now = mod.summarise(records[sch])
-        was = by_name[f"{sch}-seed0"]
+    for sch, seed in all_records:
+        now = mod.summarise(all_records[sch, seed])
+        was = by_name[f"{sch}-seed{seed}"]
         for key in ("balanced_test_accuracy", "balanced_low", "balanced_high", "best_balanced_test_accuracy",
                     "best_epoch", "epoch_seconds_sum", "epoch_seconds_fastest", "epoch_seconds_median"):
             assert now[key] == pytest.approx(was[key], abs=1e-12), key
@@ -115,16 +139,33 @@ def test_full_recipe_table_is_what_table1_summary_computes(records):
         assert f"Table 1's {paper:.1f} lies {'inside' if inside else 'outside'} the interval" in text
         if not inside:
             assert f"{paper - acc:+.1f} points" in text
-    pairs = mod.pair_tests([records[s] for s in SCHEDULES])
-    assert [(p["preset"], p["verdict"]) for p in pairs] == [(q["preset"], q["verdict"]) for q in doc["switching_vs_ib"]]
+    pairs = mod.pair_tests([all_records[k] for k in sorted(all_records, key=lambda k: (k[1], k[0]))])
+    assert [(p["seed"], p["verdict"]) for p in pairs] == [(q["seed"], q["verdict"]) for q in doc["switching_vs_ib"]]
+    assert sorted(p["seed"] for p in pairs) == SEEDS
     for p, q in zip(pairs, doc["switching_vs_ib"]):
         assert p["difference"] == pytest.approx(q["difference"], abs=1e-12)
         assert p["p_value"] == pytest.approx(q["p_value"], rel=1e-9)
+    # seed 0 predates the recorded image format: read from its archive's name, so both seeds share a cell
+    assert mod._image_format(all_records["ib", 0]) == {"image_format": "jpeg",
+                                                       "image_format_from": "archive name cifar10-jpeg.tar.xz"}
+    assert mod._image_format(all_records["ib", 1]) == {"image_format": "jpeg", "image_format_from": "record"}
+    # over seeds: the paired t over the per-seed differences, as the json and the docs say
+    (over,) = mod.seed_tests([mod.summarise(r) for r in all_records.values()])
+    (was,) = doc["switching_vs_ib_over_seeds"]
+    assert over["seeds"] == was["seeds"] == SEEDS and over["eval_precisions"] == ["bf16", "float32"]
+    for key in ("mean_difference", "mean_low", "mean_high", "sd_ib", "sd_switching"):
+        assert over[key] == pytest.approx(was[key], abs=1e-9), key
+    assert over["exceeds_seed_spread"] == was["exceeds_seed_spread"]
+    verdict = "exceeds its seed-to-seed spread" if over["exceeds_seed_spread"] else "within its seed-to-seed spread"
+    assert (f"mean {over['mean_difference']:+.1f} points [{over['mean_low']:+.1f}, {over['mean_high']:+.1f}]"
+            in text and verdict in text)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("loss", ["", "-zero-one"])
-def test_full_recipe_bounds_are_what_compare_computes(records, loss):
-    doc = json.loads((RESULTS / f"cifar10-lt-100-cpu-full{loss}" / "results.json").read_text())
+def test_full_recipe_bounds_are_what_compare_computes(all_records, loss, seed):
+    records = {sch: all_records[sch, seed] for sch in SCHEDULES}
+    doc = json.loads((RESULTS / f"cifar10-lt-100-cpu-full{_sfx(seed)}{loss}" / "results.json").read_text())
     cfg = doc["configuration"]
     assert cfg["theta"] == "checkpoints" and cfg["loss"] == ("zero-one" if loss else "ce-clipped")
     comp = ltbound.compare([records["ib"], records["switching"]], loss=cfg["loss"], cap=cfg["cap"],
