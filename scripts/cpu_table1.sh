@@ -28,6 +28,8 @@
 # lets the runs continue on another kind of CPU (recorded in each manifest's resumes). EXTRA: more trainer
 # arguments for runs started anew (e.g. EXTRA="--eval-precision bf16"; a run that exists continues as recorded).
 set -euo pipefail
+{   # read whole before it runs: a checkout or pull that rewrites this file under a running chain
+    # cannot make bash read the rest from a shifted offset (it once ended a chain in a syntax error)
 ARCHIVE=$(realpath -m "${ARCHIVE:-../shared/data/cifar10-jpeg.tar.xz}")   # -m: pack and status need no data
 RUNS=$(realpath -m "${RUNS:-out/cpu_table1}")
 RECORDS=${RECORDS:-experiments/records}
@@ -131,3 +133,5 @@ for imb in $IMBS; do
 done
 wait
 "$PY" experiments/table1_summary.py --runs "$RUNS"/c10-*-ib$SFX "$RUNS"/c10-*-switching$SFX --records "$RECORDS"
+exit
+}

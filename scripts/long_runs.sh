@@ -23,6 +23,8 @@
 # PARALLEL (1: the chains started train the Switching fork beside IB's epochs 102-200 instead of after
 # them, two processes per chain; the records are the same, the pair ends sooner when a core is free).
 set -euo pipefail
+{   # read whole before it runs: a checkout or pull that rewrites this file under a running chain
+    # cannot make bash read the rest from a shifted offset (it once ended a chain in a syntax error)
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/root/cifar-full/runs}
 SNAPSHOTS=${SNAPSHOTS:-experiments/snapshots}
@@ -84,3 +86,5 @@ PY
   pack) SNAPSHOTS="$SNAPSHOTS" bash scripts/cpu_table1.sh pack ;;
   *) echo "usage: bash scripts/long_runs.sh start|stop [CHAIN...] | status|pause|cont|pack" >&2; exit 2 ;;
 esac
+exit
+}

@@ -99,3 +99,24 @@ def test_a_parallel_pair_is_summarised_only_after_both_its_runs_end(tmp_path):
     assert sorted(events[:2]) == ["end c10-7-ib", "end c10-7-switching"], events
     assert events[2:] == ["summary table1_summary.py"], events
     assert (tmp_path / "runs" / "snap" / "c10-7-ib@31" / "manifest.json").is_file()   # the fork's copy
+
+
+def test_a_chain_survives_its_script_being_rewritten_under_it(tmp_path):
+    """bash reads a script as it goes: a pull that rewrote cpu_table1.sh under a running chain once made it read
+    the end from a shifted offset (a syntax error instead of the summary). The script is now read whole first."""
+    import time
+    script = tmp_path / "cpu_table1.sh"
+    shutil.copy(REPO / "scripts" / "cpu_table1.sh", script)
+    fake = tmp_path / "python"
+    fake.write_text(_FAKE_PYTHON)
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    env = {**os.environ, "RUNS": str(tmp_path / "runs"), "RECORDS": str(tmp_path / "records"), "PYTHON": str(fake),
+           "IMBS": "7", "SERIAL": "0", "FAKE_LOG": str(log)}
+    proc = subprocess.Popen(["bash", str(script)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(2)                                                 # the runs are training (the stand-in sleeps)
+    script.write_text("# " + "a longer header, as a newer version might have\n# " * 40 + "\n" + script.read_text())
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert log.read_text().split("\n")[-2] == "summary table1_summary.py"
