@@ -82,9 +82,10 @@ def onednn_isa() -> str | None:
     """The instruction set oneDNN dispatches its CPU kernels to, as oneDNN names it (None: unknown).
 
     For example "Intel AVX10.1 and Intel AMX with bfloat16 and 8-bit integer support" on a Xeon
-    with AMX, "Intel AVX-512 with Intel DL Boost and bfloat16 support" on an AMD Zen 4 (or under
-    ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``), "Intel AVX2" under ``ONEDNN_MAX_CPU_ISA=AVX2``: it
-    follows the ISA caps of :data:`ISA_VARIABLES`. Read from oneDNN's verbose header, which it prints
+    with AMX, "Intel AVX-512 with Intel DL Boost and bfloat16 support" under
+    ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16`` (the highest level an AMD Zen 4 has; not yet read on
+    one), "Intel AVX2" under ``ONEDNN_MAX_CPU_ISA=AVX2``: it follows the ISA caps of
+    :data:`ISA_VARIABLES`. Read from oneDNN's verbose header, which it prints
     (to the C stdout, captured here) once per process, the first time verbose mode creates a
     primitive (here a reorder); the answer is cached. None where torch has no oneDNN, or where verbose mode had
     already printed its header before this call.
