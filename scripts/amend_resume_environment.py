@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from ltbound.records import DETERMINISM_FIELDS, load_record, write_manifest
+from ltbound.records.write import environment_changes, other_environment_changes
 
 
 def amend(run: Path, after_epoch: int, old_env: dict, source: str) -> dict:
@@ -34,10 +35,8 @@ def amend(run: Path, after_epoch: int, old_env: dict, source: str) -> dict:
     entry, new_env = entries[0], manifest["environment"]
     if "amended" in entry:
         raise SystemExit(f"{run}: the resume after epoch {after_epoch} is amended already ({entry['amended']})")
-    other = {k: [old_env.get(k), new_env.get(k)] for k in sorted(old_env)
-             if k not in DETERMINISM_FIELDS and old_env.get(k) != new_env.get(k)}
-    changed = {k: [old_env[k], new_env.get(k)] for k in DETERMINISM_FIELDS
-               if k in old_env and k in new_env and old_env[k] != new_env[k]}
+    other = other_environment_changes(old_env, new_env)
+    changed = environment_changes(old_env, new_env)
     unstated = {k: new_env[k] for k in DETERMINISM_FIELDS if k in new_env and k not in old_env}
     if changed != entry.get("environment_changes", {}):
         raise SystemExit(f"{run}: the entry's environment_changes {entry.get('environment_changes')} are not what "

@@ -24,7 +24,7 @@ from .format import (RECORD_FORMAT, RECORD_VERSION, RecordError, checkpoint_rel,
                      json_default, read_manifest, training_settings, write_manifest)
 from .read import _load_epochs_layout
 
-__all__ = ["RecordWriter", "add_file", "DETERMINISM_FIELDS", "environment_changes", "LOCK_NAME", "probe_lock",
+__all__ = ["RecordWriter", "add_file", "DETERMINISM_FIELDS", "environment_changes", "other_environment_changes", "LOCK_NAME", "probe_lock",
            "is_writer_debris", "clear_unfinished", "remove_temp_files", "foreign_files", "refuse_foreign_files"]
 
 LOCK_NAME = ".lock"
@@ -43,6 +43,15 @@ def environment_changes(old: dict, new: dict) -> dict:
     unknown, not a change: the new value is recorded from then on.
     """
     return {k: [old.get(k), new.get(k)] for k in DETERMINISM_FIELDS if k in new and k in old and old[k] != new[k]}
+
+
+def other_environment_changes(old: dict, new: dict) -> dict:
+    """{field: [old, new]} for every other field of ``old`` (not in :data:`DETERMINISM_FIELDS`) that differs in ``new``.
+
+    A resume overwrites the manifest's ``environment`` with its own, so these (the CPU model, numpy,
+    the platform) go into the resume entry: the record still says where its earlier epochs ran.
+    """
+    return {k: [old.get(k), new.get(k)] for k in sorted(old) if k not in DETERMINISM_FIELDS and old.get(k) != new.get(k)}
 
 
 # ----------------------------------------------------------------------------- lock
@@ -315,10 +324,7 @@ class RecordWriter:
             manifest.setdefault(k, v)
         resume_entry = {"after_epoch": old["epochs_completed"],
                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "environment_changes": changes}
-        # The rest of the environment is overwritten by this run's: keep what it was where it differs (another
-        # CPU model, numpy, platform), so the record still says where its earlier epochs ran.
-        others = {k: [env_old.get(k), env_new.get(k)] for k in sorted(set(env_old) | set(env_new))
-                  if k not in DETERMINISM_FIELDS and k in env_old and env_old.get(k) != env_new.get(k)}
+        others = other_environment_changes(env_old, env_new)
         if others:
             resume_entry["other_environment_changes"] = others
         if "checkpoints" not in manifest:

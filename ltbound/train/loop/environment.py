@@ -48,6 +48,18 @@ def cpu_bf16_supported() -> bool:
         return False
 
 
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` line of ``/proc/cpuinfo`` (None where there is no such file or line)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(field):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def cpu_vendor() -> str | None:
     """The CPU's vendor string (``GenuineIntel``, ``AuthenticAMD``; from ``/proc/cpuinfo``; None: unknown).
 
@@ -55,26 +67,12 @@ def cpu_vendor() -> str | None:
     (``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``), the main job trained on an Intel Xeon still differed from the
     AMD Zen 4 run in the 7th decimal (2026-12-06).
     """
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
+    return _cpuinfo("vendor_id")
 
 
 def cpu_name() -> str:
     """The CPU's model name (from ``/proc/cpuinfo`` where there is one)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 @functools.cache
