@@ -48,7 +48,7 @@ def record_name(rec) -> Path:
     imb_text = "none" if imb is None else f"{float(imb):g}"
     full = "-full" if rec.preset == "cifar" else ""
     # Runs trained on the lossless PNG pixels sit beside, never over, the JPEG-trained records of a cell
-    png = "-png" if (rec.manifest.get("dataset") or {}).get("image_format") == "png" else ""
+    png = "-png" if _image_format(rec)["image_format"] == "png" else ""
     return Path(f"{src.get('dataset')}-{imb_text}{full}{png}") / f"{rec.label}-seed{rec.seed}"
 
 
