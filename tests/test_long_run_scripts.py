@@ -85,15 +85,21 @@ echo "summary $(basename "$1")" >> "$FAKE_LOG"
 """
 
 
-def test_a_parallel_pair_is_summarised_only_after_both_its_runs_end(tmp_path):
-    # SERIAL=0 trains the Switching fork beside IB (long_runs.sh PARALLEL=1); the summary once ran as soon as
-    # the pair had *started* its runs, so it skipped both as unfinished and the chain ended under them.
+def _parallel_pair_with_a_stand_in_python(tmp_path):
+    """The log the stand-in writes, and cpu_table1.sh's environment for one pair (imbalance 7) trained side by side."""
     fake = tmp_path / "python"
     fake.write_text(_FAKE_PYTHON)
     fake.chmod(0o755)
     log = tmp_path / "log"
-    out = _sh("scripts/cpu_table1.sh", RUNS=tmp_path / "runs", RECORDS=tmp_path / "records", PYTHON=fake,
-              IMBS=7, SERIAL=0, FAKE_LOG=log)
+    return log, {"RUNS": str(tmp_path / "runs"), "RECORDS": str(tmp_path / "records"), "PYTHON": str(fake),
+                 "IMBS": "7", "SERIAL": "0", "FAKE_LOG": str(log)}
+
+
+def test_a_parallel_pair_is_summarised_only_after_both_its_runs_end(tmp_path):
+    # SERIAL=0 trains the Switching fork beside IB (long_runs.sh PARALLEL=1); the summary once ran as soon as
+    # the pair had *started* its runs, so it skipped both as unfinished and the chain ended under them.
+    log, env = _parallel_pair_with_a_stand_in_python(tmp_path)
+    out = _sh("scripts/cpu_table1.sh", **env)
     assert out.returncode == 0, out.stderr
     events = log.read_text().split("\n")[:-1]
     assert sorted(events[:2]) == ["end c10-7-ib", "end c10-7-switching"], events
@@ -107,12 +113,8 @@ def test_a_chain_survives_its_script_being_rewritten_under_it(tmp_path):
     import time
     script = tmp_path / "cpu_table1.sh"
     shutil.copy(REPO / "scripts" / "cpu_table1.sh", script)
-    fake = tmp_path / "python"
-    fake.write_text(_FAKE_PYTHON)
-    fake.chmod(0o755)
-    log = tmp_path / "log"
-    env = {**os.environ, "RUNS": str(tmp_path / "runs"), "RECORDS": str(tmp_path / "records"), "PYTHON": str(fake),
-           "IMBS": "7", "SERIAL": "0", "FAKE_LOG": str(log)}
+    log, env = _parallel_pair_with_a_stand_in_python(tmp_path)
+    env = {**os.environ, **env}
     proc = subprocess.Popen(["bash", str(script)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     time.sleep(2)                                                 # the runs are training (the stand-in sleeps)
