@@ -14,7 +14,7 @@
 #   bash scripts/cpu_table1.sh                 # ~1.5-3 h of 2 cores, depending on other load
 # Environment: ARCHIVE (default ../shared/data/cifar10-jpeg.tar.xz), RUNS (out/cpu_table1),
 # RECORDS (experiments/records), PYTHON (python3), SEED (0; runs of another seed are named
-# c10-IMB-SCHEDULE-seedN), IMBS (the imbalances, default "100 50"), NICE (niceness, default 0),
+# c10-IMB-SCHEDULE-seedN; from a PNG archive, -png is appended), IMBS (the imbalances, default "100 50"), NICE (niceness, default 0),
 # PRESET (cifar-short; `cifar` is the paper's 200-epoch recipe, runs then named c10-IMB-SCHEDULE-full),
 # SERIAL (0; 1 runs one process at a time: IB, then the Switching fork, imbalance after imbalance,
 # so the runs hold one core however many there are).
@@ -43,6 +43,8 @@ SNAPSHOTS=${SNAPSHOTS:-}
 ALLOW_ENV_CHANGE=${ALLOW_ENV_CHANGE:-0}
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 SFX=""; [ "$PRESET" = cifar ] && SFX="-full"; [ "$SEED" != 0 ] && SFX="$SFX-seed$SEED"
+# runs on the lossless PNG pixels never share a folder (or a snapshot name) with the JPEG runs of a cell
+case "$(basename "$ARCHIVE")" in *png*) SFX="$SFX-png" ;; esac
 mkdir -p "$RUNS/logs" "$RUNS/snap"
 # The fork point (last IB epoch, m_n + S) and the checkpointed epochs (Θ̂: the final stage, from
 # the last learning-rate milestone to the end) come from the preset, not from typed numbers.

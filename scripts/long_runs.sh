@@ -15,6 +15,9 @@
 #          IB to epoch 200, then Switching forked off its epoch-101 copy.
 #   seed1  CIFAR-10-LT(100), seed 1, bf16 evaluation (docs/benchmarks.md: 1.4x per epoch; what it changes
 #          is measured there): IB, then its Switching fork.
+#   png100 CIFAR-10-LT(100), seed 0, trained on the lossless PNG pixels (PNG_ARCHIVE, default
+#          ../shared/data/cifar10-png.tar.xz; its 1,000 test images), bf16 evaluation: how much of the gap to
+#          Table 1 the data closes at 200 epochs (docs/cifar-cpu.md). Runs named c10-100-*-full-png.
 # A chain whose runs are complete compacts them into experiments/records/ (table1_summary) and exits.
 # Each chain runs under autogroup niceness 19 (setsid makes a new autogroup, where `nice` alone has no
 # effect against other sessions' work), so tests and builds take the cores first.
@@ -36,10 +39,12 @@ chain_vars() {   # chain_vars NAME: the environment of one chain, into the array
   case "$1" in
     imb50) vars=(IMBS=50 SEED=0) ;;
     seed1) vars=(IMBS=100 SEED=1 "EXTRA=--eval-precision bf16") ;;
+    png100) vars=(IMBS=100 SEED=0 "ARCHIVE=${PNG_ARCHIVE:-../shared/data/cifar10-png.tar.xz}"
+                  "EXTRA=--eval-precision bf16") ;;
   esac
 }
 
-CHAINS=(imb50 seed1)
+CHAINS=(imb50 seed1 png100)
 trainings() { pgrep -f "ltbound.train .*--out $RUNS/" || true; }
 chosen() {   # the chains named after the command (all by default), checked
   names=("${@:-${CHAINS[@]}}")

@@ -65,7 +65,7 @@ def test_long_runs_refuses_an_unknown_command():
     out = _sh("scripts/long_runs.sh", "launch")
     assert out.returncode == 2 and "usage: bash scripts/long_runs.sh start|stop [CHAIN...]" in out.stderr
     wrong = _sh("scripts/long_runs.sh", "stop", "imb500")
-    assert wrong.returncode == 2 and "unknown chain 'imb500' (chains: imb50 seed1)" in wrong.stderr
+    assert wrong.returncode == 2 and "unknown chain 'imb500' (chains: imb50 seed1 png100)" in wrong.stderr
 
 
 _FAKE_PYTHON = r"""#!/usr/bin/env bash
