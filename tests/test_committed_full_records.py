@@ -1,8 +1,9 @@
-"""The paper's 200-epoch recipe on CPU: the CIFAR-10-LT(100) pairs committed under
-experiments/records/cifar10-lt-100-full/ (seed 0: issue 21; seed 1, evaluated in bf16: issue 33).
+"""The paper's 200-epoch recipe on CPU: the CIFAR-10-LT pairs committed under
+experiments/records/cifar10-lt-{100,50}-full/ (imbalance 100 seed 0: issue 21; imbalance 100 seed 1,
+evaluated in bf16, and imbalance 50 seed 0: issue 33).
 
 Preset ``cifar`` (ResNet-32, batch 64, SGD 0.9, wd 2e-4, lr 0.1 with 5 warm-up epochs, ×0.1 after
-epoch 100, 200 epochs, S = 1), JPEG CIFAR-10, split seed 0, seeds 0 and 1, one CPU thread; Switching is
+epoch 100, 200 epochs, S = 1), JPEG CIFAR-10, split seed 0, one CPU thread; Switching is
 forked off the IB run of its seed at epoch 101. These tests load the compact records as a clean clone does
 (hashes, shapes, status), check what the full recipe adds to a compact record (the final stage's
 per-epoch test losses, provenance back to the source run), and check that the numbers documented
@@ -27,32 +28,38 @@ REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "experiments" / "records"
 RESULTS = REPO / "experiments" / "results"
 SCHEDULES = ("ib", "switching")
-N_TRAIN = 12406                               # imbalance 100, the LDAM profile
+N_TRAIN = {100: 12406, 50: 13996}             # the LDAM profile, 5,000 images in the largest class
 EPOCHS = 200
 FIRST_FINAL_EPOCH = {"ib": 101, "switching": 102}  # lr × 0.1 after epoch 100; CR from epoch 101 + S = 102
 FORK_EPOCH = 101
 
 
-def _committed_seeds() -> list[int]:
-    """The seeds whose IB and Switching records are both committed."""
-    d = RECORDS / "cifar10-lt-100-full"
-    return [k for k in range(10) if all((d / f"{s}-seed{k}" / "manifest.json").is_file() for s in SCHEDULES)]
+def _committed_cells() -> list[tuple[int, int]]:
+    """The (imbalance, seed) cells whose IB and Switching records are both committed."""
+    return [(imb, k) for imb in (100, 50) for k in range(10)
+            if all((RECORDS / f"cifar10-lt-{imb}-full" / f"{s}-seed{k}" / "manifest.json").is_file()
+                   for s in SCHEDULES)]
 
 
-SEEDS = _committed_seeds()
-EVAL_PRECISION = {0: "float32", 1: "bf16"}    # seed 1 ran with --eval-precision bf16 (docs/benchmarks.md)
+CELLS = _committed_cells()
+SEEDS_100 = [k for imb, k in CELLS if imb == 100]
+# imbalance 100 seed 1 ran with --eval-precision bf16 (docs/benchmarks.md); the others evaluated in float32
+EVAL_PRECISION = {(100, 0): "float32", (100, 1): "bf16", (50, 0): "float32"}
+# the checkpoints' SHA-256: taken at compaction where the run was started by code that did not hash
+# checkpoints yet (imbalance 100 seed 0), when each checkpoint was written otherwise
+CHECKPOINTS_HASHED = {(100, 0): "at compaction", (100, 1): "when written", (50, 0): "when written"}
 
 
-def _path(sch: str, seed: int = 0) -> Path:
-    return RECORDS / "cifar10-lt-100-full" / f"{sch}-seed{seed}"
+def _path(sch: str, imb: int = 100, seed: int = 0) -> Path:
+    return RECORDS / f"cifar10-lt-{imb}-full" / f"{sch}-seed{seed}"
 
 
 def _sfx(seed: int) -> str:
     return "" if seed == 0 else f"-seed{seed}"
 
 
-def test_both_seeds_are_committed():
-    assert SEEDS == [0, 1]
+def test_every_cell_is_committed():
+    assert CELLS == [(100, 0), (100, 1), (50, 0)]
 
 
 def _summary_module():
@@ -61,60 +68,59 @@ def _summary_module():
 
 @pytest.fixture(scope="module")
 def all_records():
-    return {(sch, seed): load_record(_path(sch, seed)) for sch in SCHEDULES for seed in SEEDS}
+    return {(sch, imb, seed): load_record(_path(sch, imb, seed)) for sch in SCHEDULES for imb, seed in CELLS}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("imb, seed", CELLS)
 @pytest.mark.parametrize("sch", SCHEDULES)
-def test_full_record_is_complete_and_has_the_documented_shape(all_records, sch, seed):
-    rec = all_records[sch, seed]
+def test_full_record_is_complete_and_has_the_documented_shape(all_records, sch, imb, seed):
+    rec = all_records[sch, imb, seed]
+    n_train = N_TRAIN[imb]
     assert rec.complete and rec.manifest["layout"] == "compact"
     assert (rec.preset, rec.epochs_planned) == ("cifar", EPOCHS)
     assert rec.epochs.tolist() == list(range(1, EPOCHS + 1))
-    assert rec.n == N_TRAIN and rec.counts.tolist() == long_tailed_counts(5000, 10, 100).tolist()
+    assert rec.n == n_train and rec.counts.tolist() == long_tailed_counts(5000, 10, imb).tolist()
     assert rec.test_labels.size == 10_000
     final = np.arange(FIRST_FINAL_EPOCH[sch], EPOCHS + 1)
     assert rec.final_stage_epochs().tolist() == final.tolist()
     # Θ̂ = the final-stage checkpoints: their training losses and (new for the full recipe) the test
     # losses of every one of them, so the test risk of each member of Θ̂ is known
     assert rec.loss_epochs.tolist() == final.tolist() and rec.test_loss_epochs.tolist() == final.tolist()
-    assert rec.train_loss.shape == (final.size, N_TRAIN) and np.isfinite(rec.train_loss).all()
+    assert rec.train_loss.shape == (final.size, n_train) and np.isfinite(rec.train_loss).all()
     assert rec.test_loss.shape == (final.size, 10_000) and np.isfinite(rec.test_loss).all()
     assert rec.manifest["environment"]["device"] == "cpu"        # labelled as CPU results
-    assert rec.manifest["environment"]["eval_precision"] == EVAL_PRECISION[seed]
-    assert rec.manifest["config"]["seed"] == seed
-    assert (_path(sch, seed) / "record.npz").stat().st_size < 8_000_000
+    assert rec.manifest["environment"]["eval_precision"] == EVAL_PRECISION[imb, seed]
+    assert rec.manifest["config"]["seed"] == seed and rec.source["imbalance"] == imb
+    assert (_path(sch, imb, seed) / "record.npz").stat().st_size < 8_000_000
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("imb, seed", CELLS)
 @pytest.mark.parametrize("sch", SCHEDULES)
-def test_full_record_names_its_source_run(all_records, sch, seed):
+def test_full_record_names_its_source_run(all_records, sch, imb, seed):
     """Provenance: the compact copy keeps the source folder's name and the SHA-256 of every data file
     the source held (split and each of the 200 epoch files), so it can be matched to the run."""
-    m = all_records[sch, seed].manifest
-    assert m["compacted_from"] == f"c10-100-{sch}-full{_sfx(seed)}"
+    m = all_records[sch, imb, seed].manifest
+    assert m["compacted_from"] == f"c10-{imb}-{sch}-full{_sfx(seed)}"
     files = m["source_files"]
     assert "split.npz" in files
     assert sorted(k for k in files if k.startswith("epochs/")) == [f"epochs/epoch_{e:04d}.npz"
                                                                     for e in range(1, EPOCHS + 1)]
     assert all(len(v["sha256"]) == 64 and v["size"] > 0 for v in files.values())
-    # the checkpoints of Θ̂ (epochs 100-200) stay outside the repository; their hashes come along, taken
-    # at compaction for seed 0 (its runs were started by code that did not hash checkpoints yet), when
-    # each was written for seed 1
+    # the checkpoints of Θ̂ (epochs 100-200) stay outside the repository; their hashes come along
     link = m["source_record"]
-    assert link["checkpoints_hashed"] == ("at compaction" if seed == 0 else "when written")
+    assert link["checkpoints_hashed"] == CHECKPOINTS_HASHED[imb, seed]
     assert sorted(link["checkpoints"]) == [f"checkpoints/epoch_{e:04d}.pt" for e in range(100, EPOCHS + 1)]
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_full_switching_continues_the_ib_run(all_records, seed):
-    ib, sw = all_records["ib", seed], all_records["switching", seed]
+@pytest.mark.parametrize("imb, seed", CELLS)
+def test_full_switching_continues_the_ib_run(all_records, imb, seed):
+    ib, sw = all_records["ib", imb, seed], all_records["switching", imb, seed]
     assert sw.manifest["forked_from"]["epoch"] == FORK_EPOCH
     assert np.array_equal(ib.train_correct[:FORK_EPOCH], sw.train_correct[:FORK_EPOCH])
     assert np.array_equal(ib.test_correct[:FORK_EPOCH], sw.test_correct[:FORK_EPOCH])
     assert not np.array_equal(ib.test_correct[FORK_EPOCH:], sw.test_correct[FORK_EPOCH:])
     assert sw.sampler[FORK_EPOCH:] == ["CR"] * (EPOCHS - FORK_EPOCH) and ib.sampler == ["IB"] * EPOCHS
-    assert ib.source["split_hash"] == sw.source["split_hash"] == all_records["ib", 0].source["split_hash"]
+    assert ib.source["split_hash"] == sw.source["split_hash"] == all_records["ib", imb, 0].source["split_hash"]
 
 
 def test_full_recipe_table_is_what_table1_summary_computes(all_records):
@@ -122,11 +128,12 @@ def test_full_recipe_table_is_what_table1_summary_computes(all_records):
     is inside or outside each interval as the docs say."""
     mod = _summary_module()
     doc = json.loads((RECORDS / "table1_cpu_full.json").read_text())
-    by_name = {Path(r["record"]).name: r for r in doc["runs"]}
+    by_name = {Path(r["record"]).relative_to("experiments/records").as_posix(): r for r in doc["runs"]}
+    assert len(by_name) == len(all_records)
     text = " ".join(documentation().split())
-    for sch, seed in all_records:
-        now = mod.summarise(all_records[sch, seed])
-        was = by_name[f"{sch}-seed{seed}"]
+    for sch, imb, seed in all_records:
+        now = mod.summarise(all_records[sch, imb, seed])
+        was = by_name[f"cifar10-lt-{imb}-full/{sch}-seed{seed}"]
         for key in ("balanced_test_accuracy", "balanced_low", "balanced_high", "best_balanced_test_accuracy",
                     "best_epoch", "epoch_seconds_sum", "epoch_seconds_fastest", "epoch_seconds_median"):
             assert now[key] == pytest.approx(was[key], abs=1e-12), key
@@ -139,20 +146,23 @@ def test_full_recipe_table_is_what_table1_summary_computes(all_records):
         assert f"Table 1's {paper:.1f} lies {'inside' if inside else 'outside'} the interval" in text
         if not inside:
             assert f"{paper - acc:+.1f} points" in text
-    pairs = mod.pair_tests([all_records[k] for k in sorted(all_records, key=lambda k: (k[1], k[0]))])
-    assert [(p["seed"], p["verdict"]) for p in pairs] == [(q["seed"], q["verdict"]) for q in doc["switching_vs_ib"]]
-    assert sorted(p["seed"] for p in pairs) == SEEDS
+    pairs = mod.pair_tests([all_records[k] for k in sorted(all_records, key=lambda k: (k[1], k[2], k[0]))])
+    assert [(p["imbalance"], p["seed"], p["verdict"]) for p in pairs] == \
+        [(q["imbalance"], q["seed"], q["verdict"]) for q in doc["switching_vs_ib"]]
+    assert sorted((int(p["imbalance"]), p["seed"]) for p in pairs) == sorted(CELLS)
     for p, q in zip(pairs, doc["switching_vs_ib"]):
         assert p["difference"] == pytest.approx(q["difference"], abs=1e-12)
         assert p["p_value"] == pytest.approx(q["p_value"], rel=1e-9)
     # seed 0 predates the recorded image format: read from its archive's name, so both seeds share a cell
-    assert mod._image_format(all_records["ib", 0]) == {"image_format": "jpeg",
+    assert mod._image_format(all_records["ib", 100, 0]) == {"image_format": "jpeg",
                                                        "image_format_from": "archive name cifar10-jpeg.tar.xz"}
-    assert mod._image_format(all_records["ib", 1]) == {"image_format": "jpeg", "image_format_from": "record"}
-    # over seeds: the paired t over the per-seed differences, as the json and the docs say
+    assert mod._image_format(all_records["ib", 100, 1]) == {"image_format": "jpeg", "image_format_from": "record"}
+    # over seeds: the paired t over the per-seed differences, as the json and the docs say (imbalance 100
+    # only: imbalance 50 has one seed, so no seed test)
     (over,) = mod.seed_tests([mod.summarise(r) for r in all_records.values()])
     (was,) = doc["switching_vs_ib_over_seeds"]
-    assert over["seeds"] == was["seeds"] == SEEDS and over["eval_precisions"] == ["bf16", "float32"]
+    assert int(over["imbalance"]) == 100
+    assert over["seeds"] == was["seeds"] == SEEDS_100 and over["eval_precisions"] == ["bf16", "float32"]
     for key in ("mean_difference", "mean_low", "mean_high", "sd_ib", "sd_switching"):
         assert over[key] == pytest.approx(was[key], abs=1e-9), key
     assert over["exceeds_seed_spread"] == was["exceeds_seed_spread"]
@@ -161,11 +171,11 @@ def test_full_recipe_table_is_what_table1_summary_computes(all_records):
             in text and verdict in text)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("imb, seed", CELLS)
 @pytest.mark.parametrize("loss", ["", "-zero-one"])
-def test_full_recipe_bounds_are_what_compare_computes(all_records, loss, seed):
-    records = {sch: all_records[sch, seed] for sch in SCHEDULES}
-    doc = json.loads((RESULTS / f"cifar10-lt-100-cpu-full{_sfx(seed)}{loss}" / "results.json").read_text())
+def test_full_recipe_bounds_are_what_compare_computes(all_records, loss, imb, seed):
+    records = {sch: all_records[sch, imb, seed] for sch in SCHEDULES}
+    doc = json.loads((RESULTS / f"cifar10-lt-{imb}-cpu-full{_sfx(seed)}{loss}" / "results.json").read_text())
     cfg = doc["configuration"]
     assert cfg["theta"] == "checkpoints" and cfg["loss"] == ("zero-one" if loss else "ce-clipped")
     comp = ltbound.compare([records["ib"], records["switching"]], loss=cfg["loss"], cap=cfg["cap"],
