@@ -107,6 +107,16 @@ def test_a_parallel_pair_is_summarised_only_after_both_its_runs_end(tmp_path):
     assert (tmp_path / "runs" / "snap" / "c10-7-ib@31" / "manifest.json").is_file()   # the fork's copy
 
 
+def test_runs_from_a_png_archive_are_named_apart_from_the_jpeg_runs(tmp_path):
+    """The png100 chain trains the cell of a committed JPEG pair (imbalance 100, seed 0) on the lossless pixels:
+    its runs (and so their snapshots and compacted_from names) must never share a name with the JPEG runs."""
+    log, env = _parallel_pair_with_a_stand_in_python(tmp_path)
+    out = _sh("scripts/cpu_table1.sh", **env, ARCHIVE=tmp_path / "cifar10-png.tar.xz")
+    assert out.returncode == 0, out.stderr
+    assert sorted(log.read_text().split("\n")[:2]) == ["end c10-7-ib-png", "end c10-7-switching-png"]
+    assert (tmp_path / "runs" / "snap" / "c10-7-ib-png@31").is_dir()
+
+
 def test_a_chain_survives_its_script_being_rewritten_under_it(tmp_path):
     """bash reads a script as it goes: a pull that rewrote cpu_table1.sh under a running chain once made it read
     the end from a shifted offset (a syntax error instead of the summary). The script is now read whole first."""
