@@ -71,10 +71,15 @@ case "${1:-status}" in
     for m in "$RUNS"/c10-*/manifest.json; do
       [ -f "$m" ] || continue
       python3 - "$m" <<'PY'
-import json, sys
+import json, statistics, sys
 m = json.load(open(sys.argv[1]))
+# the time left at the median pace of the last 10 epochs (training + evaluation, wall seconds)
+recent = [float(h.get("seconds") or 0) + float(h.get("eval_seconds") or 0) for h in m.get("history", [])[-10:]]
+left = (m["epochs_planned"] or 0) - m["epochs_completed"]
+pace = (f", {statistics.median(recent):.0f} s per epoch lately, about {left * statistics.median(recent) / 3600:.1f} h "
+        f"to go on one core" if recent and left > 0 else "")
 print(f"{sys.argv[1].split('/')[-2]:<32} epoch {m['epochs_completed']:>3}/{m['epochs_planned']} {m['status']} "
-      f"eval {m['environment'].get('eval_precision', 'float32')}")
+      f"eval {m['environment'].get('eval_precision', 'float32')}{pace}")
 PY
     done
     for name in "${CHAINS[@]}"; do alive "$name" && echo "chain $name: running" || echo "chain $name: not running"; done

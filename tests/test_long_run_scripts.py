@@ -52,6 +52,7 @@ def test_a_snapshot_is_restored_reported_and_packed_again_by_the_scripts(tmp_pat
     assert again.returncode == 0 and "run restored" not in again.stdout     # a run that is there is left alone
     status = _sh("scripts/long_runs.sh", "status", RUNS=runs)
     assert status.returncode == 0 and f"{run.name:<32} epoch   2/4 running" in status.stdout
+    assert "s per epoch lately, about 0.0 h to go on one core" in status.stdout
     assert "chain imb50: not running" in status.stdout and "trainings alive: 0" in status.stdout
     # packed again on the second machine: the same run files (the manifest now also records the restore)
     assert _sh("scripts/long_runs.sh", "pack", RUNS=runs, SNAPSHOTS=tmp_path / "snap2").returncode == 0
