@@ -214,3 +214,21 @@ def test_seed_tests_say_whether_the_difference_exceeds_its_seed_spread():
     assert mod.seed_tests(steady[:1] + steady[3:4]) == []
     other = [{**w, "image_format": "png"} for w in steady[1:2] + steady[4:5]]
     assert mod.seed_tests(steady[:1] + steady[3:4] + other) == []
+
+
+def test_appendix_a_on_the_200_epoch_run_is_what_its_record_gives(all_records):
+    """experiments/results/appendix-a-cifar10-lt-50-cpu-full/: Eq. 10-13 recomputed from the committed imbalance-50
+    IB record (the permutation p-values are not recomputed: 100,000 permutations), and the docs' rounding of them."""
+    from ltbound.regularity.correlation import cardinality_irregularity_correlation
+    from ltbound.regularity.events import averaged_events, class_irregularity
+
+    rec = all_records["ib", 50, 0]
+    doc = json.loads((RESULTS / "appendix-a-cifar10-lt-50-cpu-full" / "appendix_a.json").read_text())
+    assert doc["num_runs"] == 1 and doc["num_epochs"] == 200
+    learned, forgotten = averaged_events([rec], "train")                                   # Eq. 8, 9
+    stats = class_irregularity(learned, forgotten, rec.train_labels, rec.num_classes)      # Eq. 10-12
+    assert np.allclose(stats.irregularity, doc["train"]["irregularity"], rtol=1e-12)
+    assert stats.frobenius == pytest.approx(doc["train"]["frobenius"], rel=1e-12)
+    pearson = cardinality_irregularity_correlation(stats.irregularity, rec.counts)         # Eq. 13
+    assert pearson == pytest.approx(doc["train"]["correlation"]["pearson"], abs=1e-12)
+    assert f"**{pearson:.3f}**".replace("-", "−") in documentation()
